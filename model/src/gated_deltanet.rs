@@ -1,0 +1,147 @@
+//! Gated DeltaNet (§8, fla `GatedDeltaNet`): like DeltaNet plus a per-head log-decay
+//! `g = −exp(A_log)·softplus(x W_a + dt_bias)`, grouped value heads (GVA), and an output
+//! gate applied after the per-head norm (`RMSNorm(o) ⊙ silu(x W_g)`).
+
+use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
+use crate::deltanet::DeltaState;
+use crate::linear::linear;
+use crate::rms_norm::{l2_normalize, rms_norm};
+use crate::short_conv::causal_conv_silu;
+use crate::spec::GatedDeltaNetConfig;
+use crate::tensors::{conv_default, Init, TensorSpec};
+use crate::weights::{WeightError, WeightReader, WeightWriter};
+use crate::Scan;
+use burn::module::{Module, Param};
+use burn::tensor::activation::{sigmoid, silu, softplus};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+#[derive(Module, Debug)]
+pub struct GatedDeltaNet<B: Backend> {
+    q_proj: Param<Tensor<B, 2>>,
+    k_proj: Param<Tensor<B, 2>>,
+    v_proj: Param<Tensor<B, 2>>,
+    a_proj: Param<Tensor<B, 2>>,
+    b_proj: Param<Tensor<B, 2>>,
+    a_log: Param<Tensor<B, 1>>,
+    dt_bias: Param<Tensor<B, 1>>,
+    q_conv: Param<Tensor<B, 2>>,
+    k_conv: Param<Tensor<B, 2>>,
+    v_conv: Param<Tensor<B, 2>>,
+    g_proj: Option<Param<Tensor<B, 2>>>,
+    o_norm: Param<Tensor<B, 1>>,
+    o_proj: Param<Tensor<B, 2>>,
+    #[module(skip)]
+    cfg: GatedDeltaNetConfig,
+}
+
+/// The §10 tensors of a gated_deltanet sublayer under `prefix` (`model.layers.{i}.gdn`).
+pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpec> {
+    let (h, hv, dk, dv, k) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
+    let n = Init::Normal(0.02);
+    let mut v = vec![
+        TensorSpec::new(format!("{prefix}.q_proj.weight"), &[h * dk, d], n),
+        TensorSpec::new(format!("{prefix}.k_proj.weight"), &[h * dk, d], n),
+        TensorSpec::new(format!("{prefix}.v_proj.weight"), &[hv * dv, d], n),
+        TensorSpec::new(format!("{prefix}.a_proj.weight"), &[hv, d], n),
+        TensorSpec::new(format!("{prefix}.b_proj.weight"), &[hv, d], n),
+        TensorSpec::new(format!("{prefix}.A_log"), &[hv], Init::LogUniform(0.0, 16.0)),
+        TensorSpec::new(format!("{prefix}.dt_bias"), &[hv], Init::DtBias),
+        TensorSpec::new(format!("{prefix}.q_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
+        TensorSpec::new(format!("{prefix}.k_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
+        TensorSpec::new(format!("{prefix}.v_conv1d.weight"), &[hv * dv, 1, k], conv_default(k)),
+    ];
+    if c.use_gate {
+        v.push(TensorSpec::new(format!("{prefix}.g_proj.weight"), &[hv * dv, d], n));
+    }
+    v.push(TensorSpec::new(format!("{prefix}.o_norm.weight"), &[dv], Init::Const(1.0)));
+    v.push(TensorSpec::new(format!("{prefix}.o_proj.weight"), &[d, hv * dv], n));
+    v
+}
+
+impl<B: Backend> GatedDeltaNet<B> {
+    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Result<Self, WeightError> {
+        let (h, hv, dk, dv, k) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
+        Ok(Self {
+            q_proj: r.linear(&format!("{prefix}.q_proj.weight"), h * dk, d)?,
+            k_proj: r.linear(&format!("{prefix}.k_proj.weight"), h * dk, d)?,
+            v_proj: r.linear(&format!("{prefix}.v_proj.weight"), hv * dv, d)?,
+            a_proj: r.linear(&format!("{prefix}.a_proj.weight"), hv, d)?,
+            b_proj: r.linear(&format!("{prefix}.b_proj.weight"), hv, d)?,
+            a_log: r.param(&format!("{prefix}.A_log"), [hv])?,
+            dt_bias: r.param(&format!("{prefix}.dt_bias"), [hv])?,
+            q_conv: r.conv(&format!("{prefix}.q_conv1d.weight"), h * dk, k)?,
+            k_conv: r.conv(&format!("{prefix}.k_conv1d.weight"), h * dk, k)?,
+            v_conv: r.conv(&format!("{prefix}.v_conv1d.weight"), hv * dv, k)?,
+            g_proj: match c.use_gate {
+                true => Some(r.linear(&format!("{prefix}.g_proj.weight"), hv * dv, d)?),
+                false => None,
+            },
+            o_norm: r.param(&format!("{prefix}.o_norm.weight"), [dv])?,
+            o_proj: r.linear(&format!("{prefix}.o_proj.weight"), d, hv * dv)?,
+            cfg: c.clone(),
+        })
+    }
+
+    pub fn write(&self, w: &mut WeightWriter, prefix: &str) {
+        w.linear(&format!("{prefix}.q_proj.weight"), &self.q_proj);
+        w.linear(&format!("{prefix}.k_proj.weight"), &self.k_proj);
+        w.linear(&format!("{prefix}.v_proj.weight"), &self.v_proj);
+        w.linear(&format!("{prefix}.a_proj.weight"), &self.a_proj);
+        w.linear(&format!("{prefix}.b_proj.weight"), &self.b_proj);
+        w.param(&format!("{prefix}.A_log"), &self.a_log);
+        w.param(&format!("{prefix}.dt_bias"), &self.dt_bias);
+        w.conv(&format!("{prefix}.q_conv1d.weight"), &self.q_conv);
+        w.conv(&format!("{prefix}.k_conv1d.weight"), &self.k_conv);
+        w.conv(&format!("{prefix}.v_conv1d.weight"), &self.v_conv);
+        if let Some(g) = &self.g_proj {
+            w.linear(&format!("{prefix}.g_proj.weight"), g);
+        }
+        w.param(&format!("{prefix}.o_norm.weight"), &self.o_norm);
+        w.linear(&format!("{prefix}.o_proj.weight"), &self.o_proj);
+    }
+
+    /// `x: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
+    pub fn forward(&self, x: Tensor<B, 3>, state: Option<DeltaState<B>>, scan: Scan) -> (Tensor<B, 3>, DeltaState<B>) {
+        let c = &self.cfg;
+        let [b, t, _] = x.dims();
+        let (h, hv, dk, dv) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim);
+        let (cq, ck, cv, s0) = match state {
+            Some(s) => (Some(s.conv_q), Some(s.conv_k), Some(s.conv_v), Some(s.s)),
+            None => (None, None, None, None),
+        };
+        let (q, conv_q) = causal_conv_silu(linear(x.clone(), &self.q_proj, None), cq, self.q_conv.val(), None);
+        let (k, conv_k) = causal_conv_silu(linear(x.clone(), &self.k_proj, None), ck, self.k_conv.val(), None);
+        let (v, conv_v) = causal_conv_silu(linear(x.clone(), &self.v_proj, None), cv, self.v_conv.val(), None);
+        let q = l2_normalize(q.reshape([b, t, h, dk])).mul_scalar(1.0 / (dk as f64).sqrt());
+        let k = l2_normalize(k.reshape([b, t, h, dk]));
+        // GVA: value head j reads q/k head ⌊j / (HV/H)⌋.
+        let to_value_heads = |x: Tensor<B, 4>| {
+            if hv == h {
+                x
+            } else {
+                x.unsqueeze_dim::<5>(3).expand([b, t, h, hv / h, dk]).reshape([b, t, hv, dk])
+            }
+        };
+        let (q, k) = (to_value_heads(q), to_value_heads(k));
+        let v = v.reshape([b, t, hv, dv]);
+        let mut beta = sigmoid(linear(x.clone(), &self.b_proj, None));
+        if c.allow_neg_eigval {
+            beta = beta.mul_scalar(2.0);
+        }
+        let g = softplus(linear(x.clone(), &self.a_proj, None) + self.dt_bias.val().reshape([1, 1, hv]), 1.0)
+            * self.a_log.val().exp().neg().reshape([1, 1, hv]);
+        let input = DeltaInput { q, k, v, beta, g: Some(g) };
+        let (o, s) = match scan {
+            Scan::Chunked => delta_rule_chunked(input, s0, c.chunk_size),
+            Scan::Recurrent => delta_rule_recurrent(input, s0),
+        };
+        // fla FusedRMSNormGated: normalize first, then gate.
+        let mut o = rms_norm(o, self.o_norm.val(), c.norm_eps);
+        if let Some(gp) = &self.g_proj {
+            o = o * silu(linear(x, gp, None).reshape([b, t, hv, dv]));
+        }
+        let out = linear(o.reshape([b, t, hv * dv]), &self.o_proj, None);
+        (out, DeltaState { conv_q, conv_k, conv_v, s })
+    }
+}

@@ -1,0 +1,320 @@
+//! `HybridLm`: embedding, meta tokens, pre-norm residual sublayers, final norm, LM head (§2).
+//!
+//! ```text
+//! h = [M ; E[tokens]]                       meta tokens only at the start of a sequence
+//! h ← h + Sublayer_i(RMSNorm(h; norm_i))    for every entry of `layers`
+//! logits = RMSNorm(h)[:, n_meta:] Wᵀ        W = lm_head, or the embedding when tied
+//! ```
+
+use crate::attention::{self, Attention, KvCache};
+use crate::deltanet::{self, DeltaNet, DeltaState};
+use crate::ffn::{self, Ffn};
+use crate::gated_deltanet::{self, GatedDeltaNet};
+use crate::init::initial_weights;
+use crate::linear::linear;
+use crate::mamba2::{self, Mamba2, Mamba2State};
+use crate::rms_norm::rms_norm;
+use crate::spec::{ArchSpec, LayerConfig, LayerKind};
+use crate::tensors::{Init, TensorSpec};
+use crate::weights::{load_safetensors, save_safetensors, WeightError, WeightMap, WeightReader, WeightWriter};
+use crate::Scan;
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+use std::path::Path;
+
+/// The operator inside one residual sublayer.
+#[derive(Module, Debug)]
+pub enum Operator<B: Backend> {
+    Attention(Attention<B>),
+    Mamba2(Mamba2<B>),
+    DeltaNet(DeltaNet<B>),
+    GatedDeltaNet(GatedDeltaNet<B>),
+    Ffn(Ffn<B>),
+}
+
+/// `h ← h + op(RMSNorm(h; norm))`.
+#[derive(Module, Debug)]
+pub struct Sublayer<B: Backend> {
+    norm: Param<Tensor<B, 1>>,
+    op: Operator<B>,
+}
+
+/// Decode state of one sublayer.
+#[derive(Debug, Clone)]
+pub enum LayerState<B: Backend> {
+    /// `None` until a key is cached (and for swa with a window of 1).
+    Attention(Option<KvCache<B>>),
+    Mamba2(Mamba2State<B>),
+    Delta(DeltaState<B>),
+    Ffn,
+}
+
+/// The decode state of the whole model: every sublayer's state and the position counter
+/// (`n_meta + tokens seen`, the RoPE position of the next token).
+#[derive(Debug, Clone)]
+pub struct ModelState<B: Backend> {
+    pub pos: usize,
+    pub layers: Vec<LayerState<B>>,
+}
+
+#[derive(Module, Debug)]
+pub struct HybridLm<B: Backend> {
+    embed: Param<Tensor<B, 2>>,
+    meta: Option<Param<Tensor<B, 2>>>,
+    layers: Vec<Sublayer<B>>,
+    final_norm: Param<Tensor<B, 1>>,
+    /// `[d, V]` (compute layout); `None` when tied to the embedding.
+    lm_head: Option<Param<Tensor<B, 2>>>,
+    #[module(skip)]
+    spec: ArchSpec,
+}
+
+fn norm_name(i: usize, kind: LayerKind) -> String {
+    match kind {
+        LayerKind::Ffn => format!("model.layers.{i}.pre_ffn_layernorm.weight"),
+        _ => format!("model.layers.{i}.input_layernorm.weight"),
+    }
+}
+
+fn op_prefix(i: usize, kind: LayerKind) -> String {
+    let module = match kind {
+        LayerKind::Attention | LayerKind::Swa => "self_attn",
+        LayerKind::Mamba2 => "mamba",
+        LayerKind::DeltaNet => "gla",
+        LayerKind::GatedDeltaNet => "gdn",
+        LayerKind::Ffn => "ffn",
+    };
+    format!("model.layers.{i}.{module}")
+}
+
+/// Every tensor of the architecture, with its §10 name, shape and §9 init. The spec must be
+/// valid (see [`ArchSpec::validate`]).
+pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
+    let (v, d) = (spec.vocab_size, spec.d_model);
+    let mut out = vec![TensorSpec::new("model.embed_tokens.weight", &[v, d], Init::Normal(0.02))];
+    if spec.n_meta > 0 {
+        out.push(TensorSpec::new("model.memory_tokens", &[spec.n_meta, d], Init::Normal(1.0)));
+    }
+    for (i, entry) in spec.layers.iter().enumerate() {
+        out.push(TensorSpec::new(norm_name(i, entry.kind), &[d], Init::Const(1.0)));
+        let p = op_prefix(i, entry.kind);
+        out.extend(match spec.layer(i).expect("validated spec") {
+            LayerConfig::Attention(c) => attention::tensors(&p, &c, d),
+            LayerConfig::Mamba2(c) => mamba2::tensors(&p, &c, d),
+            LayerConfig::DeltaNet(c) => deltanet::tensors(&p, &c, d),
+            LayerConfig::GatedDeltaNet(c) => gated_deltanet::tensors(&p, &c, d),
+            LayerConfig::Ffn(c) => ffn::tensors(&p, &c, d),
+        });
+    }
+    out.push(TensorSpec::new("model.final_layernorm.weight", &[d], Init::Const(1.0)));
+    if !spec.tie_embeddings {
+        out.push(TensorSpec::new("lm_head.weight", &[v, d], Init::Normal(0.02)));
+    }
+    out
+}
+
+impl<B: Backend> HybridLm<B> {
+    /// Random initial weights (§9), seeded; identical on every backend.
+    pub fn init(spec: &ArchSpec, seed: u64, device: &B::Device) -> Self {
+        let map = initial_weights(&tensors(spec), seed);
+        Self::from_weights(spec, map, device).expect("the init map matches the spec")
+    }
+
+    /// Builds the model from named tensors; a missing, unexpected or mis-shaped tensor is an
+    /// error naming it.
+    pub fn from_weights(spec: &ArchSpec, map: WeightMap, device: &B::Device) -> Result<Self, WeightError> {
+        spec.validate().map_err(|e| WeightError::File(format!("invalid architecture: {e}")))?;
+        let (v, d) = (spec.vocab_size, spec.d_model);
+        let mut r = WeightReader::<B>::new(map, device);
+        let embed = r.param("model.embed_tokens.weight", [v, d])?;
+        let meta = match spec.n_meta {
+            0 => None,
+            n => Some(r.param("model.memory_tokens", [n, d])?),
+        };
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        for (i, entry) in spec.layers.iter().enumerate() {
+            let norm = r.param(&norm_name(i, entry.kind), [d])?;
+            let p = op_prefix(i, entry.kind);
+            let op = match spec.layer(i).expect("validated") {
+                LayerConfig::Attention(c) => Operator::Attention(Attention::read(&mut r, &p, &c, d)?),
+                LayerConfig::Mamba2(c) => Operator::Mamba2(Mamba2::read(&mut r, &p, &c, d)?),
+                LayerConfig::DeltaNet(c) => Operator::DeltaNet(DeltaNet::read(&mut r, &p, &c, d)?),
+                LayerConfig::GatedDeltaNet(c) => Operator::GatedDeltaNet(GatedDeltaNet::read(&mut r, &p, &c, d)?),
+                LayerConfig::Ffn(c) => Operator::Ffn(Ffn::read(&mut r, &p, &c, d)?),
+            };
+            layers.push(Sublayer { norm, op });
+        }
+        let final_norm = r.param("model.final_layernorm.weight", [d])?;
+        let lm_head = if spec.tie_embeddings {
+            r.discard("lm_head.weight");
+            None
+        } else {
+            Some(r.linear("lm_head.weight", v, d)?)
+        };
+        r.finish()?;
+        Ok(Self {
+            embed,
+            meta,
+            layers,
+            final_norm,
+            lm_head,
+            spec: spec.clone(),
+        })
+    }
+
+    /// All weights under their §10 names and shapes.
+    pub fn to_weights(&self) -> WeightMap {
+        let mut map = WeightMap::new();
+        let mut w = WeightWriter { map: &mut map };
+        w.param("model.embed_tokens.weight", &self.embed);
+        if let Some(m) = &self.meta {
+            w.param("model.memory_tokens", m);
+        }
+        for (i, (layer, entry)) in self.layers.iter().zip(&self.spec.layers).enumerate() {
+            w.param(&norm_name(i, entry.kind), &layer.norm);
+            let p = op_prefix(i, entry.kind);
+            match &layer.op {
+                Operator::Attention(op) => op.write(&mut w, &p),
+                Operator::Mamba2(op) => op.write(&mut w, &p),
+                Operator::DeltaNet(op) => op.write(&mut w, &p),
+                Operator::GatedDeltaNet(op) => op.write(&mut w, &p),
+                Operator::Ffn(op) => op.write(&mut w, &p),
+            }
+        }
+        w.param("model.final_layernorm.weight", &self.final_norm);
+        if let Some(h) = &self.lm_head {
+            w.linear("lm_head.weight", h);
+        }
+        map
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), WeightError> {
+        save_safetensors(&self.to_weights(), path)
+    }
+
+    pub fn load(spec: &ArchSpec, path: &Path, device: &B::Device) -> Result<Self, WeightError> {
+        let map = load_safetensors(path)?;
+        Self::from_weights(spec, map, device)
+            .map_err(|e| WeightError::File(format!("{}: {e}", path.display())))
+    }
+
+    pub fn spec(&self) -> &ArchSpec {
+        &self.spec
+    }
+
+    /// Logits `[B, T, V]` of a whole batch of sequences (training and evaluation).
+    pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.forward_with(tokens, None, Scan::Chunked).0
+    }
+
+    /// Processes a prompt: logits `[B, T, V]` and the state to decode from.
+    pub fn prefill(&self, tokens: Tensor<B, 2, Int>) -> (Tensor<B, 3>, ModelState<B>) {
+        self.forward_with(tokens, None, Scan::Chunked)
+    }
+
+    /// One decoding step: `tokens: [B]` at position `state.pos`; returns logits `[B, V]`.
+    pub fn decode_step(&self, tokens: Tensor<B, 1, Int>, state: &mut ModelState<B>) -> Tensor<B, 2> {
+        let [b] = tokens.dims();
+        let taken = std::mem::replace(state, ModelState { pos: 0, layers: Vec::new() });
+        let (logits, next) = self.forward_with(tokens.reshape([b, 1]), Some(taken), Scan::Recurrent);
+        *state = next;
+        let v = self.spec.vocab_size;
+        logits.reshape([b, v])
+    }
+
+    /// The general pass: `T` tokens continuing `state` (or starting a sequence, with meta
+    /// tokens, when `None`), with the recurrent mixers in the given scan form.
+    pub fn forward_with(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        state: Option<ModelState<B>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, ModelState<B>) {
+        let [b, t] = tokens.dims();
+        let d = self.spec.d_model;
+        let x = self.embed.val().select(0, tokens.reshape([b * t])).reshape([b, t, d]);
+        let (mut h, pos, mut states, n_meta) = match state {
+            Some(s) => (x, s.pos, s.layers.into_iter().map(Some).collect::<Vec<_>>(), 0),
+            None => {
+                let n_meta = self.spec.n_meta;
+                let h = match &self.meta {
+                    Some(m) => Tensor::cat(vec![m.val().unsqueeze::<3>().expand([b, n_meta, d]), x], 1),
+                    None => x,
+                };
+                (h, 0, vec![None; self.layers.len()], n_meta)
+            }
+        };
+        let mut next = Vec::with_capacity(self.layers.len());
+        for (layer, st) in self.layers.iter().zip(states.iter_mut()) {
+            let u = rms_norm(h.clone(), layer.norm.val(), self.spec.rms_eps);
+            let (y, s) = match (&layer.op, st.take()) {
+                (Operator::Attention(op), s) => {
+                    let cache = match s {
+                        Some(LayerState::Attention(c)) => c,
+                        _ => None,
+                    };
+                    let (y, c) = op.forward(u, pos, cache);
+                    (y, LayerState::Attention(c))
+                }
+                (Operator::Mamba2(op), s) => {
+                    let s = match s {
+                        Some(LayerState::Mamba2(s)) => Some(s),
+                        _ => None,
+                    };
+                    let (y, s) = op.forward(u, s, scan);
+                    (y, LayerState::Mamba2(s))
+                }
+                (Operator::DeltaNet(op), s) => {
+                    let s = match s {
+                        Some(LayerState::Delta(s)) => Some(s),
+                        _ => None,
+                    };
+                    let (y, s) = op.forward(u, s, scan);
+                    (y, LayerState::Delta(s))
+                }
+                (Operator::GatedDeltaNet(op), s) => {
+                    let s = match s {
+                        Some(LayerState::Delta(s)) => Some(s),
+                        _ => None,
+                    };
+                    let (y, s) = op.forward(u, s, scan);
+                    (y, LayerState::Delta(s))
+                }
+                (Operator::Ffn(op), _) => (op.forward(u), LayerState::Ffn),
+            };
+            h = h + y;
+            next.push(s);
+        }
+        let total = h.dims()[1];
+        let h = rms_norm(h, self.final_norm.val(), self.spec.rms_eps).narrow(1, n_meta, total - n_meta);
+        let logits = self.head(h);
+        (logits, ModelState { pos: pos + total, layers: next })
+    }
+
+    fn head(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, t, d] = h.dims();
+        let v = self.spec.vocab_size;
+        let (logits, row_norms) = match &self.lm_head {
+            Some(w) => {
+                let norms = self
+                    .spec
+                    .lm_head_normalize
+                    .then(|| w.val().powi_scalar(2).sum_dim(0).sqrt().reshape([1, 1, v]));
+                (linear(h, w, None), norms)
+            }
+            None => {
+                let e = self.embed.val();
+                let norms = self
+                    .spec
+                    .lm_head_normalize
+                    .then(|| e.clone().powi_scalar(2).sum_dim(1).sqrt().reshape([1, 1, v]));
+                (h.reshape([b * t, d]).matmul(e.transpose()).reshape([b, t, v]), norms)
+            }
+        };
+        match row_norms {
+            Some(n) => logits / n,
+            None => logits,
+        }
+    }
+}

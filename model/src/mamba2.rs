@@ -1,0 +1,144 @@
+//! Mamba2 (§6): in-projection, causal conv over `[x | B | C]`, the SSD scan, D skip, gated
+//! RMSNorm (gate first, then per-group norm), out-projection.
+
+use crate::linear::linear;
+use crate::rms_norm::rms_normalize;
+use crate::short_conv::causal_conv_silu;
+use crate::spec::Mamba2Config;
+use crate::ssd::{ssd_chunked, ssd_recurrent, SsdInput};
+use crate::tensors::{Init, TensorSpec};
+use crate::weights::{WeightError, WeightReader, WeightWriter};
+use crate::Scan;
+use burn::module::{Module, Param};
+use burn::tensor::activation::{silu, softplus};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+/// Decode state of one Mamba2 sublayer.
+#[derive(Debug, Clone)]
+pub struct Mamba2State<B: Backend> {
+    /// `[B, K−1, conv_dim]`: the last K−1 raw conv inputs, oldest first.
+    pub conv: Tensor<B, 3>,
+    /// `[B, H, P, N]`.
+    pub ssm: Tensor<B, 4>,
+}
+
+#[derive(Module, Debug)]
+pub struct Mamba2<B: Backend> {
+    in_proj: Param<Tensor<B, 2>>,
+    in_proj_bias: Option<Param<Tensor<B, 1>>>,
+    conv_w: Param<Tensor<B, 2>>,
+    conv_b: Option<Param<Tensor<B, 1>>>,
+    dt_bias: Param<Tensor<B, 1>>,
+    a_log: Param<Tensor<B, 1>>,
+    d_skip: Param<Tensor<B, 1>>,
+    norm: Param<Tensor<B, 1>>,
+    out_proj: Param<Tensor<B, 2>>,
+    out_proj_bias: Option<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    cfg: Mamba2Config,
+}
+
+/// The §10 tensors of a mamba2 sublayer under `prefix` (`model.layers.{i}.mamba`).
+pub fn tensors(prefix: &str, c: &Mamba2Config, d: usize) -> Vec<TensorSpec> {
+    let (di, h, cd, k) = (c.d_inner, c.n_heads(), c.conv_dim(), c.d_conv);
+    let mut v = vec![TensorSpec::new(format!("{prefix}.in_proj.weight"), &[c.in_proj_dim(), d], Init::Normal(0.02))];
+    if c.proj_bias {
+        v.push(TensorSpec::new(format!("{prefix}.in_proj.bias"), &[c.in_proj_dim()], Init::Const(0.0)));
+    }
+    v.push(TensorSpec::new(format!("{prefix}.conv1d.weight"), &[cd, 1, k], Init::Normal(0.02)));
+    if c.conv_bias {
+        v.push(TensorSpec::new(format!("{prefix}.conv1d.bias"), &[cd], Init::Const(0.0)));
+    }
+    v.push(TensorSpec::new(format!("{prefix}.dt_bias"), &[h], Init::DtBias));
+    v.push(TensorSpec::new(format!("{prefix}.A_log"), &[h], Init::LogUniform(1.0, 16.0)));
+    v.push(TensorSpec::new(format!("{prefix}.D"), &[h], Init::Const(1.0)));
+    v.push(TensorSpec::new(format!("{prefix}.norm.weight"), &[di], Init::Const(1.0)));
+    v.push(TensorSpec::new(format!("{prefix}.out_proj.weight"), &[d, di], Init::Normal(0.02)));
+    if c.proj_bias {
+        v.push(TensorSpec::new(format!("{prefix}.out_proj.bias"), &[d], Init::Const(0.0)));
+    }
+    v
+}
+
+impl<B: Backend> Mamba2<B> {
+    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &Mamba2Config, d: usize) -> Result<Self, WeightError> {
+        let (di, h, cd, k) = (c.d_inner, c.n_heads(), c.conv_dim(), c.d_conv);
+        Ok(Self {
+            in_proj: r.linear(&format!("{prefix}.in_proj.weight"), c.in_proj_dim(), d)?,
+            in_proj_bias: match c.proj_bias {
+                true => Some(r.param(&format!("{prefix}.in_proj.bias"), [c.in_proj_dim()])?),
+                false => None,
+            },
+            conv_w: r.conv(&format!("{prefix}.conv1d.weight"), cd, k)?,
+            conv_b: match c.conv_bias {
+                true => Some(r.param(&format!("{prefix}.conv1d.bias"), [cd])?),
+                false => None,
+            },
+            dt_bias: r.param(&format!("{prefix}.dt_bias"), [h])?,
+            a_log: r.param(&format!("{prefix}.A_log"), [h])?,
+            d_skip: r.param(&format!("{prefix}.D"), [h])?,
+            norm: r.param(&format!("{prefix}.norm.weight"), [di])?,
+            out_proj: r.linear(&format!("{prefix}.out_proj.weight"), d, di)?,
+            out_proj_bias: match c.proj_bias {
+                true => Some(r.param(&format!("{prefix}.out_proj.bias"), [d])?),
+                false => None,
+            },
+            cfg: c.clone(),
+        })
+    }
+
+    pub fn write(&self, w: &mut WeightWriter, prefix: &str) {
+        w.linear(&format!("{prefix}.in_proj.weight"), &self.in_proj);
+        if let Some(b) = &self.in_proj_bias {
+            w.param(&format!("{prefix}.in_proj.bias"), b);
+        }
+        w.conv(&format!("{prefix}.conv1d.weight"), &self.conv_w);
+        if let Some(b) = &self.conv_b {
+            w.param(&format!("{prefix}.conv1d.bias"), b);
+        }
+        w.param(&format!("{prefix}.dt_bias"), &self.dt_bias);
+        w.param(&format!("{prefix}.A_log"), &self.a_log);
+        w.param(&format!("{prefix}.D"), &self.d_skip);
+        w.param(&format!("{prefix}.norm.weight"), &self.norm);
+        w.linear(&format!("{prefix}.out_proj.weight"), &self.out_proj);
+        if let Some(b) = &self.out_proj_bias {
+            w.param(&format!("{prefix}.out_proj.bias"), b);
+        }
+    }
+
+    /// `u: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
+    pub fn forward(&self, u: Tensor<B, 3>, state: Option<Mamba2State<B>>, scan: Scan) -> (Tensor<B, 3>, Mamba2State<B>) {
+        let c = &self.cfg;
+        let [b, t, _] = u.dims();
+        let (di, h, p, g, n, cd) = (c.d_inner, c.n_heads(), c.head_dim, c.n_groups, c.d_state, c.conv_dim());
+        let zxbcdt = linear(u, &self.in_proj, self.in_proj_bias.as_ref());
+        let z = zxbcdt.clone().narrow(2, 0, di);
+        let xbc = zxbcdt.clone().narrow(2, di, cd);
+        let dt_raw = zxbcdt.narrow(2, di + cd, h);
+
+        let (conv0, ssm0) = match state {
+            Some(s) => (Some(s.conv), Some(s.ssm)),
+            None => (None, None),
+        };
+        let (xbc, conv) = causal_conv_silu(xbc, conv0, self.conv_w.val(), self.conv_b.as_ref().map(|b| b.val()));
+        let x = xbc.clone().narrow(2, 0, di).reshape([b, t, h, p]);
+        let bm = xbc.clone().narrow(2, di, g * n).reshape([b, t, g, n]);
+        let cm = xbc.narrow(2, di + g * n, g * n).reshape([b, t, g, n]);
+        let dt = softplus(dt_raw + self.dt_bias.val().reshape([1, 1, h]), 1.0);
+        let a = self.a_log.val().exp().neg();
+
+        let input = SsdInput { x: x.clone(), dt, a, b: bm, c: cm };
+        let (y, ssm) = match scan {
+            Scan::Chunked => ssd_chunked(input, ssm0, c.chunk_size),
+            Scan::Recurrent => ssd_recurrent(input, ssm0),
+        };
+        let y = y + x * self.d_skip.val().reshape([1, 1, h, 1]);
+        // Gated RMSNorm, NF `norm_before_gate=False`: norm(y · silu(z)) per group of Di/G.
+        let y = y.reshape([b, t, di]) * silu(z);
+        let y = rms_normalize(y.reshape([b, t, g, di / g]), c.norm_eps).reshape([b, t, di])
+            * self.norm.val().unsqueeze::<3>();
+        let out = linear(y, &self.out_proj, self.out_proj_bias.as_ref());
+        (out, Mamba2State { conv, ssm })
+    }
+}
