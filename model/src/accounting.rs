@@ -74,7 +74,8 @@ pub fn accounting(spec: &ArchSpec, context: usize) -> Accounting {
                     Some(w) => seen.min(w - 1),
                 };
                 let attended = (cached + 1) as f64;
-                let proj = mm(d, c.n_heads * c.head_dim) * 2.0 + mm(d, c.n_kv_heads * c.head_dim) * 2.0;
+                let proj =
+                    mm(d, c.n_heads * c.head_dim) * 2.0 + mm(d, c.n_kv_heads * c.head_dim) * 2.0;
                 let attn = 4.0 * c.n_heads as f64 * c.head_dim as f64 * attended;
                 (2 * cached * c.n_kv_heads * c.head_dim * F32, proj + attn)
             }
@@ -95,7 +96,13 @@ pub fn accounting(spec: &ArchSpec, context: usize) -> Accounting {
                 (state, proj + 2.0 * (conv_ch * k) as f64 + rule)
             }
             LayerConfig::GatedDeltaNet(c) => {
-                let (h, hv, dk, dv, k) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
+                let (h, hv, dk, dv, k) = (
+                    c.n_heads,
+                    c.n_v_heads,
+                    c.head_k_dim,
+                    c.head_v_dim,
+                    c.conv_size,
+                );
                 let conv_ch = 2 * h * dk + hv * dv;
                 let state = (conv_ch * (k - 1) + hv * dk * dv) * F32;
                 let gate = if c.use_gate { hv * dv } else { 0 };

@@ -50,14 +50,38 @@ pub struct Attention<B: Backend> {
 pub fn tensors(prefix: &str, cfg: &AttentionConfig, d: usize) -> Vec<TensorSpec> {
     let (h, hkv, dh) = (cfg.n_heads, cfg.n_kv_heads, cfg.head_dim);
     let mut v = vec![
-        TensorSpec::new(format!("{prefix}.q_proj.weight"), &[h * dh, d], Init::Normal(0.02)),
-        TensorSpec::new(format!("{prefix}.k_proj.weight"), &[hkv * dh, d], Init::Normal(0.02)),
-        TensorSpec::new(format!("{prefix}.v_proj.weight"), &[hkv * dh, d], Init::Normal(0.02)),
-        TensorSpec::new(format!("{prefix}.o_proj.weight"), &[d, h * dh], Init::Normal(0.02)),
+        TensorSpec::new(
+            format!("{prefix}.q_proj.weight"),
+            &[h * dh, d],
+            Init::Normal(0.02),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.k_proj.weight"),
+            &[hkv * dh, d],
+            Init::Normal(0.02),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.v_proj.weight"),
+            &[hkv * dh, d],
+            Init::Normal(0.02),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.o_proj.weight"),
+            &[d, h * dh],
+            Init::Normal(0.02),
+        ),
     ];
     if cfg.qk_norm {
-        v.push(TensorSpec::new(format!("{prefix}.q_norm.weight"), &[dh], Init::Const(1.0)));
-        v.push(TensorSpec::new(format!("{prefix}.k_norm.weight"), &[dh], Init::Const(1.0)));
+        v.push(TensorSpec::new(
+            format!("{prefix}.q_norm.weight"),
+            &[dh],
+            Init::Const(1.0),
+        ));
+        v.push(TensorSpec::new(
+            format!("{prefix}.k_norm.weight"),
+            &[dh],
+            Init::Const(1.0),
+        ));
     }
     v
 }
@@ -164,7 +188,9 @@ impl<B: Backend> Attention<B> {
             }
         };
         let scale = 1.0 / (dh as f64).sqrt();
-        let mut scores = q.matmul(expand(k.clone()).swap_dims(2, 3)).mul_scalar(scale); // [B,H,T,L]
+        let mut scores = q
+            .matmul(expand(k.clone()).swap_dims(2, 3))
+            .mul_scalar(scale); // [B,H,T,L]
         if let Some(mask) = self.mask(pos, t, first_key, l, &device) {
             scores = scores + mask.reshape([1, 1, t, l]);
         }
@@ -188,7 +214,14 @@ impl<B: Backend> Attention<B> {
     }
 
     /// Additive mask `[T, L]` (0 or −∞), or `None` when every key is visible.
-    fn mask(&self, pos: usize, t: usize, first_key: usize, l: usize, device: &B::Device) -> Option<Tensor<B, 2>> {
+    fn mask(
+        &self,
+        pos: usize,
+        t: usize,
+        first_key: usize,
+        l: usize,
+        device: &B::Device,
+    ) -> Option<Tensor<B, 2>> {
         let mut m = vec![0.0f32; t * l];
         let mut any = false;
         for i in 0..t {

@@ -42,9 +42,11 @@ pub fn parse_device(s: &str) -> Result<Device<Compute>, String> {
     let s = s.trim();
     if s == "cpu" {
         if cfg!(feature = "cuda") {
-            return Err("device 'cpu' requested, but this binary was built with --features cuda; \
+            return Err(
+                "device 'cpu' requested, but this binary was built with --features cuda; \
                         rebuild without it to measure on the CPU"
-                .into());
+                    .into(),
+            );
         }
         return Ok(Default::default());
     }

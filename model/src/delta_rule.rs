@@ -45,9 +45,16 @@ fn unit_lower_inverse<B: Backend>(a: Tensor<B, 5>) -> Tensor<B, 5> {
     while i < c {
         let bs = SUB.min(c - i);
         // Contribution of the already solved rows: rhs = E_blk − A[blk, :i] T[:i, :].
-        let mut rhs = eye.clone().narrow(3, i, bs).expand([lead[0], lead[1], lead[2], bs, c]);
+        let mut rhs = eye
+            .clone()
+            .narrow(3, i, bs)
+            .expand([lead[0], lead[1], lead[2], bs, c]);
         if let Some(prev) = &solved {
-            rhs = rhs - a.clone().narrow(3, i, bs).narrow(4, 0, i).matmul(prev.clone());
+            rhs = rhs
+                - a.clone()
+                    .narrow(3, i, bs)
+                    .narrow(4, 0, i)
+                    .matmul(prev.clone());
         }
         // Inside the block: row r also depends on rows i..i+r of T.
         let a_blk = a.clone().narrow(3, i, bs).narrow(4, i, bs); // [.., bs, bs]
@@ -124,7 +131,9 @@ pub fn delta_rule_chunked<B: Backend>(
         Some(gm) => beta.clone() * gm.clone().exp(),
         None => beta.clone(),
     };
-    let w = tmat.clone().matmul(k.clone() * beta_k.unsqueeze_dim::<5>(4)); // [B,H,nc,C,Dk]
+    let w = tmat
+        .clone()
+        .matmul(k.clone() * beta_k.unsqueeze_dim::<5>(4)); // [B,H,nc,C,Dk]
     let u = tmat.matmul(v * beta.unsqueeze_dim::<5>(4)); // [B,H,nc,C,Dv]
 
     // Query side: diag(exp Γ) Q, and lower_incl(Q Kᵀ ⊙ Dec).

@@ -45,20 +45,53 @@ pub struct DeltaNet<B: Backend> {
 pub fn tensors(prefix: &str, c: &DeltaNetConfig, d: usize) -> Vec<TensorSpec> {
     let (h, dk, dv, k) = (c.n_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
     vec![
-        TensorSpec::new(format!("{prefix}.q_proj.weight"), &[h * dk, d], xavier(h * dk, d)),
-        TensorSpec::new(format!("{prefix}.k_proj.weight"), &[h * dk, d], xavier(h * dk, d)),
-        TensorSpec::new(format!("{prefix}.v_proj.weight"), &[h * dv, d], xavier(h * dv, d)),
+        TensorSpec::new(
+            format!("{prefix}.q_proj.weight"),
+            &[h * dk, d],
+            xavier(h * dk, d),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.k_proj.weight"),
+            &[h * dk, d],
+            xavier(h * dk, d),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.v_proj.weight"),
+            &[h * dv, d],
+            xavier(h * dv, d),
+        ),
         TensorSpec::new(format!("{prefix}.b_proj.weight"), &[h, d], xavier(h, d)),
-        TensorSpec::new(format!("{prefix}.q_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
-        TensorSpec::new(format!("{prefix}.k_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
-        TensorSpec::new(format!("{prefix}.v_conv1d.weight"), &[h * dv, 1, k], conv_default(k)),
+        TensorSpec::new(
+            format!("{prefix}.q_conv1d.weight"),
+            &[h * dk, 1, k],
+            conv_default(k),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.k_conv1d.weight"),
+            &[h * dk, 1, k],
+            conv_default(k),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.v_conv1d.weight"),
+            &[h * dv, 1, k],
+            conv_default(k),
+        ),
         TensorSpec::new(format!("{prefix}.o_norm.weight"), &[dv], Init::Const(1.0)),
-        TensorSpec::new(format!("{prefix}.o_proj.weight"), &[d, h * dv], xavier(d, h * dv)),
+        TensorSpec::new(
+            format!("{prefix}.o_proj.weight"),
+            &[d, h * dv],
+            xavier(d, h * dv),
+        ),
     ]
 }
 
 impl<B: Backend> DeltaNet<B> {
-    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &DeltaNetConfig, d: usize) -> Result<Self, WeightError> {
+    pub fn read(
+        r: &mut WeightReader<B>,
+        prefix: &str,
+        c: &DeltaNetConfig,
+        d: usize,
+    ) -> Result<Self, WeightError> {
         let (h, dk, dv, k) = (c.n_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
         Ok(Self {
             q_proj: r.linear(&format!("{prefix}.q_proj.weight"), h * dk, d)?,
@@ -87,7 +120,12 @@ impl<B: Backend> DeltaNet<B> {
     }
 
     /// `x: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
-    pub fn forward(&self, x: Tensor<B, 3>, state: Option<DeltaState<B>>, scan: Scan) -> (Tensor<B, 3>, DeltaState<B>) {
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<DeltaState<B>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, DeltaState<B>) {
         let c = &self.cfg;
         let [b, t, _] = x.dims();
         let (h, dk, dv) = (c.n_heads, c.head_k_dim, c.head_v_dim);
@@ -95,9 +133,24 @@ impl<B: Backend> DeltaNet<B> {
             Some(s) => (Some(s.conv_q), Some(s.conv_k), Some(s.conv_v), Some(s.s)),
             None => (None, None, None, None),
         };
-        let (q, conv_q) = causal_conv_silu(linear(x.clone(), &self.q_proj, None), cq, self.q_conv.val(), None);
-        let (k, conv_k) = causal_conv_silu(linear(x.clone(), &self.k_proj, None), ck, self.k_conv.val(), None);
-        let (v, conv_v) = causal_conv_silu(linear(x.clone(), &self.v_proj, None), cv, self.v_conv.val(), None);
+        let (q, conv_q) = causal_conv_silu(
+            linear(x.clone(), &self.q_proj, None),
+            cq,
+            self.q_conv.val(),
+            None,
+        );
+        let (k, conv_k) = causal_conv_silu(
+            linear(x.clone(), &self.k_proj, None),
+            ck,
+            self.k_conv.val(),
+            None,
+        );
+        let (v, conv_v) = causal_conv_silu(
+            linear(x.clone(), &self.v_proj, None),
+            cv,
+            self.v_conv.val(),
+            None,
+        );
         let q = l2_normalize(q.reshape([b, t, h, dk])).mul_scalar(1.0 / (dk as f64).sqrt());
         let k = l2_normalize(k.reshape([b, t, h, dk]));
         let v = v.reshape([b, t, h, dv]);
@@ -105,13 +158,27 @@ impl<B: Backend> DeltaNet<B> {
         if c.allow_neg_eigval {
             beta = beta.mul_scalar(2.0);
         }
-        let input = DeltaInput { q, k, v, beta, g: None };
+        let input = DeltaInput {
+            q,
+            k,
+            v,
+            beta,
+            g: None,
+        };
         let (o, s) = match scan {
             Scan::Chunked => delta_rule_chunked(input, s0, c.chunk_size),
             Scan::Recurrent => delta_rule_recurrent(input, s0),
         };
         let o = rms_norm(o, self.o_norm.val(), c.norm_eps).reshape([b, t, h * dv]);
         let out = linear(o, &self.o_proj, None);
-        (out, DeltaState { conv_q, conv_k, conv_v, s })
+        (
+            out,
+            DeltaState {
+                conv_q,
+                conv_k,
+                conv_v,
+                s,
+            },
+        )
     }
 }

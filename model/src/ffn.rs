@@ -20,14 +20,31 @@ pub struct Ffn<B: Backend> {
 pub fn tensors(prefix: &str, c: &FfnConfig, d: usize) -> Vec<TensorSpec> {
     let f = c.hidden;
     vec![
-        TensorSpec::new(format!("{prefix}.gate_proj.weight"), &[f, d], Init::Normal(0.02)),
-        TensorSpec::new(format!("{prefix}.up_proj.weight"), &[f, d], Init::Normal(0.02)),
-        TensorSpec::new(format!("{prefix}.down_proj.weight"), &[d, f], Init::Normal(0.02)),
+        TensorSpec::new(
+            format!("{prefix}.gate_proj.weight"),
+            &[f, d],
+            Init::Normal(0.02),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.up_proj.weight"),
+            &[f, d],
+            Init::Normal(0.02),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.down_proj.weight"),
+            &[d, f],
+            Init::Normal(0.02),
+        ),
     ]
 }
 
 impl<B: Backend> Ffn<B> {
-    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &FfnConfig, d: usize) -> Result<Self, WeightError> {
+    pub fn read(
+        r: &mut WeightReader<B>,
+        prefix: &str,
+        c: &FfnConfig,
+        d: usize,
+    ) -> Result<Self, WeightError> {
         Ok(Self {
             gate_proj: r.linear(&format!("{prefix}.gate_proj.weight"), c.hidden, d)?,
             up_proj: r.linear(&format!("{prefix}.up_proj.weight"), c.hidden, d)?,

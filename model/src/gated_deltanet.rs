@@ -37,7 +37,13 @@ pub struct GatedDeltaNet<B: Backend> {
 
 /// The §10 tensors of a gated_deltanet sublayer under `prefix` (`model.layers.{i}.gdn`).
 pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpec> {
-    let (h, hv, dk, dv, k) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
+    let (h, hv, dk, dv, k) = (
+        c.n_heads,
+        c.n_v_heads,
+        c.head_k_dim,
+        c.head_v_dim,
+        c.conv_size,
+    );
     let n = Init::Normal(0.02);
     let mut v = vec![
         TensorSpec::new(format!("{prefix}.q_proj.weight"), &[h * dk, d], n),
@@ -45,23 +51,62 @@ pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpe
         TensorSpec::new(format!("{prefix}.v_proj.weight"), &[hv * dv, d], n),
         TensorSpec::new(format!("{prefix}.a_proj.weight"), &[hv, d], n),
         TensorSpec::new(format!("{prefix}.b_proj.weight"), &[hv, d], n),
-        TensorSpec::new(format!("{prefix}.A_log"), &[hv], Init::LogUniform(0.0, 16.0)),
+        TensorSpec::new(
+            format!("{prefix}.A_log"),
+            &[hv],
+            Init::LogUniform(0.0, 16.0),
+        ),
         TensorSpec::new(format!("{prefix}.dt_bias"), &[hv], Init::DtBias),
-        TensorSpec::new(format!("{prefix}.q_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
-        TensorSpec::new(format!("{prefix}.k_conv1d.weight"), &[h * dk, 1, k], conv_default(k)),
-        TensorSpec::new(format!("{prefix}.v_conv1d.weight"), &[hv * dv, 1, k], conv_default(k)),
+        TensorSpec::new(
+            format!("{prefix}.q_conv1d.weight"),
+            &[h * dk, 1, k],
+            conv_default(k),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.k_conv1d.weight"),
+            &[h * dk, 1, k],
+            conv_default(k),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.v_conv1d.weight"),
+            &[hv * dv, 1, k],
+            conv_default(k),
+        ),
     ];
     if c.use_gate {
-        v.push(TensorSpec::new(format!("{prefix}.g_proj.weight"), &[hv * dv, d], n));
+        v.push(TensorSpec::new(
+            format!("{prefix}.g_proj.weight"),
+            &[hv * dv, d],
+            n,
+        ));
     }
-    v.push(TensorSpec::new(format!("{prefix}.o_norm.weight"), &[dv], Init::Const(1.0)));
-    v.push(TensorSpec::new(format!("{prefix}.o_proj.weight"), &[d, hv * dv], n));
+    v.push(TensorSpec::new(
+        format!("{prefix}.o_norm.weight"),
+        &[dv],
+        Init::Const(1.0),
+    ));
+    v.push(TensorSpec::new(
+        format!("{prefix}.o_proj.weight"),
+        &[d, hv * dv],
+        n,
+    ));
     v
 }
 
 impl<B: Backend> GatedDeltaNet<B> {
-    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Result<Self, WeightError> {
-        let (h, hv, dk, dv, k) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
+    pub fn read(
+        r: &mut WeightReader<B>,
+        prefix: &str,
+        c: &GatedDeltaNetConfig,
+        d: usize,
+    ) -> Result<Self, WeightError> {
+        let (h, hv, dk, dv, k) = (
+            c.n_heads,
+            c.n_v_heads,
+            c.head_k_dim,
+            c.head_v_dim,
+            c.conv_size,
+        );
         Ok(Self {
             q_proj: r.linear(&format!("{prefix}.q_proj.weight"), h * dk, d)?,
             k_proj: r.linear(&format!("{prefix}.k_proj.weight"), h * dk, d)?,
@@ -102,7 +147,12 @@ impl<B: Backend> GatedDeltaNet<B> {
     }
 
     /// `x: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
-    pub fn forward(&self, x: Tensor<B, 3>, state: Option<DeltaState<B>>, scan: Scan) -> (Tensor<B, 3>, DeltaState<B>) {
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<DeltaState<B>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, DeltaState<B>) {
         let c = &self.cfg;
         let [b, t, _] = x.dims();
         let (h, hv, dk, dv) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim);
@@ -110,9 +160,24 @@ impl<B: Backend> GatedDeltaNet<B> {
             Some(s) => (Some(s.conv_q), Some(s.conv_k), Some(s.conv_v), Some(s.s)),
             None => (None, None, None, None),
         };
-        let (q, conv_q) = causal_conv_silu(linear(x.clone(), &self.q_proj, None), cq, self.q_conv.val(), None);
-        let (k, conv_k) = causal_conv_silu(linear(x.clone(), &self.k_proj, None), ck, self.k_conv.val(), None);
-        let (v, conv_v) = causal_conv_silu(linear(x.clone(), &self.v_proj, None), cv, self.v_conv.val(), None);
+        let (q, conv_q) = causal_conv_silu(
+            linear(x.clone(), &self.q_proj, None),
+            cq,
+            self.q_conv.val(),
+            None,
+        );
+        let (k, conv_k) = causal_conv_silu(
+            linear(x.clone(), &self.k_proj, None),
+            ck,
+            self.k_conv.val(),
+            None,
+        );
+        let (v, conv_v) = causal_conv_silu(
+            linear(x.clone(), &self.v_proj, None),
+            cv,
+            self.v_conv.val(),
+            None,
+        );
         let q = l2_normalize(q.reshape([b, t, h, dk])).mul_scalar(1.0 / (dk as f64).sqrt());
         let k = l2_normalize(k.reshape([b, t, h, dk]));
         // GVA: value head j reads q/k head ⌊j / (HV/H)⌋.
@@ -120,7 +185,9 @@ impl<B: Backend> GatedDeltaNet<B> {
             if hv == h {
                 x
             } else {
-                x.unsqueeze_dim::<5>(3).expand([b, t, h, hv / h, dk]).reshape([b, t, hv, dk])
+                x.unsqueeze_dim::<5>(3)
+                    .expand([b, t, h, hv / h, dk])
+                    .reshape([b, t, hv, dk])
             }
         };
         let (q, k) = (to_value_heads(q), to_value_heads(k));
@@ -129,9 +196,17 @@ impl<B: Backend> GatedDeltaNet<B> {
         if c.allow_neg_eigval {
             beta = beta.mul_scalar(2.0);
         }
-        let g = softplus(linear(x.clone(), &self.a_proj, None) + self.dt_bias.val().reshape([1, 1, hv]), 1.0)
-            * self.a_log.val().exp().neg().reshape([1, 1, hv]);
-        let input = DeltaInput { q, k, v, beta, g: Some(g) };
+        let g = softplus(
+            linear(x.clone(), &self.a_proj, None) + self.dt_bias.val().reshape([1, 1, hv]),
+            1.0,
+        ) * self.a_log.val().exp().neg().reshape([1, 1, hv]);
+        let input = DeltaInput {
+            q,
+            k,
+            v,
+            beta,
+            g: Some(g),
+        };
         let (o, s) = match scan {
             Scan::Chunked => delta_rule_chunked(input, s0, c.chunk_size),
             Scan::Recurrent => delta_rule_recurrent(input, s0),
@@ -142,6 +217,14 @@ impl<B: Backend> GatedDeltaNet<B> {
             o = o * silu(linear(x, gp, None).reshape([b, t, hv, dv]));
         }
         let out = linear(o.reshape([b, t, hv * dv]), &self.o_proj, None);
-        (out, DeltaState { conv_q, conv_k, conv_v, s })
+        (
+            out,
+            DeltaState {
+                conv_q,
+                conv_k,
+                conv_v,
+                s,
+            },
+        )
     }
 }

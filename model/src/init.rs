@@ -17,7 +17,9 @@ fn softplus_inv(y: f32) -> f32 {
 
 /// FNV-1a, a fixed hash (std's hasher may change between Rust releases).
 pub fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// Draws one tensor.

@@ -16,7 +16,9 @@ use crate::mamba2::{self, Mamba2, Mamba2State};
 use crate::rms_norm::rms_norm;
 use crate::spec::{ArchSpec, LayerConfig, LayerKind};
 use crate::tensors::{Init, TensorSpec};
-use crate::weights::{load_safetensors, save_safetensors, WeightError, WeightMap, WeightReader, WeightWriter};
+use crate::weights::{
+    load_safetensors, save_safetensors, WeightError, WeightMap, WeightReader, WeightWriter,
+};
 use crate::Scan;
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
@@ -92,12 +94,24 @@ fn op_prefix(i: usize, kind: LayerKind) -> String {
 /// valid (see [`ArchSpec::validate`]).
 pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
     let (v, d) = (spec.vocab_size, spec.d_model);
-    let mut out = vec![TensorSpec::new("model.embed_tokens.weight", &[v, d], Init::Normal(0.02))];
+    let mut out = vec![TensorSpec::new(
+        "model.embed_tokens.weight",
+        &[v, d],
+        Init::Normal(0.02),
+    )];
     if spec.n_meta > 0 {
-        out.push(TensorSpec::new("model.memory_tokens", &[spec.n_meta, d], Init::Normal(1.0)));
+        out.push(TensorSpec::new(
+            "model.memory_tokens",
+            &[spec.n_meta, d],
+            Init::Normal(1.0),
+        ));
     }
     for (i, entry) in spec.layers.iter().enumerate() {
-        out.push(TensorSpec::new(norm_name(i, entry.kind), &[d], Init::Const(1.0)));
+        out.push(TensorSpec::new(
+            norm_name(i, entry.kind),
+            &[d],
+            Init::Const(1.0),
+        ));
         let p = op_prefix(i, entry.kind);
         out.extend(match spec.layer(i).expect("validated spec") {
             LayerConfig::Attention(c) => attention::tensors(&p, &c, d),
@@ -107,9 +121,17 @@ pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
             LayerConfig::Ffn(c) => ffn::tensors(&p, &c, d),
         });
     }
-    out.push(TensorSpec::new("model.final_layernorm.weight", &[d], Init::Const(1.0)));
+    out.push(TensorSpec::new(
+        "model.final_layernorm.weight",
+        &[d],
+        Init::Const(1.0),
+    ));
     if !spec.tie_embeddings {
-        out.push(TensorSpec::new("lm_head.weight", &[v, d], Init::Normal(0.02)));
+        out.push(TensorSpec::new(
+            "lm_head.weight",
+            &[v, d],
+            Init::Normal(0.02),
+        ));
     }
     out
 }
@@ -123,8 +145,13 @@ impl<B: Backend> HybridLm<B> {
 
     /// Builds the model from named tensors; a missing, unexpected or mis-shaped tensor is an
     /// error naming it.
-    pub fn from_weights(spec: &ArchSpec, map: WeightMap, device: &B::Device) -> Result<Self, WeightError> {
-        spec.validate().map_err(|e| WeightError::File(format!("invalid architecture: {e}")))?;
+    pub fn from_weights(
+        spec: &ArchSpec,
+        map: WeightMap,
+        device: &B::Device,
+    ) -> Result<Self, WeightError> {
+        spec.validate()
+            .map_err(|e| WeightError::File(format!("invalid architecture: {e}")))?;
         let (v, d) = (spec.vocab_size, spec.d_model);
         let mut r = WeightReader::<B>::new(map, device);
         let embed = r.param("model.embed_tokens.weight", [v, d])?;
@@ -137,10 +164,14 @@ impl<B: Backend> HybridLm<B> {
             let norm = r.param(&norm_name(i, entry.kind), [d])?;
             let p = op_prefix(i, entry.kind);
             let op = match spec.layer(i).expect("validated") {
-                LayerConfig::Attention(c) => Operator::Attention(Attention::read(&mut r, &p, &c, d)?),
+                LayerConfig::Attention(c) => {
+                    Operator::Attention(Attention::read(&mut r, &p, &c, d)?)
+                }
                 LayerConfig::Mamba2(c) => Operator::Mamba2(Mamba2::read(&mut r, &p, &c, d)?),
                 LayerConfig::DeltaNet(c) => Operator::DeltaNet(DeltaNet::read(&mut r, &p, &c, d)?),
-                LayerConfig::GatedDeltaNet(c) => Operator::GatedDeltaNet(GatedDeltaNet::read(&mut r, &p, &c, d)?),
+                LayerConfig::GatedDeltaNet(c) => {
+                    Operator::GatedDeltaNet(GatedDeltaNet::read(&mut r, &p, &c, d)?)
+                }
                 LayerConfig::Ffn(c) => Operator::Ffn(Ffn::read(&mut r, &p, &c, d)?),
             };
             layers.push(Sublayer { norm, op });
@@ -214,10 +245,21 @@ impl<B: Backend> HybridLm<B> {
     }
 
     /// One decoding step: `tokens: [B]` at position `state.pos`; returns logits `[B, V]`.
-    pub fn decode_step(&self, tokens: Tensor<B, 1, Int>, state: &mut ModelState<B>) -> Tensor<B, 2> {
+    pub fn decode_step(
+        &self,
+        tokens: Tensor<B, 1, Int>,
+        state: &mut ModelState<B>,
+    ) -> Tensor<B, 2> {
         let [b] = tokens.dims();
-        let taken = std::mem::replace(state, ModelState { pos: 0, layers: Vec::new() });
-        let (logits, next) = self.forward_with(tokens.reshape([b, 1]), Some(taken), Scan::Recurrent);
+        let taken = std::mem::replace(
+            state,
+            ModelState {
+                pos: 0,
+                layers: Vec::new(),
+            },
+        );
+        let (logits, next) =
+            self.forward_with(tokens.reshape([b, 1]), Some(taken), Scan::Recurrent);
         *state = next;
         let v = self.spec.vocab_size;
         logits.reshape([b, v])
@@ -233,13 +275,24 @@ impl<B: Backend> HybridLm<B> {
     ) -> (Tensor<B, 3>, ModelState<B>) {
         let [b, t] = tokens.dims();
         let d = self.spec.d_model;
-        let x = self.embed.val().select(0, tokens.reshape([b * t])).reshape([b, t, d]);
+        let x = self
+            .embed
+            .val()
+            .select(0, tokens.reshape([b * t]))
+            .reshape([b, t, d]);
         let (mut h, pos, mut states, n_meta) = match state {
-            Some(s) => (x, s.pos, s.layers.into_iter().map(Some).collect::<Vec<_>>(), 0),
+            Some(s) => (
+                x,
+                s.pos,
+                s.layers.into_iter().map(Some).collect::<Vec<_>>(),
+                0,
+            ),
             None => {
                 let n_meta = self.spec.n_meta;
                 let h = match &self.meta {
-                    Some(m) => Tensor::cat(vec![m.val().unsqueeze::<3>().expand([b, n_meta, d]), x], 1),
+                    Some(m) => {
+                        Tensor::cat(vec![m.val().unsqueeze::<3>().expand([b, n_meta, d]), x], 1)
+                    }
                     None => x,
                 };
                 (h, 0, vec![None; self.layers.len()], n_meta)
@@ -287,9 +340,16 @@ impl<B: Backend> HybridLm<B> {
             next.push(s);
         }
         let total = h.dims()[1];
-        let h = rms_norm(h, self.final_norm.val(), self.spec.rms_eps).narrow(1, n_meta, total - n_meta);
+        let h =
+            rms_norm(h, self.final_norm.val(), self.spec.rms_eps).narrow(1, n_meta, total - n_meta);
         let logits = self.head(h);
-        (logits, ModelState { pos: pos + total, layers: next })
+        (
+            logits,
+            ModelState {
+                pos: pos + total,
+                layers: next,
+            },
+        )
     }
 
     fn head(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -305,11 +365,19 @@ impl<B: Backend> HybridLm<B> {
             }
             None => {
                 let e = self.embed.val();
-                let norms = self
-                    .spec
-                    .lm_head_normalize
-                    .then(|| e.clone().powi_scalar(2).sum_dim(1).sqrt().reshape([1, 1, v]));
-                (h.reshape([b * t, d]).matmul(e.transpose()).reshape([b, t, v]), norms)
+                let norms = self.spec.lm_head_normalize.then(|| {
+                    e.clone()
+                        .powi_scalar(2)
+                        .sum_dim(1)
+                        .sqrt()
+                        .reshape([1, 1, v])
+                });
+                (
+                    h.reshape([b * t, d])
+                        .matmul(e.transpose())
+                        .reshape([b, t, v]),
+                    norms,
+                )
             }
         };
         match row_norms {

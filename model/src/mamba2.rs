@@ -42,27 +42,72 @@ pub struct Mamba2<B: Backend> {
 /// The §10 tensors of a mamba2 sublayer under `prefix` (`model.layers.{i}.mamba`).
 pub fn tensors(prefix: &str, c: &Mamba2Config, d: usize) -> Vec<TensorSpec> {
     let (di, h, cd, k) = (c.d_inner, c.n_heads(), c.conv_dim(), c.d_conv);
-    let mut v = vec![TensorSpec::new(format!("{prefix}.in_proj.weight"), &[c.in_proj_dim(), d], Init::Normal(0.02))];
+    let mut v = vec![TensorSpec::new(
+        format!("{prefix}.in_proj.weight"),
+        &[c.in_proj_dim(), d],
+        Init::Normal(0.02),
+    )];
     if c.proj_bias {
-        v.push(TensorSpec::new(format!("{prefix}.in_proj.bias"), &[c.in_proj_dim()], Init::Const(0.0)));
+        v.push(TensorSpec::new(
+            format!("{prefix}.in_proj.bias"),
+            &[c.in_proj_dim()],
+            Init::Const(0.0),
+        ));
     }
-    v.push(TensorSpec::new(format!("{prefix}.conv1d.weight"), &[cd, 1, k], Init::Normal(0.02)));
+    v.push(TensorSpec::new(
+        format!("{prefix}.conv1d.weight"),
+        &[cd, 1, k],
+        Init::Normal(0.02),
+    ));
     if c.conv_bias {
-        v.push(TensorSpec::new(format!("{prefix}.conv1d.bias"), &[cd], Init::Const(0.0)));
+        v.push(TensorSpec::new(
+            format!("{prefix}.conv1d.bias"),
+            &[cd],
+            Init::Const(0.0),
+        ));
     }
-    v.push(TensorSpec::new(format!("{prefix}.dt_bias"), &[h], Init::DtBias));
-    v.push(TensorSpec::new(format!("{prefix}.A_log"), &[h], Init::LogUniform(1.0, 16.0)));
-    v.push(TensorSpec::new(format!("{prefix}.D"), &[h], Init::Const(1.0)));
-    v.push(TensorSpec::new(format!("{prefix}.norm.weight"), &[di], Init::Const(1.0)));
-    v.push(TensorSpec::new(format!("{prefix}.out_proj.weight"), &[d, di], Init::Normal(0.02)));
+    v.push(TensorSpec::new(
+        format!("{prefix}.dt_bias"),
+        &[h],
+        Init::DtBias,
+    ));
+    v.push(TensorSpec::new(
+        format!("{prefix}.A_log"),
+        &[h],
+        Init::LogUniform(1.0, 16.0),
+    ));
+    v.push(TensorSpec::new(
+        format!("{prefix}.D"),
+        &[h],
+        Init::Const(1.0),
+    ));
+    v.push(TensorSpec::new(
+        format!("{prefix}.norm.weight"),
+        &[di],
+        Init::Const(1.0),
+    ));
+    v.push(TensorSpec::new(
+        format!("{prefix}.out_proj.weight"),
+        &[d, di],
+        Init::Normal(0.02),
+    ));
     if c.proj_bias {
-        v.push(TensorSpec::new(format!("{prefix}.out_proj.bias"), &[d], Init::Const(0.0)));
+        v.push(TensorSpec::new(
+            format!("{prefix}.out_proj.bias"),
+            &[d],
+            Init::Const(0.0),
+        ));
     }
     v
 }
 
 impl<B: Backend> Mamba2<B> {
-    pub fn read(r: &mut WeightReader<B>, prefix: &str, c: &Mamba2Config, d: usize) -> Result<Self, WeightError> {
+    pub fn read(
+        r: &mut WeightReader<B>,
+        prefix: &str,
+        c: &Mamba2Config,
+        d: usize,
+    ) -> Result<Self, WeightError> {
         let (di, h, cd, k) = (c.d_inner, c.n_heads(), c.conv_dim(), c.d_conv);
         Ok(Self {
             in_proj: r.linear(&format!("{prefix}.in_proj.weight"), c.in_proj_dim(), d)?,
@@ -108,10 +153,22 @@ impl<B: Backend> Mamba2<B> {
     }
 
     /// `u: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
-    pub fn forward(&self, u: Tensor<B, 3>, state: Option<Mamba2State<B>>, scan: Scan) -> (Tensor<B, 3>, Mamba2State<B>) {
+    pub fn forward(
+        &self,
+        u: Tensor<B, 3>,
+        state: Option<Mamba2State<B>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, Mamba2State<B>) {
         let c = &self.cfg;
         let [b, t, _] = u.dims();
-        let (di, h, p, g, n, cd) = (c.d_inner, c.n_heads(), c.head_dim, c.n_groups, c.d_state, c.conv_dim());
+        let (di, h, p, g, n, cd) = (
+            c.d_inner,
+            c.n_heads(),
+            c.head_dim,
+            c.n_groups,
+            c.d_state,
+            c.conv_dim(),
+        );
         let zxbcdt = linear(u, &self.in_proj, self.in_proj_bias.as_ref());
         let z = zxbcdt.clone().narrow(2, 0, di);
         let xbc = zxbcdt.clone().narrow(2, di, cd);
@@ -121,14 +178,25 @@ impl<B: Backend> Mamba2<B> {
             Some(s) => (Some(s.conv), Some(s.ssm)),
             None => (None, None),
         };
-        let (xbc, conv) = causal_conv_silu(xbc, conv0, self.conv_w.val(), self.conv_b.as_ref().map(|b| b.val()));
+        let (xbc, conv) = causal_conv_silu(
+            xbc,
+            conv0,
+            self.conv_w.val(),
+            self.conv_b.as_ref().map(|b| b.val()),
+        );
         let x = xbc.clone().narrow(2, 0, di).reshape([b, t, h, p]);
         let bm = xbc.clone().narrow(2, di, g * n).reshape([b, t, g, n]);
         let cm = xbc.narrow(2, di + g * n, g * n).reshape([b, t, g, n]);
         let dt = softplus(dt_raw + self.dt_bias.val().reshape([1, 1, h]), 1.0);
         let a = self.a_log.val().exp().neg();
 
-        let input = SsdInput { x: x.clone(), dt, a, b: bm, c: cm };
+        let input = SsdInput {
+            x: x.clone(),
+            dt,
+            a,
+            b: bm,
+            c: cm,
+        };
         let (y, ssm) = match scan {
             Scan::Chunked => ssd_chunked(input, ssm0, c.chunk_size),
             Scan::Recurrent => ssd_recurrent(input, ssm0),

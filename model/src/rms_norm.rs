@@ -4,7 +4,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 /// RMS-normalizes the last axis of `x` and scales it by `w` (length = last axis).
-pub fn rms_norm<B: Backend, const D: usize>(x: Tensor<B, D>, w: Tensor<B, 1>, eps: f64) -> Tensor<B, D> {
+pub fn rms_norm<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    w: Tensor<B, 1>,
+    eps: f64,
+) -> Tensor<B, D> {
     rms_normalize(x, eps) * w.unsqueeze::<D>()
 }
 

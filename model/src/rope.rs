@@ -38,11 +38,18 @@ pub fn rope_tables<B: Backend>(
 }
 
 /// Applies RoPE to `x: [B, T, H, D]` with tables `[T, D]`.
-pub fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 2>, sin: &Tensor<B, 2>) -> Tensor<B, 4> {
+pub fn apply_rope<B: Backend>(
+    x: Tensor<B, 4>,
+    cos: &Tensor<B, 2>,
+    sin: &Tensor<B, 2>,
+) -> Tensor<B, 4> {
     let [_, t, _, d] = x.dims();
     let half = d / 2;
     let rotated = Tensor::cat(
-        vec![x.clone().narrow(3, half, half).neg(), x.clone().narrow(3, 0, half)],
+        vec![
+            x.clone().narrow(3, half, half).neg(),
+            x.clone().narrow(3, 0, half),
+        ],
         3,
     );
     let cos = cos.clone().reshape([1, t, 1, d]);

@@ -74,10 +74,7 @@ pub fn ssd_chunked<B: Backend>(
     let xbar = xbar.reshape([bsz, nc, q, h, p]).permute([0, 3, 1, 2, 4]);
     let b = b.reshape([bsz, nc, q, h, n]).permute([0, 3, 1, 2, 4]);
     let c = c.reshape([bsz, nc, q, h, n]).permute([0, 3, 1, 2, 4]);
-    let lam = adt
-        .reshape([bsz, nc, q, h])
-        .permute([0, 3, 1, 2])
-        .cumsum(3); // Λ_l, inclusive [B,H,nc,Q]
+    let lam = adt.reshape([bsz, nc, q, h]).permute([0, 3, 1, 2]).cumsum(3); // Λ_l, inclusive [B,H,nc,Q]
 
     // Intra-chunk: Y_diag[l] = Σ_{s≤l} (C_l·B_s) exp(Λ_l − Λ_s) x̄_s; mask before exp.
     let seg = lam.clone().unsqueeze_dim::<5>(4) - lam.clone().unsqueeze_dim::<5>(3);
@@ -98,10 +95,7 @@ pub fn ssd_chunked<B: Backend>(
     let mut entering = Vec::with_capacity(nc);
     for ci in 0..nc {
         entering.push(state.clone());
-        let dec = chunk_decay
-            .clone()
-            .narrow(2, ci, 1)
-            .reshape([bsz, h, 1, 1]);
+        let dec = chunk_decay.clone().narrow(2, ci, 1).reshape([bsz, h, 1, 1]);
         let s = s_chunk.clone().narrow(2, ci, 1).reshape([bsz, h, p, n]);
         state = state * dec + s;
     }
@@ -118,7 +112,10 @@ pub fn ssd_chunked<B: Backend>(
 }
 
 /// Recurrent SSD, one token after another (the decode step is the T = 1 case).
-pub fn ssd_recurrent<B: Backend>(input: SsdInput<B>, h0: Option<Tensor<B, 4>>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+pub fn ssd_recurrent<B: Backend>(
+    input: SsdInput<B>,
+    h0: Option<Tensor<B, 4>>,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
     let SsdInput { x, dt, a, b, c } = input;
     let [bsz, t, h, p] = x.dims();
     let n = b.dims()[3];
