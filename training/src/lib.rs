@@ -1,1 +1,24 @@
-//! placeholder
+//! The short-training proxy: real text in, validation loss / perplexity / accuracy out.
+//!
+//! Nemotron-Flash ranks candidates by their perplexity after a short training run; this crate
+//! trains a [`flashnas_model::HybridLm`] for real (AdamW, warmup + cosine, global-norm clipping,
+//! optional weight normalization, meta tokens as ordinary parameters) on a corpus and reports a
+//! [`ProxyResult`].
+
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod recall;
+pub mod result;
+pub mod schedule;
+pub mod tokenizer;
+pub mod trainer;
+pub mod weight_norm;
+
+pub use config::TrainConfig;
+pub use data::Dataset;
+pub use result::{ProxyResult, Status};
+pub use trainer::{train, Progress};
+
+/// The built-in corpus (Tiny Shakespeare, public domain), so the quickstart needs no file.
+pub const TINY_SHAKESPEARE: &str = include_str!("../../data/tinyshakespeare.txt");

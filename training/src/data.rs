@@ -1,0 +1,268 @@
+//! Corpora in, token windows out.
+//!
+//! The token stream is split contiguously: the first `1 − val_fraction` for training, the rest
+//! for validation. Training batches are random windows drawn from a seeded RNG; validation is
+//! a fixed list of windows spread evenly over the validation split, identical for every
+//! candidate of a campaign.
+
+use crate::config::{resolve_path, DataConfig, Source};
+use crate::tokenizer::Tokenizer;
+use rand::Rng;
+use std::path::{Path, PathBuf};
+
+/// A tokenized corpus, split and windowed.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub train: Vec<u32>,
+    pub val: Vec<u32>,
+    /// Vocabulary size of the tokenizer (or, for token files, max id + 1).
+    pub vocab_size: usize,
+    /// Start offsets (into `val`) of the validation windows.
+    pub val_starts: Vec<usize>,
+    pub seq_len: usize,
+    /// Human-readable origin, for logs and results.
+    pub origin: String,
+}
+
+fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("data.path '{}': cannot list directory: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!(
+            "data.path '{}': directory holds no .{ext} files",
+            dir.display()
+        ));
+    }
+    Ok(files)
+}
+
+fn read_parquet_texts(path: &Path, column: &str) -> Result<Vec<String>, String> {
+    use polars::prelude::*;
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("data.path '{}': cannot open: {e}", path.display()))?;
+    let df = ParquetReader::new(file).finish().map_err(|e| {
+        format!(
+            "data.path '{}': not a readable Parquet file: {e}",
+            path.display()
+        )
+    })?;
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let col = df.column(column).map_err(|_| {
+        format!(
+            "data.path '{}': no column '{column}' (data.column); columns are: {}",
+            path.display(),
+            names.join(", ")
+        )
+    })?;
+    let ca = col.str().map_err(|_| {
+        format!(
+            "data.path '{}': column '{column}' is {:?}, not text",
+            path.display(),
+            col.dtype()
+        )
+    })?;
+    Ok(ca.iter().flatten().map(|s| s.to_string()).collect())
+}
+
+fn read_token_file(path: &Path, dtype: &str) -> Result<Vec<u32>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("data.path '{}': cannot read: {e}", path.display()))?;
+    let width = if dtype == "u16" { 2 } else { 4 };
+    if bytes.len() % width != 0 {
+        return Err(format!(
+            "data.path '{}': {} bytes is not a whole number of {dtype} tokens (data.token_dtype)",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    Ok(match width {
+        2 => bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
+            .collect(),
+        _ => bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    })
+}
+
+impl Dataset {
+    /// Loads, tokenizes, splits and windows a corpus. `base` is the config file's directory
+    /// (relative paths are tried from the current directory first).
+    pub fn load(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, String> {
+        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base)?;
+        let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
+        if let Some(p) = &path {
+            if !p.exists() {
+                return Err(format!(
+                    "data.path '{}': no such file or directory",
+                    p.display()
+                ));
+            }
+        }
+        let (tokens, vocab, origin) = match (&cfg.source, &path) {
+            (Source::Text, None) => (
+                tokenizer.encode(crate::TINY_SHAKESPEARE)?,
+                tokenizer.vocab_size(),
+                "built-in tinyshakespeare".to_string(),
+            ),
+            (Source::Text, Some(p)) => {
+                let files = if p.is_dir() {
+                    files_in(p, "txt")?
+                } else {
+                    vec![p.clone()]
+                };
+                let mut tokens = Vec::new();
+                for f in &files {
+                    let text = std::fs::read_to_string(f).map_err(|e| {
+                        format!(
+                            "data.path '{}': cannot read as UTF-8 text: {e}",
+                            f.display()
+                        )
+                    })?;
+                    tokens.extend(tokenizer.encode(&text)?);
+                }
+                (tokens, tokenizer.vocab_size(), p.display().to_string())
+            }
+            (Source::Parquet, Some(p)) => {
+                let files = if p.is_dir() {
+                    files_in(p, "parquet")?
+                } else {
+                    vec![p.clone()]
+                };
+                let mut tokens = Vec::new();
+                for f in &files {
+                    for doc in read_parquet_texts(f, &cfg.column)? {
+                        tokens.extend(tokenizer.encode(&doc)?);
+                        tokens.extend(tokenizer.encode("\n")?);
+                    }
+                }
+                (
+                    tokens,
+                    tokenizer.vocab_size(),
+                    format!("{} [{}]", p.display(), cfg.column),
+                )
+            }
+            (Source::Tokens, Some(p)) => {
+                let tokens = read_token_file(p, &cfg.token_dtype)?;
+                let vocab = match cfg.tokenizer.as_str() {
+                    // Without a tokenizer, the vocabulary is what the file uses.
+                    "byte" => tokens.iter().max().map(|m| *m as usize + 1).unwrap_or(0),
+                    _ => tokenizer.vocab_size(),
+                };
+                (tokens, vocab, p.display().to_string())
+            }
+            (_, None) => return Err("data.path: required for parquet and token sources".into()),
+        };
+        Self::from_tokens(
+            tokens,
+            vocab,
+            cfg.val_fraction,
+            cfg.val_windows,
+            seq_len,
+            origin,
+        )
+    }
+
+    /// Splits a token stream and lays out the validation windows.
+    pub fn from_tokens(
+        tokens: Vec<u32>,
+        vocab_size: usize,
+        val_fraction: f64,
+        val_windows: usize,
+        seq_len: usize,
+        origin: String,
+    ) -> Result<Self, String> {
+        if tokens.is_empty() {
+            return Err(format!("{origin}: the corpus is empty"));
+        }
+        let window = seq_len + 1; // inputs and shifted targets
+        let n_val = ((tokens.len() as f64) * val_fraction).round() as usize;
+        let n_train = tokens.len() - n_val;
+        if n_train < window || n_val < window {
+            return Err(format!(
+                "{origin}: the corpus has {} tokens; with data.val_fraction {val_fraction} the splits hold {n_train} and {n_val}, \
+                 both must hold at least one window of seq_len + 1 = {window} tokens",
+                tokens.len()
+            ));
+        }
+        let mut train = tokens;
+        let val = train.split_off(n_train);
+        // Evenly spread, possibly overlapping when the split is short; deterministic.
+        let span = n_val - window;
+        let count = val_windows.min(span + 1);
+        let val_starts = (0..count)
+            .map(|i| {
+                if count == 1 {
+                    0
+                } else {
+                    i * span / (count - 1)
+                }
+            })
+            .collect();
+        Ok(Self {
+            train,
+            val,
+            vocab_size,
+            val_starts,
+            seq_len,
+            origin,
+        })
+    }
+
+    /// Errors if any token id is outside the model's vocabulary.
+    pub fn check_vocab(&self, model_vocab: usize) -> Result<(), String> {
+        let max = self
+            .train
+            .iter()
+            .chain(&self.val)
+            .max()
+            .copied()
+            .unwrap_or(0) as usize;
+        if max >= model_vocab {
+            return Err(format!(
+                "{}: token id {max} is ≥ the architecture's vocab_size {model_vocab}; \
+                 set vocab_size to at least {} (the tokenizer's vocabulary is {})",
+                self.origin,
+                max + 1,
+                self.vocab_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// A training batch of `batch` random windows: (inputs, targets), each `batch × seq_len`.
+    pub fn train_batch(&self, rng: &mut impl Rng, batch: usize) -> (Vec<i32>, Vec<i32>) {
+        let t = self.seq_len;
+        let mut x = Vec::with_capacity(batch * t);
+        let mut y = Vec::with_capacity(batch * t);
+        for _ in 0..batch {
+            let s = rng.gen_range(0..=self.train.len() - t - 1);
+            x.extend(self.train[s..s + t].iter().map(|&v| v as i32));
+            y.extend(self.train[s + 1..s + t + 1].iter().map(|&v| v as i32));
+        }
+        (x, y)
+    }
+
+    /// The validation windows from `first`, at most `batch` of them: (inputs, targets, count).
+    pub fn val_batch(&self, first: usize, batch: usize) -> (Vec<i32>, Vec<i32>, usize) {
+        let t = self.seq_len;
+        let n = batch.min(self.val_starts.len().saturating_sub(first));
+        let mut x = Vec::with_capacity(n * t);
+        let mut y = Vec::with_capacity(n * t);
+        for &s in &self.val_starts[first..first + n] {
+            x.extend(self.val[s..s + t].iter().map(|&v| v as i32));
+            y.extend(self.val[s + 1..s + t + 1].iter().map(|&v| v as i32));
+        }
+        (x, y, n)
+    }
+}

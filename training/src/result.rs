@@ -1,0 +1,73 @@
+//! `ProxyResult`: what a short training run reports.
+
+use serde::{Deserialize, Serialize};
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    /// NaN / infinite loss or a loss above `max_loss`, at `step`.
+    Diverged {
+        step: usize,
+        reason: String,
+    },
+    /// Anything else that stopped the run (bad input, a panic inside the backend, …).
+    Error {
+        reason: String,
+    },
+}
+
+impl Status {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Status::Ok)
+    }
+    /// One line for tables and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Status::Ok => "ok".into(),
+            Status::Diverged { step, reason } => format!("diverged at step {step}: {reason}"),
+            Status::Error { reason } => format!("error: {reason}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyResult {
+    #[serde(flatten)]
+    pub status: Status,
+    /// Mean next-token NLL on the fixed validation windows (nats/token).
+    pub val_loss: Option<f64>,
+    pub perplexity: Option<f64>,
+    /// Next-token argmax accuracy on the validation windows.
+    pub accuracy: Option<f64>,
+    /// Multi-query associative recall accuracy, when enabled.
+    pub recall_accuracy: Option<f64>,
+    pub tokens_seen: usize,
+    pub steps: usize,
+    pub wall_seconds: f64,
+    pub tokens_per_second: f64,
+    /// (step, training loss) every `log_every` steps, and the last step.
+    pub loss_curve: Vec<(usize, f64)>,
+    pub params: usize,
+    pub backend: String,
+}
+
+impl ProxyResult {
+    pub fn failed(status: Status, params: usize) -> Self {
+        Self {
+            status,
+            val_loss: None,
+            perplexity: None,
+            accuracy: None,
+            recall_accuracy: None,
+            tokens_seen: 0,
+            steps: 0,
+            wall_seconds: 0.0,
+            tokens_per_second: 0.0,
+            loss_curve: Vec::new(),
+            params,
+            backend: flashnas_model::backend::backend_name().into(),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The short training run: AdamW, warmup + cosine, global-norm clipping, optional weight
+//! normalization, divergence detection, then evaluation on the fixed validation windows.
+//!
+//! Nothing in here panics the process: a panic inside the backend (out of memory, a shape
+//! the kernels reject) is caught and returned as `Status::Error` with its message.
+
+use crate::config::TrainConfig;
+use crate::data::Dataset;
+use crate::loss::{cross_entropy, nll_and_correct};
+use crate::recall::mqar_batch;
+use crate::result::{ProxyResult, Status};
+use crate::schedule::lr_at;
+use crate::weight_norm::normalize_weights;
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use flashnas_model::{accounting, ArchSpec, HybridLm};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+/// What the trainer reports after every step (for progress bars).
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub step: usize,
+    pub total: usize,
+    pub loss: f64,
+    pub tokens_per_second: f64,
+    /// `"train"` or `"recall"`.
+    pub phase: &'static str,
+}
+
+/// Squared global gradient norm, summed on the device and read once.
+struct GradSquares<'a, B: AutodiffBackend> {
+    grads: &'a GradientsParams,
+    acc: Option<Tensor<B::InnerBackend, 1>>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradSquares<'_, B> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.get::<B::InnerBackend, D>(p.id) {
+            let s = g.powi_scalar(2).sum();
+            self.acc = Some(match self.acc.take() {
+                Some(a) => a + s,
+                None => s,
+            });
+        }
+    }
+}
+
+struct GradScale<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f64,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for GradScale<'_> {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.grads.remove::<B::InnerBackend, D>(p.id) {
+            self.grads
+                .register::<B::InnerBackend, D>(p.id, g.mul_scalar(self.factor));
+        }
+    }
+}
+
+/// Clips the gradients to a global L2 norm of `max_norm`; returns the norm before clipping.
+fn clip_global_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: Option<f64>,
+) -> f64 {
+    let mut sq = GradSquares::<B> { grads, acc: None };
+    model.visit(&mut sq);
+    let norm = sq
+        .acc
+        .map(|a| a.into_scalar().elem::<f64>().sqrt())
+        .unwrap_or(0.0);
+    if let Some(max) = max_norm.filter(|m| *m > 0.0) {
+        if norm.is_finite() && norm > max {
+            model.visit(&mut GradScale {
+                grads,
+                factor: max / (norm + 1e-6),
+            });
+        }
+    }
+    norm
+}
+
+fn int_tensor<B: Backend>(
+    data: Vec<i32>,
+    b: usize,
+    t: usize,
+    device: &B::Device,
+) -> Tensor<B, 2, Int> {
+    Tensor::from_data(TensorData::new(data, [b, t]), device)
+}
+
+/// One optimization phase (LM or recall) over `steps` batches.
+struct Loop<'a> {
+    cfg: &'a TrainConfig,
+    steps: usize,
+    phase: &'static str,
+}
+
+struct LoopOutcome<B: AutodiffBackend> {
+    model: HybridLm<B>,
+    curve: Vec<(usize, f64)>,
+    tokens: usize,
+    failure: Option<Status>,
+}
+
+impl Loop<'_> {
+    /// `batch(rng) -> (inputs, targets, mask, b, t)`.
+    fn run<B: AutodiffBackend>(
+        &self,
+        mut model: HybridLm<B>,
+        device: &B::Device,
+        rng: &mut ChaCha8Rng,
+        batch: &mut dyn FnMut(
+            &mut ChaCha8Rng,
+        ) -> (Vec<i32>, Vec<i32>, Option<Vec<f32>>, usize, usize),
+        progress: &mut dyn FnMut(Progress),
+    ) -> LoopOutcome<B> {
+        let o = &self.cfg.optimizer;
+        let mut optim = AdamWConfig::new()
+            .with_beta_1(o.beta1 as f32)
+            .with_beta_2(o.beta2 as f32)
+            .with_epsilon(o.eps as f32)
+            .with_weight_decay(o.weight_decay as f32)
+            .init::<B, HybridLm<B>>();
+        let warmup = self.cfg.warmup_steps().min(self.steps);
+        let mut curve = Vec::new();
+        let mut tokens = 0usize;
+        let start = Instant::now();
+        for step in 0..self.steps {
+            let (x, y, mask, b, t) = batch(rng);
+            let x = int_tensor::<B>(x, b, t, device);
+            let y = int_tensor::<B>(y, b, t, device);
+            let mask = mask.map(|m| Tensor::<B, 2>::from_data(TensorData::new(m, [b, t]), device));
+            let loss = cross_entropy(model.forward(x), y, mask);
+            let loss_value: f64 = loss.clone().into_scalar().elem();
+            tokens += b * t;
+            if !loss_value.is_finite() || loss_value > self.cfg.max_loss {
+                let reason = if loss_value.is_finite() {
+                    format!(
+                        "training loss {loss_value:.3} exceeds max_loss {}",
+                        self.cfg.max_loss
+                    )
+                } else {
+                    format!("training loss is {loss_value}")
+                };
+                let failure = Some(Status::Diverged { step, reason });
+                return LoopOutcome {
+                    model,
+                    curve,
+                    tokens,
+                    failure,
+                };
+            }
+            if step % self.cfg.log_every == 0 || step + 1 == self.steps {
+                curve.push((step, loss_value));
+            }
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            let norm = clip_global_norm::<B, _>(&model, &mut grads, o.grad_clip);
+            if !norm.is_finite() {
+                let failure = Some(Status::Diverged {
+                    step,
+                    reason: format!("gradient norm is {norm}"),
+                });
+                return LoopOutcome {
+                    model,
+                    curve,
+                    tokens,
+                    failure,
+                };
+            }
+            let lr = lr_at(step, self.steps, warmup, o.lr, o.min_lr_ratio);
+            model = optim.step(lr, model, grads);
+            if self.cfg.weight_norm {
+                model = normalize_weights(model);
+            }
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            progress(Progress {
+                step: step + 1,
+                total: self.steps,
+                loss: loss_value,
+                tokens_per_second: tokens as f64 / secs,
+                phase: self.phase,
+            });
+        }
+        LoopOutcome {
+            model,
+            curve,
+            tokens,
+            failure: None,
+        }
+    }
+}
+
+/// Mean NLL and accuracy over the fixed validation windows.
+fn evaluate<B: Backend>(
+    model: &HybridLm<B>,
+    data: &Dataset,
+    batch: usize,
+    device: &B::Device,
+) -> (f64, f64) {
+    let (mut nll, mut correct, mut count) = (0.0, 0usize, 0usize);
+    let mut first = 0;
+    while first < data.val_starts.len() {
+        let (x, y, n) = data.val_batch(first, batch);
+        let t = data.seq_len;
+        let logits = model.forward(int_tensor::<B>(x, n, t, device));
+        let (s, c, k) = nll_and_correct(logits, int_tensor::<B>(y, n, t, device), None);
+        nll += s;
+        correct += c;
+        count += k;
+        first += n;
+    }
+    (nll / count as f64, correct as f64 / count as f64)
+}
+
+/// MQAR accuracy after a short run on synthetic recall data (fresh init of the same arch).
+fn recall_accuracy<B: AutodiffBackend>(
+    spec: &ArchSpec,
+    cfg: &TrainConfig,
+    device: &B::Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<f64, Status> {
+    let r = &cfg.recall;
+    let vocab = spec.vocab_size;
+    if vocab / 2 < r.pairs {
+        return Err(Status::Error {
+            reason: format!(
+                "recall: vocab_size {vocab} is too small for {} distinct keys",
+                r.pairs
+            ),
+        });
+    }
+    let t = 2 * r.pairs + 2 * r.queries - 1;
+    let model = HybridLm::<B>::init(spec, cfg.seed ^ 0x7ec0_11, device);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7ec0_11);
+    let mut batch = |rng: &mut ChaCha8Rng| {
+        let (x, y, m) = mqar_batch(rng, r.batch_size, r.pairs, r.queries, vocab);
+        (x, y, Some(m), r.batch_size, t)
+    };
+    let out = Loop {
+        cfg,
+        steps: r.steps,
+        phase: "recall",
+    }
+    .run(model, device, &mut rng, &mut batch, progress);
+    if let Some(f) = out.failure {
+        return Err(f);
+    }
+    let model = out.model.valid();
+    let mut eval_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xe7a1);
+    let (x, y, m) = mqar_batch(&mut eval_rng, r.eval_sequences, r.pairs, r.queries, vocab);
+    let n = r.eval_sequences;
+    let dev = device.clone();
+    let logits = model.forward(int_tensor::<B::InnerBackend>(x, n, t, &dev));
+    let mask = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(m, [n, t]), &dev);
+    let (_, correct, count) = nll_and_correct(
+        logits,
+        int_tensor::<B::InnerBackend>(y, n, t, &dev),
+        Some(mask),
+    );
+    Ok(correct as f64 / count as f64)
+}
+
+fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = e.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = e.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".into()
+    }
+}
+
+/// Trains `spec` on `data` under `cfg` and evaluates it. Returns the result and, when the run
+/// completed, the trained model.
+pub fn train<B: AutodiffBackend>(
+    spec: &ArchSpec,
+    cfg: &TrainConfig,
+    data: &Dataset,
+    device: &B::Device,
+    progress: &mut dyn FnMut(Progress),
+) -> (ProxyResult, Option<HybridLm<B>>) {
+    let params = accounting::param_count(spec);
+    if let Err(e) = spec.validate() {
+        return (
+            ProxyResult::failed(
+                Status::Error {
+                    reason: e.to_string(),
+                },
+                params,
+            ),
+            None,
+        );
+    }
+    if let Err(e) = data.check_vocab(spec.vocab_size) {
+        return (
+            ProxyResult::failed(Status::Error { reason: e }, params),
+            None,
+        );
+    }
+    if data.seq_len != cfg.seq_len {
+        let reason = format!(
+            "dataset windows are {} tokens, the config asks for seq_len {}",
+            data.seq_len, cfg.seq_len
+        );
+        return (ProxyResult::failed(Status::Error { reason }, params), None);
+    }
+    let start = Instant::now();
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        B::seed(device, cfg.seed);
+        let model = HybridLm::<B>::init(spec, cfg.seed, device);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xba7c);
+        let (bsz, t) = (cfg.batch_size, cfg.seq_len);
+        let mut batch = |rng: &mut ChaCha8Rng| {
+            let (x, y) = data.train_batch(rng, bsz);
+            (x, y, None, bsz, t)
+        };
+        let steps = cfg.total_steps();
+        let out = Loop {
+            cfg,
+            steps,
+            phase: "train",
+        }
+        .run(model, device, &mut rng, &mut batch, progress);
+        let train_secs = start.elapsed().as_secs_f64();
+        let mut result = ProxyResult::failed(Status::Ok, params);
+        result.steps = out.curve.last().map(|c| c.0 + 1).unwrap_or(0);
+        result.tokens_seen = out.tokens;
+        result.loss_curve = out.curve;
+        result.tokens_per_second = out.tokens as f64 / train_secs.max(1e-9);
+        if let Some(f) = out.failure {
+            result.status = f;
+            return (result, None);
+        }
+        result.steps = steps;
+        let trained = out.model;
+        let (val_loss, acc) = evaluate(&trained.valid(), data, cfg.batch_size, device);
+        if !val_loss.is_finite() {
+            result.status = Status::Diverged {
+                step: steps,
+                reason: format!("validation loss is {val_loss}"),
+            };
+            return (result, None);
+        }
+        result.val_loss = Some(val_loss);
+        result.perplexity = Some(val_loss.exp());
+        result.accuracy = Some(acc);
+        if cfg.recall.enabled {
+            match recall_accuracy::<B>(spec, cfg, device, progress) {
+                Ok(a) => result.recall_accuracy = Some(a),
+                Err(s) => result.status = s,
+            }
+        }
+        (result, Some(trained))
+    }));
+    match run {
+        Ok((mut r, m)) => {
+            r.wall_seconds = start.elapsed().as_secs_f64();
+            (r, m)
+        }
+        Err(e) => {
+            let mut r = ProxyResult::failed(
+                Status::Error {
+                    reason: format!("the backend panicked: {}", panic_message(e)),
+                },
+                params,
+            );
+            r.wall_seconds = start.elapsed().as_secs_f64();
+            (r, None)
+        }
+    }
+}
