@@ -12,6 +12,22 @@ pub enum Bench {
     /// Forward+backward time per training step of a reference arch of each kind
     /// (d=128, batch 8, T=256 and T=1024), and the T=1024/T=256 ratio.
     Model(ModelArgs),
+    /// Repeatability of the CPU decode measurement (CV over 10 runs of a fixed arch) and the
+    /// lookup table's prediction error on 5 mixed archs.
+    Latency(LatencyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LatencyArgs {
+    #[arg(long, default_value_t = 64)]
+    prompt: usize,
+    #[arg(long, default_value_t = 128)]
+    generate: usize,
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Also write the figures as JSON.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -33,6 +49,7 @@ pub struct ModelArgs {
 pub fn run(b: Bench) -> anyhow::Result<()> {
     match b {
         Bench::Model(a) => model(a),
+        Bench::Latency(a) => latency(a),
     }
 }
 
@@ -138,6 +155,104 @@ fn model(a: ModelArgs) -> anyhow::Result<()> {
     }
     if let Some(p) = a.json {
         let out = serde_json::json!({"backend": backend_name(), "batch": a.batch, "rows": rows});
+        std::fs::write(&p, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
+
+/// Five mixed archs at d = 128 (the LUT validation set of `bench latency`).
+pub fn mixed_archs() -> Vec<ArchSpec> {
+    let layers = [
+        r#"["a", "f", "m2", "f", "deltanet", "f"]"#,
+        r#"["m2", "f", "m2", "f", "a", "f", "m2", "f"]"#,
+        r#"["deltanet", "f", "deltanet", "f", {"kind": "swa", "window": 64}, "f"]"#,
+        r#"["gdn", "f", "a", "f", "gdn", "f"]"#,
+        r#"["m2", "m2", "a", "f", "deltanet", "f", "f"]"#,
+    ];
+    layers
+        .iter()
+        .map(|l| {
+            ArchSpec::from_json(&format!(
+                r#"{{"vocab_size": 256, "d_model": 128, "attention": {{"n_heads": 4, "n_kv_heads": 2}},
+                    "mamba2": {{"d_state": 16, "head_dim": 32, "chunk_size": 64}}, "deltanet": {{"n_heads": 4, "chunk_size": 64}},
+                    "gated_deltanet": {{"n_heads": 4, "chunk_size": 64}}, "ffn": {{"ratio": 3.0, "multiple_of": 8}}, "layers": {l}}}"#
+            ))
+            .expect("valid bench arch")
+        })
+        .collect()
+}
+
+fn latency(a: LatencyArgs) -> anyhow::Result<()> {
+    use flashnas_latency::lut::{LatencyTable, LutProtocol};
+    use flashnas_latency::profile::decode_seconds;
+    use flashnas_model::backend::Compute;
+    let dev = device();
+    let s = || sync(&device());
+    let archs = mixed_archs();
+    println!(
+        "backend {} | decode batch 1, prompt {} + {} generated tokens",
+        backend_name(),
+        a.prompt,
+        a.generate
+    );
+    let stats = decode_seconds::<Compute>(&archs[0], a.prompt, a.generate, 1, 2, a.runs, &dev, &s);
+    println!(
+        "repeatability ({}): median {:.4} s, min {:.4}, max {:.4}, CV {:.2}% over {} runs",
+        archs[0].layer_string(),
+        stats.median,
+        stats.min,
+        stats.max,
+        stats.cv * 100.0,
+        a.runs
+    );
+    let mut table = LatencyTable::new(LutProtocol {
+        prompt: a.prompt,
+        generate: a.generate,
+        batch: 1,
+        warmup: 1,
+        repeats: 5,
+    });
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    table.add::<Compute>(&archs, &dev, &s, &mut |sig| {
+        bar.set_message(format!("measuring {}", &sig[..sig.len().min(60)]))
+    });
+    bar.set_message("validating on the 5 archs");
+    let rows = table.validate::<Compute>(&archs, &dev, &s);
+    bar.finish_and_clear();
+    println!("lookup table: {} distinct sublayers", table.entries.len());
+    println!(
+        "{:<40} {:>12} {:>12} {:>9}",
+        "arch", "measured s", "predicted s", "error %"
+    );
+    for r in &rows {
+        println!(
+            "{:<40} {:>12.4} {:>12.4} {:>9.1}",
+            r.layers, r.measured_s, r.predicted_s, r.error_pct
+        );
+    }
+    let mean = rows.iter().map(|r| r.error_pct).sum::<f64>() / rows.len() as f64;
+    println!(
+        "LUT error: mean {:.1}%, max {:.1}%",
+        mean,
+        table.max_error_pct().unwrap_or(f64::NAN)
+    );
+    let roof = flashnas_latency::DeviceModel::preset("cpu-2core").map_err(anyhow::Error::msg)?;
+    let roof_err: Vec<f64> = rows
+        .iter()
+        .zip(&archs)
+        .map(|(r, spec)| {
+            100.0 * (roof.decode_seconds(spec, a.prompt, a.generate, 1) - r.measured_s).abs()
+                / r.measured_s
+        })
+        .collect();
+    println!(
+        "roofline (cpu-2core) error: mean {:.1}%, max {:.1}%",
+        roof_err.iter().sum::<f64>() / roof_err.len() as f64,
+        roof_err.iter().cloned().fold(0.0, f64::max)
+    );
+    if let Some(p) = a.json {
+        let out = serde_json::json!({"backend": backend_name(), "repeatability": stats, "lut": table, "roofline_error_pct": roof_err});
         std::fs::write(&p, serde_json::to_string_pretty(&out)?)?;
     }
     Ok(())

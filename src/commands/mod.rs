@@ -7,6 +7,8 @@ mod bench;
 mod init;
 mod logits;
 pub mod npy;
+mod profile;
+mod train;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,6 +29,10 @@ enum Command {
     Logits(logits::Args),
     /// Validate an architecture and print it with parameters, state bytes and FLOPs per token.
     Arch(arch::Args),
+    /// Train an architecture with the short-training proxy and report validation figures.
+    Train(train::Args),
+    /// Measure decode / prefill latency and throughput of an architecture on a device.
+    Profile(profile::Args),
     /// Benchmarks that print figures (model: forward+backward step times).
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -37,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(a) => init::run(a),
         Command::Logits(a) => logits::run(a),
         Command::Arch(a) => arch::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Profile(a) => profile::run(a),
         Command::Bench(b) => bench::run(b),
     }
 }

@@ -1,0 +1,149 @@
+//! The profiler on the default backend.
+
+use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol};
+use flashnas_latency::profile::{decode_seconds, max_batch_for_memory, profile, ProfileConfig};
+use flashnas_model::backend::{device, parse_device, sync, Compute};
+use flashnas_model::ArchSpec;
+
+fn tiny(layers: &str) -> ArchSpec {
+    ArchSpec::from_json(&format!(
+        r#"{{"vocab_size": 64, "d_model": 32, "n_meta": 1, "attention": {{"n_heads": 2}},
+            "mamba2": {{"d_state": 8, "head_dim": 16, "chunk_size": 16}}, "deltanet": {{"n_heads": 2, "chunk_size": 16}},
+            "ffn": {{"hidden": 64}}, "layers": {layers}}}"#
+    ))
+    .unwrap()
+}
+
+fn s() {
+    sync(&device())
+}
+
+#[test]
+fn decode_latency_grows_with_generated_tokens() {
+    let spec = tiny(r#"["a", "f", "m2", "f"]"#);
+    let short = decode_seconds::<Compute>(&spec, 8, 2, 1, 1, 3, &device(), &s).median;
+    let long = decode_seconds::<Compute>(&spec, 8, 60, 1, 1, 3, &device(), &s).median;
+    // 30× the steps; a correct measurement is far more than 2× longer.
+    assert!(long > 2.0 * short, "G=2: {short:.5} s, G=60: {long:.5} s");
+}
+
+#[test]
+fn profile_reports_every_figure() {
+    let spec = tiny(r#"["deltanet", "f", "a"]"#);
+    let cfg = ProfileConfig {
+        prompt: 8,
+        generate: 8,
+        prefill_batch: 2,
+        prefill_len: 16,
+        throughput_batch: Some(2),
+        memory_budget: None,
+        warmup: 1,
+        repeats: 3,
+        seed: 0,
+    };
+    let p = profile::<Compute>(&spec, &cfg, &device(), &s).unwrap();
+    assert_eq!(p.decode.total.samples.len(), 3);
+    assert_eq!(p.decode.per_token_ms.samples.len(), 3);
+    assert!(p.decode.total.median > 0.0 && p.decode.total.min <= p.decode.total.max);
+    assert!(
+        p.decode.per_token_ms.median * 8.0 / 1e3 < p.decode.total.median,
+        "steps are part of the total"
+    );
+    assert_eq!(p.throughput.as_ref().unwrap().batch, 2);
+    assert_eq!(
+        p.memory.param_bytes,
+        4 * flashnas_model::accounting::param_count(&spec) as u64
+    );
+    assert_eq!(
+        p.memory.state_bytes_end,
+        flashnas_model::accounting::state_bytes(&spec, 16) as u64
+    );
+}
+
+#[test]
+fn memory_budget_selects_a_batch_or_refuses() {
+    let spec = tiny(r#"["a", "f"]"#);
+    let one = flashnas_latency::profile::decode_memory_bytes(&spec, 1000, 1);
+    let per = flashnas_latency::profile::decode_memory_bytes(&spec, 1000, 2) - one;
+    assert_eq!(
+        max_batch_for_memory(&spec, 1000, one + 5 * per + 1).unwrap(),
+        6
+    );
+    let err = max_batch_for_memory(&spec, 1000, one - 1).unwrap_err();
+    assert!(err.contains("does not fit the memory budget"), "{err}");
+    let cfg = ProfileConfig {
+        throughput_batch: None,
+        memory_budget: Some(10),
+        ..ProfileConfig::default()
+    };
+    assert!(profile::<Compute>(&spec, &cfg, &device(), &s)
+        .unwrap_err()
+        .contains("does not fit"));
+}
+
+#[test]
+fn bad_device_strings_are_clear_errors() {
+    for bad in ["gpu", "cuda:one", "tpu:0"] {
+        let e = parse_device(bad).unwrap_err();
+        assert!(e.contains(bad), "{e}");
+    }
+    if !cfg!(feature = "cuda") {
+        assert!(parse_device("cuda:0")
+            .unwrap_err()
+            .contains("--features cuda"));
+        assert!(parse_device("cpu").is_ok());
+    }
+}
+
+#[test]
+fn lookup_table_predicts_and_round_trips_through_its_file() {
+    let protocol = LutProtocol {
+        prompt: 4,
+        generate: 4,
+        batch: 1,
+        warmup: 0,
+        repeats: 1,
+    };
+    let mut table = LatencyTable::new(protocol);
+    let specs = [tiny(r#"["a", "f"]"#), tiny(r#"["m2", "f", "m2"]"#)];
+    let mut measured = Vec::new();
+    table.add::<Compute>(&specs, &device(), &s, &mut |sig| {
+        measured.push(sig.to_string())
+    });
+    // Three distinct sublayers: a, f, m2.
+    assert_eq!(measured.len(), 3);
+    assert_eq!(table.entries.len(), 3);
+    let mixed = tiny(r#"["m2", "a", "f", "f"]"#);
+    let p = table.predict(&mixed).unwrap();
+    let ffn = table
+        .entries
+        .iter()
+        .find(|(k, _)| k.contains(":ffn:"))
+        .unwrap()
+        .1;
+    let all: f64 = table.entries.values().sum();
+    let shell: f64 = table.overhead.values().sum();
+    assert!(
+        (p - (shell + all + ffn)).abs() < 1e-12,
+        "shell + m2 + a + 2·f"
+    );
+    assert!(
+        table.predict(&tiny(r#"["deltanet"]"#)).is_none(),
+        "unmeasured sublayer"
+    );
+    let rows = table.validate::<Compute>(&[mixed.clone()], &device(), &s);
+    assert_eq!(rows.len(), 1);
+    assert!(table.max_error_pct().is_some());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lut.json");
+    let mut file = LutFile::default();
+    file.insert(table.clone());
+    file.save(&path).unwrap();
+    let back = LutFile::load(&path).unwrap();
+    assert_eq!(back, file);
+    let t = back.table(&table.device, &table.backend).unwrap();
+    assert_eq!(t.predict(&mixed), table.predict(&mixed));
+    std::fs::write(&path, "{ not json").unwrap();
+    assert!(LutFile::load(&path).unwrap_err().contains("lut.json"));
+}
