@@ -24,11 +24,13 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 /// The sublayer kinds of §2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LayerKind {
     Attention,
     Swa,
     Mamba2,
+    #[serde(rename = "deltanet")]
     DeltaNet,
     GatedDeltaNet,
     Ffn,

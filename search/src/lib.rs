@@ -1,1 +1,16 @@
-//! placeholder
+//! Search campaigns: genomes of the Nemotron-Flash 3-stage block space, aging evolution,
+//! NSGA-II and random search, the Pareto frontier and its hypervolume, the journal,
+//! checkpoint and resume, export and plots.
+
+pub mod campaign;
+pub mod config;
+pub mod export;
+pub mod genome;
+pub mod journal;
+pub mod pareto;
+pub mod plot;
+
+pub use campaign::{Campaign, Event, Outcome};
+pub use config::CampaignConfig;
+pub use genome::Genome;
+pub use journal::Record;

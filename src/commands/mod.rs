@@ -8,6 +8,7 @@ mod init;
 mod logits;
 pub mod npy;
 mod profile;
+mod search;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -29,6 +30,16 @@ enum Command {
     Logits(logits::Args),
     /// Validate an architecture and print it with parameters, state bytes and FLOPs per token.
     Arch(arch::Args),
+    /// Run a search campaign from a config file.
+    Search(search::SearchArgs),
+    /// Resume an interrupted campaign from its directory.
+    Resume(search::ResumeArgs),
+    /// Progress, best feasible candidate, frontier and hypervolume of a campaign.
+    Status(search::StatusArgs),
+    /// Export a campaign's frontier or all candidates (CSV or Parquet).
+    Export(search::ExportArgs),
+    /// Draw the frontier and the hypervolume per evaluation (SVG).
+    Plot(search::PlotArgs),
     /// Train an architecture with the short-training proxy and report validation figures.
     Train(train::Args),
     /// Measure decode / prefill latency and throughput of an architecture on a device.
@@ -43,6 +54,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(a) => init::run(a),
         Command::Logits(a) => logits::run(a),
         Command::Arch(a) => arch::run(a),
+        Command::Search(a) => search::search(a),
+        Command::Resume(a) => search::resume(a),
+        Command::Status(a) => search::status(a),
+        Command::Export(a) => search::export(a),
+        Command::Plot(a) => search::plot(a),
         Command::Train(a) => train::run(a),
         Command::Profile(a) => profile::run(a),
         Command::Bench(b) => bench::run(b),

@@ -1,0 +1,56 @@
+//! Export of a campaign's frontier or all candidates, one row per candidate, with polars.
+
+use crate::campaign::{load_records, pareto_flags};
+use polars::prelude::*;
+use std::path::Path;
+
+/// The table of a campaign: id, cycle, genome string, every objective, params, width, depth,
+/// status, is_pareto.
+pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
+    let (cfg, records, _) = load_records(dir)?;
+    let flags = pareto_flags(&cfg, &records);
+    let keep: Vec<usize> = (0..records.len()).filter(|&i| !frontier_only || flags[i]).collect();
+    let rs: Vec<_> = keep.iter().map(|&i| &records[i]).collect();
+    let col_u = |name: &str, f: &dyn Fn(&crate::Record) -> u64| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<u64>>());
+    let col_f = |name: &str, f: &dyn Fn(&crate::Record) -> Option<f64>| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<Option<f64>>>());
+    let col_s = |name: &str, f: &dyn Fn(&crate::Record) -> String| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<String>>());
+    let columns = vec![
+        col_u("id", &|r| r.id as u64),
+        col_u("cycle", &|r| r.cycle as u64),
+        col_f("parent", &|r| r.parent.map(|p| p as f64)),
+        col_s("origin", &|r| r.origin.clone()),
+        col_s("genome", &|r| r.layers.clone()),
+        col_s("structure", &|r| r.genome.describe()),
+        col_u("width", &|r| r.width as u64),
+        col_u("depth", &|r| r.depth as u64),
+        col_u("params", &|r| r.params as u64),
+        col_u("state_bytes", &|r| r.state_bytes as u64),
+        col_f("val_loss", &|r| r.proxy.val_loss),
+        col_f("perplexity", &|r| r.proxy.perplexity),
+        col_f("accuracy", &|r| r.proxy.accuracy),
+        col_f("recall_accuracy", &|r| r.proxy.recall_accuracy),
+        col_f("latency_s", &|r| r.latency_s),
+        col_s("latency_source", &|r| r.latency_source.clone()),
+        col_s("status", &|r| r.status.clone()),
+        col_s("failure", &|r| r.failure.clone().unwrap_or_default()),
+        Column::new("feasible".into(), rs.iter().map(|r| r.feasible).collect::<Vec<bool>>()),
+        Column::new("is_pareto".into(), keep.iter().map(|&i| flags[i]).collect::<Vec<bool>>()),
+        col_f("hypervolume_after", &|r| Some(r.hypervolume)),
+    ];
+    DataFrame::new(rs.len(), columns).map_err(|e| format!("building the table: {e}"))
+}
+
+/// Writes the table as CSV or Parquet.
+pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Result<usize, String> {
+    let mut df = table(dir, frontier_only)?;
+    let tmp = out.with_extension("tmp-export");
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let res = if parquet {
+        ParquetWriter::new(file).finish(&mut df).map(|_| ())
+    } else {
+        CsvWriter::new(file).include_header(true).finish(&mut df)
+    };
+    res.map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
+    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(df.height())
+}
