@@ -32,7 +32,13 @@ pub enum Event<'a> {
     /// Training progress of the current candidate.
     Step(flashnas_training::Progress),
     /// A candidate finished (or was read back from the journal when `replayed`).
-    Done { record: &'a Record, replayed: bool, evaluations: usize, budget: usize, best_loss: Option<f64> },
+    Done {
+        record: &'a Record,
+        replayed: bool,
+        evaluations: usize,
+        budget: usize,
+        best_loss: Option<f64>,
+    },
     /// A warning worth showing (corrupt journal lines, LUT fallbacks, …).
     Note(String),
 }
@@ -74,12 +80,23 @@ pub struct Outcome {
 
 impl<'a> Campaign<'a> {
     /// Creates a new campaign directory (must not hold a journal yet) and copies the config.
-    pub fn create(dir: &Path, cfg: CampaignConfig, config_text: &str, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
+    pub fn create(
+        dir: &Path,
+        cfg: CampaignConfig,
+        config_text: &str,
+        on_event: &'a mut dyn FnMut(Event),
+    ) -> Result<Self, String> {
         if Journal::new(dir).path().exists() {
-            return Err(format!("{}: a campaign already exists here; use `flashnas resume {}`", dir.display(), dir.display()));
+            return Err(format!(
+                "{}: a campaign already exists here; use `flashnas resume {}`",
+                dir.display(),
+                dir.display()
+            ));
         }
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes()).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         Self::open(dir, cfg, on_event)
     }
 
@@ -89,25 +106,44 @@ impl<'a> Campaign<'a> {
         Self::open(dir, cfg, on_event)
     }
 
-    fn open(dir: &Path, cfg: CampaignConfig, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
+    fn open(
+        dir: &Path,
+        cfg: CampaignConfig,
+        on_event: &'a mut dyn FnMut(Event),
+    ) -> Result<Self, String> {
         let base = dir.to_path_buf();
-        let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base).map_err(|e| format!("train.data: {e}"))?;
+        let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base)
+            .map_err(|e| format!("train.data: {e}"))?;
         let journal = Journal::new(dir);
-        let read = journal.read().map_err(|e| format!("{}: {e}", journal.path().display()))?;
+        let read = journal
+            .read()
+            .map_err(|e| format!("{}: {e}", journal.path().display()))?;
         for p in read.problems {
             on_event(Event::Note(p));
         }
         if let Err(e) = Checkpoint::load(dir) {
-            on_event(Event::Note(format!("{e}; continuing from the journal, which holds every completed evaluation")));
+            on_event(Event::Note(format!(
+                "{e}; continuing from the journal, which holds every completed evaluation"
+            )));
         }
         let lut = match (&cfg.latency.source, &cfg.latency.lut_file) {
             (LatencySource::Lut, Some(f)) => {
                 let path = flashnas_training::config::resolve_path(f, &base);
                 let file = LutFile::load(&path)?;
                 let dev = flashnas_latency::profile::device_name();
-                Some(file.table(&dev, flashnas_model::backend::backend_name()).cloned().unwrap_or_else(|| {
-                    LatencyTable::new(LutProtocol { prompt: cfg.latency.prompt, generate: cfg.latency.generate, batch: 1, warmup: 1, repeats: cfg.latency.repeats })
-                }))
+                Some(
+                    file.table(&dev, flashnas_model::backend::backend_name())
+                        .cloned()
+                        .unwrap_or_else(|| {
+                            LatencyTable::new(LutProtocol {
+                                prompt: cfg.latency.prompt,
+                                generate: cfg.latency.generate,
+                                batch: 1,
+                                warmup: 1,
+                                repeats: cfg.latency.repeats,
+                            })
+                        }),
+                )
             }
             _ => None,
         };
@@ -147,21 +183,45 @@ impl<'a> Campaign<'a> {
                 _ => r.state_bytes as f64,
             });
         }
-        Point { objectives, violation: self.violation(r) }
+        Point {
+            objectives,
+            violation: self.violation(r),
+        }
     }
 
     /// Frontier over (loss, latency) of feasible candidates, and its hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
-        let pts: Vec<Point> = self.records.iter().map(|r| Point { objectives: vec![r.loss(), r.latency()], violation: self.violation(r) }).collect();
+        let pts: Vec<Point> = self
+            .records
+            .iter()
+            .map(|r| Point {
+                objectives: vec![r.loss(), r.latency()],
+                violation: self.violation(r),
+            })
+            .collect();
         let f = frontier(&pts);
         let rp = &self.cfg.objectives.reference_point;
-        let hv = hypervolume_2d(&f.iter().map(|&i| (self.records[i].loss(), self.records[i].latency())).collect::<Vec<_>>(), (rp.loss, rp.latency_s));
+        let hv = hypervolume_2d(
+            &f.iter()
+                .map(|&i| (self.records[i].loss(), self.records[i].latency()))
+                .collect::<Vec<_>>(),
+            (rp.loss, rp.latency_s),
+        );
         (f, hv)
     }
 
     /// Lowest proxy loss within the latency budget.
     pub fn best(&self) -> Option<usize> {
-        self.records.iter().filter(|r| r.feasible).min_by(|a, b| a.loss().partial_cmp(&b.loss()).expect("finite").then(a.id.cmp(&b.id))).map(|r| r.id)
+        self.records
+            .iter()
+            .filter(|r| r.feasible)
+            .min_by(|a, b| {
+                a.loss()
+                    .partial_cmp(&b.loss())
+                    .expect("finite")
+                    .then(a.id.cmp(&b.id))
+            })
+            .map(|r| r.id)
     }
 
     fn latency_of(&mut self, spec: &ArchSpec) -> (Option<f64>, Option<f64>, String) {
@@ -173,15 +233,30 @@ impl<'a> Campaign<'a> {
         let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
             let dev = parse_device(&l.device)?;
             let d2 = dev.clone();
-            let s = decode_seconds::<Compute>(spec, l.prompt, l.generate, 1, 1, l.repeats, &dev, &move || sync(&d2));
+            let s = decode_seconds::<Compute>(
+                spec,
+                l.prompt,
+                l.generate,
+                1,
+                1,
+                l.repeats,
+                &dev,
+                &move || sync(&d2),
+            );
             Ok((s.median, s.cv))
         };
         let out = match l.source {
             LatencySource::Analytic => {
                 let dev = self.cfg.roofline().expect("validated");
-                Ok((dev.decode_seconds(spec, l.prompt, l.generate, 1), None, "analytic".to_string()))
+                Ok((
+                    dev.decode_seconds(spec, l.prompt, l.generate, 1),
+                    None,
+                    "analytic".to_string(),
+                ))
             }
-            LatencySource::Measured => measure(spec).map(|(m, cv)| (m, Some(cv), "measured".into())),
+            LatencySource::Measured => {
+                measure(spec).map(|(m, cv)| (m, Some(cv), "measured".into()))
+            }
             LatencySource::Lut => {
                 let bound = l.lut_max_error_pct;
                 let table = self.lut.as_mut().expect("lut source has a table");
@@ -190,13 +265,22 @@ impl<'a> Campaign<'a> {
                 let s = move || sync(&d2);
                 table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
                 if table.usable(bound) {
-                    Ok((table.predict(spec).expect("entries added"), None, "lut".into()))
+                    Ok((
+                        table.predict(spec).expect("entries added"),
+                        None,
+                        "lut".into(),
+                    ))
                 } else {
                     // Not (yet) trusted: measure, and let the measurement validate the table.
                     let measured = measure(spec);
                     if let Ok((m, _)) = &measured {
                         let predicted = table.predict(spec).expect("entries added");
-                        table.validation.push(flashnas_latency::lut::ValidationRow { layers: spec.layer_string(), measured_s: *m, predicted_s: predicted, error_pct: 100.0 * (predicted - m).abs() / m });
+                        table.validation.push(flashnas_latency::lut::ValidationRow {
+                            layers: spec.layer_string(),
+                            measured_s: *m,
+                            predicted_s: predicted,
+                            error_pct: 100.0 * (predicted - m).abs() / m,
+                        });
                     }
                     if let Some(f) = &l.lut_file {
                         let path = flashnas_training::config::resolve_path(f, &self.dir);
@@ -255,7 +339,11 @@ impl<'a> Campaign<'a> {
                 self.dir.display(), r.proposal_key, proposal_key, self.replay.len()
             );
             (self.on_event)(Event::Note(msg));
-            let rest: Vec<String> = self.replay.drain(..).map(|r| serde_json::to_string(&r).expect("json")).collect();
+            let rest: Vec<String> = self
+                .replay
+                .drain(..)
+                .map(|r| serde_json::to_string(&r).expect("json"))
+                .collect();
             let _ = std::fs::write(self.dir.join("journal.jsonl.replaced"), rest.join("\n"));
             // Rewrite the journal with the records kept so far.
             let _ = std::fs::remove_file(self.journal.path());
@@ -277,21 +365,31 @@ impl<'a> Campaign<'a> {
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
         let describe = genome.describe();
-        (self.on_event)(Event::Start { id, describe: &describe });
+        (self.on_event)(Event::Start {
+            id,
+            describe: &describe,
+        });
         let mut train_cfg = self.cfg.train.clone();
         train_cfg.seed = self.cfg.seed;
         let (proxy, _) = {
             let ev = &mut self.on_event;
-            train::<Train>(&spec, &train_cfg, &self.data, &device(), &mut |pr| ev(Event::Step(pr)))
+            train::<Train>(&spec, &train_cfg, &self.data, &device(), &mut |pr| {
+                ev(Event::Step(pr))
+            })
         };
-        let (latency_s, latency_cv, latency_source) = if proxy.status.is_ok() { self.latency_of(&spec) } else { (None, None, "skipped".into()) };
+        let (latency_s, latency_cv, latency_source) = if proxy.status.is_ok() {
+            self.latency_of(&spec)
+        } else {
+            (None, None, "skipped".into())
+        };
         let failure = match (&proxy.status, latency_s) {
             (Status::Ok, Some(_)) => None,
             (Status::Ok, None) => Some(format!("latency {latency_source}")),
             (s, _) => Some(s.describe()),
         };
         let status = if failure.is_none() { "ok" } else { "failed" }.to_string();
-        let feasible = failure.is_none() && latency_s.is_some_and(|l| l <= self.cfg.latency.budget_s);
+        let feasible =
+            failure.is_none() && latency_s.is_some_and(|l| l <= self.cfg.latency.budget_s);
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
         let record = Record {
             id,
@@ -336,13 +434,22 @@ impl<'a> Campaign<'a> {
         *self.records.last_mut().expect("pushed") = r.clone();
         if !replayed {
             if let Err(e) = self.journal.append(&r) {
-                (self.on_event)(Event::Note(format!("{}: cannot append: {e}", self.journal.path().display())));
+                (self.on_event)(Event::Note(format!(
+                    "{}: cannot append: {e}",
+                    self.journal.path().display()
+                )));
             }
         }
         let _ = self.checkpoint(false).save(&self.dir);
         let best = self.best().map(|b| self.records[b].loss());
         let n = self.records.len();
-        (self.on_event)(Event::Done { record: &r, replayed, evaluations: n, budget: self.cfg.evaluations, best_loss: best });
+        (self.on_event)(Event::Done {
+            record: &r,
+            replayed,
+            evaluations: n,
+            budget: self.cfg.evaluations,
+            best_loss: best,
+        });
         id
     }
 
@@ -370,22 +477,44 @@ impl<'a> Campaign<'a> {
                 break;
             }
             let (layers, width): (Vec<LayerKind>, usize) = match (&s.layer_types, &s.arch) {
-                (Some(l), _) => (parse_layer_types(l)?, s.width.unwrap_or(self.cfg.space.widths[0])),
+                (Some(l), _) => (
+                    parse_layer_types(l)?,
+                    s.width.unwrap_or(self.cfg.space.widths[0]),
+                ),
                 (None, Some(a)) => {
-                    let spec = ArchSpec::from_file(&flashnas_training::config::resolve_path(a, &self.dir)).map_err(|e| format!("seeds[{i}].arch: {e}"))?;
-                    (spec.layers.iter().map(|e| e.kind).collect(), s.width.unwrap_or(spec.d_model))
+                    let spec =
+                        ArchSpec::from_file(&flashnas_training::config::resolve_path(a, &self.dir))
+                            .map_err(|e| format!("seeds[{i}].arch: {e}"))?;
+                    (
+                        spec.layers.iter().map(|e| e.kind).collect(),
+                        s.width.unwrap_or(spec.d_model),
+                    )
                 }
                 _ => unreachable!("validated"),
             };
             let genome = Genome::from_layers(&layers, width, &self.cfg.space);
-            if let Ok(id) = self.evaluate(Proposal { genome, cycle: 0, parent: None, second_parent: None, origin: "seed", mutation: None }) {
+            if let Ok(id) = self.evaluate(Proposal {
+                genome,
+                cycle: 0,
+                parent: None,
+                second_parent: None,
+                origin: "seed",
+                mutation: None,
+            }) {
                 members.push(id);
             }
         }
         let mut dup_streak = 0;
         while members.len() < n && self.budget_left() {
             let genome = Genome::random(&self.cfg.space, &mut self.rng);
-            match self.evaluate(Proposal { genome, cycle: 0, parent: None, second_parent: None, origin: "random", mutation: None }) {
+            match self.evaluate(Proposal {
+                genome,
+                cycle: 0,
+                parent: None,
+                second_parent: None,
+                origin: "random",
+                mutation: None,
+            }) {
                 Ok(id) => {
                     members.push(id);
                     dup_streak = 0;
@@ -418,17 +547,42 @@ impl<'a> Campaign<'a> {
             }
         }
         let (frontier, hypervolume) = self.frontier();
-        Ok(Outcome { best: self.best(), frontier, hypervolume })
+        Ok(Outcome {
+            best: self.best(),
+            frontier,
+            hypervolume,
+        })
     }
 
     /// The parent of a tournament: the lowest proxy loss among feasible members, else the
     /// member closest to the latency budget.
     fn tournament_parent(&self, sample: &[usize]) -> usize {
-        let feasible: Vec<usize> = sample.iter().copied().filter(|&i| self.records[i].feasible).collect();
+        let feasible: Vec<usize> = sample
+            .iter()
+            .copied()
+            .filter(|&i| self.records[i].feasible)
+            .collect();
         if !feasible.is_empty() {
-            return *feasible.iter().min_by(|&&a, &&b| self.records[a].loss().partial_cmp(&self.records[b].loss()).expect("finite").then(a.cmp(&b))).expect("non-empty");
+            return *feasible
+                .iter()
+                .min_by(|&&a, &&b| {
+                    self.records[a]
+                        .loss()
+                        .partial_cmp(&self.records[b].loss())
+                        .expect("finite")
+                        .then(a.cmp(&b))
+                })
+                .expect("non-empty");
         }
-        *sample.iter().min_by(|&&a, &&b| self.violation(&self.records[a]).partial_cmp(&self.violation(&self.records[b])).expect("not NaN").then(a.cmp(&b))).expect("non-empty")
+        *sample
+            .iter()
+            .min_by(|&&a, &&b| {
+                self.violation(&self.records[a])
+                    .partial_cmp(&self.violation(&self.records[b]))
+                    .expect("not NaN")
+                    .then(a.cmp(&b))
+            })
+            .expect("non-empty")
     }
 
     /// Aging evolution (Nemotron-Flash Algorithm 1).
@@ -442,10 +596,22 @@ impl<'a> Campaign<'a> {
             let mut children = Vec::new();
             for _ in 0..a.offspring_per_cycle {
                 let members: Vec<usize> = population.iter().copied().collect();
-                let sample: Vec<usize> = members.choose_multiple(&mut self.rng, a.sample.min(members.len())).copied().collect();
+                let sample: Vec<usize> = members
+                    .choose_multiple(&mut self.rng, a.sample.min(members.len()))
+                    .copied()
+                    .collect();
                 let parent = self.tournament_parent(&sample);
-                let (child, factor) = self.records[parent].genome.mutate(&self.cfg.space, &mut self.rng);
-                children.push(Proposal { genome: child, cycle: self.cycle, parent: Some(parent), second_parent: None, origin: "mutation", mutation: Some(factor) });
+                let (child, factor) = self.records[parent]
+                    .genome
+                    .mutate(&self.cfg.space, &mut self.rng);
+                children.push(Proposal {
+                    genome: child,
+                    cycle: self.cycle,
+                    parent: Some(parent),
+                    second_parent: None,
+                    origin: "mutation",
+                    mutation: Some(factor),
+                });
             }
             for child in children {
                 if !self.budget_left() {
@@ -467,7 +633,10 @@ impl<'a> Campaign<'a> {
             }
             self.population = population.iter().copied().collect();
             if dup_streak > 200 {
-                (self.on_event)(Event::Note("200 duplicates in a row: the search space looks exhausted; stopping early".into()));
+                (self.on_event)(Event::Note(
+                    "200 duplicates in a row: the search space looks exhausted; stopping early"
+                        .into(),
+                ));
                 break;
             }
         }
@@ -482,13 +651,20 @@ impl<'a> Campaign<'a> {
     }
 
     fn nsga2_rank(&self, members: &[usize]) -> Vec<usize> {
-        let pts: Vec<Point> = members.iter().map(|&i| self.point(&self.records[i])).collect();
+        let pts: Vec<Point> = members
+            .iter()
+            .map(|&i| self.point(&self.records[i]))
+            .collect();
         let fronts = non_dominated_sort(&pts);
         let mut order = Vec::new();
         for f in fronts {
             let c = crowding(&pts, &f);
             let mut idx: Vec<usize> = (0..f.len()).collect();
-            idx.sort_by(|&a, &b| c[b].partial_cmp(&c[a]).unwrap_or(std::cmp::Ordering::Equal).then(members[f[a]].cmp(&members[f[b]])));
+            idx.sort_by(|&a, &b| {
+                c[b].partial_cmp(&c[a])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(members[f[a]].cmp(&members[f[b]]))
+            });
             order.extend(idx.into_iter().map(|k| members[f[k]]));
         }
         order
@@ -504,7 +680,8 @@ impl<'a> Campaign<'a> {
             self.cycle += 1;
             // Rank positions serve binary tournaments (lower position = better).
             let ranked = self.nsga2_rank(&population);
-            let pos: HashMap<usize, usize> = ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect();
+            let pos: HashMap<usize, usize> =
+                ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect();
             let mut offspring = Vec::new();
             let mut attempts = 0;
             while offspring.len() < n && self.budget_left() && attempts < 50 * n {
@@ -521,15 +698,28 @@ impl<'a> Campaign<'a> {
                 let p1 = pick(&mut self.rng);
                 let (proposal, p2) = if self.rng.gen_bool(self.cfg.nsga2.crossover) {
                     let p2 = pick(&mut self.rng);
-                    let mixed = self.records[p1].genome.crossover(&self.records[p2].genome, &self.cfg.space, &mut self.rng);
+                    let mixed = self.records[p1].genome.crossover(
+                        &self.records[p2].genome,
+                        &self.cfg.space,
+                        &mut self.rng,
+                    );
                     let (child, f) = mixed.mutate(&self.cfg.space, &mut self.rng);
                     ((child, Some(f), "crossover"), Some(p2))
                 } else {
-                    let (child, f) = self.records[p1].genome.mutate(&self.cfg.space, &mut self.rng);
+                    let (child, f) = self.records[p1]
+                        .genome
+                        .mutate(&self.cfg.space, &mut self.rng);
                     ((child, Some(f), "mutation"), None)
                 };
                 let (genome, mutation, origin) = proposal;
-                match self.evaluate(Proposal { genome, cycle: self.cycle, parent: Some(p1), second_parent: p2, origin, mutation }) {
+                match self.evaluate(Proposal {
+                    genome,
+                    cycle: self.cycle,
+                    parent: Some(p1),
+                    second_parent: p2,
+                    origin,
+                    mutation,
+                }) {
                     Ok(id) => {
                         offspring.push(id);
                         dup_streak = 0;
@@ -544,7 +734,9 @@ impl<'a> Campaign<'a> {
             population = self.nsga2_rank(&pool).into_iter().take(n).collect();
             self.population = population.clone();
             if dup_streak > 200 || attempts >= 50 * n {
-                (self.on_event)(Event::Note("the search space looks exhausted (duplicates only); stopping early".into()));
+                (self.on_event)(Event::Note(
+                    "the search space looks exhausted (duplicates only); stopping early".into(),
+                ));
                 break;
             }
         }
@@ -554,7 +746,10 @@ impl<'a> Campaign<'a> {
 
 /// `results/<name>-<UTC timestamp>`.
 pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (d, s) = (secs / 86400, secs % 86400);
     // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
     let z = d as i64 + 719468;
@@ -566,13 +761,21 @@ pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    PathBuf::from("results").join(format!("{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}", cfg.name, s / 3600, (s % 3600) / 60, s % 60))
+    PathBuf::from("results").join(format!(
+        "{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        cfg.name,
+        s / 3600,
+        (s % 3600) / 60,
+        s % 60
+    ))
 }
 
 /// Reads a finished or running campaign's records (for export, plot, status).
 pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<String>), String> {
     let cfg = CampaignConfig::from_file(&dir.join("config.toml"))?;
-    let read = Journal::new(dir).read().map_err(|e| format!("{}: {e}", dir.display()))?;
+    let read = Journal::new(dir)
+        .read()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok((cfg, read.records, read.problems))
 }
 
@@ -580,7 +783,14 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
 pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
     let pts: Vec<Point> = records
         .iter()
-        .map(|r| Point { objectives: vec![r.loss(), r.latency()], violation: if r.status != "ok" { f64::INFINITY } else { (r.latency() - cfg.latency.budget_s).max(0.0) } })
+        .map(|r| Point {
+            objectives: vec![r.loss(), r.latency()],
+            violation: if r.status != "ok" {
+                f64::INFINITY
+            } else {
+                (r.latency() - cfg.latency.budget_s).max(0.0)
+            },
+        })
         .collect();
     let f = frontier(&pts);
     (0..records.len()).map(|i| f.contains(&i)).collect()

@@ -121,7 +121,10 @@ pub struct SpaceConfig {
 
 impl SpaceConfig {
     pub fn mixer_kinds(&self) -> Vec<LayerKind> {
-        self.mixers.iter().filter_map(|m| LayerKind::parse(m)).collect()
+        self.mixers
+            .iter()
+            .filter_map(|m| LayerKind::parse(m))
+            .collect()
     }
 
     pub fn ratio_pairs(&self) -> Vec<(u8, u8)> {
@@ -168,11 +171,20 @@ impl SpaceConfig {
         }
         for r in &self.ratios {
             if parse_ratio(r).is_none() {
-                return Err(format!("space.ratios: '{r}' must be 'a:b' with small non-negative integers and b ≥ 1"));
+                return Err(format!(
+                    "space.ratios: '{r}' must be 'a:b' with small non-negative integers and b ≥ 1"
+                ));
             }
         }
-        if self.ratios.iter().any(|r| parse_ratio(r).is_some_and(|p| p.0 > 0)) && self.mixer_kinds().len() < 2 {
-            return Err("space.ratios: ratios mixing two kinds need at least two space.mixers".into());
+        if self
+            .ratios
+            .iter()
+            .any(|r| parse_ratio(r).is_some_and(|p| p.0 > 0))
+            && self.mixer_kinds().len() < 2
+        {
+            return Err(
+                "space.ratios: ratios mixing two kinds need at least two space.mixers".into(),
+            );
         }
         if self.ffns.is_empty() || self.ffns.iter().any(|f| *f > 2) {
             return Err("space.ffns: values must be 0, 1 or 2, at least one".into());
@@ -184,9 +196,18 @@ impl SpaceConfig {
             return Err("space.widths: list at least one width".into());
         }
         if self.head_dim == 0 || self.head_dim % 2 != 0 {
-            return Err(format!("space.head_dim: {} must be even and > 0", self.head_dim));
+            return Err(format!(
+                "space.head_dim: {} must be even and > 0",
+                self.head_dim
+            ));
         }
-        let smallest_block = self.ratio_pairs().iter().map(|r| r.0 as usize + r.1 as usize).min().unwrap_or(1) * (1 + *self.ffns.iter().min().unwrap_or(&0) as usize);
+        let smallest_block = self
+            .ratio_pairs()
+            .iter()
+            .map(|r| r.0 as usize + r.1 as usize)
+            .min()
+            .unwrap_or(1)
+            * (1 + *self.ffns.iter().min().unwrap_or(&0) as usize);
         if self.depth_cap < smallest_block {
             return Err(format!("space.depth_cap: {} is smaller than the smallest block ({smallest_block} sublayers)", self.depth_cap));
         }
@@ -195,7 +216,9 @@ impl SpaceConfig {
             let mut layers = self.mixer_kinds();
             layers.push(LayerKind::Ffn);
             let spec = self.arch_for(&layers, w, 256);
-            spec.validate().map_err(|e| format!("space.widths: width {w} gives an invalid architecture: {e}"))?;
+            spec.validate().map_err(|e| {
+                format!("space.widths: width {w} gives an invalid architecture: {e}")
+            })?;
         }
         Ok(())
     }
@@ -359,13 +382,15 @@ pub struct CampaignConfig {
 
 impl CampaignConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let cfg: CampaignConfig = toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))?;
+        let cfg: CampaignConfig =
+            toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))?;
         cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(cfg)
     }
 
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -380,7 +405,11 @@ impl CampaignConfig {
         match self.strategy {
             Strategy::Aging => {
                 let a = &self.aging;
-                if a.population < 2 || a.sample == 0 || a.sample > a.population || a.offspring_per_cycle == 0 {
+                if a.population < 2
+                    || a.sample == 0
+                    || a.sample > a.population
+                    || a.offspring_per_cycle == 0
+                {
                     return Err(format!("aging: need population ≥ 2, 1 ≤ sample ≤ population, offspring_per_cycle ≥ 1 (got {}, {}, {})", a.population, a.sample, a.offspring_per_cycle));
                 }
             }
@@ -401,7 +430,8 @@ impl CampaignConfig {
         if l.prompt == 0 || l.repeats == 0 {
             return Err("latency.prompt and latency.repeats: must be at least 1".into());
         }
-        flashnas_model::backend::parse_device(&l.device).map_err(|e| format!("latency.device: {e}"))?;
+        flashnas_model::backend::parse_device(&l.device)
+            .map_err(|e| format!("latency.device: {e}"))?;
         if l.source == LatencySource::Analytic {
             match (&l.roofline, &l.roofline_device) {
                 (_, Some(_)) => {}
@@ -416,7 +446,9 @@ impl CampaignConfig {
         }
         for e in &self.objectives.extra {
             if e != "params" && e != "state_bytes" {
-                return Err(format!("objectives.extra: '{e}' is not an objective (params, state_bytes)"));
+                return Err(format!(
+                    "objectives.extra: '{e}' is not an objective (params, state_bytes)"
+                ));
             }
         }
         let r = &self.objectives.reference_point;
@@ -430,7 +462,11 @@ impl CampaignConfig {
                     crate::genome::parse_layer_types(l).map_err(|e| format!("seeds[{i}].{e}"))?;
                 }
                 (None, Some(_)) => {}
-                _ => return Err(format!("seeds[{i}]: set exactly one of layer_types or arch")),
+                _ => {
+                    return Err(format!(
+                        "seeds[{i}]: set exactly one of layer_types or arch"
+                    ))
+                }
             }
             if let Some(w) = s.width {
                 if w == 0 {
@@ -443,6 +479,11 @@ impl CampaignConfig {
 
     /// The roofline device of an analytic campaign.
     pub fn roofline(&self) -> Option<DeviceModel> {
-        self.latency.roofline_device.clone().or_else(|| self.latency.roofline.as_deref().and_then(|p| DeviceModel::preset(p).ok()))
+        self.latency.roofline_device.clone().or_else(|| {
+            self.latency
+                .roofline
+                .as_deref()
+                .and_then(|p| DeviceModel::preset(p).ok())
+        })
     }
 }

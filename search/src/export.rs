@@ -9,11 +9,25 @@ use std::path::Path;
 pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
     let (cfg, records, _) = load_records(dir)?;
     let flags = pareto_flags(&cfg, &records);
-    let keep: Vec<usize> = (0..records.len()).filter(|&i| !frontier_only || flags[i]).collect();
+    let keep: Vec<usize> = (0..records.len())
+        .filter(|&i| !frontier_only || flags[i])
+        .collect();
     let rs: Vec<_> = keep.iter().map(|&i| &records[i]).collect();
-    let col_u = |name: &str, f: &dyn Fn(&crate::Record) -> u64| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<u64>>());
-    let col_f = |name: &str, f: &dyn Fn(&crate::Record) -> Option<f64>| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<Option<f64>>>());
-    let col_s = |name: &str, f: &dyn Fn(&crate::Record) -> String| Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<String>>());
+    let col_u = |name: &str, f: &dyn Fn(&crate::Record) -> u64| {
+        Column::new(name.into(), rs.iter().map(|r| f(r)).collect::<Vec<u64>>())
+    };
+    let col_f = |name: &str, f: &dyn Fn(&crate::Record) -> Option<f64>| {
+        Column::new(
+            name.into(),
+            rs.iter().map(|r| f(r)).collect::<Vec<Option<f64>>>(),
+        )
+    };
+    let col_s = |name: &str, f: &dyn Fn(&crate::Record) -> String| {
+        Column::new(
+            name.into(),
+            rs.iter().map(|r| f(r)).collect::<Vec<String>>(),
+        )
+    };
     let columns = vec![
         col_u("id", &|r| r.id as u64),
         col_u("cycle", &|r| r.cycle as u64),
@@ -33,8 +47,14 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
         col_s("latency_source", &|r| r.latency_source.clone()),
         col_s("status", &|r| r.status.clone()),
         col_s("failure", &|r| r.failure.clone().unwrap_or_default()),
-        Column::new("feasible".into(), rs.iter().map(|r| r.feasible).collect::<Vec<bool>>()),
-        Column::new("is_pareto".into(), keep.iter().map(|&i| flags[i]).collect::<Vec<bool>>()),
+        Column::new(
+            "feasible".into(),
+            rs.iter().map(|r| r.feasible).collect::<Vec<bool>>(),
+        ),
+        Column::new(
+            "is_pareto".into(),
+            keep.iter().map(|&i| flags[i]).collect::<Vec<bool>>(),
+        ),
         col_f("hypervolume_after", &|r| Some(r.hypervolume)),
     ];
     DataFrame::new(rs.len(), columns).map_err(|e| format!("building the table: {e}"))
@@ -44,7 +64,8 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
 pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Result<usize, String> {
     let mut df = table(dir, frontier_only)?;
     let tmp = out.with_extension("tmp-export");
-    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let file = std::fs::File::create(&tmp)
+        .map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
     let res = if parquet {
         ParquetWriter::new(file).finish(&mut df).map(|_| ())
     } else {

@@ -30,7 +30,8 @@ impl Block {
     /// The sublayers of one block.
     pub fn layers(&self) -> Vec<LayerKind> {
         let mut out = Vec::new();
-        let mixers = std::iter::repeat_n(self.first, self.ratio.0 as usize).chain(std::iter::repeat_n(self.second, self.ratio.1 as usize));
+        let mixers = std::iter::repeat_n(self.first, self.ratio.0 as usize)
+            .chain(std::iter::repeat_n(self.second, self.ratio.1 as usize));
         for m in mixers {
             out.push(m);
             out.extend(std::iter::repeat_n(LayerKind::Ffn, self.ffns as usize));
@@ -80,11 +81,17 @@ pub enum Factor {
 impl Genome {
     /// The sublayers in order.
     pub fn layers(&self) -> Vec<LayerKind> {
-        self.stages.iter().flat_map(|s| std::iter::repeat_n(s.block.layers(), s.repeats).flatten()).collect()
+        self.stages
+            .iter()
+            .flat_map(|s| std::iter::repeat_n(s.block.layers(), s.repeats).flatten())
+            .collect()
     }
 
     pub fn depth(&self) -> usize {
-        self.stages.iter().map(|s| s.repeats * s.block.depth()).sum()
+        self.stages
+            .iter()
+            .map(|s| s.repeats * s.block.depth())
+            .sum()
     }
 
     /// The genome string, e.g. `m2 f a f | w64`.
@@ -98,7 +105,17 @@ impl Genome {
         let mut s = String::new();
         for st in &self.stages {
             let b = &st.block;
-            let mix = if b.ratio.0 == 0 { b.second.short().to_string() } else { format!("{}:{} {}:{}", b.first.short(), b.second.short(), b.ratio.0, b.ratio.1) };
+            let mix = if b.ratio.0 == 0 {
+                b.second.short().to_string()
+            } else {
+                format!(
+                    "{}:{} {}:{}",
+                    b.first.short(),
+                    b.second.short(),
+                    b.ratio.0,
+                    b.ratio.1
+                )
+            };
             s.push_str(&format!("[{mix} f{} ×{}]", b.ffns, st.repeats));
         }
         format!("{s} w{}", self.width)
@@ -133,15 +150,25 @@ impl Genome {
             && self.stages.len() <= space.stages
             && self.depth() <= space.depth_cap
             && self.depth() > 0
-            && self.stages.iter().all(|s| s.repeats >= 1 && s.repeats <= space.max_repeats && s.block.ffns as usize <= 2)
+            && self.stages.iter().all(|s| {
+                s.repeats >= 1 && s.repeats <= space.max_repeats && s.block.ffns as usize <= 2
+            })
     }
 
     /// A random valid genome.
     pub fn random(space: &SpaceConfig, rng: &mut impl Rng) -> Genome {
         loop {
             let n = rng.gen_range(1..=space.stages);
-            let stages = (0..n).map(|_| Stage { block: random_block(space, rng), repeats: rng.gen_range(1..=space.max_repeats) }).collect();
-            let mut g = Genome { stages, width: *space.widths.choose(rng).expect("widths non-empty") };
+            let stages = (0..n)
+                .map(|_| Stage {
+                    block: random_block(space, rng),
+                    repeats: rng.gen_range(1..=space.max_repeats),
+                })
+                .collect();
+            let mut g = Genome {
+                stages,
+                width: *space.widths.choose(rng).expect("widths non-empty"),
+            };
             g.repair(space.depth_cap);
             if g.is_valid(space) {
                 return g;
@@ -151,7 +178,12 @@ impl Genome {
 
     /// Changes exactly one factor (retrying until the repaired genome differs).
     pub fn mutate(&self, space: &SpaceConfig, rng: &mut impl Rng) -> (Genome, Factor) {
-        let mut factors = vec![Factor::Operator, Factor::Ratio, Factor::Ffns, Factor::BlockCounts];
+        let mut factors = vec![
+            Factor::Operator,
+            Factor::Ratio,
+            Factor::Ffns,
+            Factor::BlockCounts,
+        ];
         if space.width_is_gene() && space.widths.len() > 1 {
             factors.push(Factor::Width);
         }
@@ -173,7 +205,11 @@ impl Genome {
                     let r = *space.ratio_pairs().choose(rng).expect("ratios");
                     if r.0 > 0 && b.ratio.0 == 0 {
                         // introducing a second kind: pick one different from the current
-                        let others: Vec<LayerKind> = space.mixer_kinds().into_iter().filter(|k| *k != b.second).collect();
+                        let others: Vec<LayerKind> = space
+                            .mixer_kinds()
+                            .into_iter()
+                            .filter(|k| *k != b.second)
+                            .collect();
                         match others.choose(rng) {
                             Some(k) => b.first = *k,
                             None => continue,
@@ -205,7 +241,10 @@ impl Genome {
                         }
                         _ => {
                             if g.stages.len() < space.stages && rng.gen_bool(0.5) {
-                                g.stages.push(Stage { block: random_block(space, rng), repeats: 1 });
+                                g.stages.push(Stage {
+                                    block: random_block(space, rng),
+                                    repeats: 1,
+                                });
                             } else if g.stages.len() > 1 {
                                 g.stages.remove(si);
                             } else {
@@ -230,14 +269,26 @@ impl Genome {
 
     /// Stage-level crossover (NSGA-II): each stage position from either parent.
     pub fn crossover(&self, other: &Genome, space: &SpaceConfig, rng: &mut impl Rng) -> Genome {
-        let n = if rng.gen_bool(0.5) { self.stages.len() } else { other.stages.len() };
+        let n = if rng.gen_bool(0.5) {
+            self.stages.len()
+        } else {
+            other.stages.len()
+        };
         let stages = (0..n)
             .filter_map(|i| {
-                let pick = if rng.gen_bool(0.5) { self.stages.get(i).or(other.stages.get(i)) } else { other.stages.get(i).or(self.stages.get(i)) };
+                let pick = if rng.gen_bool(0.5) {
+                    self.stages.get(i).or(other.stages.get(i))
+                } else {
+                    other.stages.get(i).or(self.stages.get(i))
+                };
                 pick.cloned()
             })
             .collect();
-        let width = if rng.gen_bool(0.5) { self.width } else { other.width };
+        let width = if rng.gen_bool(0.5) {
+            self.width
+        } else {
+            other.width
+        };
         let mut g = Genome { stages, width };
         g.repair(space.depth_cap);
         g
@@ -282,7 +333,15 @@ impl Genome {
                 }
                 let ffns = g[0].1;
                 if kinds.len() == 1 {
-                    return Stage { block: Block { first: kinds[0], second: kinds[0], ratio: (0, 1), ffns }, repeats: g.len().min(space.max_repeats) };
+                    return Stage {
+                        block: Block {
+                            first: kinds[0],
+                            second: kinds[0],
+                            ratio: (0, 1),
+                            ffns,
+                        },
+                        repeats: g.len().min(space.max_repeats),
+                    };
                 }
                 let (a, b) = (kinds[0], kinds[1]);
                 let na = g.iter().filter(|u| u.0 == a).count().max(1);
@@ -298,7 +357,15 @@ impl Genome {
                     })
                     .unwrap_or((1, 1));
                 let per_block = ratio.0 as usize + ratio.1 as usize;
-                Stage { block: Block { first: a, second: b, ratio, ffns }, repeats: (g.len() / per_block).clamp(1, space.max_repeats) }
+                Stage {
+                    block: Block {
+                        first: a,
+                        second: b,
+                        ratio,
+                        ffns,
+                    },
+                    repeats: (g.len() / per_block).clamp(1, space.max_repeats),
+                }
             })
             .collect();
         let mut g = Genome { stages, width };
@@ -311,15 +378,33 @@ fn random_block(space: &SpaceConfig, rng: &mut impl Rng) -> Block {
     let kinds = space.mixer_kinds();
     let ratio = *space.ratio_pairs().choose(rng).expect("ratios");
     let second = *kinds.choose(rng).expect("mixers");
-    let first = if ratio.0 > 0 { *kinds.iter().filter(|k| **k != second).collect::<Vec<_>>().choose(rng).copied().unwrap_or(&second) } else { second };
-    Block { first, second, ratio, ffns: *space.ffns.choose(rng).expect("ffns") }.canonical()
+    let first = if ratio.0 > 0 {
+        *kinds
+            .iter()
+            .filter(|k| **k != second)
+            .collect::<Vec<_>>()
+            .choose(rng)
+            .copied()
+            .unwrap_or(&second)
+    } else {
+        second
+    };
+    Block {
+        first,
+        second,
+        ratio,
+        ffns: *space.ffns.choose(rng).expect("ffns"),
+    }
+    .canonical()
 }
 
 /// Layers of an explicit list (for seeded designs): NF spellings.
 pub fn parse_layer_types(list: &[String]) -> Result<Vec<LayerKind>, String> {
     list.iter()
         .enumerate()
-        .map(|(i, s)| LayerKind::parse(s).ok_or_else(|| format!("layer_types[{i}]: unknown kind '{s}'")))
+        .map(|(i, s)| {
+            LayerKind::parse(s).ok_or_else(|| format!("layer_types[{i}]: unknown kind '{s}'"))
+        })
         .collect()
 }
 

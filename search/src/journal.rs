@@ -55,7 +55,10 @@ pub struct Record {
 impl Record {
     /// Proxy validation loss; failed candidates rank last.
     pub fn loss(&self) -> f64 {
-        self.proxy.val_loss.filter(|_| self.status == "ok").unwrap_or(f64::INFINITY)
+        self.proxy
+            .val_loss
+            .filter(|_| self.status == "ok")
+            .unwrap_or(f64::INFINITY)
     }
     pub fn latency(&self) -> f64 {
         self.latency_s.unwrap_or(f64::INFINITY)
@@ -85,7 +88,9 @@ pub struct JournalRead {
 
 impl Journal {
     pub fn new(dir: &Path) -> Self {
-        Self { path: dir.join("journal.jsonl") }
+        Self {
+            path: dir.join("journal.jsonl"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -96,8 +101,15 @@ impl Journal {
     pub fn append(&self, r: &Record) -> std::io::Result<()> {
         let value = serde_json::to_value(r).expect("record serializes");
         let text = serde_json::to_string(&value).expect("json");
-        let line = serde_json::to_string(&Line { check: fnv_hex(&text), record: value }).expect("json");
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let line = serde_json::to_string(&Line {
+            check: fnv_hex(&text),
+            record: value,
+        })
+        .expect("json");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         f.write_all(format!("{line}\n").as_bytes())?;
         f.sync_all()
     }
@@ -106,7 +118,10 @@ impl Journal {
     pub fn read(&self) -> std::io::Result<JournalRead> {
         let mut problems = Vec::new();
         if !self.path.exists() {
-            return Ok(JournalRead { records: Vec::new(), problems });
+            return Ok(JournalRead {
+                records: Vec::new(),
+                problems,
+            });
         }
         let text = std::fs::read_to_string(&self.path)?;
         let mut records = Vec::new();
@@ -118,14 +133,20 @@ impl Journal {
                 if !raw.ends_with('\n') {
                     return Err("truncated (no end of line)".to_string());
                 }
-                let line: Line = serde_json::from_str(raw.trim_end()).map_err(|e| format!("not valid JSON: {e}"))?;
+                let line: Line = serde_json::from_str(raw.trim_end())
+                    .map_err(|e| format!("not valid JSON: {e}"))?;
                 let text = serde_json::to_string(&line.record).expect("json");
                 if fnv_hex(&text) != line.check {
                     return Err("checksum mismatch".into());
                 }
-                let r: Record = serde_json::from_value(line.record).map_err(|e| format!("not a record: {e}"))?;
+                let r: Record = serde_json::from_value(line.record)
+                    .map_err(|e| format!("not a record: {e}"))?;
                 if r.id != records.len() {
-                    return Err(format!("record id {} out of sequence (expected {})", r.id, records.len()));
+                    return Err(format!(
+                        "record id {} out of sequence (expected {})",
+                        r.id,
+                        records.len()
+                    ));
                 }
                 Ok(r)
             })();
@@ -142,7 +163,10 @@ impl Journal {
             }
         }
         if let Some((line, why)) = bad {
-            let aside = (0..).map(|i| self.path.with_extension(format!("jsonl.corrupt-{i}"))).find(|p| !p.exists()).expect("a free name");
+            let aside = (0..)
+                .map(|i| self.path.with_extension(format!("jsonl.corrupt-{i}")))
+                .find(|p| !p.exists())
+                .expect("a free name");
             std::fs::write(&aside, &text.as_bytes()[good_bytes..])?;
             let f = std::fs::OpenOptions::new().write(true).open(&self.path)?;
             f.set_len(good_bytes as u64)?;
@@ -181,7 +205,10 @@ impl Checkpoint {
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        flashnas_model::weights::write_atomic(&Self::path(dir), serde_json::to_string_pretty(self).expect("json").as_bytes())
+        flashnas_model::weights::write_atomic(
+            &Self::path(dir),
+            serde_json::to_string_pretty(self).expect("json").as_bytes(),
+        )
     }
 
     /// `Ok(None)` when absent; `Err` with a reason when unreadable.
@@ -191,6 +218,8 @@ impl Checkpoint {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: corrupt checkpoint ({e})", p.display()))
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: corrupt checkpoint ({e})", p.display()))
     }
 }

@@ -15,7 +15,8 @@ pub fn dominates(a: &Point, b: &Point) -> bool {
         (true, false) => false,
         (true, true) => a.violation < b.violation,
         (false, false) => {
-            a.objectives.iter().zip(&b.objectives).all(|(x, y)| x <= y) && a.objectives.iter().zip(&b.objectives).any(|(x, y)| x < y)
+            a.objectives.iter().zip(&b.objectives).all(|(x, y)| x <= y)
+                && a.objectives.iter().zip(&b.objectives).any(|(x, y)| x < y)
         }
     }
 }
@@ -23,16 +24,26 @@ pub fn dominates(a: &Point, b: &Point) -> bool {
 /// Indices of the non-dominated feasible points (ties: identical points are all kept).
 pub fn frontier(points: &[Point]) -> Vec<usize> {
     (0..points.len())
-        .filter(|&i| points[i].violation <= 0.0 && points[i].objectives.iter().all(|v| v.is_finite()))
+        .filter(|&i| {
+            points[i].violation <= 0.0 && points[i].objectives.iter().all(|v| v.is_finite())
+        })
         .filter(|&i| !(0..points.len()).any(|j| j != i && dominates(&points[j], &points[i])))
         .collect()
 }
 
 /// Area dominated by `(loss, latency)` points inside the reference box (both minimized).
 pub fn hypervolume_2d(points: &[(f64, f64)], reference: (f64, f64)) -> f64 {
-    let mut pts: Vec<(f64, f64)> = points.iter().copied().filter(|(l, t)| *l < reference.0 && *t < reference.1).collect();
+    let mut pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(l, t)| *l < reference.0 && *t < reference.1)
+        .collect();
     // sweep by latency; keep the running best loss
-    pts.sort_by(|a, b| a.1.partial_cmp(&b.1).expect("finite").then(a.0.partial_cmp(&b.0).expect("finite")));
+    pts.sort_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .expect("finite")
+            .then(a.0.partial_cmp(&b.0).expect("finite"))
+    });
     let mut hv = 0.0;
     let mut best_loss = reference.0;
     for (i, &(loss, lat)) in pts.iter().enumerate() {
@@ -87,7 +98,12 @@ pub fn crowding(points: &[Point], front: &[usize]) -> Vec<f64> {
     let m = points[front[0]].objectives.len();
     for k in 0..m {
         let mut order: Vec<usize> = (0..front.len()).collect();
-        order.sort_by(|&a, &b| points[front[a]].objectives[k].partial_cmp(&points[front[b]].objectives[k]).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            points[front[a]].objectives[k]
+                .partial_cmp(&points[front[b]].objectives[k])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
         let lo = points[front[order[0]]].objectives[k];
         let hi = points[front[*order.last().expect("non-empty")]].objectives[k];
         dist[order[0]] = f64::INFINITY;
@@ -108,19 +124,35 @@ mod tests {
     use super::*;
 
     fn p(l: f64, t: f64) -> Point {
-        Point { objectives: vec![l, t], violation: 0.0 }
+        Point {
+            objectives: vec![l, t],
+            violation: 0.0,
+        }
     }
 
     #[test]
     fn frontier_and_hypervolume_by_hand() {
         // (loss, latency)
-        let pts = [p(3.0, 1.0), p(2.0, 2.0), p(2.5, 2.5), p(1.0, 4.0), p(1.0, 5.0)];
+        let pts = [
+            p(3.0, 1.0),
+            p(2.0, 2.0),
+            p(2.5, 2.5),
+            p(1.0, 4.0),
+            p(1.0, 5.0),
+        ];
         assert_eq!(frontier(&pts), vec![0, 1, 3]);
         // Reference (4, 6): rectangles [1,2)×(4−3) + [2,4)×(4−2) + [4,6)×(4−1) = 1 + 4 + 6.
-        let front: Vec<(f64, f64)> = frontier(&pts).iter().map(|&i| (pts[i].objectives[0], pts[i].objectives[1])).collect();
+        let front: Vec<(f64, f64)> = frontier(&pts)
+            .iter()
+            .map(|&i| (pts[i].objectives[0], pts[i].objectives[1]))
+            .collect();
         assert!((hypervolume_2d(&front, (4.0, 6.0)) - 11.0).abs() < 1e-12);
         // Dominated points add nothing; points outside the box add nothing.
-        let all: Vec<(f64, f64)> = pts.iter().map(|q| (q.objectives[0], q.objectives[1])).chain([(5.0, 0.5)]).collect();
+        let all: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|q| (q.objectives[0], q.objectives[1]))
+            .chain([(5.0, 0.5)])
+            .collect();
         assert!((hypervolume_2d(&all, (4.0, 6.0)) - 11.0).abs() < 1e-12);
         assert_eq!(hypervolume_2d(&[], (4.0, 6.0)), 0.0);
     }
@@ -135,8 +167,17 @@ mod tests {
 
     #[test]
     fn sorting_and_crowding_by_hand() {
-        let pts = [p(1.0, 4.0), p(2.0, 2.0), p(4.0, 1.0), p(3.0, 3.0), p(5.0, 5.0)];
-        assert_eq!(non_dominated_sort(&pts), vec![vec![0, 1, 2], vec![3], vec![4]]);
+        let pts = [
+            p(1.0, 4.0),
+            p(2.0, 2.0),
+            p(4.0, 1.0),
+            p(3.0, 3.0),
+            p(5.0, 5.0),
+        ];
+        assert_eq!(
+            non_dominated_sort(&pts),
+            vec![vec![0, 1, 2], vec![3], vec![4]]
+        );
         let c = crowding(&pts, &[0, 1, 2]);
         assert!(c[0].is_infinite() && c[2].is_infinite());
         // middle: (4−1)/(4−1) + (4−1)/(4−1) = 2

@@ -27,17 +27,53 @@ impl Axes {
 }
 
 fn frame(svg: &mut String, ax: &Axes, title: &str, xlabel: &str, ylabel: &str) {
-    let _ = write!(svg, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#);
-    let _ = write!(svg, r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{title}</text>"#, W / 2.0);
-    let _ = write!(svg, r#"<line x1="{L}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{L}" y1="40" x2="{L}" y2="{}" stroke="black"/>"#, H - B, W - 20.0, H - B, H - B);
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{title}</text>"#,
+        W / 2.0
+    );
+    let _ = write!(
+        svg,
+        r#"<line x1="{L}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{L}" y1="40" x2="{L}" y2="{}" stroke="black"/>"#,
+        H - B,
+        W - 20.0,
+        H - B,
+        H - B
+    );
     for k in 0..=4 {
         let x = ax.x0 + (ax.x1 - ax.x0) * k as f64 / 4.0;
         let y = ax.y0 + (ax.y1 - ax.y0) * k as f64 / 4.0;
-        let _ = write!(svg, r#"<text x="{:.1}" y="{}" text-anchor="middle">{:.4}</text>"#, ax.px(x), H - B + 18.0, x);
-        let _ = write!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end">{:.3}</text>"#, L - 6.0, ax.py(y) + 4.0, y);
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{:.4}</text>"#,
+            ax.px(x),
+            H - B + 18.0,
+            x
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{:.3}</text>"#,
+            L - 6.0,
+            ax.py(y) + 4.0,
+            y
+        );
     }
-    let _ = write!(svg, r#"<text x="{}" y="{}" text-anchor="middle">{xlabel}</text>"#, (L + W) / 2.0, H - 16.0);
-    let _ = write!(svg, r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">{ylabel}</text>"#, H / 2.0, H / 2.0);
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{xlabel}</text>"#,
+        (L + W) / 2.0,
+        H - 16.0
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">{ylabel}</text>"#,
+        H / 2.0,
+        H / 2.0
+    );
 }
 
 fn range(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -53,28 +89,85 @@ fn range(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 /// Writes `frontier.svg` and `hypervolume.svg` into `out_dir`; returns their paths.
 pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     let (cfg, records, _) = load_records(dir)?;
-    let ok: Vec<usize> = (0..records.len()).filter(|&i| records[i].status == "ok" && records[i].latency_s.is_some()).collect();
+    let ok: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].status == "ok" && records[i].latency_s.is_some())
+        .collect();
     if ok.is_empty() {
-        return Err(format!("{}: no successful candidates to plot yet", dir.display()));
+        return Err(format!(
+            "{}: no successful candidates to plot yet",
+            dir.display()
+        ));
     }
     let flags = pareto_flags(&cfg, &records);
-    let (x0, x1) = range(ok.iter().map(|&i| records[i].latency()).chain([cfg.latency.budget_s]));
+    let (x0, x1) = range(
+        ok.iter()
+            .map(|&i| records[i].latency())
+            .chain([cfg.latency.budget_s]),
+    );
     let (y0, y1) = range(ok.iter().map(|&i| records[i].loss()));
     let ax = Axes { x0, x1, y0, y1 };
     let mut svg = String::new();
-    frame(&mut svg, &ax, &format!("{}: proxy loss vs decode latency", cfg.name), "decode latency (s)", "validation loss (nats/token)");
+    frame(
+        &mut svg,
+        &ax,
+        &format!("{}: proxy loss vs decode latency", cfg.name),
+        "decode latency (s)",
+        "validation loss (nats/token)",
+    );
     let bx = ax.px(cfg.latency.budget_s);
-    let _ = write!(svg, r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">budget</text>"##, H - B, bx + 4.0);
+    let _ = write!(
+        svg,
+        r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">budget</text>"##,
+        H - B,
+        bx + 4.0
+    );
     let mut front: Vec<usize> = ok.iter().copied().filter(|&i| flags[i]).collect();
-    front.sort_by(|&a, &b| records[a].latency().partial_cmp(&records[b].latency()).expect("finite"));
-    let path: Vec<String> = front.iter().map(|&i| format!("{:.1},{:.1}", ax.px(records[i].latency()), ax.py(records[i].loss()))).collect();
-    let _ = write!(svg, r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##, path.join(" "));
+    front.sort_by(|&a, &b| {
+        records[a]
+            .latency()
+            .partial_cmp(&records[b].latency())
+            .expect("finite")
+    });
+    let path: Vec<String> = front
+        .iter()
+        .map(|&i| {
+            format!(
+                "{:.1},{:.1}",
+                ax.px(records[i].latency()),
+                ax.py(records[i].loss())
+            )
+        })
+        .collect();
+    let _ = write!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##,
+        path.join(" ")
+    );
     for &i in &ok {
         let r = &records[i];
-        let (fill, rad) = if flags[i] { ("#1a5fb4", 5.0) } else { ("#9a9a9a", 3.5) };
-        let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="{rad}" fill="{fill}"><title>#{} {} | loss {:.4} | {:.4} s</title></circle>"#, ax.px(r.latency()), ax.py(r.loss()), r.id, r.genome.describe(), r.loss(), r.latency());
+        let (fill, rad) = if flags[i] {
+            ("#1a5fb4", 5.0)
+        } else {
+            ("#9a9a9a", 3.5)
+        };
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="{rad}" fill="{fill}"><title>#{} {} | loss {:.4} | {:.4} s</title></circle>"#,
+            ax.px(r.latency()),
+            ax.py(r.loss()),
+            r.id,
+            r.genome.describe(),
+            r.loss(),
+            r.latency()
+        );
         if flags[i] {
-            let _ = write!(svg, r#"<text x="{:.1}" y="{:.1}" font-size="10">#{}</text>"#, ax.px(r.latency()) + 6.0, ax.py(r.loss()) - 6.0, r.id);
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10">#{}</text>"#,
+                ax.px(r.latency()) + 6.0,
+                ax.py(r.loss()) - 6.0,
+                r.id
+            );
         }
     }
     svg.push_str("</svg>");
@@ -83,11 +176,29 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
 
     let (hx0, hx1) = (0.0, records.len().max(2) as f64 - 1.0);
     let (hy0, hy1) = range(records.iter().map(|r| r.hypervolume).chain([0.0]));
-    let ax = Axes { x0: hx0, x1: hx1, y0: hy0, y1: hy1 };
+    let ax = Axes {
+        x0: hx0,
+        x1: hx1,
+        y0: hy0,
+        y1: hy1,
+    };
     let mut svg = String::new();
-    frame(&mut svg, &ax, &format!("{}: hypervolume per evaluation", cfg.name), "evaluation", "hypervolume (loss × s)");
-    let pts: Vec<String> = records.iter().map(|r| format!("{:.1},{:.1}", ax.px(r.id as f64), ax.py(r.hypervolume))).collect();
-    let _ = write!(svg, r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##, pts.join(" "));
+    frame(
+        &mut svg,
+        &ax,
+        &format!("{}: hypervolume per evaluation", cfg.name),
+        "evaluation",
+        "hypervolume (loss × s)",
+    );
+    let pts: Vec<String> = records
+        .iter()
+        .map(|r| format!("{:.1},{:.1}", ax.px(r.id as f64), ax.py(r.hypervolume)))
+        .collect();
+    let _ = write!(
+        svg,
+        r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##,
+        pts.join(" ")
+    );
     svg.push_str("</svg>");
     let p2 = out_dir.join("hypervolume.svg");
     std::fs::write(&p2, &svg).map_err(|e| format!("{}: {e}", p2.display()))?;

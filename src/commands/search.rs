@@ -64,12 +64,31 @@ pub struct PlotArgs {
     out: Option<PathBuf>,
 }
 
-fn run_campaign(mut make: impl FnMut(&mut dyn FnMut(Event)) -> Result<(), String>) -> anyhow::Result<()> {
+/// A line above the bars, or plain stdout when the bars are hidden (not a terminal).
+fn say(multi: &MultiProgress, line: String) {
+    if multi.is_hidden() {
+        println!("{line}");
+    } else {
+        let _ = multi.println(line);
+    }
+}
+
+fn run_campaign(
+    mut make: impl FnMut(&mut dyn FnMut(Event)) -> Result<(), String>,
+) -> anyhow::Result<()> {
     let multi = MultiProgress::new();
     let campaign = multi.add(ProgressBar::new(0));
-    campaign.set_style(ProgressStyle::with_template("campaign  [{bar:30}] {pos}/{len} evaluations · {msg}").expect("template").progress_chars("=> "));
+    campaign.set_style(
+        ProgressStyle::with_template("campaign  [{bar:30}] {pos}/{len} evaluations · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     let candidate = multi.add(ProgressBar::new(0));
-    candidate.set_style(ProgressStyle::with_template("candidate [{bar:30}] {pos}/{len} {prefix} steps · {msg}").expect("template").progress_chars("=> "));
+    candidate.set_style(
+        ProgressStyle::with_template("candidate [{bar:30}] {pos}/{len} {prefix} steps · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
     let mut on_event = |e: Event| match e {
         Event::Start { id, describe } => {
             candidate.set_position(0);
@@ -80,23 +99,51 @@ fn run_campaign(mut make: impl FnMut(&mut dyn FnMut(Event)) -> Result<(), String
             candidate.set_position(p.step as u64);
             candidate.set_prefix(p.phase);
         }
-        Event::Done { record, replayed, evaluations, budget, best_loss } => {
+        Event::Done {
+            record,
+            replayed,
+            evaluations,
+            budget,
+            best_loss,
+        } => {
             campaign.set_length(budget as u64);
             campaign.set_position(evaluations as u64);
             campaign.set_message(format!(
                 "best feasible loss {} · frontier {} · HV {:.4}",
-                best_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into()),
+                best_loss
+                    .map(|l| format!("{l:.4}"))
+                    .unwrap_or_else(|| "–".into()),
                 record.frontier_size,
                 record.hypervolume
             ));
-            let lat = record.latency_s.map(|l| format!("{l:.4} s")).unwrap_or_else(|| "–".into());
-            let loss = record.proxy.val_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into());
+            let lat = record
+                .latency_s
+                .map(|l| format!("{l:.4} s"))
+                .unwrap_or_else(|| "–".into());
+            let loss = record
+                .proxy
+                .val_loss
+                .map(|l| format!("{l:.4}"))
+                .unwrap_or_else(|| "–".into());
             let tag = if replayed { " (from journal)" } else { "" };
-            let status = record.failure.clone().unwrap_or_else(|| if record.feasible { "ok".into() } else { "over budget".into() });
-            let _ = multi.println(format!("#{:<3} {:<44} loss {loss:<7} latency {lat:<10} {status}{tag}", record.id, record.genome.describe()));
+            let status = record.failure.clone().unwrap_or_else(|| {
+                if record.feasible {
+                    "ok".into()
+                } else {
+                    "over budget".into()
+                }
+            });
+            say(
+                &multi,
+                format!(
+                    "#{:<3} {:<44} loss {loss:<7} latency {lat:<10} {status}{tag}",
+                    record.id,
+                    record.genome.describe()
+                ),
+            );
         }
         Event::Note(n) => {
-            let _ = multi.println(format!("note: {n}"));
+            say(&multi, format!("note: {n}"));
         }
     };
     let r = make(&mut on_event);
@@ -106,29 +153,48 @@ fn run_campaign(mut make: impl FnMut(&mut dyn FnMut(Event)) -> Result<(), String
 }
 
 fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
-    status(StatusArgs { dir: dir.to_path_buf() })
+    status(StatusArgs {
+        dir: dir.to_path_buf(),
+    })
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.config).with_context(|| format!("{}: cannot read", a.config.display()))?;
-    let mut cfg = CampaignConfig::from_toml(&text, &a.config.display().to_string()).map_err(anyhow::Error::msg)?;
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("{}: cannot read", a.config.display()))?;
+    let mut cfg = CampaignConfig::from_toml(&text, &a.config.display().to_string())
+        .map_err(anyhow::Error::msg)?;
     let mut value: toml::Value = toml::from_str(&text)?;
     if let Some(s) = a.seed {
         cfg.seed = s;
-        value.as_table_mut().expect("table").insert("seed".into(), toml::Value::Integer(s as i64));
+        value
+            .as_table_mut()
+            .expect("table")
+            .insert("seed".into(), toml::Value::Integer(s as i64));
     }
     if let Some(b) = a.budget {
         cfg.evaluations = b;
-        value.as_table_mut().expect("table").insert("evaluations".into(), toml::Value::Integer(b as i64));
+        value
+            .as_table_mut()
+            .expect("table")
+            .insert("evaluations".into(), toml::Value::Integer(b as i64));
     }
     cfg.validate().map_err(anyhow::Error::msg)?;
     // The copy in the campaign directory must stand alone: resolve the data path now.
-    let base = a.config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let base = a
+        .config
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     if let Some(p) = &cfg.train.data.path {
-        let abs = std::fs::canonicalize(flashnas_training::config::resolve_path(p, &base)).with_context(|| format!("{}: train.data.path '{p}' not found", a.config.display()))?;
+        let abs = std::fs::canonicalize(flashnas_training::config::resolve_path(p, &base))
+            .with_context(|| format!("{}: train.data.path '{p}' not found", a.config.display()))?;
         value["train"]["data"]["path"] = toml::Value::String(abs.display().to_string());
     }
-    let copy = format!("# copied from {} by flashnas search\n{}", a.config.display(), toml::to_string_pretty(&value)?);
+    let copy = format!(
+        "# copied from {} by flashnas search\n{}",
+        a.config.display(),
+        toml::to_string_pretty(&value)?
+    );
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
     run_campaign(|ev| {
@@ -152,37 +218,91 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     for p in problems {
         println!("note: {p}");
     }
-    let ck = flashnas_search::journal::Checkpoint::load(&a.dir).ok().flatten();
+    let ck = flashnas_search::journal::Checkpoint::load(&a.dir)
+        .ok()
+        .flatten();
     let flags = pareto_flags(&cfg, &records);
     let failed = records.iter().filter(|r| r.status != "ok").count();
-    println!("campaign     {} ({:?}, seed {})", cfg.name, cfg.strategy, cfg.seed);
+    println!(
+        "campaign     {} ({:?}, seed {})",
+        cfg.name, cfg.strategy, cfg.seed
+    );
     println!(
         "progress     {}/{} evaluations{}, {} failed",
         records.len(),
         cfg.evaluations,
-        if ck.as_ref().is_some_and(|c| c.finished) { " (finished)" } else { "" },
+        if ck.as_ref().is_some_and(|c| c.finished) {
+            " (finished)"
+        } else {
+            ""
+        },
         failed
     );
-    println!("budget       decode latency ≤ {} s ({} source, prompt {} + {} tokens)", cfg.latency.budget_s, format!("{:?}", cfg.latency.source).to_lowercase(), cfg.latency.prompt, cfg.latency.generate);
-    let best = records.iter().filter(|r| r.feasible).min_by(|a, b| a.loss().partial_cmp(&b.loss()).expect("finite"));
+    println!(
+        "budget       decode latency ≤ {} s ({} source, prompt {} + {} tokens)",
+        cfg.latency.budget_s,
+        format!("{:?}", cfg.latency.source).to_lowercase(),
+        cfg.latency.prompt,
+        cfg.latency.generate
+    );
+    let best = records
+        .iter()
+        .filter(|r| r.feasible)
+        .min_by(|a, b| a.loss().partial_cmp(&b.loss()).expect("finite"));
     match best {
-        Some(b) => println!("best         #{} {} loss {:.4} (ppl {:.2}) latency {:.4} s, {} params", b.id, b.genome.describe(), b.loss(), b.loss().exp(), b.latency(), b.params),
+        Some(b) => println!(
+            "best         #{} {} loss {:.4} (ppl {:.2}) latency {:.4} s, {} params",
+            b.id,
+            b.genome.describe(),
+            b.loss(),
+            b.loss().exp(),
+            b.latency(),
+            b.params
+        ),
         None => println!("best         none within the budget yet"),
     }
     let hv = records.last().map(|r| r.hypervolume).unwrap_or(0.0);
-    println!("frontier     {} candidates, hypervolume {:.5} (reference loss {}, latency {} s)", flags.iter().filter(|f| **f).count(), hv, cfg.objectives.reference_point.loss, cfg.objectives.reference_point.latency_s);
+    println!(
+        "frontier     {} candidates, hypervolume {:.5} (reference loss {}, latency {} s)",
+        flags.iter().filter(|f| **f).count(),
+        hv,
+        cfg.objectives.reference_point.loss,
+        cfg.objectives.reference_point.latency_s
+    );
     println!();
-    println!("{:>4}  {:<40} {:>7} {:>9} {:>10} {:>9}", "id", "frontier genome", "width", "params", "loss", "latency s");
-    let mut front: Vec<&flashnas_search::Record> = records.iter().zip(&flags).filter(|(_, f)| **f).map(|(r, _)| r).collect();
+    println!(
+        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>9}",
+        "id", "frontier genome", "width", "params", "loss", "latency s"
+    );
+    let mut front: Vec<&flashnas_search::Record> = records
+        .iter()
+        .zip(&flags)
+        .filter(|(_, f)| **f)
+        .map(|(r, _)| r)
+        .collect();
     front.sort_by(|a, b| a.latency().partial_cmp(&b.latency()).expect("finite"));
     for r in front {
-        println!("{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>9.4}", r.id, r.layers, r.width, r.params, r.loss(), r.latency());
+        println!(
+            "{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>9.4}",
+            r.id,
+            r.layers,
+            r.width,
+            r.params,
+            r.loss(),
+            r.latency()
+        );
     }
     Ok(())
 }
 
 pub fn export(a: ExportArgs) -> anyhow::Result<()> {
-    let n = flashnas_search::export::export(&a.dir, a.what == What::Frontier, a.format == Format::Parquet, &a.out).map_err(anyhow::Error::msg)?;
+    let n = flashnas_search::export::export(
+        &a.dir,
+        a.what == What::Frontier,
+        a.format == Format::Parquet,
+        &a.out,
+    )
+    .map_err(anyhow::Error::msg)?;
     println!("wrote {} rows to {}", n, a.out.display());
     Ok(())
 }

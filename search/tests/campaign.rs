@@ -1,0 +1,308 @@
+//! Campaign properties: genomes, resume determinism, corrupt journals, export, config
+//! errors, failed candidates.
+
+use flashnas_search::config::CampaignConfig;
+use flashnas_search::genome::{Factor, Genome};
+use flashnas_search::journal::{Journal, Record};
+use flashnas_search::{Campaign, Event};
+use rand::SeedableRng;
+use std::path::Path;
+
+/// A small real campaign with a deterministic (analytic) latency source.
+pub fn small_config(strategy: &str, evaluations: usize) -> String {
+    format!(
+        r#"
+name = "test"
+seed = 3
+strategy = "{strategy}"
+evaluations = {evaluations}
+[space]
+stages = 2
+mixers = ["attention", "mamba2", "deltanet", "gated_deltanet"]
+ffns = [0, 1]
+max_repeats = 2
+depth_cap = 6
+widths = [16, 32]
+head_dim = 8
+ffn_ratio = 2.0
+mamba_d_state = 4
+chunk_size = 8
+[aging]
+population = 3
+sample = 2
+[nsga2]
+population = 3
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+prompt = 8
+generate = 8
+budget_s = 0.004
+[objectives]
+reference_point = {{ loss = 6.0, latency_s = 0.01 }}
+[train]
+seq_len = 16
+batch_size = 2
+steps = 3
+[train.data]
+val_windows = 2
+"#
+    )
+}
+
+fn run(dir: &Path, text: &str) -> Vec<Record> {
+    let cfg = CampaignConfig::from_toml(text, "test.toml").unwrap();
+    let mut ev = |_e: Event| {};
+    let mut c = Campaign::create(dir, cfg, text, &mut ev).unwrap();
+    c.run().unwrap();
+    c.records.clone()
+}
+
+fn resume(dir: &Path) -> Vec<Record> {
+    let mut ev = |_e: Event| {};
+    let mut c = Campaign::resume(dir, &mut ev).unwrap();
+    c.run().unwrap();
+    c.records.clone()
+}
+
+/// The journal without wall-clock fields.
+pub fn comparable(records: &[Record]) -> Vec<serde_json::Value> {
+    records
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap();
+            v["eval_seconds"] = 0.into();
+            v["proxy"]["wall_seconds"] = 0.into();
+            v["proxy"]["tokens_per_second"] = 0.into();
+            v
+        })
+        .collect()
+}
+
+fn space() -> flashnas_search::config::SpaceConfig {
+    CampaignConfig::from_toml(&small_config("aging", 4), "t")
+        .unwrap()
+        .space
+}
+
+#[test]
+fn random_and_mutated_genomes_are_valid_and_change_one_factor() {
+    let space = space();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    for _ in 0..300 {
+        let g = Genome::random(&space, &mut rng);
+        assert!(g.is_valid(&space), "{g:?}");
+        assert!(g.depth() <= space.depth_cap);
+        let spec = g.to_spec(&space, 256);
+        spec.validate().unwrap();
+        assert_eq!(spec.depth(), g.depth());
+        let (child, factor) = g.mutate(&space, &mut rng);
+        assert!(child.is_valid(&space));
+        assert_ne!(child, g);
+        // Exactly one factor changed.
+        match factor {
+            Factor::Width => assert_eq!(child.stages, g.stages),
+            Factor::BlockCounts => {
+                assert_eq!(child.width, g.width);
+            }
+            Factor::Operator | Factor::Ratio | Factor::Ffns => {
+                assert_eq!(child.width, g.width);
+                // One block type changed; repair may then drop blocks from the end (never add).
+                let differing = g
+                    .stages
+                    .iter()
+                    .zip(&child.stages)
+                    .filter(|(a, b)| a.block != b.block)
+                    .count();
+                assert!(
+                    differing <= 1 && child.stages.len() <= g.stages.len(),
+                    "{factor:?}: {g:?} → {child:?}"
+                );
+                for (a, b) in g.stages.iter().zip(&child.stages) {
+                    assert!(b.repeats <= a.repeats);
+                    if factor != Factor::Ffns {
+                        // ffns untouched unless it was the factor
+                        assert_eq!(a.block.ffns, b.block.ffns);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn repair_enforces_the_depth_cap_from_the_last_stage() {
+    let space = space();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut g = Genome::random(&space, &mut rng);
+    for s in &mut g.stages {
+        s.repeats = 50;
+    }
+    let first = g.stages[0].clone();
+    g.repair(space.depth_cap);
+    assert!(g.depth() <= space.depth_cap);
+    assert_eq!(g.stages[0].block, first.block);
+    // NF layer_types round into a genome of the space.
+    let layers = flashnas_search::genome::parse_layer_types(&[
+        "m2".into(),
+        "f".into(),
+        "a".into(),
+        "f".into(),
+    ])
+    .unwrap();
+    let g = Genome::from_layers(&layers, 16, &space);
+    assert_eq!(g.to_spec(&space, 256).layer_string(), "m2 f a f");
+}
+
+#[test]
+fn resumed_campaign_equals_uninterrupted_campaign() {
+    for strategy in ["aging", "nsga2", "random"] {
+        let text = small_config(strategy, 7);
+        let base = tempfile::tempdir().unwrap();
+        let full = run(&base.path().join("full"), &text);
+        assert_eq!(full.len(), 7, "{strategy}");
+        assert!(full.iter().any(|r| r.cycle > 0) || strategy == "random");
+        for cut in [0usize, 2, 5] {
+            let dir = base.path().join(format!("cut{cut}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("config.toml"), &text).unwrap();
+            // The journal as a crash after `cut` evaluations left it, with a half-written line.
+            let src = std::fs::read_to_string(base.path().join("full/journal.jsonl")).unwrap();
+            let lines: Vec<&str> = src.lines().collect();
+            let mut kept: String = lines[..cut].iter().map(|l| format!("{l}\n")).collect();
+            kept.push_str(&lines[cut][..lines[cut].len() / 2]);
+            std::fs::write(dir.join("journal.jsonl"), kept).unwrap();
+            let mut notes = Vec::new();
+            let mut ev = |e: Event| {
+                if let Event::Note(n) = e {
+                    notes.push(n)
+                }
+            };
+            let mut replayed = 0;
+            {
+                let mut c = Campaign::resume(&dir, &mut ev).unwrap();
+                c.run().unwrap();
+                assert_eq!(
+                    comparable(&c.records),
+                    comparable(&full),
+                    "{strategy}, resumed after {cut}"
+                );
+            }
+            assert!(
+                notes
+                    .iter()
+                    .any(|n| n.contains("line") && n.contains("truncated")),
+                "{notes:?}"
+            );
+            // The journal on disk is the full one again.
+            let on_disk = Journal::new(&dir).read().unwrap();
+            assert!(on_disk.problems.is_empty());
+            assert_eq!(comparable(&on_disk.records), comparable(&full));
+            replayed += cut;
+            let _ = replayed;
+        }
+        // Resuming a finished campaign changes nothing and evaluates nothing.
+        let again = resume(&base.path().join("full"));
+        assert_eq!(comparable(&again), comparable(&full));
+    }
+}
+
+#[test]
+fn export_rows_equal_the_journal() {
+    let text = small_config("aging", 6);
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &text);
+    let out = dir.path().join("all.csv");
+    let n = flashnas_search::export::export(dir.path(), false, false, &out).unwrap();
+    assert_eq!(n, records.len());
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for (line, r) in lines.zip(&records) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[col("id")], r.id.to_string());
+        assert_eq!(cells[col("genome")], r.layers);
+        assert_eq!(cells[col("width")], r.width.to_string());
+        assert_eq!(cells[col("params")], r.params.to_string());
+        let loss: f64 = cells[col("val_loss")].parse().unwrap();
+        assert!((loss - r.proxy.val_loss.unwrap()).abs() < 1e-9 * loss.abs().max(1.0));
+        let lat: f64 = cells[col("latency_s")].parse().unwrap();
+        assert!((lat - r.latency_s.unwrap()).abs() < 1e-9);
+    }
+    // The frontier export holds exactly the is_pareto rows.
+    let fr = dir.path().join("f.parquet");
+    let nf = flashnas_search::export::export(dir.path(), true, true, &fr).unwrap();
+    let flags = flashnas_search::campaign::pareto_flags(
+        &CampaignConfig::from_toml(&text, "t").unwrap(),
+        &records,
+    );
+    assert_eq!(nf, flags.iter().filter(|f| **f).count());
+    assert!(nf >= 1);
+    let svgs = flashnas_search::plot::plot(dir.path(), dir.path()).unwrap();
+    assert!(std::fs::read_to_string(&svgs[0])
+        .unwrap()
+        .contains("<circle"));
+}
+
+#[test]
+fn failed_candidates_are_recorded_and_the_campaign_goes_on() {
+    // max_loss far below any real loss: every candidate diverges at step 0.
+    let text = small_config("aging", 5).replace("steps = 3", "steps = 3\nmax_loss = 0.01");
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &text);
+    assert_eq!(records.len(), 5);
+    for r in &records {
+        assert_eq!(r.status, "failed");
+        assert!(!r.feasible);
+        assert!(
+            r.failure.as_ref().unwrap().contains("diverged at step 0"),
+            "{:?}",
+            r.failure
+        );
+    }
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let good = small_config("aging", 4);
+    let cases = [
+        (
+            good.replace("evaluations = 4", "evaluations = 4\nevalutions = 3"),
+            "evalutions",
+        ),
+        (
+            good.replace("strategy = \"aging\"", "strategy = \"greedy\""),
+            "greedy",
+        ),
+        (good.replace("ffns = [0, 1]", "ffns = [0, 3]"), "space.ffns"),
+        (
+            good.replace("widths = [16, 32]", "widths = [16, 30]"),
+            "space.widths: width 30",
+        ),
+        (
+            good.replace("budget_s = 0.004", "budget_s = -1.0"),
+            "latency.budget_s",
+        ),
+        (
+            good.replace("roofline = \"cpu-2core\"", "roofline = \"tpu\""),
+            "latency.roofline",
+        ),
+        (good.replace("sample = 2", "sample = 9"), "aging"),
+        (
+            good.replace("batch_size = 2", "batch_size = 0"),
+            "train.batch_size",
+        ),
+        (
+            good.replace("mixers = [", "mixers = [\"conv\", "),
+            "space.mixers: 'conv'",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = CampaignConfig::from_toml(&text, "c.toml").unwrap_err();
+        assert!(
+            e.contains("c.toml") && e.contains(want),
+            "want '{want}' in: {e}"
+        );
+    }
+}
