@@ -306,3 +306,24 @@ fn config_errors_name_the_key() {
         );
     }
 }
+
+#[test]
+fn shipped_configs_are_valid() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/");
+    CampaignConfig::from_file(&Path::new(root).join("quickstart.toml")).unwrap();
+    let paper = Path::new(root).join("nemotron-flash-1b.toml");
+    match CampaignConfig::from_file(&paper) {
+        Ok(c) => {
+            assert!(cfg!(feature = "cuda"));
+            assert_eq!((c.space.depth_cap, c.latency.generate), (30, 8192));
+        }
+        // Without CUDA the only complaint is the device.
+        Err(e) => assert!(
+            !cfg!(feature = "cuda")
+                && e.contains("latency.device")
+                && e.contains("--features cuda"),
+            "{e}"
+        ),
+    }
+    flashnas_training::TrainConfig::from_file(&Path::new(root).join("train-quick.toml")).unwrap();
+}

@@ -15,6 +15,19 @@ pub enum Bench {
     /// Repeatability of the CPU decode measurement (CV over 10 runs of a fixed arch) and the
     /// lookup table's prediction error on 5 mixed archs.
     Latency(LatencyArgs),
+    /// Tokens/second of forward+backward+optimizer (the proxy's training step) for a reference
+    /// arch (d=128, 8 sublayers: attention, mamba2, deltanet, ffn; T=256, batch 16) and peak RSS.
+    Train(TrainArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 256)]
+    seq_len: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -50,6 +63,7 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
     match b {
         Bench::Model(a) => model(a),
         Bench::Latency(a) => latency(a),
+        Bench::Train(a) => train_bench(a),
     }
 }
 
@@ -255,5 +269,57 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         let out = serde_json::json!({"backend": backend_name(), "repeatability": stats, "lut": table, "roofline_error_pct": roof_err});
         std::fs::write(&p, serde_json::to_string_pretty(&out)?)?;
     }
+    Ok(())
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
+    use flashnas_training::{train, Dataset, TrainConfig};
+    let spec = ArchSpec::from_json(
+        r#"{"vocab_size": 256, "d_model": 128, "attention": {"n_heads": 4, "n_kv_heads": 2},
+            "mamba2": {"d_state": 16, "head_dim": 32, "chunk_size": 64}, "deltanet": {"n_heads": 4, "chunk_size": 64},
+            "ffn": {"ratio": 3.0, "multiple_of": 8},
+            "layers": ["a", "f", "m2", "f", "deltanet", "f", "m2", "f"]}"#,
+    )?;
+    let cfg = TrainConfig::from_toml(
+        &format!(
+            "steps = {}\nseq_len = {}\nbatch_size = {}\nlog_every = 1",
+            a.steps, a.seq_len, a.batch
+        ),
+        "bench",
+    )
+    .map_err(anyhow::Error::msg)?;
+    let data = Dataset::load(&cfg.data, cfg.seq_len, std::path::Path::new("."))
+        .map_err(anyhow::Error::msg)?;
+    let mut step_times = Vec::new();
+    let mut last = Instant::now();
+    let (r, _) = train::<Train>(&spec, &cfg, &data, &device(), &mut |_| {
+        step_times.push(last.elapsed().as_secs_f64());
+        last = Instant::now();
+    });
+    anyhow::ensure!(
+        r.status.is_ok(),
+        "bench run failed: {}",
+        r.status.describe()
+    );
+    // The first step includes allocation warm-up; report the rest.
+    let steady: f64 = step_times[1..].iter().sum::<f64>() / (step_times.len() - 1).max(1) as f64;
+    println!(
+        "backend {} | arch {} (d=128, {} params) | T={} batch {}",
+        backend_name(),
+        spec.layer_string(),
+        r.params,
+        a.seq_len,
+        a.batch
+    );
+    println!("fwd+bwd+AdamW+weight-norm: {:.0} tokens/s steady ({:.1} ms/step; whole run incl. eval {:.0} tokens/s)", (a.batch * a.seq_len) as f64 / steady, steady * 1e3, r.tokens_per_second);
+    println!("peak RSS {:.0} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     Ok(())
 }

@@ -1,7 +1,4 @@
-//! Minimal NumPy `.npy` (version 1.0) writer and reader for little-endian f32 arrays.
-
-use anyhow::{bail, Context};
-use std::path::Path;
+//! Minimal NumPy `.npy` (version 1.0) writer for little-endian f32 arrays.
 
 /// Encodes `data` with `shape` as a C-order `<f4` array.
 pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
@@ -29,36 +26,4 @@ pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
         out.extend_from_slice(&x.to_le_bytes());
     }
     out
-}
-
-/// Decodes a C-order `<f4` .npy file into (shape, data).
-pub fn read_f32(path: &Path) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        bail!("{}: not a .npy file", path.display());
-    }
-    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(&bytes[10..10 + hlen])?;
-    if !header.contains("'<f4'") || header.contains("'fortran_order': True") {
-        bail!(
-            "{}: only C-order little-endian f32 arrays are supported",
-            path.display()
-        );
-    }
-    let shape_txt = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .context("no shape in .npy header")?;
-    let shape: Vec<usize> = shape_txt
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse())
-        .collect::<Result<_, _>>()?;
-    let data = bytes[10 + hlen..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok((shape, data))
 }
