@@ -169,7 +169,7 @@ reference_point = { loss = 6.0, latency_s = 0.01 }
 [train]
 seq_len = 16
 batch_size = 4
-steps = 12
+steps = 30
 [train.data]
 val_windows = 2
 "#;
