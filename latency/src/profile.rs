@@ -252,6 +252,7 @@ pub fn profile<B: Backend>(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Median seconds of batch-1 decoding (prefill of `prompt` + `generate` steps): the figure
 /// the search and the lookup table use.
 pub fn decode_seconds<B: Backend>(

@@ -131,7 +131,7 @@ fn lookup_table_predicts_and_round_trips_through_its_file() {
         table.predict(&tiny(r#"["deltanet"]"#)).is_none(),
         "unmeasured sublayer"
     );
-    let rows = table.validate::<Compute>(&[mixed.clone()], &device(), &s);
+    let rows = table.validate::<Compute>(std::slice::from_ref(&mixed), &device(), &s);
     assert_eq!(rows.len(), 1);
     assert!(table.max_error_pct().is_some());
 

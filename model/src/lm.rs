@@ -26,6 +26,7 @@ use burn::tensor::{Int, Tensor};
 use std::path::Path;
 
 /// The operator inside one residual sublayer.
+#[allow(clippy::large_enum_variant)] // one per sublayer; boxing buys nothing
 #[derive(Module, Debug)]
 pub enum Operator<B: Backend> {
     Attention(Attention<B>),
@@ -43,6 +44,7 @@ pub struct Sublayer<B: Backend> {
 }
 
 /// Decode state of one sublayer.
+#[allow(clippy::large_enum_variant)] // one per sublayer; boxing buys nothing
 #[derive(Debug, Clone)]
 pub enum LayerState<B: Backend> {
     /// `None` until a key is cached (and for swa with a window of 1).

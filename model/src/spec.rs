@@ -480,7 +480,7 @@ impl ArchSpec {
                 let dh = match f.usize_opt("head_dim")? {
                     Some(v) => v,
                     None => {
-                        if d % h != 0 {
+                        if !d.is_multiple_of(h) {
                             return Err(f.err(
                                 "head_dim",
                                 format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}"),
@@ -548,14 +548,14 @@ impl ArchSpec {
                 let conv_bias = f.bool_or("conv_bias", true)?;
                 let proj_bias = f.bool_or("proj_bias", false)?;
                 let di = expand * d;
-                if di % p != 0 {
+                if !di.is_multiple_of(p) {
                     return Err(f.err(
                         "head_dim",
                         format!("{p} does not divide d_inner = expand·d_model = {di}"),
                     ));
                 }
                 let heads = di / p;
-                if heads % g != 0 {
+                if !heads.is_multiple_of(g) {
                     return Err(f.err(
                         "n_groups",
                         format!(
@@ -581,7 +581,7 @@ impl ArchSpec {
                 let dk = match f.usize_opt("head_k_dim")? {
                     Some(v) => positive(&f, "head_k_dim", v)?,
                     None => {
-                        if d % h != 0 {
+                        if !d.is_multiple_of(h) {
                             return Err(f.err("head_k_dim", format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}")));
                         }
                         d / h
@@ -608,7 +608,7 @@ impl ArchSpec {
                 let dk = match f.usize_opt("head_k_dim")? {
                     Some(v) => positive(&f, "head_k_dim", v)?,
                     None => {
-                        if d % h != 0 {
+                        if !d.is_multiple_of(h) {
                             return Err(f.err("head_k_dim", format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}")));
                         }
                         d / h

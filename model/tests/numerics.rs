@@ -86,12 +86,14 @@ fn random_tokens(b: usize, t: usize, vocab: usize, seed: u64) -> Tensor<B, 2, In
 }
 
 /// One recurrent mixer built at a given chunk size.
+#[allow(clippy::large_enum_variant)]
 enum Mixer {
     Mamba2(Mamba2<B>),
     DeltaNet(DeltaNet<B>),
     Gdn(GatedDeltaNet<B>),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 enum MixerState {
     Mamba2(Mamba2State<B>),

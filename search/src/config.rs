@@ -195,7 +195,7 @@ impl SpaceConfig {
         if self.widths.is_empty() {
             return Err("space.widths: list at least one width".into());
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return Err(format!(
                 "space.head_dim: {} must be even and > 0",
                 self.head_dim

@@ -74,7 +74,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.repeats
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let sync_dev = device.clone();
+    let sync_dev = device;
     let p = profile::<Compute>(&spec, &cfg, &device, &move || sync(&sync_dev))
         .map_err(anyhow::Error::msg)?;
     spinner.finish_and_clear();

@@ -272,7 +272,7 @@ impl TrainConfig {
         if self.log_every == 0 {
             return bad("log_every", "must be at least 1".into());
         }
-        if !(self.max_loss > 0.0) {
+        if self.max_loss.is_nan() || self.max_loss <= 0.0 {
             return bad("max_loss", format!("{} must be > 0", self.max_loss));
         }
         let d = &self.data;
@@ -316,7 +316,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
             return bad("optimizer.beta1/beta2", "must be in [0, 1)".into());
         }
-        if !(o.eps > 0.0) || o.weight_decay < 0.0 {
+        if o.eps.is_nan() || o.eps <= 0.0 || o.weight_decay < 0.0 {
             return bad(
                 "optimizer.eps/weight_decay",
                 "eps must be > 0 and weight_decay ≥ 0".into(),
