@@ -232,7 +232,8 @@ impl<'a> Campaign<'a> {
         let l = &self.cfg.latency;
         let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
             let dev = parse_device(&l.device)?;
-            let d2 = dev;
+            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+            let d2 = dev.clone();
             let s = decode_seconds::<Compute>(
                 spec,
                 l.prompt,
@@ -261,7 +262,8 @@ impl<'a> Campaign<'a> {
                 let bound = l.lut_max_error_pct;
                 let table = self.lut.as_mut().expect("lut source has a table");
                 let dev = device();
-                let d2 = dev;
+                #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+                let d2 = dev.clone();
                 let s = move || sync(&d2);
                 table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
                 if table.usable(bound) {

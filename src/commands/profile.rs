@@ -74,7 +74,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         a.repeats
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let sync_dev = device;
+    #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+    let sync_dev = device.clone();
     let p = profile::<Compute>(&spec, &cfg, &device, &move || sync(&sync_dev))
         .map_err(anyhow::Error::msg)?;
     spinner.finish_and_clear();
