@@ -8,22 +8,20 @@
 //! campaign writes the same journal as an uninterrupted one, wall-clock fields aside.
 
 use crate::config::{CampaignConfig, Strategy, WidthRule};
+use crate::executor::Executor;
 use crate::genome::{parse_layer_types, Factor, Genome};
 use crate::journal::{Checkpoint, Journal, Record};
 use crate::pareto::{crowding, frontier, hypervolume_2d, non_dominated_sort, Point};
-use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol};
-use flashnas_latency::profile::decode_seconds;
+use crate::task::{write_task, DeviceLock, Latency, Task};
 use flashnas_latency::LatencySource;
-use flashnas_model::backend::{device, parse_device, sync, Compute, Train};
 use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
-use flashnas_training::{train, Dataset, Status};
+use flashnas_training::{Dataset, Status};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Events for progress display.
 pub enum Event<'a> {
@@ -44,6 +42,7 @@ pub enum Event<'a> {
 }
 
 /// A proposal from a strategy.
+#[derive(Clone)]
 struct Proposal {
     genome: Genome,
     cycle: usize,
@@ -51,6 +50,19 @@ struct Proposal {
     second_parent: Option<usize>,
     origin: &'static str,
     mutation: Option<Factor>,
+}
+
+/// A proposed candidate not yet admitted to the journal.
+struct Pending {
+    id: usize,
+    proposal: Proposal,
+    /// The genome as evaluated (width fitted when the rule says so).
+    genome: Genome,
+    key: String,
+    spec: ArchSpec,
+    /// What the executor is evaluating (`None` when read back from the journal).
+    task: Option<Task>,
+    replay: Option<Record>,
 }
 
 pub struct Campaign<'a> {
@@ -63,10 +75,12 @@ pub struct Campaign<'a> {
     replay: VecDeque<Record>,
     pub records: Vec<Record>,
     by_key: HashMap<String, usize>,
-    lut: Option<LatencyTable>,
     on_event: &'a mut dyn FnMut(Event),
-    /// Latency of (key) measured while fitting widths, reused within this run.
-    latency_cache: HashMap<String, (f64, Option<f64>, String)>,
+    /// Latency of (layers|width) measured while fitting widths, reused within this run.
+    latency_cache: HashMap<String, Latency>,
+    executor: Box<dyn Executor>,
+    /// Proposed, not yet admitted, oldest first; admitted strictly in this order.
+    pending: VecDeque<Pending>,
     cycle: usize,
     population: Vec<usize>,
 }
@@ -126,27 +140,7 @@ impl<'a> Campaign<'a> {
                 "{e}; continuing from the journal, which holds every completed evaluation"
             )));
         }
-        let lut = match (&cfg.latency.source, &cfg.latency.lut_file) {
-            (LatencySource::Lut, Some(f)) => {
-                let path = flashnas_training::config::resolve_path(f, &base);
-                let file = LutFile::load(&path)?;
-                let dev = flashnas_latency::profile::device_name();
-                Some(
-                    file.table(&dev, flashnas_model::backend::backend_name())
-                        .cloned()
-                        .unwrap_or_else(|| {
-                            LatencyTable::new(LutProtocol {
-                                prompt: cfg.latency.prompt,
-                                generate: cfg.latency.generate,
-                                batch: 1,
-                                warmup: 1,
-                                repeats: cfg.latency.repeats,
-                            })
-                        }),
-                )
-            }
-            _ => None,
-        };
+        let executor = cfg.executor.build()?;
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -155,17 +149,14 @@ impl<'a> Campaign<'a> {
             replay: read.records.into(),
             records: Vec::new(),
             by_key: HashMap::new(),
-            lut,
             on_event,
+            executor,
+            pending: VecDeque::new(),
             latency_cache: HashMap::new(),
             cfg,
             cycle: 0,
             population: Vec::new(),
         })
-    }
-
-    fn budget_left(&self) -> bool {
-        self.records.len() < self.cfg.evaluations
     }
 
     fn violation(&self, r: &Record) -> f64 {
@@ -224,83 +215,25 @@ impl<'a> Campaign<'a> {
             .map(|r| r.id)
     }
 
-    fn latency_of(&mut self, spec: &ArchSpec) -> (Option<f64>, Option<f64>, String) {
+    /// Latency of `spec` in the driver (the fit-the-budget width rule), cached by shape.
+    fn latency_of(&mut self, spec: &ArchSpec) -> Latency {
         let key = format!("{}|{}", spec.layer_string(), spec.d_model);
-        if let Some((l, cv, src)) = self.latency_cache.get(&key) {
-            return (Some(*l), *cv, src.clone());
+        if let Some(l) = self.latency_cache.get(&key) {
+            return l.clone();
         }
         let l = &self.cfg.latency;
-        let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
-            let dev = parse_device(&l.device)?;
-            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-            let d2 = dev.clone();
-            let s = decode_seconds::<Compute>(
-                spec,
-                l.prompt,
-                l.generate,
-                1,
-                1,
-                l.repeats,
-                &dev,
-                &move || sync(&d2),
-            );
-            Ok((s.median, s.cv))
+        let lock = match l.source {
+            LatencySource::Analytic => None,
+            _ => DeviceLock::open(&self.dir, &l.device).ok(),
         };
-        let out = match l.source {
-            LatencySource::Analytic => {
-                let dev = self.cfg.roofline().expect("validated");
-                Ok((
-                    dev.decode_seconds(spec, l.prompt, l.generate, 1),
-                    None,
-                    "analytic".to_string(),
-                ))
-            }
-            LatencySource::Measured => {
-                measure(spec).map(|(m, cv)| (m, Some(cv), "measured".into()))
-            }
-            LatencySource::Lut => {
-                let bound = l.lut_max_error_pct;
-                let table = self.lut.as_mut().expect("lut source has a table");
-                let dev = device();
-                #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-                let d2 = dev.clone();
-                let s = move || sync(&d2);
-                table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
-                if table.usable(bound) {
-                    Ok((
-                        table.predict(spec).expect("entries added"),
-                        None,
-                        "lut".into(),
-                    ))
-                } else {
-                    // Not (yet) trusted: measure, and let the measurement validate the table.
-                    let measured = measure(spec);
-                    if let Ok((m, _)) = &measured {
-                        let predicted = table.predict(spec).expect("entries added");
-                        table.validation.push(flashnas_latency::lut::ValidationRow {
-                            layers: spec.layer_string(),
-                            measured_s: *m,
-                            predicted_s: predicted,
-                            error_pct: 100.0 * (predicted - m).abs() / m,
-                        });
-                    }
-                    if let Some(f) = &l.lut_file {
-                        let path = flashnas_training::config::resolve_path(f, &self.dir);
-                        let mut file = LutFile::load(&path).unwrap_or_default();
-                        file.insert(table.clone());
-                        let _ = file.save(&path);
-                    }
-                    measured.map(|(m, cv)| (m, Some(cv), "measured (lut not yet validated)".into()))
-                }
-            }
+        let measured = {
+            let _exclusive = lock.as_ref().map(|k| k.exclusive());
+            crate::task::latency_of(spec, l, &self.dir)
         };
-        match out {
-            Ok((lat, cv, src)) => {
-                self.latency_cache.insert(key, (lat, cv, src.clone()));
-                (Some(lat), cv, src)
-            }
-            Err(e) => (None, None, format!("error: {e}")),
+        if measured.seconds.is_some() {
+            self.latency_cache.insert(key, measured.clone());
         }
+        measured
     }
 
     /// The paper's width rule: the largest configured width whose latency meets the budget
@@ -311,7 +244,7 @@ impl<'a> Campaign<'a> {
         for &w in &widths {
             g.width = w;
             let spec = g.to_spec(&self.cfg.space, self.data.vocab_size);
-            if let (Some(l), _, _) = self.latency_of(&spec) {
+            if let Some(l) = self.latency_of(&spec).seconds {
                 if l <= self.cfg.latency.budget_s {
                     return;
                 }
@@ -320,20 +253,85 @@ impl<'a> Campaign<'a> {
         g.width = *widths.last().expect("widths");
     }
 
-    /// Evaluates a proposal (or reads it back from the journal); `None` when it was a
-    /// duplicate of an earlier candidate (returned as `Err(id)` of that one).
-    fn evaluate(&mut self, p: Proposal) -> Result<usize, usize> {
+    /// Runs the evaluations on another executor or with another worker count. The search
+    /// trajectory does not change: it depends on `executor.in_flight`, which stays as
+    /// configured.
+    pub fn set_executor(
+        &mut self,
+        kind: Option<crate::executor::ExecutorKind>,
+        workers: Option<usize>,
+    ) -> Result<(), String> {
+        let in_flight = self.cfg.executor.in_flight();
+        if let Some(k) = kind {
+            self.cfg.executor.kind = k;
+        }
+        if let Some(w) = workers {
+            self.cfg.executor.workers = w;
+        }
+        self.cfg.executor.in_flight = Some(in_flight);
+        self.cfg
+            .executor
+            .validate()
+            .map_err(|e| format!("executor.{e}"))?;
+        self.executor = self.cfg.executor.build()?;
+        Ok(())
+    }
+
+    /// Candidates proposed and not yet admitted.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Proposals may still be made (admitted + in flight < budget).
+    fn budget_left(&self) -> bool {
+        self.records.len() + self.pending.len() < self.cfg.evaluations
+    }
+
+    /// Admits the oldest in-flight candidates until fewer than `in_flight` remain; returns
+    /// the admitted ids in order.
+    fn make_room(&mut self) -> Vec<usize> {
+        let mut ids = Vec::new();
+        while self.pending.len() >= self.cfg.executor.in_flight() {
+            ids.push(self.admit_head());
+        }
+        ids
+    }
+
+    /// Admits every in-flight candidate, in order.
+    fn drain(&mut self) -> Vec<usize> {
+        let mut ids = Vec::new();
+        while !self.pending.is_empty() {
+            ids.push(self.admit_head());
+        }
+        ids
+    }
+
+    /// Proposes a candidate: read back from the journal, or written as a task and handed to
+    /// the executor. `Err(id)`: a duplicate of candidate `id` (admitted or in flight),
+    /// which is never evaluated twice.
+    fn submit(&mut self, p: Proposal) -> Result<usize, usize> {
         let proposal_key = p.genome.key();
         if self.cfg.space.width == WidthRule::Gene {
             if let Some(&id) = self.by_key.get(&proposal_key) {
                 return Err(id);
             }
         }
-        let id = self.records.len();
+        let id = self.records.len() + self.pending.len();
         if let Some(r) = self.replay.front() {
             if r.proposal_key == proposal_key && r.id == id {
                 let r = self.replay.pop_front().expect("front");
-                return Ok(self.admit(r, true));
+                self.by_key.insert(r.proposal_key.clone(), id);
+                self.by_key.insert(r.key.clone(), id);
+                self.pending.push_back(Pending {
+                    id,
+                    proposal: p,
+                    genome: r.genome.clone(),
+                    key: r.key.clone(),
+                    spec: r.spec.clone(),
+                    task: None,
+                    replay: Some(r),
+                });
+                return Ok(id);
             }
             let msg = format!(
                 "the journal in {} does not match this config: record {id} is '{}', the strategy now proposes '{}' \
@@ -347,17 +345,19 @@ impl<'a> Campaign<'a> {
                 .map(|r| serde_json::to_string(&r).expect("json"))
                 .collect();
             let _ = std::fs::write(self.dir.join("journal.jsonl.replaced"), rest.join("\n"));
-            // Rewrite the journal with the records kept so far.
+            // Rewrite the journal with the records kept so far (admitted or about to be).
             let _ = std::fs::remove_file(self.journal.path());
-            for r in &self.records {
+            let kept: Vec<Record> = self
+                .records
+                .iter()
+                .cloned()
+                .chain(self.pending.iter().filter_map(|q| q.replay.clone()))
+                .collect();
+            for r in &kept {
                 let _ = self.journal.append(r);
             }
         }
-        let mut genome = p.genome;
-        let mut ck = self.checkpoint(false);
-        ck.in_flight = Some(proposal_key.clone());
-        let _ = ck.save(&self.dir);
-        let start = Instant::now();
+        let mut genome = p.genome.clone();
         if self.cfg.space.width == WidthRule::FitBudget {
             self.fit_width(&mut genome);
         }
@@ -366,62 +366,102 @@ impl<'a> Campaign<'a> {
             return Err(dup);
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
-        let describe = genome.describe();
-        (self.on_event)(Event::Start {
-            id,
-            describe: &describe,
-        });
-        let mut train_cfg = self.cfg.train.clone();
-        train_cfg.seed = self.cfg.seed;
-        let (proxy, _) = {
-            let ev = &mut self.on_event;
-            train::<Train>(&spec, &train_cfg, &self.data, &device(), &mut |pr| {
-                ev(Event::Step(pr))
-            })
-        };
-        let (latency_s, latency_cv, latency_source) = if proxy.status.is_ok() {
-            self.latency_of(&spec)
+        let mut train = self.cfg.train.clone();
+        train.seed = self.cfg.seed;
+        let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
+            self.latency_cache
+                .get(&format!("{}|{}", spec.layer_string(), spec.d_model))
+                .cloned()
         } else {
-            (None, None, "skipped".into())
+            None
         };
+        let task = Task {
+            name: id.to_string(),
+            proposal_key: proposal_key.clone(),
+            spec: spec.clone(),
+            train,
+            latency: Some(self.cfg.latency.clone()),
+            known_latency,
+            base_dir: self.dir.clone(),
+        };
+        let started = write_task(&self.dir, &task).and_then(|_| {
+            let ev = &mut self.on_event;
+            self.executor.start(&self.dir, &task, &mut |e| ev(e))
+        });
+        if let Err(e) = started {
+            (self.on_event)(Event::Note(format!("candidate {id}: {e}")));
+        }
+        self.by_key.insert(proposal_key, id);
+        self.by_key.insert(key.clone(), id);
+        self.pending.push_back(Pending {
+            id,
+            proposal: p,
+            genome,
+            key,
+            spec,
+            task: Some(task),
+            replay: None,
+        });
+        let mut ck = self.checkpoint(false);
+        ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
+        ck.in_flight_ids = self.pending.iter().map(|q| q.id).collect();
+        let _ = ck.save(&self.dir);
+        Ok(id)
+    }
+
+    /// Waits for the oldest in-flight candidate and admits it.
+    fn admit_head(&mut self) -> usize {
+        let q = self.pending.pop_front().expect("a candidate in flight");
+        if let Some(r) = q.replay {
+            return self.admit(r, true);
+        }
+        let task = q.task.expect("a task");
+        let result = {
+            let ev = &mut self.on_event;
+            self.executor.wait(&self.dir, &task, &mut |e| ev(e))
+        };
+        let proxy = result.proxy;
+        let latency_s = result.latency.seconds;
         let failure = match (&proxy.status, latency_s) {
             (Status::Ok, Some(_)) => None,
-            (Status::Ok, None) => Some(format!("latency {latency_source}")),
+            (Status::Ok, None) => Some(format!("latency {}", result.latency.source)),
             (s, _) => Some(s.describe()),
         };
         let status = if failure.is_none() { "ok" } else { "failed" }.to_string();
         let feasible =
             failure.is_none() && latency_s.is_some_and(|l| l <= self.cfg.latency.budget_s);
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
+        let p = q.proposal;
         let record = Record {
-            id,
+            id: q.id,
             cycle: p.cycle,
             parent: p.parent,
             second_parent: p.second_parent,
             origin: p.origin.into(),
             mutation: p.mutation,
-            proposal_key,
-            key,
-            layers: spec.layer_string(),
-            width: genome.width,
-            depth: genome.depth(),
-            params: accounting::param_count(&spec),
-            state_bytes: accounting::state_bytes(&spec, context),
-            genome,
-            spec,
+            proposal_key: p.genome.key(),
+            key: q.key,
+            layers: q.spec.layer_string(),
+            width: q.genome.width,
+            depth: q.genome.depth(),
+            params: accounting::param_count(&q.spec),
+            state_bytes: accounting::state_bytes(&q.spec, context),
+            genome: q.genome,
+            spec: q.spec,
             proxy,
             latency_s,
-            latency_cv,
-            latency_source,
+            latency_cv: result.latency.cv,
+            latency_source: result.latency.source,
             feasible,
             status,
             failure,
             frontier_size: 0,
             hypervolume: 0.0,
             seed: self.cfg.seed,
-            eval_seconds: start.elapsed().as_secs_f64(),
+            eval_seconds: result.eval_seconds,
+            attempts: result.attempt,
         };
-        Ok(self.admit(record, false))
+        self.admit(record, false)
     }
 
     /// Adds a record: frontier update, journal append (new ones), checkpoint, event.
@@ -462,6 +502,7 @@ impl<'a> Campaign<'a> {
             cycle: self.cycle,
             population: self.population.clone(),
             in_flight: None,
+            in_flight_ids: Vec::new(),
             rng_word_pos: self.rng.get_word_pos(),
             best: self.best(),
             frontier,
@@ -495,7 +536,8 @@ impl<'a> Campaign<'a> {
                 _ => unreachable!("validated"),
             };
             let genome = Genome::from_layers(&layers, width, &self.cfg.space);
-            if let Ok(id) = self.evaluate(Proposal {
+            self.make_room();
+            if let Ok(id) = self.submit(Proposal {
                 genome,
                 cycle: 0,
                 parent: None,
@@ -509,7 +551,8 @@ impl<'a> Campaign<'a> {
         let mut dup_streak = 0;
         while members.len() < n && self.budget_left() {
             let genome = Genome::random(&self.cfg.space, &mut self.rng);
-            match self.evaluate(Proposal {
+            self.make_room();
+            match self.submit(Proposal {
                 genome,
                 cycle: 0,
                 parent: None,
@@ -529,6 +572,8 @@ impl<'a> Campaign<'a> {
                 }
             }
         }
+        // The first cycle needs the whole initial population's results.
+        self.drain();
         Ok(members)
     }
 
@@ -539,15 +584,8 @@ impl<'a> Campaign<'a> {
             Strategy::Nsga2 => self.nsga2()?,
             Strategy::Random => self.random()?,
         }
+        self.drain();
         let _ = self.checkpoint(true).save(&self.dir);
-        if let Some(table) = &self.lut {
-            if let Some(f) = &self.cfg.latency.lut_file {
-                let path = flashnas_training::config::resolve_path(f, &self.dir);
-                let mut file = LutFile::load(&path).unwrap_or_default();
-                file.insert(table.clone());
-                file.save(&path)?;
-            }
-        }
         let (frontier, hypervolume) = self.frontier();
         Ok(Outcome {
             best: self.best(),
@@ -587,51 +625,57 @@ impl<'a> Campaign<'a> {
             .expect("non-empty")
     }
 
-    /// Aging evolution (Nemotron-Flash Algorithm 1).
+    /// Aging evolution (Nemotron-Flash Algorithm 1), steady state: up to `in_flight`
+    /// children are evaluated at once; each result joins the population (and the oldest
+    /// member leaves) in proposal order, and each new child is drawn from the population as
+    /// it stands then. With `in_flight = 1` this is the sequential algorithm.
     fn aging(&mut self) -> Result<(), String> {
         let a = self.cfg.aging.clone();
         let mut population: VecDeque<usize> = self.initial_population(a.population)?.into();
         self.population = population.iter().copied().collect();
         let mut dup_streak = 0;
+        let mut children: VecDeque<Proposal> = VecDeque::new();
+        let join = |population: &mut VecDeque<usize>, id: usize| {
+            population.push_back(id);
+            population.pop_front();
+        };
         while self.budget_left() && !population.is_empty() {
-            self.cycle += 1;
-            let mut children = Vec::new();
-            for _ in 0..a.offspring_per_cycle {
-                let members: Vec<usize> = population.iter().copied().collect();
-                let sample: Vec<usize> = members
-                    .choose_multiple(&mut self.rng, a.sample.min(members.len()))
-                    .copied()
-                    .collect();
-                let parent = self.tournament_parent(&sample);
-                let (child, factor) = self.records[parent]
-                    .genome
-                    .mutate(&self.cfg.space, &mut self.rng);
-                children.push(Proposal {
-                    genome: child,
-                    cycle: self.cycle,
-                    parent: Some(parent),
-                    second_parent: None,
-                    origin: "mutation",
-                    mutation: Some(factor),
-                });
+            for id in self.make_room() {
+                join(&mut population, id);
             }
-            for child in children {
-                if !self.budget_left() {
-                    break;
+            if children.is_empty() {
+                self.cycle += 1;
+                for _ in 0..a.offspring_per_cycle {
+                    let members: Vec<usize> = population.iter().copied().collect();
+                    let sample: Vec<usize> = members
+                        .choose_multiple(&mut self.rng, a.sample.min(members.len()))
+                        .copied()
+                        .collect();
+                    let parent = self.tournament_parent(&sample);
+                    let (child, factor) = self.records[parent]
+                        .genome
+                        .mutate(&self.cfg.space, &mut self.rng);
+                    children.push_back(Proposal {
+                        genome: child,
+                        cycle: self.cycle,
+                        parent: Some(parent),
+                        second_parent: None,
+                        origin: "mutation",
+                        mutation: Some(factor),
+                    });
                 }
-                // A duplicate joins the population with its recorded result (no new evaluation).
-                let id = match self.evaluate(child) {
-                    Ok(id) => {
-                        dup_streak = 0;
-                        id
+            }
+            let child = children.pop_front().expect("a child");
+            match self.submit(child) {
+                Ok(_) => dup_streak = 0,
+                Err(id) => {
+                    // A duplicate joins the population with its recorded result (no new
+                    // evaluation); one still in flight joins when admitted.
+                    dup_streak += 1;
+                    if id < self.records.len() {
+                        join(&mut population, id);
                     }
-                    Err(id) => {
-                        dup_streak += 1;
-                        id
-                    }
-                };
-                population.push_back(id);
-                population.pop_front();
+                }
             }
             self.population = population.iter().copied().collect();
             if dup_streak > 200 {
@@ -642,6 +686,10 @@ impl<'a> Campaign<'a> {
                 break;
             }
         }
+        for id in self.drain() {
+            join(&mut population, id);
+        }
+        self.population = population.iter().copied().collect();
         Ok(())
     }
 
@@ -714,7 +762,8 @@ impl<'a> Campaign<'a> {
                     ((child, Some(f), "mutation"), None)
                 };
                 let (genome, mutation, origin) = proposal;
-                match self.evaluate(Proposal {
+                self.make_room();
+                match self.submit(Proposal {
                     genome,
                     cycle: self.cycle,
                     parent: Some(p1),
@@ -729,6 +778,7 @@ impl<'a> Campaign<'a> {
                     Err(_) => dup_streak += 1,
                 }
             }
+            self.drain();
             let mut pool = population.clone();
             pool.extend(offspring);
             pool.sort_unstable();

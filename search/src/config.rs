@@ -378,6 +378,9 @@ pub struct CampaignConfig {
     pub train: TrainConfig,
     #[serde(default)]
     pub seeds: Vec<SeedDesign>,
+    /// Who evaluates candidates: in this process, a local worker pool, or Slurm.
+    #[serde(default)]
+    pub executor: crate::executor::ExecutorConfig,
 }
 
 impl CampaignConfig {
@@ -456,6 +459,9 @@ impl CampaignConfig {
             return Err("objectives.reference_point: loss and latency_s must be > 0".into());
         }
         self.train.validate().map_err(|e| format!("train.{e}"))?;
+        self.executor
+            .validate()
+            .map_err(|e| format!("executor.{e}"))?;
         for (i, s) in self.seeds.iter().enumerate() {
             match (&s.layer_types, &s.arch) {
                 (Some(l), None) => {
@@ -479,11 +485,15 @@ impl CampaignConfig {
 
     /// The roofline device of an analytic campaign.
     pub fn roofline(&self) -> Option<DeviceModel> {
-        self.latency.roofline_device.clone().or_else(|| {
-            self.latency
-                .roofline
-                .as_deref()
-                .and_then(|p| DeviceModel::preset(p).ok())
-        })
+        roofline_of(&self.latency)
     }
+}
+
+/// The roofline device of an analytic latency config.
+pub fn roofline_of(l: &LatencyConfig) -> Option<DeviceModel> {
+    l.roofline_device.clone().or_else(|| {
+        l.roofline
+            .as_deref()
+            .and_then(|p| DeviceModel::preset(p).ok())
+    })
 }

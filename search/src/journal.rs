@@ -50,6 +50,13 @@ pub struct Record {
     pub hypervolume: f64,
     pub seed: u64,
     pub eval_seconds: f64,
+    /// Tries it took (a worker died, a Slurm job failed, timed out or was preempted).
+    #[serde(default = "one")]
+    pub attempts: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Record {
@@ -191,6 +198,9 @@ pub struct Checkpoint {
     pub population: Vec<usize>,
     /// Candidate being evaluated when this was written (`proposal_key`), if any.
     pub in_flight: Option<String>,
+    /// Record ids proposed and not yet admitted (evaluating, or queued at an executor).
+    #[serde(default)]
+    pub in_flight_ids: Vec<usize>,
     /// RNG words drawn so far (the stream position of the campaign's ChaCha8 RNG).
     pub rng_word_pos: u128,
     pub best: Option<usize>,

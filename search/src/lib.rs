@@ -4,11 +4,13 @@
 
 pub mod campaign;
 pub mod config;
+pub mod executor;
 pub mod export;
 pub mod genome;
 pub mod journal;
 pub mod pareto;
 pub mod plot;
+pub mod task;
 
 pub use campaign::{Campaign, Event, Outcome};
 pub use config::CampaignConfig;

@@ -34,6 +34,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Resume an interrupted campaign from its directory.
     Resume(search::ResumeArgs),
+    /// Evaluate one candidate of a campaign (what every executor runs).
+    Worker(search::WorkerArgs),
     /// Progress, best feasible candidate, frontier and hypervolume of a campaign.
     Status(search::StatusArgs),
     /// Export a campaign's frontier or all candidates (CSV or Parquet).
@@ -56,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Arch(a) => arch::run(a),
         Command::Search(a) => search::search(a),
         Command::Resume(a) => search::resume(a),
+        Command::Worker(a) => search::worker(a),
         Command::Status(a) => search::status(a),
         Command::Export(a) => search::export(a),
         Command::Plot(a) => search::plot(a),

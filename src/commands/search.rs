@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use flashnas_search::campaign::{default_dir, load_records, pareto_flags};
+use flashnas_search::executor::ExecutorKind;
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -20,12 +21,43 @@ pub struct SearchArgs {
     /// Override the evaluation budget.
     #[arg(long)]
     budget: Option<usize>,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+/// Who evaluates the candidates (overrides `[executor]` of the config).
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// inline (this process), local (a pool of worker processes) or slurm (sbatch jobs).
+    #[arg(long)]
+    executor: Option<ExecutorKind>,
+    /// Concurrent workers (local) or jobs in flight (slurm).
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
     /// The campaign directory; everything needed is in it.
     dir: PathBuf,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WorkerArgs {
+    /// Campaign (or study) directory holding candidates/<ID>/task.json.
+    #[arg(long)]
+    campaign: PathBuf,
+    /// Candidate to evaluate (the folder name under candidates/).
+    #[arg(long)]
+    candidate: String,
+    /// Attempt number, recorded with the result.
+    #[arg(long, default_value_t = 1)]
+    attempt: usize,
+    /// Device to train and time on (e.g. cuda:1), instead of the config's.
+    #[arg(long)]
+    device: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -158,6 +190,18 @@ fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
     })
 }
 
+/// Sets `executor.<key>` in the config copy.
+fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Value) {
+    let table = value
+        .as_table_mut()
+        .expect("table")
+        .entry("executor")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    if let Some(t) = table.as_table_mut() {
+        t.insert(key.into(), v);
+    }
+}
+
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read", a.config.display()))?;
@@ -178,7 +222,27 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
             .expect("table")
             .insert("evaluations".into(), toml::Value::Integer(b as i64));
     }
+    if let Some(k) = a.exec.executor {
+        cfg.executor.kind = k;
+        set_executor_key(
+            &mut value,
+            "kind",
+            toml::Value::String(format!("{k:?}").to_lowercase()),
+        );
+    }
+    if let Some(w) = a.exec.workers {
+        cfg.executor.workers = w;
+        set_executor_key(&mut value, "workers", toml::Value::Integer(w as i64));
+    }
     cfg.validate().map_err(anyhow::Error::msg)?;
+    // The trajectory depends on in_flight: pin it so a resume with other workers replays it.
+    let in_flight = cfg.executor.in_flight();
+    cfg.executor.in_flight = Some(in_flight);
+    set_executor_key(
+        &mut value,
+        "in_flight",
+        toml::Value::Integer(in_flight as i64),
+    );
     // The copy in the campaign directory must stand alone: resolve the data path now.
     let base = a
         .config
@@ -208,6 +272,9 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
     println!("resuming {}", a.dir.display());
     run_campaign(|ev| {
         let mut c = Campaign::resume(&a.dir, ev)?;
+        if a.exec.executor.is_some() || a.exec.workers.is_some() {
+            c.set_executor(a.exec.executor, a.exec.workers)?;
+        }
         c.run().map(|_| ())
     })?;
     summary(&a.dir)
@@ -313,5 +380,29 @@ pub fn plot(a: PlotArgs) -> anyhow::Result<()> {
     for p in flashnas_search::plot::plot(&a.dir, &out).map_err(anyhow::Error::msg)? {
         println!("wrote {}", p.display());
     }
+    Ok(())
+}
+
+pub fn worker(a: WorkerArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let accepted = flashnas_search::task::run_worker(
+        &a.campaign,
+        &a.candidate,
+        a.attempt,
+        a.device.as_deref(),
+        &mut |_| {},
+    )
+    .map_err(anyhow::Error::msg)?;
+    println!(
+        "candidate {} attempt {}: {} in {:.1} s",
+        a.candidate,
+        a.attempt,
+        if accepted {
+            "result published"
+        } else {
+            "a result was already accepted; this one is ignored (see ignored.log)"
+        },
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

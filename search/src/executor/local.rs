@@ -1,0 +1,281 @@
+//! A pool of `flashnas worker` processes on this machine.
+
+use super::{last_line, Executor, ExecutorConfig};
+use crate::campaign::Event;
+use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+enum Handle {
+    /// Spawned by this driver.
+    Child(Child),
+    /// Left running by an earlier driver (re-attached after a resume): watched by pid.
+    Orphan(u32),
+}
+
+struct Running {
+    task: Task,
+    handle: Handle,
+    attempt: usize,
+    slot: usize,
+    started: Instant,
+}
+
+pub struct LocalExecutor {
+    cfg: ExecutorConfig,
+    command: PathBuf,
+    owner: String,
+    /// Waiting for a free slot: (task, attempt).
+    queue: VecDeque<(Task, usize)>,
+    running: HashMap<String, Running>,
+    done: HashMap<String, TaskResult>,
+    free_slots: Vec<usize>,
+}
+
+impl LocalExecutor {
+    pub fn new(cfg: ExecutorConfig) -> Result<Self, String> {
+        let command = cfg.worker_command()?;
+        Ok(Self {
+            free_slots: (0..cfg.workers).rev().collect(),
+            cfg,
+            command,
+            owner: format!("{}:{}", host_name(), std::process::id()),
+            queue: VecDeque::new(),
+            running: HashMap::new(),
+            done: HashMap::new(),
+        })
+    }
+
+    fn spawn(&mut self, dir: &Path, task: Task, attempt: usize) -> Result<(), String> {
+        let slot = self.free_slots.pop().expect("a free slot");
+        let folder = candidate_dir(dir, &task.name);
+        let log_path = folder.join(format!("worker-{attempt}.log"));
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let mut cmd = Command::new(&self.command);
+        cmd.arg("worker")
+            .arg("--campaign")
+            .arg(dir)
+            .arg("--candidate")
+            .arg(&task.name)
+            .arg("--attempt")
+            .arg(attempt.to_string())
+            .env("RAYON_NUM_THREADS", self.cfg.threads().to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log);
+        if !self.cfg.devices.is_empty() {
+            cmd.arg("--device")
+                .arg(&self.cfg.devices[slot % self.cfg.devices.len()]);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start the worker {}: {e} (set executor.worker_command)",
+                self.command.display()
+            )
+        })?;
+        let deadline = if self.cfg.lease_timeout_s > 0 {
+            unix_now() + self.cfg.lease_timeout_s
+        } else {
+            u64::MAX
+        };
+        Lease {
+            executor: "local".into(),
+            owner: self.owner.clone(),
+            job: child.id().to_string(),
+            attempt,
+            deadline,
+        }
+        .save(dir, &task.name)?;
+        self.running.insert(
+            task.name.clone(),
+            Running {
+                task,
+                handle: Handle::Child(child),
+                attempt,
+                slot,
+                started: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    fn fill(&mut self, dir: &Path, ev: &mut dyn FnMut(Event)) {
+        while !self.free_slots.is_empty() {
+            let Some((task, attempt)) = self.queue.pop_front() else {
+                break;
+            };
+            let name = task.name.clone();
+            if let Err(e) = self.spawn(dir, task.clone(), attempt) {
+                ev(Event::Note(format!("candidate {name}: {e}")));
+                self.done
+                    .insert(name, TaskResult::gave_up(&task, e, attempt, "local"));
+            }
+        }
+    }
+
+    /// Looks at every running worker once.
+    fn tick(&mut self, dir: &Path, ev: &mut dyn FnMut(Event)) {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names {
+            let r = self.running.get_mut(&name).expect("running");
+            let expired = self.cfg.lease_timeout_s > 0
+                && r.started.elapsed() > Duration::from_secs(self.cfg.lease_timeout_s);
+            let exit: Option<String> = match &mut r.handle {
+                Handle::Child(c) => {
+                    if expired {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        Some(format!(
+                            "lease expired after {} s; worker killed",
+                            self.cfg.lease_timeout_s
+                        ))
+                    } else {
+                        match c.try_wait() {
+                            Ok(Some(status)) => Some(describe_exit(status)),
+                            Ok(None) => None,
+                            Err(e) => Some(format!("cannot wait for the worker: {e}")),
+                        }
+                    }
+                }
+                Handle::Orphan(pid) => {
+                    if worker_alive(*pid, &name) {
+                        None
+                    } else {
+                        Some("the worker left by the previous driver exited".into())
+                    }
+                }
+            };
+            let Some(why) = exit else { continue };
+            let r = self.running.remove(&name).expect("running");
+            self.free_slots.push(r.slot);
+            if let Some(result) = read_result(dir, &name, &r.task.proposal_key) {
+                Lease::clear(dir, &name);
+                self.done.insert(name, result);
+                continue;
+            }
+            let log = candidate_dir(dir, &name).join(format!("worker-{}.log", r.attempt));
+            let detail = last_line(&log);
+            let reason = format!(
+                "worker {why}{}",
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            );
+            if r.attempt < self.cfg.max_attempts {
+                ev(Event::Note(format!(
+                    "candidate {name}: {reason}; retrying (attempt {}/{})",
+                    r.attempt + 1,
+                    self.cfg.max_attempts
+                )));
+                self.queue.push_front((r.task, r.attempt + 1));
+            } else {
+                Lease::clear(dir, &name);
+                let reason = format!("{reason}; gave up after {} attempts", r.attempt);
+                ev(Event::Note(format!("candidate {name}: {reason}")));
+                self.done.insert(
+                    name,
+                    TaskResult::gave_up(&r.task, reason, r.attempt, "local"),
+                );
+            }
+        }
+        self.fill(dir, ev);
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => "exited without publishing a result".into(),
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!("was killed by signal {s}"),
+        _ => "ended".into(),
+    }
+}
+
+/// Whether `pid` is a `flashnas worker` process for candidate `name`.
+fn worker_alive(pid: u32, name: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            let args: Vec<String> = c
+                .split(|&b| b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.iter().any(|a| a == "worker") && args.iter().any(|a| a == name)
+        })
+        .unwrap_or(false)
+}
+
+impl Executor for LocalExecutor {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String> {
+        if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
+            self.done.insert(task.name.clone(), r);
+            return Ok(());
+        }
+        if let Some(lease) = Lease::load(dir, &task.name) {
+            if let (true, Ok(pid)) = (lease.executor == "local", lease.job.parse::<u32>()) {
+                if worker_alive(pid, &task.name) && !self.free_slots.is_empty() {
+                    ev(Event::Note(format!(
+                        "candidate {}: re-attached to worker pid {pid} left by the previous driver",
+                        task.name
+                    )));
+                    let slot = self.free_slots.pop().expect("free");
+                    self.running.insert(
+                        task.name.clone(),
+                        Running {
+                            task: task.clone(),
+                            handle: Handle::Orphan(pid),
+                            attempt: lease.attempt,
+                            slot,
+                            started: Instant::now(),
+                        },
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        self.queue.push_back((task.clone(), 1));
+        self.fill(dir, ev);
+        Ok(())
+    }
+
+    fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult {
+        let poll = Duration::from_secs_f64(self.cfg.poll_interval_s.min(0.25));
+        loop {
+            if let Some(r) = self.done.remove(&task.name) {
+                return r;
+            }
+            if !self.running.contains_key(&task.name)
+                && !self.queue.iter().any(|(t, _)| t.name == task.name)
+            {
+                // Never started (or forgotten): start it now.
+                self.queue.push_back((task.clone(), 1));
+            }
+            self.tick(dir, ev);
+            if self.done.contains_key(&task.name) {
+                continue;
+            }
+            std::thread::sleep(poll);
+        }
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // An error or an early stop: do not leave workers of this driver behind.
+        for (_, r) in self.running.drain() {
+            if let Handle::Child(mut c) = r.handle {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}

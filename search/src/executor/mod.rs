@@ -1,0 +1,279 @@
+//! Executors: who evaluates the candidates a strategy proposes.
+//!
+//! The driver writes a [`Task`] per candidate, hands it to an executor with [`Executor::start`],
+//! and later collects results *in proposal order* with [`Executor::wait`]: results may finish
+//! in any order, but the campaign admits them in order, so the search trajectory depends only
+//! on the seed and on `executor.in_flight`, never on which executor ran or how fast it was.
+//!
+//! - [`InlineExecutor`]: evaluates in the driver's process, one at a time (the default).
+//! - [`LocalExecutor`]: a pool of `flashnas worker` processes on this machine.
+//! - [`SlurmExecutor`]: `sbatch` jobs (arrays when several are ready), tracked with `squeue`.
+
+mod local;
+mod slurm;
+
+pub use local::LocalExecutor;
+pub use slurm::SlurmExecutor;
+
+use crate::campaign::Event;
+use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// In the driver process, one candidate at a time.
+    #[default]
+    Inline,
+    /// `workers` concurrent `flashnas worker` processes on this machine.
+    Local,
+    /// Slurm batch jobs.
+    Slurm,
+}
+
+impl std::str::FromStr for ExecutorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "inline" => Ok(Self::Inline),
+            "local" => Ok(Self::Local),
+            "slurm" => Ok(Self::Slurm),
+            _ => Err(format!(
+                "unknown executor '{s}' (expected inline, local or slurm)"
+            )),
+        }
+    }
+}
+
+fn d_one() -> usize {
+    1
+}
+fn d_attempts() -> usize {
+    3
+}
+fn d_poll() -> f64 {
+    1.0
+}
+fn d_time() -> String {
+    "01:00:00".into()
+}
+fn d_job_name() -> String {
+    "flashnas".into()
+}
+fn d_true() -> bool {
+    true
+}
+
+/// `[executor]` of a campaign config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    #[serde(default)]
+    pub kind: ExecutorKind,
+    /// Concurrent evaluations (local: worker processes; slurm: jobs submitted at once).
+    #[serde(default = "d_one")]
+    pub workers: usize,
+    /// Candidates proposed ahead of the oldest unfinished one. Part of the search trajectory
+    /// (aging evolution proposes each child from the population as it was `in_flight`
+    /// results ago); defaults to `workers`, and `flashnas search` records it in the copy of
+    /// the config so that a resume with another worker count replays the same campaign.
+    #[serde(default)]
+    pub in_flight: Option<usize>,
+    /// Tries per candidate when a worker dies or a job fails, times out or is preempted.
+    #[serde(default = "d_attempts")]
+    pub max_attempts: usize,
+    /// Local workers: kill and retry a worker running longer than this (0 = no limit).
+    #[serde(default)]
+    pub lease_timeout_s: u64,
+    /// CPU threads per worker (0 = this machine's cores divided among the workers).
+    #[serde(default)]
+    pub threads_per_worker: usize,
+    /// Local workers: one device each, e.g. `["cuda:0", "cuda:1"]` (empty: the config's).
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// The `flashnas` binary workers run (default: the running one; on a cluster, a path
+    /// every node can reach).
+    #[serde(default)]
+    pub worker_command: Option<String>,
+    /// Seconds between looks at workers and the Slurm queue.
+    #[serde(default = "d_poll")]
+    pub poll_interval_s: f64,
+    #[serde(default)]
+    pub slurm: SlurmConfig,
+}
+
+/// `[executor.slurm]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    /// `--partition` (empty: the cluster's default).
+    #[serde(default)]
+    pub partition: String,
+    /// `--time` of each job (Slurm syntax, e.g. `01:00:00` or `30`).
+    #[serde(default = "d_time")]
+    pub time_limit: String,
+    /// `--gpus` per job (0: none requested).
+    #[serde(default)]
+    pub gpus_per_job: usize,
+    /// `--cpus-per-task`.
+    #[serde(default = "d_one")]
+    pub cpus_per_job: usize,
+    /// `--mem` (e.g. `4G`; empty: the cluster's default).
+    #[serde(default)]
+    pub mem: String,
+    /// `--job-name`.
+    #[serde(default = "d_job_name")]
+    pub job_name: String,
+    /// Submit several ready candidates as one job array.
+    #[serde(default = "d_true")]
+    pub array: bool,
+    /// Further `sbatch` arguments, e.g. `["--account=lm", "--qos=short"]`.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+impl Default for SlurmConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl ExecutorConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.workers == 0 {
+            return Err("workers: must be at least 1".into());
+        }
+        if self.in_flight == Some(0) {
+            return Err("in_flight: must be at least 1".into());
+        }
+        if self.max_attempts == 0 {
+            return Err("max_attempts: must be at least 1".into());
+        }
+        if !(self.poll_interval_s > 0.0 && self.poll_interval_s.is_finite()) {
+            return Err("poll_interval_s: must be > 0".into());
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            if d != "cpu" && !d.starts_with("cuda") {
+                return Err(format!("devices[{i}]: '{d}' is not a device (cpu, cuda:N)"));
+            }
+        }
+        if self.slurm.cpus_per_job == 0 {
+            return Err("slurm.cpus_per_job: must be at least 1".into());
+        }
+        if self.slurm.time_limit.trim().is_empty() {
+            return Err("slurm.time_limit: must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// Candidates in flight (see the field).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.unwrap_or(match self.kind {
+            ExecutorKind::Inline => 1,
+            _ => self.workers,
+        })
+    }
+
+    /// CPU threads each worker gets.
+    pub fn threads(&self) -> usize {
+        if self.threads_per_worker > 0 {
+            return self.threads_per_worker;
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        (cores / self.workers).max(1)
+    }
+
+    /// The worker binary.
+    pub fn worker_command(&self) -> Result<PathBuf, String> {
+        match &self.worker_command {
+            Some(c) => Ok(PathBuf::from(c)),
+            None => std::env::current_exe()
+                .map_err(|e| format!("cannot find the running flashnas binary: {e}")),
+        }
+    }
+
+    /// Builds the executor this config names.
+    pub fn build(&self) -> Result<Box<dyn Executor>, String> {
+        Ok(match self.kind {
+            ExecutorKind::Inline => Box::new(InlineExecutor::default()),
+            ExecutorKind::Local => Box::new(LocalExecutor::new(self.clone())?),
+            ExecutorKind::Slurm => Box::new(SlurmExecutor::new(self.clone())?),
+        })
+    }
+}
+
+/// Evaluates tasks written under `dir/candidates/`.
+pub trait Executor {
+    fn name(&self) -> &'static str;
+    /// Starts evaluating `task` (already written with [`crate::task::write_task`]), or
+    /// re-attaches to the worker or job an earlier driver left running for it.
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String>;
+    /// Blocks until `task` has a result, looking after every other job meanwhile (retries,
+    /// failures). A candidate that fails every attempt comes back as a failed result with
+    /// the reason.
+    fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult;
+}
+
+/// Evaluates in the driver's process when the result is waited for.
+#[derive(Default)]
+pub struct InlineExecutor {
+    started: HashMap<String, ()>,
+}
+
+impl Executor for InlineExecutor {
+    fn name(&self) -> &'static str {
+        "inline"
+    }
+    fn start(
+        &mut self,
+        _dir: &Path,
+        task: &Task,
+        _ev: &mut dyn FnMut(Event),
+    ) -> Result<(), String> {
+        self.started.insert(task.name.clone(), ());
+        Ok(())
+    }
+    fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult {
+        self.started.remove(&task.name);
+        if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
+            return r;
+        }
+        ev(Event::Start {
+            id: task.name.parse().unwrap_or(usize::MAX),
+            describe: &task.spec.layer_string(),
+        });
+        let result = evaluate_task(task, dir, None, &mut |p| ev(Event::Step(p)));
+        match publish_result(dir, &result) {
+            Ok(true) => result,
+            // Another process published first: that one is the accepted result.
+            Ok(false) => read_result(dir, &task.name, &task.proposal_key).unwrap_or(result),
+            Err(e) => {
+                ev(Event::Note(format!("{e} (keeping the result in memory)")));
+                result
+            }
+        }
+    }
+}
+
+/// The last non-empty line of a worker log, for failure reasons.
+pub(crate) fn last_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+        })
+        .unwrap_or_default()
+}

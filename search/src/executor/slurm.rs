@@ -1,0 +1,379 @@
+//! Slurm: each candidate is a batch job running `flashnas worker` (job arrays when several
+//! are ready); jobs are tracked with `squeue` / `scontrol`, results read from the shared
+//! campaign directory.
+
+use super::{last_line, Executor, ExecutorConfig};
+use crate::campaign::Event;
+use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Job {
+    task: Task,
+    /// `123` or `123_4` (array task).
+    id: String,
+    attempt: usize,
+}
+
+pub struct SlurmExecutor {
+    cfg: ExecutorConfig,
+    command: PathBuf,
+    owner: String,
+    ready: VecDeque<(Task, usize)>,
+    jobs: HashMap<String, Job>,
+    done: HashMap<String, TaskResult>,
+    batches: usize,
+}
+
+/// Job states after which a job will not produce anything more.
+const FINISHED: &[&str] = &[
+    "COMPLETED",
+    "FAILED",
+    "TIMEOUT",
+    "PREEMPTED",
+    "CANCELLED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "SPECIAL_EXIT",
+    "REVOKED",
+];
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| {
+        format!(
+            "cannot run {:?}: {e} (is Slurm installed and on PATH?)",
+            cmd.get_program()
+        )
+    })?;
+    if !out.status.success() {
+        return Err(format!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// State of every listed job known to `squeue` (array tasks one per line).
+fn squeue_states(ids: &[String]) -> Result<HashMap<String, (String, String)>, String> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let out = run(Command::new("squeue")
+        .args(["-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j"])
+        .arg(ids.join(",")))
+    // squeue fails for ids it no longer knows: fall back to one query per job.
+    .or_else(|_| {
+        let mut all = String::new();
+        for id in ids {
+            if let Ok(o) = run(Command::new("squeue")
+                .args(["-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j"])
+                .arg(id))
+            {
+                all.push_str(&o);
+            }
+        }
+        Ok::<String, String>(all)
+    })?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.trim().splitn(3, '|');
+            Some((
+                f.next()?.to_string(),
+                (f.next()?.to_string(), f.next().unwrap_or("").to_string()),
+            ))
+        })
+        .collect())
+}
+
+/// `ExitCode=` of a job from `scontrol`, when it still knows the job.
+fn exit_code(id: &str) -> Option<String> {
+    let out = run(Command::new("scontrol").args(["-o", "show", "job", id])).ok()?;
+    out.split_whitespace()
+        .find_map(|kv| kv.strip_prefix("ExitCode=").map(str::to_string))
+}
+
+impl SlurmExecutor {
+    pub fn new(cfg: ExecutorConfig) -> Result<Self, String> {
+        let command = cfg.worker_command()?;
+        Ok(Self {
+            cfg,
+            command,
+            owner: format!("{}:{}", host_name(), std::process::id()),
+            ready: VecDeque::new(),
+            jobs: HashMap::new(),
+            done: HashMap::new(),
+            batches: 0,
+        })
+    }
+
+    fn deadline(&self) -> u64 {
+        // Slurm enforces the time limit; the lease only has to outlive it.
+        let t = &self.cfg.slurm.time_limit;
+        let parts: Vec<u64> = t.split(['-', ':']).filter_map(|p| p.parse().ok()).collect();
+        let secs = match (t.contains('-'), parts.as_slice()) {
+            (false, [m]) => m * 60,
+            (false, [m, s]) => m * 60 + s,
+            (false, [h, m, s]) => h * 3600 + m * 60 + s,
+            (true, [d, h]) => d * 86400 + h * 3600,
+            (true, [d, h, m]) => d * 86400 + h * 3600 + m * 60,
+            (true, [d, h, m, s]) => d * 86400 + h * 3600 + m * 60 + s,
+            _ => 86400,
+        };
+        unix_now() + secs + 600
+    }
+
+    /// Submits every ready candidate the in-flight limit allows (one array when several).
+    fn submit(&mut self, dir: &Path, ev: &mut dyn FnMut(Event)) {
+        let room = self.cfg.workers.saturating_sub(self.jobs.len());
+        let n = room.min(self.ready.len());
+        if n == 0 {
+            return;
+        }
+        let batch: Vec<(Task, usize)> = self.ready.drain(..n).collect();
+        match self.sbatch(dir, &batch) {
+            Ok(ids) => {
+                for ((task, attempt), id) in batch.into_iter().zip(ids) {
+                    let lease = Lease {
+                        executor: "slurm".into(),
+                        owner: self.owner.clone(),
+                        job: id.clone(),
+                        attempt,
+                        deadline: self.deadline(),
+                    };
+                    if let Err(e) = lease.save(dir, &task.name) {
+                        ev(Event::Note(e));
+                    }
+                    ev(Event::Note(format!(
+                        "candidate {}: submitted as Slurm job {id} (attempt {attempt})",
+                        task.name
+                    )));
+                    self.jobs
+                        .insert(task.name.clone(), Job { task, id, attempt });
+                }
+            }
+            Err(e) => {
+                for (task, attempt) in batch {
+                    let reason = format!("sbatch: {e}");
+                    ev(Event::Note(format!("candidate {}: {reason}", task.name)));
+                    self.done.insert(
+                        task.name.clone(),
+                        TaskResult::gave_up(&task, reason, attempt, "slurm"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// One `sbatch` for the batch; returns the job id of each candidate.
+    fn sbatch(&mut self, dir: &Path, batch: &[(Task, usize)]) -> Result<Vec<String>, String> {
+        let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let scripts = dir.join("slurm");
+        std::fs::create_dir_all(&scripts).map_err(|e| format!("{}: {e}", scripts.display()))?;
+        self.batches += 1;
+        let tag = format!("{}-{}-{}", std::process::id(), unix_now(), self.batches);
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let names: Vec<String> = batch.iter().map(|(t, _)| quote(&t.name)).collect();
+        let attempts: Vec<String> = batch.iter().map(|(_, a)| a.to_string()).collect();
+        let array = self.cfg.slurm.array && batch.len() > 1;
+        let script = format!(
+            "#!/bin/bash\n\
+             # flashnas candidates {names}; written by the campaign driver {owner}\n\
+             names=({names})\n\
+             attempts=({attempts})\n\
+             i=${{SLURM_ARRAY_TASK_ID:-0}}\n\
+             name=${{names[$i]}}\n\
+             attempt=${{attempts[$i]}}\n\
+             export RAYON_NUM_THREADS={threads}\n\
+             exec {cmd} worker --campaign {dir} --candidate \"$name\" --attempt \"$attempt\" \
+             >> {dir}/candidates/\"$name\"/worker-\"$attempt\".log 2>&1\n",
+            names = names.join(" "),
+            owner = self.owner,
+            attempts = attempts.join(" "),
+            threads = self.cfg.slurm.cpus_per_job.max(1),
+            cmd = quote(&self.command.display().to_string()),
+            dir = quote(&dir.display().to_string()),
+        );
+        let path = scripts.join(format!("{tag}.sh"));
+        flashnas_model::weights::write_atomic(&path, script.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let s = &self.cfg.slurm;
+        let mut cmd = Command::new("sbatch");
+        cmd.arg("--parsable")
+            .arg(format!("--job-name={}", s.job_name))
+            .arg(format!("--time={}", s.time_limit))
+            .arg(format!("--cpus-per-task={}", s.cpus_per_job))
+            .arg(format!("--chdir={}", dir.display()))
+            .arg(format!(
+                "--output={}",
+                scripts
+                    .join(if array { "%A_%a.out" } else { "%j.out" })
+                    .display()
+            ));
+        if !s.partition.is_empty() {
+            cmd.arg(format!("--partition={}", s.partition));
+        }
+        if s.gpus_per_job > 0 {
+            cmd.arg(format!("--gpus={}", s.gpus_per_job));
+        }
+        if !s.mem.is_empty() {
+            cmd.arg(format!("--mem={}", s.mem));
+        }
+        if array {
+            cmd.arg(format!("--array=0-{}", batch.len() - 1));
+        }
+        cmd.args(&s.extra_args).arg(&path);
+        let out = run(&mut cmd)?;
+        // --parsable prints `jobid` or `jobid;cluster`.
+        let id = out
+            .trim()
+            .split(';')
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("sbatch printed no job id ({out:?})"))?
+            .to_string();
+        Ok(if array {
+            (0..batch.len()).map(|i| format!("{id}_{i}")).collect()
+        } else {
+            vec![id]
+        })
+    }
+
+    /// Looks at every job once: collects results, resubmits failures, submits ready ones.
+    fn tick(&mut self, dir: &Path, ev: &mut dyn FnMut(Event)) {
+        let ids: Vec<String> = self.jobs.values().map(|j| j.id.clone()).collect();
+        let states = match squeue_states(&ids) {
+            Ok(s) => s,
+            Err(e) => {
+                ev(Event::Note(format!("squeue: {e}")));
+                return;
+            }
+        };
+        let names: Vec<String> = self.jobs.keys().cloned().collect();
+        for name in names {
+            let job = &self.jobs[&name];
+            if let Some(result) = read_result(dir, &name, &job.task.proposal_key) {
+                self.jobs.remove(&name);
+                Lease::clear(dir, &name);
+                self.done.insert(name, result);
+                continue;
+            }
+            let (state, reason) = match states.get(&job.id) {
+                Some((s, r)) => (s.clone(), r.clone()),
+                // Unknown to squeue: gone longer than MinJobAge, or never seen yet.
+                None => ("VANISHED".to_string(), String::new()),
+            };
+            // A result can land between the squeue call and now.
+            if !FINISHED.contains(&state.as_str()) && state != "VANISHED" {
+                continue;
+            }
+            if let Some(result) = read_result(dir, &name, &job.task.proposal_key) {
+                self.jobs.remove(&name);
+                Lease::clear(dir, &name);
+                self.done.insert(name, result);
+                continue;
+            }
+            let job = self.jobs.remove(&name).expect("job");
+            let code = exit_code(&job.id).unwrap_or_else(|| "?".into());
+            let detail =
+                last_line(&candidate_dir(dir, &name).join(format!("worker-{}.log", job.attempt)));
+            let why = format!(
+                "Slurm job {} {state}{} (ExitCode {code}){}",
+                job.id,
+                if reason.is_empty() || reason == "None" {
+                    String::new()
+                } else {
+                    format!(", reason {reason}")
+                },
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                }
+            );
+            if job.attempt < self.cfg.max_attempts {
+                ev(Event::Note(format!(
+                    "candidate {name}: {why}; resubmitting (attempt {}/{})",
+                    job.attempt + 1,
+                    self.cfg.max_attempts
+                )));
+                self.ready.push_back((job.task, job.attempt + 1));
+            } else {
+                Lease::clear(dir, &name);
+                let why = format!("{why}; gave up after {} attempts", job.attempt);
+                ev(Event::Note(format!("candidate {name}: {why}")));
+                self.done.insert(
+                    name,
+                    TaskResult::gave_up(&job.task, why, job.attempt, "slurm"),
+                );
+            }
+        }
+        self.submit(dir, ev);
+    }
+}
+
+impl Executor for SlurmExecutor {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String> {
+        if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
+            self.done.insert(task.name.clone(), r);
+            return Ok(());
+        }
+        if let Some(lease) = Lease::load(dir, &task.name) {
+            if lease.executor == "slurm" {
+                let states = squeue_states(std::slice::from_ref(&lease.job))?;
+                if let Some((state, _)) = states.get(&lease.job) {
+                    if !FINISHED.contains(&state.as_str()) {
+                        ev(Event::Note(format!(
+                            "candidate {}: re-attached to Slurm job {} ({state}) submitted by {}",
+                            task.name, lease.job, lease.owner
+                        )));
+                        self.jobs.insert(
+                            task.name.clone(),
+                            Job {
+                                task: task.clone(),
+                                id: lease.job,
+                                attempt: lease.attempt,
+                            },
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.ready.push_back((task.clone(), 1));
+        Ok(())
+    }
+
+    fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult {
+        let poll = Duration::from_secs_f64(self.cfg.poll_interval_s);
+        let mut last = Instant::now() - poll;
+        loop {
+            if let Some(r) = self.done.remove(&task.name) {
+                return r;
+            }
+            if !self.jobs.contains_key(&task.name)
+                && !self.ready.iter().any(|(t, _)| t.name == task.name)
+            {
+                self.ready.push_back((task.clone(), 1));
+            }
+            // Submit at once; look at the queue every poll interval.
+            self.submit(dir, ev);
+            if last.elapsed() >= poll {
+                last = Instant::now();
+                self.tick(dir, ev);
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(poll));
+        }
+    }
+}

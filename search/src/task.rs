@@ -1,0 +1,464 @@
+//! One unit of work for an executor: train a candidate with the proxy and time it.
+//!
+//! The driver writes `DIR/candidates/<name>/task.json`; whoever evaluates it (the driver itself,
+//! a local worker process, a Slurm job) runs [`evaluate_task`] and publishes
+//! `DIR/candidates/<name>/result.json` with [`publish_result`]. Publishing is exclusive (a
+//! hard link of a fully written, fsync'ed temp file, which fails when the name exists), so a
+//! result is accepted once; a second result for the same candidate is ignored and logged in
+//! `ignored.log` beside it.
+
+use crate::config::LatencyConfig;
+use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol, ValidationRow};
+use flashnas_latency::profile::decode_seconds;
+use flashnas_latency::LatencySource;
+use flashnas_model::backend::{device, parse_device, sync, Compute, Train};
+use flashnas_model::ArchSpec;
+use flashnas_training::{train, Dataset, ProxyResult, Status, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to evaluate. Self-contained: a worker on another node needs only this file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Folder name under `candidates/` (e.g. `7`, `audit-x4-7`, `D6-W64`).
+    pub name: String,
+    /// Identity the driver checks a result against (a stale result of another proposal is refused).
+    pub proposal_key: String,
+    pub spec: ArchSpec,
+    /// Training config, seed included.
+    pub train: TrainConfig,
+    /// Latency protocol, or `None` to skip timing (e.g. the proxy audit).
+    pub latency: Option<LatencyConfig>,
+    /// Latency already measured by the driver (the fit-the-budget width rule), reused as is.
+    #[serde(default)]
+    pub known_latency: Option<Latency>,
+    /// Folder that relative paths (data, LUT file) are resolved against.
+    pub base_dir: PathBuf,
+}
+
+/// A latency figure and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub seconds: Option<f64>,
+    pub cv: Option<f64>,
+    /// `measured`, `lut`, `analytic`, `measured (lut not yet validated)`, `skipped` or `error: …`.
+    pub source: String,
+}
+
+/// What an evaluation produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub name: String,
+    pub proposal_key: String,
+    pub proxy: ProxyResult,
+    pub latency: Latency,
+    pub eval_seconds: f64,
+    /// `host:pid` of the process that evaluated it, or the executor that gave up on it.
+    pub worker: String,
+    /// Attempt that produced it (1 = first try).
+    pub attempt: usize,
+}
+
+impl TaskResult {
+    /// The record of a candidate no executor could evaluate.
+    pub fn gave_up(task: &Task, reason: String, attempt: usize, executor: &str) -> Self {
+        Self {
+            name: task.name.clone(),
+            proposal_key: task.proposal_key.clone(),
+            proxy: ProxyResult::failed(
+                Status::Error { reason },
+                flashnas_model::accounting::param_count(&task.spec),
+            ),
+            latency: Latency {
+                seconds: None,
+                cv: None,
+                source: "skipped".into(),
+            },
+            eval_seconds: 0.0,
+            worker: executor.into(),
+            attempt,
+        }
+    }
+}
+
+pub fn candidate_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join("candidates").join(name)
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    flashnas_model::weights::write_atomic(
+        path,
+        serde_json::to_string_pretty(value)
+            .expect("json")
+            .as_bytes(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes `candidates/<name>/task.json` atomically.
+pub fn write_task(dir: &Path, task: &Task) -> Result<(), String> {
+    write_json(&candidate_dir(dir, &task.name).join("task.json"), task)
+}
+
+pub fn read_task(dir: &Path, name: &str) -> Result<Task, String> {
+    read_json(&candidate_dir(dir, name).join("task.json"))
+}
+
+/// The published result of `name`, if there is one for this proposal. A result of another
+/// proposal (a stale folder from a changed config) is moved aside.
+pub fn read_result(dir: &Path, name: &str, proposal_key: &str) -> Option<TaskResult> {
+    let path = candidate_dir(dir, name).join("result.json");
+    if !path.exists() {
+        return None;
+    }
+    match read_json::<TaskResult>(&path) {
+        Ok(r) if r.proposal_key == proposal_key => Some(r),
+        _ => {
+            let aside = path.with_extension(format!(
+                "json.stale-{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ));
+            let _ = std::fs::rename(&path, aside);
+            None
+        }
+    }
+}
+
+/// Publishes a result exactly once. `Ok(false)`: a result was already there; this one is
+/// ignored and logged in `ignored.log`.
+pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool, String> {
+    let folder = candidate_dir(dir, &result.name);
+    std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    let target = folder.join("result.json");
+    let tmp = folder.join(format!(".result.{}.tmp", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        f.write_all(
+            serde_json::to_string_pretty(result)
+                .expect("json")
+                .as_bytes(),
+        )
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    let linked = std::fs::hard_link(&tmp, &target);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(&folder) {
+                let _ = d.sync_all();
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let line = format!(
+                "{} attempt {}: a result was already accepted; this one (val loss {:?}) is ignored\n",
+                result.worker, result.attempt, result.proxy.val_loss
+            );
+            let mut log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(folder.join("ignored.log"))
+                .map_err(|e| format!("{}: {e}", folder.display()))?;
+            let _ = log.write_all(line.as_bytes());
+            Ok(false)
+        }
+        Err(e) => Err(format!("{}: {e}", target.display())),
+    }
+}
+
+/// Who holds a candidate and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    /// `local` or `slurm`.
+    pub executor: String,
+    /// `host:pid` of the driver that handed it out.
+    pub owner: String,
+    /// Worker process id (local) or Slurm job id (`123` or `123_4` for an array task).
+    pub job: String,
+    pub attempt: usize,
+    /// Unix seconds after which the holder is presumed dead.
+    pub deadline: u64,
+}
+
+impl Lease {
+    pub fn path(dir: &Path, name: &str) -> PathBuf {
+        candidate_dir(dir, name).join("lease.json")
+    }
+    pub fn save(&self, dir: &Path, name: &str) -> Result<(), String> {
+        write_json(&Self::path(dir, name), self)
+    }
+    pub fn load(dir: &Path, name: &str) -> Option<Self> {
+        read_json(&Self::path(dir, name)).ok()
+    }
+    pub fn clear(dir: &Path, name: &str) {
+        let _ = std::fs::remove_file(Self::path(dir, name));
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Exclusive use of a device for timing: trainers hold it shared, a measurement holds it
+/// exclusively, so no training runs on the device while it is timed. A second lock, the gate,
+/// gives waiting measurements priority over new trainers (no starvation).
+pub struct DeviceLock {
+    main: std::fs::File,
+    gate: std::fs::File,
+}
+
+/// A held [`DeviceLock`]; released on drop.
+pub struct DeviceGuard<'a>(&'a std::fs::File);
+
+impl Drop for DeviceGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+impl DeviceLock {
+    /// The lock of `device` on this host, kept under `dir/locks/`.
+    pub fn open(dir: &Path, device: &str) -> Result<Self, String> {
+        let locks = dir.join("locks");
+        std::fs::create_dir_all(&locks).map_err(|e| format!("{}: {e}", locks.display()))?;
+        let base = format!("{}-{}", host_name(), device.replace(':', "-"));
+        let open = |suffix: &str| {
+            let p = locks.join(format!("{base}.{suffix}"));
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&p)
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        Ok(Self {
+            main: open("lock")?,
+            gate: open("gate")?,
+        })
+    }
+
+    /// Held while training.
+    pub fn shared(&self) -> DeviceGuard<'_> {
+        let _ = self.gate.lock();
+        let _ = self.main.lock_shared();
+        let _ = self.gate.unlock();
+        DeviceGuard(&self.main)
+    }
+
+    /// Held while timing.
+    pub fn exclusive(&self) -> DeviceGuard<'_> {
+        let _ = self.gate.lock();
+        let _ = self.main.lock();
+        let _ = self.gate.unlock();
+        DeviceGuard(&self.main)
+    }
+}
+
+/// Decode latency of `spec` under the protocol `l` (the device lock must be held exclusively
+/// when the source measures).
+pub fn latency_of(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
+    let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
+        let dev = parse_device(&l.device)?;
+        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+        let d2 = dev.clone();
+        let s = decode_seconds::<Compute>(
+            spec,
+            l.prompt,
+            l.generate,
+            1,
+            1,
+            l.repeats,
+            &dev,
+            &move || sync(&d2),
+        );
+        Ok((s.median, s.cv))
+    };
+    let out: Result<(f64, Option<f64>, String), String> = match l.source {
+        LatencySource::Analytic => match crate::config::roofline_of(l) {
+            Some(dev) => Ok((
+                dev.decode_seconds(spec, l.prompt, l.generate, 1),
+                None,
+                "analytic".into(),
+            )),
+            None => Err("no roofline device configured".into()),
+        },
+        LatencySource::Measured => measure(spec).map(|(m, cv)| (m, Some(cv), "measured".into())),
+        LatencySource::Lut => (|| {
+            let path = flashnas_training::config::resolve_path(
+                l.lut_file.as_deref().ok_or("latency.lut_file missing")?,
+                base,
+            );
+            let mut file = if path.exists() {
+                LutFile::load(&path)?
+            } else {
+                LutFile::default()
+            };
+            let dev_name = flashnas_latency::profile::device_name();
+            let backend = flashnas_model::backend::backend_name();
+            let mut table = file.table(&dev_name, backend).cloned().unwrap_or_else(|| {
+                LatencyTable::new(LutProtocol {
+                    prompt: l.prompt,
+                    generate: l.generate,
+                    batch: 1,
+                    warmup: 1,
+                    repeats: l.repeats,
+                })
+            });
+            let dev = device();
+            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+            let d2 = dev.clone();
+            let s = move || sync(&d2);
+            table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
+            let predicted = table.predict(spec).expect("entries added");
+            let out = if table.usable(l.lut_max_error_pct) {
+                Ok((predicted, None, "lut".to_string()))
+            } else {
+                // Not (yet) trusted: measure, and let the measurement validate the table.
+                let measured = measure(spec);
+                if let Ok((m, _)) = &measured {
+                    table.validation.push(ValidationRow {
+                        layers: spec.layer_string(),
+                        measured_s: *m,
+                        predicted_s: predicted,
+                        error_pct: 100.0 * (predicted - m).abs() / m,
+                    });
+                }
+                measured.map(|(m, cv)| (m, Some(cv), "measured (lut not yet validated)".into()))
+            };
+            file.insert(table);
+            file.save(&path)?;
+            out
+        })(),
+    };
+    match out {
+        Ok((s, cv, source)) => Latency {
+            seconds: Some(s),
+            cv,
+            source,
+        },
+        Err(e) => Latency {
+            seconds: None,
+            cv: None,
+            source: format!("error: {e}"),
+        },
+    }
+}
+
+/// Trains and times one task. `lock_dir` holds the device locks (the campaign directory).
+pub fn evaluate_task(
+    task: &Task,
+    lock_dir: &Path,
+    device_override: Option<&str>,
+    on_step: &mut dyn FnMut(flashnas_training::Progress),
+) -> TaskResult {
+    let start = Instant::now();
+    let data = Dataset::load(&task.train.data, task.train.seq_len, &task.base_dir);
+    let device_name = device_override
+        .map(str::to_string)
+        .or_else(|| task.latency.as_ref().map(|l| l.device.clone()))
+        .unwrap_or_else(|| "default".into());
+    let train_device = match device_override.map(parse_device) {
+        Some(Ok(d)) => d,
+        _ => device(),
+    };
+    let lock = DeviceLock::open(lock_dir, &device_name).ok();
+    let proxy = match data {
+        Err(e) => ProxyResult::failed(
+            Status::Error {
+                reason: format!("train.data: {e}"),
+            },
+            flashnas_model::accounting::param_count(&task.spec),
+        ),
+        Ok(data) => {
+            let _shared = lock.as_ref().map(|l| l.shared());
+            train::<Train>(&task.spec, &task.train, &data, &train_device, on_step).0
+        }
+    };
+    let latency = match (&task.latency, &task.known_latency) {
+        _ if !proxy.status.is_ok() => Latency {
+            seconds: None,
+            cv: None,
+            source: "skipped".into(),
+        },
+        (_, Some(known)) => known.clone(),
+        (None, None) => Latency {
+            seconds: None,
+            cv: None,
+            source: "skipped".into(),
+        },
+        (Some(l), None) => {
+            let _exclusive = match l.source {
+                LatencySource::Analytic => None,
+                _ => lock.as_ref().map(|l| l.exclusive()),
+            };
+            latency_of(&task.spec, l, &task.base_dir)
+        }
+    };
+    TaskResult {
+        name: task.name.clone(),
+        proposal_key: task.proposal_key.clone(),
+        proxy,
+        latency,
+        eval_seconds: start.elapsed().as_secs_f64(),
+        worker: format!("{}:{}", host_name(), std::process::id()),
+        attempt: 1,
+    }
+}
+
+/// `flashnas worker`: evaluate `DIR/candidates/<name>` and publish its result.
+/// Returns whether this result was the accepted one.
+pub fn run_worker(
+    dir: &Path,
+    name: &str,
+    attempt: usize,
+    device_override: Option<&str>,
+    on_step: &mut dyn FnMut(flashnas_training::Progress),
+) -> Result<bool, String> {
+    let mut task = read_task(dir, name)?;
+    if let Some(existing) = read_result(dir, name, &task.proposal_key) {
+        let _ = existing;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(candidate_dir(dir, name).join("ignored.log"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let _ = writeln!(
+            log,
+            "{}:{} attempt {attempt}: a result was already accepted; not evaluated again",
+            host_name(),
+            std::process::id()
+        );
+        return Ok(false);
+    }
+    if let (Some(d), Some(l)) = (device_override, task.latency.as_mut()) {
+        parse_device(d)?;
+        l.device = d.to_string();
+    }
+    let mut result = evaluate_task(&task, dir, device_override, on_step);
+    result.attempt = attempt;
+    publish_result(dir, &result)
+}
