@@ -82,21 +82,43 @@ struct Line {
     record: serde_json::Value,
 }
 
-pub struct Journal {
+/// Entries of a journal carry their position (0, 1, 2, …), checked on reading.
+pub trait Entry: Serialize + for<'de> Deserialize<'de> {
+    fn index(&self) -> usize;
+}
+
+impl Entry for Record {
+    fn index(&self) -> usize {
+        self.id
+    }
+}
+
+/// An append-only JSONL journal of `T` (campaign records by default; also the depth–width
+/// study and the proxy audit).
+pub struct Journal<T: Entry = Record> {
     path: PathBuf,
+    _entries: std::marker::PhantomData<T>,
 }
 
 /// What reading a journal found.
-pub struct JournalRead {
-    pub records: Vec<Record>,
+pub struct JournalRead<T = Record> {
+    pub records: Vec<T>,
     /// Human-readable notes about lines that were truncated or corrupt.
     pub problems: Vec<String>,
 }
 
-impl Journal {
+impl Journal<Record> {
+    /// The campaign journal, `DIR/journal.jsonl`.
     pub fn new(dir: &Path) -> Self {
+        Self::at(dir.join("journal.jsonl"))
+    }
+}
+
+impl<T: Entry> Journal<T> {
+    pub fn at(path: PathBuf) -> Self {
         Self {
-            path: dir.join("journal.jsonl"),
+            path,
+            _entries: std::marker::PhantomData,
         }
     }
 
@@ -105,7 +127,7 @@ impl Journal {
     }
 
     /// Appends one record durably.
-    pub fn append(&self, r: &Record) -> std::io::Result<()> {
+    pub fn append(&self, r: &T) -> std::io::Result<()> {
         let value = serde_json::to_value(r).expect("record serializes");
         let text = serde_json::to_string(&value).expect("json");
         let line = serde_json::to_string(&Line {
@@ -122,7 +144,7 @@ impl Journal {
     }
 
     /// Reads the good prefix; a bad line and everything after it are moved aside and reported.
-    pub fn read(&self) -> std::io::Result<JournalRead> {
+    pub fn read(&self) -> std::io::Result<JournalRead<T>> {
         let mut problems = Vec::new();
         if !self.path.exists() {
             return Ok(JournalRead {
@@ -146,12 +168,12 @@ impl Journal {
                 if fnv_hex(&text) != line.check {
                     return Err("checksum mismatch".into());
                 }
-                let r: Record = serde_json::from_value(line.record)
+                let r: T = serde_json::from_value(line.record)
                     .map_err(|e| format!("not a record: {e}"))?;
-                if r.id != records.len() {
+                if r.index() != records.len() {
                     return Err(format!(
                         "record id {} out of sequence (expected {})",
-                        r.id,
+                        r.index(),
                         records.len()
                     ));
                 }

@@ -10,6 +10,7 @@ pub mod genome;
 pub mod journal;
 pub mod pareto;
 pub mod plot;
+pub mod scaling;
 pub mod task;
 
 pub use campaign::{Campaign, Event, Outcome};

@@ -204,3 +204,129 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::write(&p2, &svg).map_err(|e| format!("{}: {e}", p2.display()))?;
     Ok(vec![p1, p2])
 }
+
+/// One series of a [`chart`]: points, drawn as dots (and joined when `line`), with an
+/// optional label per point.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub labels: Vec<String>,
+    pub line: bool,
+    pub dots: bool,
+    pub dashed: bool,
+}
+
+const PALETTE: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+];
+
+/// A plain SVG chart of several series with a legend; `vlines` are labeled vertical markers
+/// (e.g. latency budgets) and `diagonal` draws y = x.
+pub fn chart(
+    title: &str,
+    xlabel: &str,
+    ylabel: &str,
+    series: &[Series],
+    vlines: &[(f64, String)],
+    diagonal: bool,
+) -> String {
+    let xs = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .chain(vlines.iter().map(|v| v.0))
+        .filter(|v| v.is_finite())
+        .collect::<Vec<_>>();
+    let ys = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .collect::<Vec<_>>();
+    let (mut x0, mut x1) = range(xs.iter().copied());
+    let (mut y0, mut y1) = range(ys.iter().copied());
+    if diagonal {
+        (x0, x1) = (x0.min(y0), x1.max(y1));
+        (y0, y1) = (x0, x1);
+    }
+    let ax = Axes { x0, x1, y0, y1 };
+    let mut svg = String::new();
+    frame(&mut svg, &ax, title, xlabel, ylabel);
+    if diagonal {
+        let _ = write!(
+            svg,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999" stroke-dasharray="4,4"/>"##,
+            ax.px(x0),
+            ax.py(y0),
+            ax.px(x1),
+            ax.py(y1)
+        );
+    }
+    for (x, label) in vlines {
+        let bx = ax.px(*x);
+        let _ = write!(
+            svg,
+            r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">{label}</text>"##,
+            H - B,
+            bx + 3.0
+        );
+    }
+    for (k, s) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        if s.line && pts.len() > 1 {
+            let path: Vec<String> = pts
+                .iter()
+                .map(|&(x, y)| format!("{:.1},{:.1}", ax.px(x), ax.py(y)))
+                .collect();
+            let _ = write!(
+                svg,
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.5"{}/>"#,
+                path.join(" "),
+                if s.dashed {
+                    r#" stroke-dasharray="6,4""#
+                } else {
+                    ""
+                }
+            );
+        }
+        if s.dots {
+            for (i, &(x, y)) in s.points.iter().enumerate() {
+                if !(x.is_finite() && y.is_finite()) {
+                    continue;
+                }
+                let _ = write!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"/>"#,
+                    ax.px(x),
+                    ax.py(y)
+                );
+                if let Some(l) = s.labels.get(i).filter(|l| !l.is_empty()) {
+                    let _ = write!(
+                        svg,
+                        r#"<text x="{:.1}" y="{:.1}" font-size="10">{l}</text>"#,
+                        ax.px(x) + 5.0,
+                        ax.py(y) - 5.0
+                    );
+                }
+            }
+        }
+        if !s.name.is_empty() {
+            let ly = 60.0 + 16.0 * k as f64;
+            let _ = write!(
+                svg,
+                r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                W - 170.0,
+                ly - 9.0,
+                W - 155.0,
+                ly,
+                s.name
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

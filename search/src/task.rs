@@ -462,3 +462,43 @@ pub fn run_worker(
     result.attempt = attempt;
     publish_result(dir, &result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(worker: &str, loss: f64) -> TaskResult {
+        TaskResult {
+            name: "3".into(),
+            proposal_key: "k".into(),
+            proxy: ProxyResult {
+                val_loss: Some(loss),
+                ..ProxyResult::failed(Status::Ok, 10)
+            },
+            latency: Latency {
+                seconds: Some(0.1),
+                cv: None,
+                source: "analytic".into(),
+            },
+            eval_seconds: 1.0,
+            worker: worker.into(),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn a_result_is_accepted_once_and_a_second_is_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(publish_result(dir.path(), &result("a:1", 2.5)).unwrap());
+        assert!(!publish_result(dir.path(), &result("b:2", 9.0)).unwrap());
+        let kept = read_result(dir.path(), "3", "k").unwrap();
+        assert_eq!(kept.worker, "a:1");
+        assert_eq!(kept.proxy.val_loss, Some(2.5));
+        let log =
+            std::fs::read_to_string(candidate_dir(dir.path(), "3").join("ignored.log")).unwrap();
+        assert!(log.contains("b:2") && log.contains("ignored"), "{log}");
+        // A result of another proposal is stale: not returned, moved aside.
+        assert!(read_result(dir.path(), "3", "other").is_none());
+        assert!(!candidate_dir(dir.path(), "3").join("result.json").exists());
+    }
+}

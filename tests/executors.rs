@@ -1,0 +1,332 @@
+//! Executors end to end: a local worker pool (with a worker killed by SIGKILL) and a real
+//! Slurm cluster (a job cancelled with `scancel`, the driver killed with SIGKILL and resumed)
+//! write the same journal as the in-process executor.
+//!
+//! The Slurm part needs a running cluster (`.ci/slurm-up` starts a one-node one). Without one
+//! it is skipped with a message, unless FLASHNAS_REQUIRE_SLURM=1 (set by CI), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flashnas"))
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{}\n{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Candidates train long enough (~1 s each) to be cancelled or killed while running.
+fn config(dir: &Path) -> PathBuf {
+    let text = r#"
+name = "executors"
+seed = 11
+strategy = "aging"
+evaluations = 8
+[space]
+stages = 2
+mixers = ["attention", "mamba2", "deltanet"]
+ffns = [0, 1]
+max_repeats = 2
+depth_cap = 6
+widths = [16, 32]
+head_dim = 8
+ffn_ratio = 2.0
+mamba_d_state = 4
+chunk_size = 8
+[aging]
+population = 3
+sample = 2
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+prompt = 8
+generate = 8
+budget_s = 0.004
+[objectives]
+reference_point = { loss = 6.0, latency_s = 0.01 }
+[train]
+seq_len = 16
+batch_size = 4
+steps = 150
+[train.data]
+val_windows = 2
+[executor]
+in_flight = 2
+threads_per_worker = 1
+poll_interval_s = 0.2
+"#;
+    let p = dir.join("executors.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Journal records without wall-clock fields and retry counts.
+fn comparable(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let mut r = v["record"].take();
+            r["eval_seconds"] = 0.into();
+            r["attempts"] = 0.into();
+            r["proxy"]["wall_seconds"] = 0.into();
+            r["proxy"]["tokens_per_second"] = 0.into();
+            r
+        })
+        .collect()
+}
+
+fn attempts(dir: &Path, id: usize) -> u64 {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    let line = text.lines().nth(id).expect("record");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["record"]["attempts"].as_u64().unwrap()
+}
+
+fn journal_len(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Leases present now: (candidate, lease JSON).
+fn leases(dir: &Path) -> Vec<(String, serde_json::Value)> {
+    let Ok(entries) = std::fs::read_dir(dir.join("candidates")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, serde_json::Value)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join("lease.json")).ok()?;
+            let v = serde_json::from_str(&text).ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), v))
+        })
+        .collect();
+    out.sort_by_key(|(n, _)| n.parse::<usize>().unwrap_or(usize::MAX));
+    out
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn no_ignored_results(dir: &Path) {
+    for e in std::fs::read_dir(dir.join("candidates")).unwrap().flatten() {
+        let log = e.path().join("ignored.log");
+        assert!(
+            !log.exists(),
+            "candidate {:?} was evaluated twice: {}",
+            e.file_name(),
+            std::fs::read_to_string(log).unwrap()
+        );
+    }
+}
+
+fn spawn_search(cfg: &Path, out: &Path, executor: &str, log: &Path) -> Child {
+    bin()
+        .args(["search", "--config"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(["--executor", executor, "--workers", "2"])
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn slurm_running() -> bool {
+    Command::new("sinfo")
+        .args(["-h", "-o", "%t"])
+        .output()
+        .map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout);
+            o.status.success()
+                && s.lines()
+                    .any(|l| ["idle", "mix", "alloc"].contains(&l.trim()))
+        })
+        .unwrap_or(false)
+}
+
+fn squeue_state(job: &str) -> String {
+    Command::new("squeue")
+        .args(["-h", "-r", "-t", "all", "-o", "%T", "-j", job])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn local_pool_and_slurm_write_the_inline_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let t0 = Instant::now();
+
+    // Reference: in-process evaluation.
+    let inline = tmp.path().join("inline");
+    ok(bin()
+        .args(["search", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&inline));
+    let reference = comparable(&inline);
+    assert_eq!(reference.len(), 8);
+    println!("inline campaign: {:.1} s", t0.elapsed().as_secs_f64());
+
+    // Local pool of 2 workers; one worker is killed with SIGKILL and must be retried.
+    let t1 = Instant::now();
+    let local = tmp.path().join("local");
+    let log = tmp.path().join("local.log");
+    let mut driver = spawn_search(&cfg, &local, "local", &log);
+    let mut killed: Option<String> = None;
+    wait_until("a running local worker", || {
+        for (name, lease) in leases(&local) {
+            let pid = lease["job"].as_str().unwrap().to_string();
+            if lease["executor"] == "local"
+                && !local
+                    .join("candidates")
+                    .join(&name)
+                    .join("result.json")
+                    .exists()
+            {
+                let st = Command::new("kill").args(["-9", &pid]).status().unwrap();
+                if st.success() {
+                    killed = Some(name);
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    assert!(
+        driver.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let killed: usize = killed.unwrap().parse().unwrap();
+    let out = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        out.contains("killed by signal 9") && out.contains("retrying"),
+        "{out}"
+    );
+    assert_eq!(comparable(&local), reference, "local pool vs inline");
+    assert_eq!(
+        attempts(&local, killed),
+        2,
+        "the killed candidate took a second attempt"
+    );
+    no_ignored_results(&local);
+    println!(
+        "local pool (2 workers, candidate {killed} SIGKILLed and retried): {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
+
+    if !slurm_running() {
+        assert!(
+            std::env::var("FLASHNAS_REQUIRE_SLURM").as_deref() != Ok("1"),
+            "FLASHNAS_REQUIRE_SLURM=1 but no Slurm cluster answers `sinfo`"
+        );
+        println!("SKIPPED the Slurm half: no Slurm cluster is running (start one with `sudo .ci/slurm-up`)");
+        eprintln!("SKIPPED the Slurm half: no Slurm cluster is running (start one with `sudo .ci/slurm-up`)");
+        return;
+    }
+
+    // Slurm: cancel a running job (must be resubmitted), then kill the driver while jobs are
+    // in flight and resume it (must re-attach, not submit again).
+    let t2 = Instant::now();
+    let slurm = tmp.path().join("slurm");
+    let log = tmp.path().join("slurm.log");
+    let mut driver = spawn_search(&cfg, &slurm, "slurm", &log);
+    let mut cancelled: Option<(String, String)> = None;
+    wait_until("a running Slurm job", || {
+        for (name, lease) in leases(&slurm) {
+            let job = lease["job"].as_str().unwrap().to_string();
+            if lease["executor"] == "slurm" && squeue_state(&job) == "RUNNING" {
+                ok(Command::new("scancel").arg(&job));
+                cancelled = Some((name, job));
+                return true;
+            }
+        }
+        false
+    });
+    let (cancelled, job) = cancelled.unwrap();
+    println!(
+        "{:6.2} s  scancel job {job} (candidate {cancelled})",
+        t2.elapsed().as_secs_f64()
+    );
+    let cancelled: usize = cancelled.parse().unwrap();
+    wait_until("the cancelled candidate in the journal", || {
+        journal_len(&slurm) > cancelled
+    });
+    println!(
+        "{:6.2} s  candidate {cancelled} journaled after resubmission",
+        t2.elapsed().as_secs_f64()
+    );
+    // Kill the driver while a job of a candidate not yet journaled is queued or running.
+    let mut attached: Option<String> = None;
+    wait_until("an in-flight Slurm job to leave behind", || {
+        let done = journal_len(&slurm);
+        for (name, lease) in leases(&slurm) {
+            let job = lease["job"].as_str().unwrap().to_string();
+            let n: usize = name.parse().unwrap();
+            let state = squeue_state(&job);
+            if n >= done && (state == "RUNNING" || state == "PENDING") {
+                driver.kill().unwrap(); // SIGKILL
+                driver.wait().unwrap();
+                attached = Some(job);
+                return true;
+            }
+        }
+        driver.try_wait().unwrap().is_some()
+    });
+    let job = attached.expect("the driver was killed with a job in flight");
+    let partial = journal_len(&slurm);
+    println!(
+        "{:6.2} s  driver killed (SIGKILL) with job {job} in flight, {partial} records",
+        t2.elapsed().as_secs_f64()
+    );
+    assert!(partial < 8);
+    let out = ok(bin()
+        .arg("resume")
+        .arg(&slurm)
+        .args(["--executor", "slurm", "--workers", "2"]));
+    println!(
+        "{:6.2} s  resumed campaign finished",
+        t2.elapsed().as_secs_f64()
+    );
+    let first = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        first.contains("CANCELLED") && first.contains("resubmitting (attempt 2/3)"),
+        "{first}"
+    );
+    assert!(
+        out.contains(&format!("re-attached to Slurm job {job}")),
+        "{out}"
+    );
+    assert_eq!(comparable(&slurm), reference, "Slurm vs inline and local");
+    assert_eq!(
+        attempts(&slurm, cancelled),
+        2,
+        "the cancelled candidate was resubmitted"
+    );
+    no_ignored_results(&slurm);
+    println!(
+        "Slurm campaign (with scancel and a driver kill): {:.1} s",
+        t2.elapsed().as_secs_f64()
+    );
+}
