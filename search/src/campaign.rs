@@ -798,6 +798,11 @@ impl<'a> Campaign<'a> {
 
 /// `results/<name>-<UTC timestamp>`.
 pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
+    results_dir(&cfg.name)
+}
+
+/// `results/<name>-<UTC timestamp>`.
+pub fn results_dir(name: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -815,7 +820,7 @@ pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
     let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
     PathBuf::from("results").join(format!(
         "{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        cfg.name,
+        name,
         s / 3600,
         (s % 3600) / 60,
         s % 60

@@ -381,6 +381,9 @@ pub struct CampaignConfig {
     /// Who evaluates candidates: in this process, a local worker pool, or Slurm.
     #[serde(default)]
     pub executor: crate::executor::ExecutorConfig,
+    /// Proxy fidelity audit run at the end of `flashnas search` when enabled.
+    #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl CampaignConfig {
@@ -462,6 +465,9 @@ impl CampaignConfig {
         self.executor
             .validate()
             .map_err(|e| format!("executor.{e}"))?;
+        if self.audit.enabled {
+            self.audit.validate().map_err(|e| format!("audit.{e}"))?;
+        }
         for (i, s) in self.seeds.iter().enumerate() {
             match (&s.layer_types, &s.arch) {
                 (Some(l), None) => {

@@ -2,14 +2,17 @@
 //! NSGA-II and random search, the Pareto frontier and its hypervolume, the journal,
 //! checkpoint and resume, export and plots.
 
+pub mod audit;
 pub mod campaign;
 pub mod config;
+pub mod depth_width;
 pub mod executor;
 pub mod export;
 pub mod genome;
 pub mod journal;
 pub mod pareto;
 pub mod plot;
+pub mod rank;
 pub mod scaling;
 pub mod task;
 

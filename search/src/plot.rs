@@ -214,6 +214,8 @@ pub struct Series {
     pub line: bool,
     pub dots: bool,
     pub dashed: bool,
+    /// Color slot (series of one group share a color).
+    pub group: usize,
 }
 
 const PALETTE: [&str; 8] = [
@@ -270,7 +272,7 @@ pub fn chart(
         );
     }
     for (k, s) in series.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
+        let color = PALETTE[s.group % PALETTE.len()];
         let pts: Vec<(f64, f64)> = s
             .points
             .iter()

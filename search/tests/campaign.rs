@@ -323,4 +323,18 @@ fn shipped_configs_are_valid() {
         ),
     }
     flashnas_training::TrainConfig::from_file(&Path::new(root).join("train-quick.toml")).unwrap();
+    use flashnas_search::depth_width::DepthWidthConfig;
+    let quick =
+        DepthWidthConfig::from_file(&Path::new(root).join("depth-width-quick.toml")).unwrap();
+    assert_eq!(quick.shapes().len(), 15);
+    match DepthWidthConfig::from_file(&Path::new(root).join("depth-width-paper.toml")) {
+        Ok(c) => {
+            assert!(flashnas_model::backend::backend_name() == "cuda");
+            assert_eq!(c.depths, vec![6, 12, 18, 24, 30]);
+        }
+        Err(e) => assert!(
+            !cfg!(feature = "cuda") && e.contains("latency.device"),
+            "{e}"
+        ),
+    }
 }

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod arch;
 mod bench;
+mod depth_width;
 mod init;
 mod logits;
 pub mod npy;
@@ -34,6 +35,10 @@ enum Command {
     Search(search::SearchArgs),
     /// Resume an interrupted campaign from its directory.
     Resume(search::ResumeArgs),
+    /// Depth–width study: train and time a grid of shapes, fit L(D,W), pick shapes per budget.
+    DepthWidth(depth_width::Args),
+    /// Proxy fidelity audit: retrain K candidates F× longer and rank-correlate the losses.
+    Audit(search::AuditArgs),
     /// Evaluate one candidate of a campaign (what every executor runs).
     Worker(search::WorkerArgs),
     /// Progress, best feasible candidate, frontier and hypervolume of a campaign.
@@ -59,6 +64,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(a) => search::search(a),
         Command::Resume(a) => search::resume(a),
         Command::Worker(a) => search::worker(a),
+        Command::Audit(a) => search::audit(a),
+        Command::DepthWidth(a) => depth_width::run(a),
         Command::Status(a) => search::status(a),
         Command::Export(a) => search::export(a),
         Command::Plot(a) => search::plot(a),

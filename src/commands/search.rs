@@ -30,16 +30,33 @@ pub struct SearchArgs {
 pub struct ExecArgs {
     /// inline (this process), local (a pool of worker processes) or slurm (sbatch jobs).
     #[arg(long)]
-    executor: Option<ExecutorKind>,
+    pub(crate) executor: Option<ExecutorKind>,
     /// Concurrent workers (local) or jobs in flight (slurm).
     #[arg(long)]
-    workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
     /// The campaign directory; everything needed is in it.
     dir: PathBuf,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// A finished campaign directory.
+    dir: PathBuf,
+    /// K: candidates to retrain, spread over the observed loss range.
+    #[arg(long, default_value_t = 8)]
+    sample: usize,
+    /// F: multiple of the proxy's token budget for the long runs.
+    #[arg(long, default_value_t = 4.0)]
+    factor: f64,
+    /// Warn when Spearman's 90 % lower bound is below this.
+    #[arg(long)]
+    min_spearman: Option<f64>,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -97,7 +114,7 @@ pub struct PlotArgs {
 }
 
 /// A line above the bars, or plain stdout when the bars are hidden (not a terminal).
-fn say(multi: &MultiProgress, line: String) {
+pub(crate) fn say(multi: &MultiProgress, line: String) {
     if multi.is_hidden() {
         println!("{line}");
     } else {
@@ -185,13 +202,147 @@ fn run_campaign(
 }
 
 fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
+    let cfg = CampaignConfig::from_file(&dir.join("config.toml")).map_err(anyhow::Error::msg)?;
+    if cfg.audit.enabled
+        && flashnas_search::audit::load_report(dir)
+            .is_none_or(|r| r.sample != cfg.audit.sample || r.factor != cfg.audit.factor)
+    {
+        println!(
+            "audit: retraining {} candidates with {}× the proxy budget ([audit] of the config)",
+            cfg.audit.sample, cfg.audit.factor
+        );
+        audit(AuditArgs {
+            dir: dir.to_path_buf(),
+            sample: cfg.audit.sample,
+            factor: cfg.audit.factor,
+            min_spearman: Some(cfg.audit.min_spearman),
+            exec: ExecArgs {
+                executor: None,
+                workers: None,
+            },
+        })?;
+        println!();
+    }
     status(StatusArgs {
         dir: dir.to_path_buf(),
     })
 }
 
+pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
+    let (cfg, _, _) = load_records(&a.dir).map_err(anyhow::Error::msg)?;
+    let mut exec = cfg.executor.clone();
+    if let Some(k) = a.exec.executor {
+        exec.kind = k;
+    }
+    if let Some(w) = a.exec.workers {
+        exec.workers = w;
+        exec.in_flight = None;
+    }
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(a.sample as u64));
+    bar.set_style(
+        ProgressStyle::with_template("audit     [{bar:30}] {pos}/{len} retrained · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let step = multi.add(ProgressBar::new(0));
+    step.set_style(
+        ProgressStyle::with_template("training  [{bar:30}] {pos}/{len} steps · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let mut on_event = |e: Event| match e {
+        Event::Note(n) => {
+            if n.starts_with("audit [") {
+                bar.inc(1);
+            }
+            say(&multi, n);
+        }
+        Event::Start { describe, .. } => {
+            step.set_position(0);
+            step.set_message(describe.to_string());
+        }
+        Event::Step(p) => {
+            step.set_length(p.total as u64);
+            step.set_position(p.step as u64);
+        }
+        Event::Done { .. } => {}
+    };
+    let report = flashnas_search::audit::run_audit(
+        &a.dir,
+        a.sample,
+        a.factor,
+        a.min_spearman,
+        Some(exec),
+        &mut on_event,
+    )
+    .map_err(anyhow::Error::msg)?;
+    step.finish_and_clear();
+    bar.finish();
+    print_audit(&report);
+    println!(
+        "wall {:.1} s this run; wrote {d}/audit.jsonl, {d}/audit.json, {d}/audit.svg",
+        started.elapsed().as_secs_f64(),
+        d = a.dir.display()
+    );
+    Ok(())
+}
+
+fn print_audit(r: &flashnas_search::audit::AuditReport) {
+    println!(
+        "audit        {} candidates retrained with {}× the proxy budget ({} pairs)",
+        r.selected.len(),
+        r.factor,
+        r.pairs
+    );
+    println!(
+        "             Spearman ρ {:.3} [{:.3}, {:.3}], Kendall τ-b {:.3} [{:.3}, {:.3}] (bootstrap {:.0} % intervals)",
+        r.spearman.value,
+        r.spearman.lower,
+        r.spearman.upper,
+        r.kendall.value,
+        r.kendall.lower,
+        r.kendall.upper,
+        r.spearman.level * 100.0
+    );
+    let moved: Vec<String> = r
+        .moved
+        .iter()
+        .take(3)
+        .filter(|m| m.short_rank != m.long_rank)
+        .map(|m| {
+            format!(
+                "#{} {} w{} rank {} → {}",
+                m.id, m.layers, m.width, m.short_rank, m.long_rank
+            )
+        })
+        .collect();
+    if !moved.is_empty() {
+        println!("             moved most: {}", moved.join("; "));
+    }
+    if let Some(w) = &r.warning {
+        println!("WARNING      {w}");
+    }
+}
+
+/// The copy in a campaign directory must stand alone: resolve the data path now.
+pub(crate) fn absolutize_data_path(
+    config: &std::path::Path,
+    value: &mut toml::Value,
+    data_path: Option<&str>,
+) -> anyhow::Result<()> {
+    let base = config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    if let Some(p) = data_path {
+        let abs = std::fs::canonicalize(flashnas_training::config::resolve_path(p, &base))
+            .with_context(|| format!("{}: train.data.path '{p}' not found", config.display()))?;
+        value["train"]["data"]["path"] = toml::Value::String(abs.display().to_string());
+    }
+    Ok(())
+}
+
 /// Sets `executor.<key>` in the config copy.
-fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Value) {
+pub(crate) fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Value) {
     let table = value
         .as_table_mut()
         .expect("table")
@@ -243,17 +394,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         "in_flight",
         toml::Value::Integer(in_flight as i64),
     );
-    // The copy in the campaign directory must stand alone: resolve the data path now.
-    let base = a
-        .config
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    if let Some(p) = &cfg.train.data.path {
-        let abs = std::fs::canonicalize(flashnas_training::config::resolve_path(p, &base))
-            .with_context(|| format!("{}: train.data.path '{p}' not found", a.config.display()))?;
-        value["train"]["data"]["path"] = toml::Value::String(abs.display().to_string());
-    }
+    absolutize_data_path(&a.config, &mut value, cfg.train.data.path.as_deref())?;
     let copy = format!(
         "# copied from {} by flashnas search\n{}",
         a.config.display(),
@@ -336,6 +477,9 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         cfg.objectives.reference_point.loss,
         cfg.objectives.reference_point.latency_s
     );
+    if let Some(r) = flashnas_search::audit::load_report(&a.dir) {
+        print_audit(&r);
+    }
     println!();
     println!(
         "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>9}",

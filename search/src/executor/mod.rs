@@ -277,3 +277,35 @@ pub(crate) fn last_line(path: &Path) -> String {
         })
         .unwrap_or_default()
 }
+
+/// Receives each finished task with its result, in order.
+pub type Admit<'a> = dyn FnMut(Task, TaskResult, &mut dyn FnMut(Event)) + 'a;
+
+/// Evaluates `tasks` (writing each `task.json`) with at most `in_flight` at once, handing the
+/// results to `admit` in the order of `tasks`: what the depth–width study and the proxy audit
+/// run on, whatever the executor.
+pub fn run_in_order(
+    dir: &Path,
+    executor: &mut dyn Executor,
+    in_flight: usize,
+    tasks: Vec<Task>,
+    ev: &mut dyn FnMut(Event),
+    admit: &mut Admit<'_>,
+) -> Result<(), String> {
+    let mut pending: std::collections::VecDeque<Task> = Default::default();
+    for task in tasks {
+        while pending.len() >= in_flight.max(1) {
+            let head = pending.pop_front().expect("pending");
+            let r = executor.wait(dir, &head, ev);
+            admit(head, r, ev);
+        }
+        crate::task::write_task(dir, &task)?;
+        executor.start(dir, &task, ev)?;
+        pending.push_back(task);
+    }
+    while let Some(head) = pending.pop_front() {
+        let r = executor.wait(dir, &head, ev);
+        admit(head, r, ev);
+    }
+    Ok(())
+}

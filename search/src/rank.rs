@@ -1,0 +1,200 @@
+//! Rank correlations with ties, and percentile bootstrap intervals.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Average ranks (1-based; tied values share the mean of their positions).
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].partial_cmp(&v[b]).expect("no NaN"));
+    let mut ranks = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let mean = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            ranks[k] = mean;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// Spearman's ρ: the Pearson correlation of average ranks (the tie-corrected form).
+/// NaN when either side is constant.
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len());
+    pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// Kendall's τ-b (ties in either variable corrected). NaN when either side is constant.
+pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len());
+    let n = x.len();
+    let (mut concordant, mut discordant, mut ties_x, mut ties_y) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let dx = x[i] - x[j];
+            let dy = y[i] - y[j];
+            match (dx == 0.0, dy == 0.0) {
+                (true, true) => {
+                    ties_x += 1;
+                    ties_y += 1;
+                }
+                (true, false) => ties_x += 1,
+                (false, true) => ties_y += 1,
+                (false, false) => {
+                    if (dx > 0.0) == (dy > 0.0) {
+                        concordant += 1
+                    } else {
+                        discordant += 1
+                    }
+                }
+            }
+        }
+    }
+    let n0 = (n * n.saturating_sub(1) / 2) as i64;
+    let denom = (((n0 - ties_x) * (n0 - ties_y)) as f64).sqrt();
+    if denom == 0.0 {
+        return f64::NAN;
+    }
+    (concordant - discordant) as f64 / denom
+}
+
+/// A statistic with its percentile bootstrap interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+    /// Confidence level of [lower, upper], e.g. 0.9.
+    pub level: f64,
+    /// Resamples that gave a defined statistic (a resample with a constant side does not).
+    pub resamples: usize,
+}
+
+/// Percentile bootstrap over pairs: `resamples` draws of n pairs with replacement.
+pub fn bootstrap(
+    x: &[f64],
+    y: &[f64],
+    stat: fn(&[f64], &[f64]) -> f64,
+    resamples: usize,
+    level: f64,
+    seed: u64,
+) -> Interval {
+    let n = x.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut values = Vec::with_capacity(resamples);
+    let (mut bx, mut by) = (vec![0.0; n], vec![0.0; n]);
+    for _ in 0..resamples {
+        for k in 0..n {
+            let i = rng.gen_range(0..n);
+            bx[k] = x[i];
+            by[k] = y[i];
+        }
+        let s = stat(&bx, &by);
+        if s.is_finite() {
+            values.push(s);
+        }
+    }
+    values.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    let q = |p: f64| -> f64 {
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        let pos = p * (values.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        values[lo] + (values[hi] - values[lo]) * (pos - lo as f64)
+    };
+    let tail = (1.0 - level) / 2.0;
+    Interval {
+        value: stat(x, y),
+        lower: q(tail),
+        upper: q(1.0 - tail),
+        level,
+        resamples: values.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn ranks_average_ties() {
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 20.0, 5.0, 20.0]),
+            vec![2.0, 4.0, 4.0, 1.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn spearman_and_kendall_by_hand() {
+        // No ties: x = 1..5, y = [2, 1, 4, 3, 5]. Σd² = 1+1+1+1+0 = 4 → ρ = 1 − 6·4/(5·24) = 0.8.
+        // Pairs: 10; discordant (1,2) and (3,4) → C = 8, D = 2 → τ = 0.6.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let y = [2.0, 1.0, 4.0, 3.0, 5.0];
+        assert!(close(spearman(&x, &y), 0.8));
+        assert!(close(kendall_tau_b(&x, &y), 0.6));
+        // Reversal.
+        let r = [5.0, 4.0, 3.0, 2.0, 1.0];
+        assert!(close(spearman(&x, &r), -1.0));
+        assert!(close(kendall_tau_b(&x, &r), -1.0));
+    }
+
+    #[test]
+    fn ties_by_hand() {
+        // x = [1, 2, 2, 3], y = [1, 3, 2, 4].
+        // Ranks x: [1, 2.5, 2.5, 4]; y: [1, 3, 2, 4]. Means 2.5.
+        // Σ(dx·dy) = (−1.5)(−1.5) + 0·0.5 + 0·(−0.5) + 1.5·1.5 = 4.5;
+        // Σdx² = 4.5; Σdy² = 5 → ρ = 4.5 / √22.5 = 0.9486832980505138.
+        let x = [1.0, 2.0, 2.0, 3.0];
+        let y = [1.0, 3.0, 2.0, 4.0];
+        assert!(close(spearman(&x, &y), 4.5 / 22.5f64.sqrt()));
+        // Pairs (6): (0,1) C, (0,2) C, (0,3) C, (1,2) tie in x, (1,3) C, (2,3) C.
+        // C = 5, D = 0, ties_x = 1, ties_y = 0 → τb = 5 / √(5·6) = 0.9128709291752769.
+        assert!(close(kendall_tau_b(&x, &y), 5.0 / 30f64.sqrt()));
+        // A constant side has no rank correlation.
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+        assert!(kendall_tau_b(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_brackets_the_estimate() {
+        let x: Vec<f64> = (0..12).map(|i| i as f64).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|v| v + if (*v as i64) % 3 == 0 { 2.5 } else { 0.0 })
+            .collect();
+        let a = bootstrap(&x, &y, spearman, 500, 0.9, 7);
+        let b = bootstrap(&x, &y, spearman, 500, 0.9, 7);
+        assert_eq!(a, b);
+        assert!(a.lower <= a.value && a.value <= a.upper, "{a:?}");
+        assert!(a.upper <= 1.0 && a.lower > 0.0, "{a:?}");
+        let c = bootstrap(&x, &y, spearman, 500, 0.9, 8);
+        assert_ne!(a.lower, c.lower);
+    }
+}

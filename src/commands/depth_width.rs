@@ -1,0 +1,177 @@
+//! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
+
+use super::search::{absolutize_data_path, say, set_executor_key, ExecArgs};
+use anyhow::Context;
+use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
+use flashnas_search::Event;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Study config (TOML), e.g. configs/depth-width-quick.toml.
+    #[arg(long, required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Study directory (default: results/<name>-<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue an interrupted study from its directory.
+    #[arg(long, conflicts_with = "config")]
+    resume: Option<PathBuf>,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(0));
+    bar.set_style(
+        ProgressStyle::with_template("shapes    [{bar:30}] {pos}/{len} · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let step = multi.add(ProgressBar::new(0));
+    step.set_style(
+        ProgressStyle::with_template("training  [{bar:30}] {pos}/{len} steps · {msg}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let mut on_event = |e: Event| match e {
+        Event::Note(n) => {
+            if n.starts_with('[') || n.contains(": from journal") {
+                bar.inc(1);
+            }
+            say(&multi, n);
+        }
+        Event::Start { describe, .. } => {
+            step.set_position(0);
+            step.set_message(describe.to_string());
+        }
+        Event::Step(p) => {
+            step.set_length(p.total as u64);
+            step.set_position(p.step as u64);
+        }
+        Event::Done { .. } => {}
+    };
+    let (dir, report, rows) = match (&a.config, &a.resume) {
+        (_, Some(dir)) => {
+            println!("resuming {}", dir.display());
+            let mut study = Study::resume(dir, &mut on_event).map_err(anyhow::Error::msg)?;
+            if a.exec.executor.is_some() || a.exec.workers.is_some() {
+                if let Some(k) = a.exec.executor {
+                    study.cfg.executor.kind = k;
+                }
+                if let Some(w) = a.exec.workers {
+                    study.cfg.executor.workers = w;
+                }
+            }
+            bar.set_length(study.cfg.shapes().len() as u64);
+            let report = study.run().map_err(anyhow::Error::msg)?;
+            (dir.clone(), report, study.rows.clone())
+        }
+        (Some(config), None) => {
+            let text = std::fs::read_to_string(config)
+                .with_context(|| format!("{}: cannot read", config.display()))?;
+            let mut cfg = DepthWidthConfig::from_toml(&text, &config.display().to_string())
+                .map_err(anyhow::Error::msg)?;
+            let mut value: toml::Value = toml::from_str(&text)?;
+            if let Some(k) = a.exec.executor {
+                cfg.executor.kind = k;
+                set_executor_key(
+                    &mut value,
+                    "kind",
+                    toml::Value::String(format!("{k:?}").to_lowercase()),
+                );
+            }
+            if let Some(w) = a.exec.workers {
+                cfg.executor.workers = w;
+                set_executor_key(&mut value, "workers", toml::Value::Integer(w as i64));
+            }
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            absolutize_data_path(config, &mut value, cfg.train.data.path.as_deref())?;
+            let copy = format!(
+                "# copied from {} by flashnas depth-width\n{}",
+                config.display(),
+                toml::to_string_pretty(&value)?
+            );
+            let dir = a
+                .out
+                .clone()
+                .unwrap_or_else(|| flashnas_search::campaign::results_dir(&cfg.name));
+            println!(
+                "depth-width study {} ({} shapes) → {}",
+                cfg.name,
+                cfg.shapes().len(),
+                dir.display()
+            );
+            bar.set_length(cfg.shapes().len() as u64);
+            let mut study =
+                Study::create(&dir, cfg, &copy, &mut on_event).map_err(anyhow::Error::msg)?;
+            let report = study.run().map_err(anyhow::Error::msg)?;
+            (dir, report, study.rows.clone())
+        }
+        _ => unreachable!("clap requires one"),
+    };
+    step.finish_and_clear();
+    bar.finish();
+    print_report(&dir, &report, &rows);
+    Ok(())
+}
+
+fn print_report(dir: &std::path::Path, r: &StudyReport, rows: &[ShapeRow]) {
+    let l = r.fit.law;
+    println!();
+    println!(
+        "fit          L(D, W) = {:.4} + {:.4}·D^-{:.3} + {:.4}·W^-{:.3}   (rmse {:.4}, max error {:.2} %, {} shapes)",
+        l.l0, l.a, l.alpha, l.b, l.beta, r.fit.rmse, r.fit.max_rel_error_pct, r.fit.observations
+    );
+    if let Some(h) = &r.holdout {
+        println!(
+            "held out     fit on {} smaller shapes, predicted the {} largest: mean error {:.2} % (loss), {:.2} % (perplexity)",
+            h.fit.observations,
+            h.predictions.len(),
+            h.mean_loss_error_pct,
+            h.mean_ppl_error_pct
+        );
+        for (id, obs, pred, el, ep) in &h.predictions {
+            let s = &rows[*id];
+            println!(
+                "             D{} W{}: observed {obs:.4}, predicted {pred:.4} ({el:.2} % loss, {ep:.2} % ppl)",
+                s.depth, s.width
+            );
+        }
+    }
+    if !r.failed.is_empty() {
+        println!("failed       {} shapes: {:?}", r.failed.len(), r.failed);
+    }
+    println!();
+    println!(
+        "{:>10}  {:<22} {:<22}",
+        "budget s", "best measured", "best predicted"
+    );
+    let name = |i: Option<usize>| {
+        i.map(|i| {
+            let s = &rows[i];
+            format!(
+                "D{} W{} ({:.4})",
+                s.depth,
+                s.width,
+                s.loss().unwrap_or(f64::NAN)
+            )
+        })
+        .unwrap_or_else(|| "none fits".into())
+    };
+    for b in &r.budgets {
+        println!(
+            "{:>10}  {:<22} {:<22}",
+            b.budget_s,
+            name(b.best_measured),
+            name(b.best_predicted)
+        );
+    }
+    println!();
+    println!(
+        "wrote {0}/shapes.csv, {0}/fit.json, {0}/budgets.csv, {0}/loss_vs_depth.svg, {0}/frontier.svg",
+        dir.display()
+    );
+}
