@@ -346,10 +346,12 @@ impl<'a> Study<'a> {
         let shapes = self.cfg.shapes();
         for r in &self.rows {
             (self.on_event)(Event::Note(format!(
-                "D{} W{}: from journal (loss {:?})",
+                "D{} W{}: from journal (loss {})",
                 r.depth,
                 r.width,
                 r.loss()
+                    .map(|l| format!("{l:.4}"))
+                    .unwrap_or_else(|| r.proxy.status.describe())
             )));
         }
         let mut train = self.cfg.train.clone();
