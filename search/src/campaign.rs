@@ -100,17 +100,14 @@ impl<'a> Campaign<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
-        if Journal::new(dir).path().exists() {
-            return Err(format!(
-                "{}: a campaign already exists here; use `flashnas resume {}`",
-                dir.display(),
+        new_run_dir(
+            dir,
+            config_text,
+            &format!(
+                "a campaign already exists here; use `flashnas resume {}`",
                 dir.display()
-            ));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+            ),
+        )?;
         Self::open(dir, cfg, on_event)
     }
 
@@ -794,6 +791,17 @@ impl<'a> Campaign<'a> {
         }
         Ok(())
     }
+}
+
+/// Makes a directory for a new campaign or study and writes its config copy; refuses one
+/// that already holds a journal (`exists` says what to do instead).
+pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<(), String> {
+    if dir.join("journal.jsonl").exists() {
+        return Err(format!("{}: {exists}", dir.display()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
+        .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// `results/<name>-<UTC timestamp>`.

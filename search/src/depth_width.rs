@@ -282,17 +282,14 @@ impl<'a> Study<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
-        if dir.join("journal.jsonl").exists() {
-            return Err(format!(
-                "{}: a study already exists here; resume it with `flashnas depth-width --resume {}`",
-                dir.display(),
+        crate::campaign::new_run_dir(
+            dir,
+            config_text,
+            &format!(
+                "a study already exists here; resume it with `flashnas depth-width --resume {}`",
                 dir.display()
-            ));
-        }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-        flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+            ),
+        )?;
         Self::open(dir, cfg, on_event)
     }
 

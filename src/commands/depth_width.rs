@@ -1,10 +1,9 @@
 //! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
 
-use super::search::{absolutize_data_path, say, set_executor_key, ExecArgs};
+use super::search::{absolutize_data_path, set_executor_key, ExecArgs, TaskBars};
 use anyhow::Context;
 use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
 use flashnas_search::Event;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -23,36 +22,10 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let multi = MultiProgress::new();
-    let bar = multi.add(ProgressBar::new(0));
-    bar.set_style(
-        ProgressStyle::with_template("shapes    [{bar:30}] {pos}/{len} · {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    let step = multi.add(ProgressBar::new(0));
-    step.set_style(
-        ProgressStyle::with_template("training  [{bar:30}] {pos}/{len} steps · {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    let mut on_event = |e: Event| match e {
-        Event::Note(n) => {
-            if n.starts_with('[') || n.contains(": from journal") {
-                bar.inc(1);
-            }
-            say(&multi, n);
-        }
-        Event::Start { describe, .. } => {
-            step.set_position(0);
-            step.set_message(describe.to_string());
-        }
-        Event::Step(p) => {
-            step.set_length(p.total as u64);
-            step.set_position(p.step as u64);
-        }
-        Event::Done { .. } => {}
-    };
+    let bars = TaskBars::new("shapes", "trained", 0, |n| {
+        n.starts_with('[') || n.contains(": from journal")
+    });
+    let mut on_event = |e: Event| bars.handle(e);
     let (dir, report, rows) = match (&a.config, &a.resume) {
         (_, Some(dir)) => {
             println!("resuming {}", dir.display());
@@ -65,7 +38,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     study.cfg.executor.workers = w;
                 }
             }
-            bar.set_length(study.cfg.shapes().len() as u64);
+            bars.set_len(study.cfg.shapes().len());
             let report = study.run().map_err(anyhow::Error::msg)?;
             (dir.clone(), report, study.rows.clone())
         }
@@ -104,7 +77,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 cfg.shapes().len(),
                 dir.display()
             );
-            bar.set_length(cfg.shapes().len() as u64);
+            bars.set_len(cfg.shapes().len());
             let mut study =
                 Study::create(&dir, cfg, &copy, &mut on_event).map_err(anyhow::Error::msg)?;
             let report = study.run().map_err(anyhow::Error::msg)?;
@@ -112,8 +85,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         _ => unreachable!("clap requires one"),
     };
-    step.finish_and_clear();
-    bar.finish();
+    bars.finish();
     print_report(&dir, &report, &rows);
     Ok(())
 }

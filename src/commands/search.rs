@@ -238,37 +238,9 @@ pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
         exec.workers = w;
         exec.in_flight = None;
     }
-    let multi = MultiProgress::new();
-    let bar = multi.add(ProgressBar::new(a.sample as u64));
-    bar.set_style(
-        ProgressStyle::with_template("audit     [{bar:30}] {pos}/{len} retrained · {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    let step = multi.add(ProgressBar::new(0));
-    step.set_style(
-        ProgressStyle::with_template("training  [{bar:30}] {pos}/{len} steps · {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
+    let bars = TaskBars::new("audit", "retrained", a.sample, |n| n.starts_with("audit ["));
     let started = std::time::Instant::now();
-    let mut on_event = |e: Event| match e {
-        Event::Note(n) => {
-            if n.starts_with("audit [") {
-                bar.inc(1);
-            }
-            say(&multi, n);
-        }
-        Event::Start { describe, .. } => {
-            step.set_position(0);
-            step.set_message(describe.to_string());
-        }
-        Event::Step(p) => {
-            step.set_length(p.total as u64);
-            step.set_position(p.step as u64);
-        }
-        Event::Done { .. } => {}
-    };
+    let mut on_event = |e: Event| bars.handle(e);
     let report = flashnas_search::audit::run_audit(
         &a.dir,
         a.sample,
@@ -278,8 +250,7 @@ pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
         &mut on_event,
     )
     .map_err(anyhow::Error::msg)?;
-    step.finish_and_clear();
-    bar.finish();
+    bars.finish();
     print_audit(&report);
     println!(
         "wall {:.1} s this run; wrote {d}/audit.jsonl, {d}/audit.json, {d}/audit.svg",
@@ -323,6 +294,70 @@ fn print_audit(r: &flashnas_search::audit::AuditReport) {
     }
     if let Some(w) = &r.warning {
         println!("WARNING      {w}");
+    }
+}
+
+/// Progress of a fixed list of tasks (audit, depth–width study): one bar counting the notes
+/// that report a finished task, one for the training steps of an in-process task.
+pub(crate) struct TaskBars {
+    multi: MultiProgress,
+    tasks: ProgressBar,
+    steps: ProgressBar,
+    counts: fn(&str) -> bool,
+}
+
+impl TaskBars {
+    pub(crate) fn new(label: &str, unit: &str, len: usize, counts: fn(&str) -> bool) -> Self {
+        let multi = MultiProgress::new();
+        let tasks = multi.add(ProgressBar::new(len as u64));
+        tasks.set_style(
+            ProgressStyle::with_template(&format!(
+                "{label:<9} [{{bar:30}}] {{pos}}/{{len}} {unit} · {{msg}}"
+            ))
+            .expect("template")
+            .progress_chars("=> "),
+        );
+        let steps = multi.add(ProgressBar::new(0));
+        steps.set_style(
+            ProgressStyle::with_template("training  [{bar:30}] {pos}/{len} steps · {msg}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        Self {
+            multi,
+            tasks,
+            steps,
+            counts,
+        }
+    }
+
+    pub(crate) fn set_len(&self, len: usize) {
+        self.tasks.set_length(len as u64);
+    }
+
+    pub(crate) fn handle(&self, e: Event) {
+        match e {
+            Event::Note(n) => {
+                if (self.counts)(&n) {
+                    self.tasks.inc(1);
+                }
+                say(&self.multi, n);
+            }
+            Event::Start { describe, .. } => {
+                self.steps.set_position(0);
+                self.steps.set_message(describe.to_string());
+            }
+            Event::Step(p) => {
+                self.steps.set_length(p.total as u64);
+                self.steps.set_position(p.step as u64);
+            }
+            Event::Done { .. } => {}
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.steps.finish_and_clear();
+        self.tasks.finish();
     }
 }
 
