@@ -240,9 +240,8 @@ pub fn run_audit(
             }
         })
         .collect();
-    let mut exec_cfg = executor.unwrap_or_else(|| cfg.executor.clone());
+    let exec_cfg = executor.unwrap_or_else(|| cfg.executor.clone());
     exec_cfg.validate().map_err(|e| format!("executor.{e}"))?;
-    exec_cfg.in_flight = Some(exec_cfg.in_flight.unwrap_or(exec_cfg.workers));
     let mut exec = exec_cfg.build()?;
     let total = selected.len();
     {

@@ -433,23 +433,7 @@ impl CampaignConfig {
         if !(l.budget_s > 0.0 && l.budget_s.is_finite()) {
             return Err(format!("latency.budget_s: {} must be > 0", l.budget_s));
         }
-        if l.prompt == 0 || l.repeats == 0 {
-            return Err("latency.prompt and latency.repeats: must be at least 1".into());
-        }
-        flashnas_model::backend::parse_device(&l.device)
-            .map_err(|e| format!("latency.device: {e}"))?;
-        if l.source == LatencySource::Analytic {
-            match (&l.roofline, &l.roofline_device) {
-                (_, Some(_)) => {}
-                (Some(p), None) => {
-                    DeviceModel::preset(p).map_err(|e| format!("latency.roofline: {e}"))?;
-                }
-                (None, None) => return Err("latency.roofline: set a preset (cpu-2core, a100, h100, h200) or latency.roofline_device for source = \"analytic\"".into()),
-            }
-        }
-        if l.source == LatencySource::Lut && l.lut_file.is_none() {
-            return Err("latency.lut_file: required for source = \"lut\"".into());
-        }
+        l.validate_protocol()?;
         for e in &self.objectives.extra {
             if e != "params" && e != "state_bytes" {
                 return Err(format!(
@@ -492,6 +476,31 @@ impl CampaignConfig {
     /// The roofline device of an analytic campaign.
     pub fn roofline(&self) -> Option<DeviceModel> {
         roofline_of(&self.latency)
+    }
+}
+
+impl LatencyConfig {
+    /// Everything but the budget: protocol sizes, device, and what the source needs.
+    pub fn validate_protocol(&self) -> Result<(), String> {
+        let l = self;
+        if l.prompt == 0 || l.repeats == 0 {
+            return Err("latency.prompt and latency.repeats: must be at least 1".into());
+        }
+        flashnas_model::backend::parse_device(&l.device)
+            .map_err(|e| format!("latency.device: {e}"))?;
+        if l.source == LatencySource::Analytic {
+            match (&l.roofline, &l.roofline_device) {
+                (_, Some(_)) => {}
+                (Some(p), None) => {
+                    DeviceModel::preset(p).map_err(|e| format!("latency.roofline: {e}"))?;
+                }
+                (None, None) => return Err("latency.roofline: set a preset (cpu-2core, a100, h100, h200) or latency.roofline_device for source = \"analytic\"".into()),
+            }
+        }
+        if l.source == LatencySource::Lut && l.lut_file.is_none() {
+            return Err("latency.lut_file: required for source = \"lut\"".into());
+        }
+        Ok(())
     }
 }
 

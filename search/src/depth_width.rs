@@ -131,20 +131,7 @@ impl DepthWidthConfig {
                 self.holdout
             ));
         }
-        let l = &self.latency;
-        if l.prompt == 0 || l.repeats == 0 {
-            return Err("latency.prompt and latency.repeats: must be at least 1".into());
-        }
-        flashnas_model::backend::parse_device(&l.device)
-            .map_err(|e| format!("latency.device: {e}"))?;
-        if l.source == flashnas_latency::LatencySource::Analytic
-            && crate::config::roofline_of(l).is_none()
-        {
-            return Err("latency.roofline: set a preset (cpu-2core, a100, h100, h200) or latency.roofline_device for source = \"analytic\"".into());
-        }
-        if l.source == flashnas_latency::LatencySource::Lut && l.lut_file.is_none() {
-            return Err("latency.lut_file: required for source = \"lut\"".into());
-        }
+        self.latency.validate_protocol()?;
         self.train.validate().map_err(|e| format!("train.{e}"))?;
         self.executor
             .validate()

@@ -439,8 +439,7 @@ pub fn run_worker(
     on_step: &mut dyn FnMut(flashnas_training::Progress),
 ) -> Result<bool, String> {
     let mut task = read_task(dir, name)?;
-    if let Some(existing) = read_result(dir, name, &task.proposal_key) {
-        let _ = existing;
+    if read_result(dir, name, &task.proposal_key).is_some() {
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,6 +1,6 @@
 //! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
 
-use super::search::{absolutize_data_path, set_executor_key, ExecArgs, TaskBars};
+use super::search::{absolutize_data_path, ExecArgs, TaskBars};
 use anyhow::Context;
 use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
 use flashnas_search::Event;
@@ -30,14 +30,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         (_, Some(dir)) => {
             println!("resuming {}", dir.display());
             let mut study = Study::resume(dir, &mut on_event).map_err(anyhow::Error::msg)?;
-            if a.exec.executor.is_some() || a.exec.workers.is_some() {
-                if let Some(k) = a.exec.executor {
-                    study.cfg.executor.kind = k;
-                }
-                if let Some(w) = a.exec.workers {
-                    study.cfg.executor.workers = w;
-                }
-            }
+            // The grid fixes the order: any executor or worker count gives the same study.
+            a.exec.apply(
+                &mut study.cfg.executor,
+                &mut toml::Value::Table(Default::default()),
+            );
             bars.set_len(study.cfg.shapes().len());
             let report = study.run().map_err(anyhow::Error::msg)?;
             (dir.clone(), report, study.rows.clone())
@@ -48,18 +45,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let mut cfg = DepthWidthConfig::from_toml(&text, &config.display().to_string())
                 .map_err(anyhow::Error::msg)?;
             let mut value: toml::Value = toml::from_str(&text)?;
-            if let Some(k) = a.exec.executor {
-                cfg.executor.kind = k;
-                set_executor_key(
-                    &mut value,
-                    "kind",
-                    toml::Value::String(format!("{k:?}").to_lowercase()),
-                );
-            }
-            if let Some(w) = a.exec.workers {
-                cfg.executor.workers = w;
-                set_executor_key(&mut value, "workers", toml::Value::Integer(w as i64));
-            }
+            a.exec.apply(&mut cfg.executor, &mut value);
             cfg.validate().map_err(anyhow::Error::msg)?;
             absolutize_data_path(config, &mut value, cfg.train.data.path.as_deref())?;
             let copy = format!(

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use flashnas_search::campaign::{default_dir, load_records, pareto_flags};
-use flashnas_search::executor::ExecutorKind;
+use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -376,6 +376,24 @@ pub(crate) fn absolutize_data_path(
     Ok(())
 }
 
+impl ExecArgs {
+    /// Applies `--executor` / `--workers` to a config and to the copy written beside the run.
+    pub(crate) fn apply(&self, executor: &mut ExecutorConfig, value: &mut toml::Value) {
+        if let Some(k) = self.executor {
+            executor.kind = k;
+            set_executor_key(
+                value,
+                "kind",
+                toml::Value::String(format!("{k:?}").to_lowercase()),
+            );
+        }
+        if let Some(w) = self.workers {
+            executor.workers = w;
+            set_executor_key(value, "workers", toml::Value::Integer(w as i64));
+        }
+    }
+}
+
 /// Sets `executor.<key>` in the config copy.
 pub(crate) fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Value) {
     let table = value
@@ -408,18 +426,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
             .expect("table")
             .insert("evaluations".into(), toml::Value::Integer(b as i64));
     }
-    if let Some(k) = a.exec.executor {
-        cfg.executor.kind = k;
-        set_executor_key(
-            &mut value,
-            "kind",
-            toml::Value::String(format!("{k:?}").to_lowercase()),
-        );
-    }
-    if let Some(w) = a.exec.workers {
-        cfg.executor.workers = w;
-        set_executor_key(&mut value, "workers", toml::Value::Integer(w as i64));
-    }
+    a.exec.apply(&mut cfg.executor, &mut value);
     cfg.validate().map_err(anyhow::Error::msg)?;
     // The trajectory depends on in_flight: pin it so a resume with other workers replays it.
     let in_flight = cfg.executor.in_flight();

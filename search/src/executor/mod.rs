@@ -18,7 +18,6 @@ pub use slurm::SlurmExecutor;
 use crate::campaign::Event;
 use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -205,7 +204,7 @@ impl ExecutorConfig {
     /// Builds the executor this config names.
     pub fn build(&self) -> Result<Box<dyn Executor>, String> {
         Ok(match self.kind {
-            ExecutorKind::Inline => Box::new(InlineExecutor::default()),
+            ExecutorKind::Inline => Box::new(InlineExecutor),
             ExecutorKind::Local => Box::new(LocalExecutor::new(self.clone())?),
             ExecutorKind::Slurm => Box::new(SlurmExecutor::new(self.clone())?),
         })
@@ -226,9 +225,7 @@ pub trait Executor {
 
 /// Evaluates in the driver's process when the result is waited for.
 #[derive(Default)]
-pub struct InlineExecutor {
-    started: HashMap<String, ()>,
-}
+pub struct InlineExecutor;
 
 impl Executor for InlineExecutor {
     fn name(&self) -> &'static str {
@@ -237,14 +234,13 @@ impl Executor for InlineExecutor {
     fn start(
         &mut self,
         _dir: &Path,
-        task: &Task,
+        _task: &Task,
         _ev: &mut dyn FnMut(Event),
     ) -> Result<(), String> {
-        self.started.insert(task.name.clone(), ());
+        // Nothing runs ahead: the task is evaluated when it is waited for.
         Ok(())
     }
     fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult {
-        self.started.remove(&task.name);
         if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
             return r;
         }
