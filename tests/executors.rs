@@ -329,4 +329,57 @@ fn local_pool_and_slurm_write_the_inline_journal() {
         "Slurm campaign (with scancel and a driver kill): {:.1} s",
         t2.elapsed().as_secs_f64()
     );
+
+    // The controller does not answer for a while (`squeue` fails its first 4 calls): the
+    // driver concludes nothing about its jobs, charges no attempt and evaluates each once.
+    let t3 = Instant::now();
+    let wrap = tmp.path().join("flaky-bin");
+    std::fs::create_dir_all(&wrap).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v squeue"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let counter = tmp.path().join("squeue-failures");
+    std::fs::write(
+        wrap.join("squeue"),
+        format!(
+            "#!/bin/sh\nn=$(cat '{c}' 2>/dev/null || echo 0)\nif [ \"$n\" -lt 4 ]; then\n  echo $((n + 1)) > '{c}'\n  echo 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)' >&2\n  exit 1\nfi\nexec {real} \"$@\"\n",
+            c = counter.display(),
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(wrap.join("squeue"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let flaky = tmp.path().join("flaky");
+    let path = format!("{}:{}", wrap.display(), std::env::var("PATH").unwrap());
+    let out = ok(bin()
+        .args(["search", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&flaky)
+        .args(["--executor", "slurm", "--workers", "2"])
+        .env("PATH", &path));
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "4");
+    assert!(
+        out.contains("Unable to contact slurm controller") && out.contains("answers again"),
+        "{out}"
+    );
+    assert_eq!(comparable(&flaky), reference, "flaky squeue vs inline");
+    for id in 0..8 {
+        assert_eq!(
+            attempts(&flaky, id),
+            1,
+            "candidate {id} was charged an attempt"
+        );
+    }
+    no_ignored_results(&flaky);
+    println!(
+        "Slurm campaign with squeue failing 4 times: {:.1} s",
+        t3.elapsed().as_secs_f64()
+    );
 }

@@ -42,6 +42,27 @@ impl DeviceModel {
         })
     }
 
+    /// Every figure must be a positive finite number (zero bandwidth would price every model
+    /// at infinity); the launch overhead may be zero.
+    pub fn validate(&self) -> Result<(), String> {
+        for (field, v, zero_ok) in [
+            ("peak_flops", self.peak_flops, false),
+            ("bandwidth", self.bandwidth, false),
+            ("launch_overhead", self.launch_overhead, true),
+        ] {
+            if !v.is_finite() || v < 0.0 || (v == 0.0 && !zero_ok) {
+                return Err(format!(
+                    "{field}: {v} must be a finite number {}",
+                    if zero_ok { "≥ 0" } else { "> 0" }
+                ));
+            }
+        }
+        if self.name.trim().is_empty() {
+            return Err("name: must not be empty".into());
+        }
+        Ok(())
+    }
+
     /// Seconds for one decode step of `batch` sequences after `context` tokens.
     pub fn step_seconds(&self, spec: &ArchSpec, context: usize, batch: usize) -> f64 {
         let acc = accounting(spec, context);

@@ -8,6 +8,7 @@
 //! ([`analytic`]).
 
 pub mod analytic;
+pub mod calibrate;
 pub mod lut;
 pub mod profile;
 pub mod stats;

@@ -6,9 +6,9 @@
 //! framework) costs `T₁ − e(s)`. The table is only trusted where its validated error on real
 //! models is below a bound.
 
-use crate::profile::{decode_seconds, device_name};
+use crate::profile::decode_seconds;
 use crate::stats::Stats;
-use burn::tensor::backend::Backend;
+use flashnas_model::kernels::Kernels;
 use flashnas_model::spec::LayerEntry;
 use flashnas_model::ArchSpec;
 use serde::{Deserialize, Serialize};
@@ -50,15 +50,19 @@ pub struct LatencyTable {
     pub validation: Vec<ValidationRow>,
 }
 
-/// The persistent file: tables keyed by device, backend and burn version.
+/// The persistent file: tables keyed by device model, backend, burn version and protocol.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LutFile {
     pub tables: BTreeMap<String, LatencyTable>,
 }
 
-/// `device | backend | burn version`.
-pub fn table_key(device: &str, backend: &str) -> String {
-    format!("{device} | {backend} | burn {BURN_VERSION}")
+/// `device model | backend | burn version | protocol`: a table measured under another
+/// decode protocol (or on another GPU model) is never reused.
+pub fn table_key(device: &str, backend: &str, protocol: &LutProtocol) -> String {
+    format!(
+        "{device} | {backend} | burn {BURN_VERSION} | prompt {} + generate {}, batch {}",
+        protocol.prompt, protocol.generate, protocol.batch
+    )
 }
 
 /// Identifies a sublayer by d_model and its fully resolved config.
@@ -80,9 +84,10 @@ fn repeated(spec: &ArchSpec, i: usize, n: usize) -> ArchSpec {
 }
 
 impl LatencyTable {
-    pub fn new(protocol: LutProtocol) -> Self {
+    /// An empty table for `device` (a device model, see [`crate::profile::device_name_of`]).
+    pub fn new(device: &str, protocol: LutProtocol) -> Self {
         Self {
-            device: device_name(),
+            device: device.to_string(),
             backend: flashnas_model::backend::backend_name().into(),
             burn_version: BURN_VERSION.into(),
             protocol,
@@ -92,7 +97,7 @@ impl LatencyTable {
         }
     }
 
-    fn time<B: Backend>(&self, spec: &ArchSpec, device: &B::Device, sync: &dyn Fn()) -> Stats {
+    fn time<B: Kernels>(&self, spec: &ArchSpec, device: &B::Device, sync: &dyn Fn()) -> Stats {
         let p = &self.protocol;
         decode_seconds::<B>(
             spec, p.prompt, p.generate, p.batch, p.warmup, p.repeats, device, sync,
@@ -100,7 +105,7 @@ impl LatencyTable {
     }
 
     /// Measures every sublayer of `specs` not yet in the table (and the shells).
-    pub fn add<B: Backend>(
+    pub fn add<B: Kernels>(
         &mut self,
         specs: &[ArchSpec],
         device: &B::Device,
@@ -135,7 +140,7 @@ impl LatencyTable {
     }
 
     /// Measures `specs` whole and records predicted vs measured error (%).
-    pub fn validate<B: Backend>(
+    pub fn validate<B: Kernels>(
         &mut self,
         specs: &[ArchSpec],
         device: &B::Device,
@@ -170,14 +175,22 @@ impl LatencyTable {
 }
 
 impl LutFile {
+    /// Reads a table file. Keys are derived from each table's own fields (device, backend,
+    /// burn version, protocol): a table from another burn version keeps its key and is never
+    /// matched; one written under an older key format is filed under its full key.
     pub fn load(path: &Path) -> Result<Self, String> {
         if !path.exists() {
             return Ok(Self::default());
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a flashnas latency table: {e}", path.display()))
+        let file: Self = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a flashnas latency table: {e}", path.display()))?;
+        let mut out = Self::default();
+        for t in file.tables.into_values() {
+            out.insert(t);
+        }
+        Ok(out)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
@@ -186,13 +199,26 @@ impl LutFile {
             .map_err(|e| format!("{}: cannot write: {e}", path.display()))
     }
 
-    /// The table of this device and backend, if present.
-    pub fn table(&self, device: &str, backend: &str) -> Option<&LatencyTable> {
-        self.tables.get(&table_key(device, backend))
+    /// The table of this device model, backend and protocol (and this burn version).
+    pub fn table(
+        &self,
+        device: &str,
+        backend: &str,
+        protocol: &LutProtocol,
+    ) -> Option<&LatencyTable> {
+        self.tables
+            .get(&table_key(device, backend, protocol))
+            .filter(|t| t.burn_version == BURN_VERSION)
     }
 
     pub fn insert(&mut self, table: LatencyTable) {
-        self.tables
-            .insert(table_key(&table.device, &table.backend), table);
+        let key = match table.burn_version.as_str() {
+            BURN_VERSION => table_key(&table.device, &table.backend, &table.protocol),
+            other => format!(
+                "{} | burn {other}",
+                table_key(&table.device, &table.backend, &table.protocol)
+            ),
+        };
+        self.tables.insert(key, table);
     }
 }

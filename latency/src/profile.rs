@@ -6,6 +6,7 @@ use crate::stats::{measure, Stats};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use flashnas_model::accounting::{accounting, param_count};
+use flashnas_model::kernels::Kernels;
 use flashnas_model::{ArchSpec, HybridLm};
 use serde::{Deserialize, Serialize};
 
@@ -92,10 +93,35 @@ pub struct Profile {
     pub memory: Memory,
 }
 
-/// A readable name of the device: the CPU model and core count, or `cuda:N`.
+/// The model of the default device (see [`device_name_of`]).
 pub fn device_name() -> String {
-    if cfg!(feature = "cuda") {
-        return "cuda:0".into();
+    device_name_of(if cfg!(feature = "cuda") {
+        "cuda:0"
+    } else {
+        "cpu"
+    })
+}
+
+/// The model of a device, what latency tables are keyed by: the CPU model and thread count,
+/// or the GPU's name and memory as its driver reports them (`nvidia-smi`), so that tables of
+/// different GPU models never share a key.
+pub fn device_name_of(device: &str) -> String {
+    if let Some(rest) = device.strip_prefix("cuda") {
+        let index: usize = rest.trim_start_matches(':').parse().unwrap_or(0);
+        let query = std::process::Command::new("nvidia-smi")
+            .args([
+                "--query-gpu=name,memory.total",
+                "--format=csv,noheader",
+                "-i",
+                &index.to_string(),
+            ])
+            .output();
+        return match query {
+            Ok(o) if o.status.success() && !o.stdout.is_empty() => {
+                format!("cuda: {}", String::from_utf8_lossy(&o.stdout).trim())
+            }
+            _ => format!("cuda:{index} (GPU model unknown: nvidia-smi did not answer)"),
+        };
     }
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -143,14 +169,15 @@ fn tokens<B: Backend>(b: usize, t: usize, vocab: usize, device: &B::Device) -> T
 }
 
 /// Greedy generation of `g` tokens after a prefill; returns the seconds spent in the steps.
-fn generate<B: Backend>(
+fn generate<B: Kernels>(
     model: &HybridLm<B>,
     prompt: Tensor<B, 2, Int>,
     g: usize,
     sync: &dyn Fn(),
 ) -> f64 {
     let [b, _] = prompt.dims();
-    let (logits, mut state) = model.prefill(prompt);
+    let p = prompt.dims()[1];
+    let (logits, mut state) = model.prefill_with_capacity(prompt, p + g);
     let t = logits.dims()[1];
     let mut next = logits
         .narrow(1, t - 1, 1)
@@ -169,7 +196,7 @@ fn generate<B: Backend>(
 
 /// Measures decode latency, prefill latency, throughput and memory of `spec` (random
 /// weights) on `device`. `sync` must block until the device is idle.
-pub fn profile<B: Backend>(
+pub fn profile<B: Kernels>(
     spec: &ArchSpec,
     cfg: &ProfileConfig,
     device: &B::Device,
@@ -255,7 +282,7 @@ pub fn profile<B: Backend>(
 #[allow(clippy::too_many_arguments)]
 /// Median seconds of batch-1 decoding (prefill of `prompt` + `generate` steps): the figure
 /// the search and the lookup table use.
-pub fn decode_seconds<B: Backend>(
+pub fn decode_seconds<B: Kernels>(
     spec: &ArchSpec,
     prompt: usize,
     generate_n: usize,
@@ -270,4 +297,35 @@ pub fn decode_seconds<B: Backend>(
     measure(warmup, repeats, sync, &mut || {
         generate(&model, p.clone(), generate_n, sync);
     })
+}
+
+/// Batch-1 decoding of `spec` timed interleaved with `reference` (see [`crate::calibrate`]):
+/// raw seconds of both and the candidate's ratio to the reference.
+#[allow(clippy::too_many_arguments)]
+pub fn calibrated_decode<B: Kernels>(
+    spec: &ArchSpec,
+    reference: &ArchSpec,
+    prompt: usize,
+    generate_n: usize,
+    rounds: usize,
+    device: &B::Device,
+    sync: &dyn Fn(),
+    clock: &mut dyn crate::calibrate::Clock,
+) -> crate::calibrate::Calibrated {
+    let cand = HybridLm::<B>::init(spec, 0, device);
+    let refm = HybridLm::<B>::init(reference, 0, device);
+    let pc = tokens::<B>(1, prompt, spec.vocab_size, device);
+    let pr = tokens::<B>(1, prompt, reference.vocab_size, device);
+    crate::calibrate::calibrated(
+        rounds,
+        1,
+        &mut || {
+            generate(&cand, pc.clone(), generate_n, sync);
+        },
+        &mut || {
+            generate(&refm, pr.clone(), generate_n, sync);
+        },
+        sync,
+        clock,
+    )
 }

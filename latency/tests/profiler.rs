@@ -104,7 +104,7 @@ fn lookup_table_predicts_and_round_trips_through_its_file() {
         warmup: 0,
         repeats: 1,
     };
-    let mut table = LatencyTable::new(protocol);
+    let mut table = LatencyTable::new("cpu: test", protocol.clone());
     let specs = [tiny(r#"["a", "f"]"#), tiny(r#"["m2", "f", "m2"]"#)];
     let mut measured = Vec::new();
     table.add::<Compute>(&specs, &device(), &s, &mut |sig| {
@@ -142,8 +142,23 @@ fn lookup_table_predicts_and_round_trips_through_its_file() {
     file.save(&path).unwrap();
     let back = LutFile::load(&path).unwrap();
     assert_eq!(back, file);
-    let t = back.table(&table.device, &table.backend).unwrap();
+    let t = back
+        .table(&table.device, &table.backend, &protocol)
+        .unwrap();
     assert_eq!(t.predict(&mixed), table.predict(&mixed));
+    // Another decode protocol or another device model is another table.
+    let longer = LutProtocol {
+        generate: 8,
+        ..protocol.clone()
+    };
+    assert!(back.table(&table.device, &table.backend, &longer).is_none());
+    assert!(back
+        .table(
+            "cuda: NVIDIA H100 80GB HBM3, 81559 MiB",
+            &table.backend,
+            &protocol
+        )
+        .is_none());
     std::fs::write(&path, "{ not json").unwrap();
     assert!(LutFile::load(&path).unwrap_err().contains("lut.json"));
 }

@@ -1,14 +1,18 @@
 //! Causal attention with GQA, RoPE and an optional sliding window (§5): kinds `attention`
 //! and `swa`.
 //!
-//! One function serves training, prefill and decode: queries at absolute positions
-//! `pos .. pos+T` attend over `cache ∪ new keys`, masked causally (and to the last `w` keys for
-//! swa). The cache holds post-RoPE keys and values, `[B, Hkv, L, Dh]`; for swa it is a window
-//! of the last `w − 1` positions (all a future query can still see).
+//! Two forms over one set of weights:
+//! - **sequence** (training, prefill, or several tokens continuing a cache): queries at
+//!   absolute positions `pos..pos+T` attend over `cache ∪ new keys`, masked causally (and to
+//!   the last `w` keys for swa);
+//! - **step** (one decoded token): the cost of what the architecture implies and nothing
+//!   more. Global attention appends to a preallocated cache in place and reads its filled
+//!   prefix; swa keeps a ring of `w − 1` slots; query heads are grouped per KV head
+//!   (`[B, Hkv, H/Hkv, Dh]`), so repeated K/V are never materialized.
 
+use crate::kernels::{self, write_axis2, AttentionOpts, Kernels};
 use crate::linear::linear;
-use crate::rms_norm::rms_norm;
-use crate::rope::{apply_rope, rope_tables};
+use crate::rope::RopeTable;
 use crate::spec::AttentionConfig;
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
@@ -17,20 +21,125 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 
-/// Keys and values of the positions a future query may attend to.
+/// Keys and values a later query may attend to, in preallocated slots written in place.
 #[derive(Debug, Clone)]
 pub struct KvCache<B: Backend> {
-    /// `[B, Hkv, L, Dh]`, post-RoPE (post qk-norm).
+    /// `[B, Hkv, slots, Dh]`, post-RoPE (post qk-norm).
     pub k: Tensor<B, 4>,
     pub v: Tensor<B, 4>,
+    /// Slots that hold a key. Global attention: position `p` in slot `p`, slots `0..len`
+    /// filled. swa: a ring of `w − 1` slots, position `p` in slot `p mod (w − 1)`.
+    pub len: usize,
+    /// Whether this is a swa ring (else a global cache that grows by doubling when full).
+    pub ring: bool,
 }
 
-impl<B: Backend> KvCache<B> {
-    pub fn len(&self) -> usize {
+impl<B: Kernels> KvCache<B> {
+    /// Allocated slots (global: capacity; swa: `w − 1`).
+    pub fn slots(&self) -> usize {
         self.k.dims()[2]
     }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
+    }
+
+    fn zeros(b: usize, hkv: usize, slots: usize, dh: usize, ring: bool, d: &B::Device) -> Self {
+        Self {
+            k: Tensor::zeros([b, hkv, slots, dh], d),
+            v: Tensor::zeros([b, hkv, slots, dh], d),
+            len: 0,
+            ring,
+        }
+    }
+
+    /// The cache after a sequence whose keys `k, v: [B, Hkv, L, Dh]` are positions
+    /// `next_pos − L .. next_pos` (in order, and all of them since position 0 unless L ≥
+    /// slots for swa). `None` for swa with a window of 1 (nothing is ever read back).
+    fn from_sequence(
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        next_pos: usize,
+        window: Option<usize>,
+        capacity: usize,
+    ) -> Option<Self> {
+        let [b, hkv, l, dh] = k.dims();
+        let device = k.device();
+        match window {
+            None => {
+                let mut c = Self::zeros(b, hkv, capacity.max(l), dh, false, &device);
+                c.k = write_axis2(c.k, 0, k);
+                c.v = write_axis2(c.v, 0, v);
+                c.len = l;
+                Some(c)
+            }
+            Some(w) if w <= 1 => None,
+            Some(w) => {
+                let slots = w - 1;
+                let keep = l.min(slots);
+                let (k, v) = (k.narrow(2, l - keep, keep), v.narrow(2, l - keep, keep));
+                let mut c = Self::zeros(b, hkv, slots, dh, true, &device);
+                // Chronological entry j is position next_pos − keep + j, slot (that) mod slots.
+                let first_slot = (next_pos - keep) % slots;
+                let head = (slots - first_slot).min(keep);
+                c.k = write_axis2(c.k, first_slot, k.clone().narrow(2, 0, head));
+                c.v = write_axis2(c.v, first_slot, v.clone().narrow(2, 0, head));
+                if keep > head {
+                    c.k = write_axis2(c.k, 0, k.narrow(2, head, keep - head));
+                    c.v = write_axis2(c.v, 0, v.narrow(2, head, keep - head));
+                }
+                c.len = keep;
+                Some(c)
+            }
+        }
+    }
+
+    /// Keys and values in position order, `[B, Hkv, len, Dh]` (`next_pos`: the position the
+    /// next token will take).
+    fn chronological(&self, next_pos: usize) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let slots = self.slots();
+        if !self.ring || self.len < slots {
+            return (
+                self.k.clone().narrow(2, 0, self.len),
+                self.v.clone().narrow(2, 0, self.len),
+            );
+        }
+        let oldest = next_pos % slots;
+        let order = |t: &Tensor<B, 4>| {
+            if oldest == 0 {
+                t.clone()
+            } else {
+                Tensor::cat(
+                    vec![
+                        t.clone().narrow(2, oldest, slots - oldest),
+                        t.clone().narrow(2, 0, oldest),
+                    ],
+                    2,
+                )
+            }
+        };
+        (order(&self.k), order(&self.v))
+    }
+
+    /// Global cache: appends one position `[B, Hkv, 1, Dh]` in place (doubling the slots,
+    /// a copy amortized over as many appends, only when the capacity was too small).
+    fn push(mut self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Self {
+        if self.len == self.slots() {
+            let [b, hkv, slots, dh] = self.k.dims();
+            let mut grown = Self::zeros(b, hkv, (2 * slots).max(16), dh, false, &k.device());
+            grown.k = write_axis2(grown.k, 0, self.k);
+            grown.v = write_axis2(grown.v, 0, self.v);
+            grown.len = self.len;
+            self = grown;
+        }
+        self.k = write_axis2(self.k, self.len, k);
+        self.v = write_axis2(self.v, self.len, v);
+        self.len += 1;
+        self
     }
 }
 
@@ -125,94 +234,206 @@ impl<B: Backend> Attention<B> {
     pub fn config(&self) -> &AttentionConfig {
         &self.cfg
     }
+}
 
-    /// Projects, normalizes and rotates one kind of head: `[B,T,d] → [B,heads,T,Dh]`.
-    fn heads(
+impl<B: Kernels> Attention<B> {
+    /// Projects, normalizes and rotates one kind of head: `[B,T,d] → [B,T,heads,Dh]`.
+    fn project(
         &self,
         x: Tensor<B, 3>,
         w: &Param<Tensor<B, 2>>,
         norm: &Option<Param<Tensor<B, 1>>>,
         heads: usize,
-        rope: Option<&(Tensor<B, 2>, Tensor<B, 2>)>,
+        rope: Option<(&Tensor<B, 2>, &Tensor<B, 2>)>,
     ) -> Tensor<B, 4> {
         let [b, t, _] = x.dims();
         let mut y = linear(x, w, None).reshape([b, t, heads, self.cfg.head_dim]);
         if let Some(n) = norm {
-            y = rms_norm(y, n.val(), self.cfg.qk_norm_eps);
+            y = kernels::rms_norm(y, n.val(), self.cfg.qk_norm_eps);
         }
         if let Some((cos, sin)) = rope {
-            y = apply_rope(y, cos, sin);
+            y = kernels::rope(y, cos, sin);
         }
-        y.swap_dims(1, 2)
+        y
     }
 
     /// Attends the `T` tokens of `x` (absolute positions `pos..pos+T`) over the cache and
-    /// themselves. Returns the output `[B,T,d]` and the cache to carry on.
+    /// themselves, with RoPE tables built for this call. See [`Attention::forward_with`].
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
         pos: usize,
         cache: Option<KvCache<B>>,
     ) -> (Tensor<B, 3>, Option<KvCache<B>>) {
-        let [b, t, _] = x.dims();
-        let device = x.device();
+        let t = x.dims()[1];
+        let rope = RopeTable::new(self.cfg.head_dim, self.cfg.rope_theta, pos + t, &x.device());
+        self.forward_with(x, pos, cache, &rope, Some(pos + t))
+    }
+
+    /// Attends the `T` tokens of `x` (absolute positions `pos..pos+T`) over the cache and
+    /// themselves. `capacity`: positions the returned global cache is allocated for (`None`:
+    /// return no cache, as in training). One token with a cache takes the step form.
+    pub fn forward_with(
+        &self,
+        x: Tensor<B, 3>,
+        pos: usize,
+        cache: Option<KvCache<B>>,
+        rope: &RopeTable<B>,
+        capacity: Option<usize>,
+    ) -> (Tensor<B, 3>, Option<KvCache<B>>) {
+        let t = x.dims()[1];
+        let AttentionConfig {
+            n_heads: h,
+            n_kv_heads: hkv,
+            ..
+        } = self.cfg;
+        let (cos, sin) = rope.rows(pos, t);
+        let q = self.project(x.clone(), &self.q_proj, &self.q_norm, h, Some((&cos, &sin)));
+        let k = self.project(
+            x.clone(),
+            &self.k_proj,
+            &self.k_norm,
+            hkv,
+            Some((&cos, &sin)),
+        );
+        let v = self.project(x, &self.v_proj, &None, hkv, None);
+        let (o, cache) = match (t, capacity) {
+            (1, Some(capacity)) => self.step(q, k, v, pos, cache, capacity),
+            _ => self.sequence(q, k, v, pos, cache, capacity),
+        };
+        (linear(o, &self.o_proj, None), cache)
+    }
+
+    /// One token: `q: [B,1,H,Dh]`, `k, v: [B,1,Hkv,Dh]`. Returns `o: [B,1,H·Dh]`.
+    fn step(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        v: Tensor<B, 4>,
+        pos: usize,
+        cache: Option<KvCache<B>>,
+        capacity: usize,
+    ) -> (Tensor<B, 3>, Option<KvCache<B>>) {
         let AttentionConfig {
             n_heads: h,
             n_kv_heads: hkv,
             head_dim: dh,
             ..
         } = self.cfg;
-        let rope = rope_tables::<B>(pos, t, dh, self.cfg.rope_theta, &device);
-        let q = self.heads(x.clone(), &self.q_proj, &self.q_norm, h, Some(&rope));
-        let k_new = self.heads(x.clone(), &self.k_proj, &self.k_norm, hkv, Some(&rope));
-        let v_new = self.heads(x, &self.v_proj, &None, hkv, None);
+        let b = q.dims()[0];
+        let rep = h / hkv;
+        let device = q.device();
+        // Query head h = kv·rep + r reads KV head kv: group the queries, not the keys.
+        let q = q
+            .reshape([b, hkv, rep, dh])
+            .mul_scalar(1.0 / (dh as f64).sqrt());
+        let k = k.reshape([b, hkv, 1, dh]);
+        let v = v.reshape([b, hkv, 1, dh]);
+        let (o, cache) = match self.cfg.window {
+            None => {
+                let cache = cache.unwrap_or_else(|| {
+                    KvCache::zeros(b, hkv, capacity.max(pos + 1), dh, false, &device)
+                });
+                let cache = cache.push(k, v);
+                let o = kernels::decode_attention(q, &cache.k, &cache.v, cache.len, None);
+                (o, Some(cache))
+            }
+            Some(w) if w <= 1 => (v.expand([b, hkv, rep, dh]), None),
+            Some(w) => {
+                let slots = w - 1;
+                let mut ring =
+                    cache.unwrap_or_else(|| KvCache::zeros(b, hkv, slots, dh, true, &device));
+                // This query sees the whole ring and its own key; the new key is written after,
+                // over the oldest, which the next query no longer sees.
+                let o = kernels::decode_attention(
+                    q,
+                    &ring.k,
+                    &ring.v,
+                    ring.len,
+                    Some((k.clone(), v.clone())),
+                );
+                // The new key replaces the one the next query no longer sees.
+                let slot = pos % slots;
+                ring.k = write_axis2(ring.k, slot, k);
+                ring.v = write_axis2(ring.v, slot, v);
+                ring.len = (ring.len + 1).min(slots);
+                (o, Some(ring))
+            }
+        };
+        (o.reshape([b, 1, h * dh]), cache)
+    }
 
-        let (k, v) = match cache {
-            Some(c) if !c.is_empty() => (
-                Tensor::cat(vec![c.k, k_new], 2),
-                Tensor::cat(vec![c.v, v_new], 2),
-            ),
-            _ => (k_new, v_new),
+    /// `T` tokens: `q: [B,T,H,Dh]`, `k, v: [B,T,Hkv,Dh]`. Returns `o: [B,T,H·Dh]`.
+    fn sequence(
+        &self,
+        q: Tensor<B, 4>,
+        k_new: Tensor<B, 4>,
+        v_new: Tensor<B, 4>,
+        pos: usize,
+        cache: Option<KvCache<B>>,
+        capacity: Option<usize>,
+    ) -> (Tensor<B, 3>, Option<KvCache<B>>) {
+        let [b, t, h, dh] = q.dims();
+        let hkv = self.cfg.n_kv_heads;
+        let rep = h / hkv;
+        let device = q.device();
+        let scale = 1.0 / (dh as f64).sqrt();
+        if pos == 0 && cache.as_ref().is_none_or(|c| c.is_empty()) {
+            // A sequence from its start (training, prefill): the fused causal attention.
+            let o = kernels::attention(
+                q,
+                k_new.clone(),
+                v_new.clone(),
+                AttentionOpts {
+                    window: self.cfg.window,
+                    scale,
+                },
+            );
+            let cache = capacity.and_then(|cap| {
+                KvCache::from_sequence(
+                    k_new.swap_dims(1, 2),
+                    v_new.swap_dims(1, 2),
+                    t,
+                    self.cfg.window,
+                    cap,
+                )
+            });
+            return (o.reshape([b, t, h * dh]), cache);
+        }
+        let (k_new, v_new) = (k_new.swap_dims(1, 2), v_new.swap_dims(1, 2)); // [B,Hkv,T,Dh]
+        let (k, v) = match cache.filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let (k_old, v_old) = c.chronological(pos);
+                (
+                    Tensor::cat(vec![k_old, k_new], 2),
+                    Tensor::cat(vec![v_old, v_new], 2),
+                )
+            }
+            None => (k_new, v_new),
         };
         let l = k.dims()[2];
         let first_key = pos + t - l; // absolute position of k[:, :, 0]
 
-        let rep = h / hkv;
-        let expand = |x: Tensor<B, 4>| {
-            if rep == 1 {
-                x
-            } else {
-                x.unsqueeze_dim::<5>(2)
-                    .expand([b, hkv, rep, l, dh])
-                    .reshape([b, h, l, dh])
-            }
-        };
-        let scale = 1.0 / (dh as f64).sqrt();
-        let mut scores = q
-            .matmul(expand(k.clone()).swap_dims(2, 3))
-            .mul_scalar(scale); // [B,H,T,L]
+        // Grouped queries: [B,Hkv,rep·T,Dh] against the Hkv key heads.
+        let q = q
+            .swap_dims(1, 2)
+            .reshape([b, hkv, rep * t, dh])
+            .mul_scalar(scale);
+        let mut scores = q.matmul(k.clone().swap_dims(2, 3)); // [B,Hkv,rep·T,L]
         if let Some(mask) = self.mask(pos, t, first_key, l, &device) {
-            scores = scores + mask.reshape([1, 1, t, l]);
+            scores = (scores.reshape([b, hkv, rep, t, l]) + mask.reshape([1, 1, 1, t, l]))
+                .reshape([b, hkv, rep * t, l]);
         }
         let p = softmax(scores, 3);
         let o = p
-            .matmul(expand(v.clone()))
+            .matmul(v.clone())
+            .reshape([b, h, t, dh])
             .swap_dims(1, 2)
             .reshape([b, t, h * dh]);
-        let out = linear(o, &self.o_proj, None);
-
-        // Keep what a later query can still see: everything, or the last w − 1 keys.
-        let keep = match self.cfg.window {
-            None => l,
-            Some(w) => l.min(w - 1),
-        };
-        let cache = (keep > 0).then(|| KvCache {
-            k: k.narrow(2, l - keep, keep),
-            v: v.narrow(2, l - keep, keep),
-        });
-        (out, cache)
+        let cache =
+            capacity.and_then(|cap| KvCache::from_sequence(k, v, pos + t, self.cfg.window, cap));
+        (o, cache)
     }
-
     /// Additive mask `[T, L]` (0 or −∞), or `None` when every key is visible.
     fn mask(
         &self,

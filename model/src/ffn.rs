@@ -1,11 +1,11 @@
 //! SwiGLU FFN (§4): `down(silu(gate(x)) ⊙ up(x))`, no biases, stateless.
 
+use crate::kernels::{self, Kernels};
 use crate::linear::linear;
 use crate::spec::FfnConfig;
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
-use burn::tensor::activation::silu;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -57,10 +57,12 @@ impl<B: Backend> Ffn<B> {
         w.linear(&format!("{prefix}.up_proj.weight"), &self.up_proj);
         w.linear(&format!("{prefix}.down_proj.weight"), &self.down_proj);
     }
+}
 
+impl<B: Kernels> Ffn<B> {
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let gate = silu(linear(x.clone(), &self.gate_proj, None));
+        let gate = linear(x.clone(), &self.gate_proj, None);
         let up = linear(x, &self.up_proj, None);
-        linear(gate * up, &self.down_proj, None)
+        linear(kernels::silu_mul(gate, up), &self.down_proj, None)
     }
 }

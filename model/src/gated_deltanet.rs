@@ -4,15 +4,16 @@
 
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
 use crate::deltanet::DeltaState;
+use crate::kernels::{self, Kernels};
 use crate::linear::linear;
-use crate::rms_norm::{l2_normalize, rms_norm};
+use crate::rms_norm::l2_normalize;
 use crate::short_conv::causal_conv_silu;
 use crate::spec::GatedDeltaNetConfig;
 use crate::tensors::{conv_default, Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use crate::Scan;
 use burn::module::{Module, Param};
-use burn::tensor::activation::{sigmoid, silu, softplus};
+use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -145,7 +146,9 @@ impl<B: Backend> GatedDeltaNet<B> {
         w.param(&format!("{prefix}.o_norm.weight"), &self.o_norm);
         w.linear(&format!("{prefix}.o_proj.weight"), &self.o_proj);
     }
+}
 
+impl<B: Kernels> GatedDeltaNet<B> {
     /// `x: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
     pub fn forward(
         &self,
@@ -153,31 +156,42 @@ impl<B: Backend> GatedDeltaNet<B> {
         state: Option<DeltaState<B>>,
         scan: Scan,
     ) -> (Tensor<B, 3>, DeltaState<B>) {
+        let (y, s) = self.run(x, Some(state), scan);
+        (y, s.expect("a state was asked for"))
+    }
+
+    /// A whole sequence from a zero state, final state not kept (training): the fused
+    /// convolutions and gated delta rule.
+    pub fn forward_sequence(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.run(x, None, Scan::Chunked).0
+    }
+
+    /// `state: None` — no state in or out (fused kernels); `Some(s)` — continue from `s`
+    /// (zeros when `s` is `None`) and return the final state.
+    fn run(
+        &self,
+        x: Tensor<B, 3>,
+        state: Option<Option<DeltaState<B>>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, Option<DeltaState<B>>) {
         let c = &self.cfg;
         let [b, t, _] = x.dims();
         let (h, hv, dk, dv) = (c.n_heads, c.n_v_heads, c.head_k_dim, c.head_v_dim);
-        let (cq, ck, cv, s0) = match state {
+        let keep = state.is_some();
+        let (cq, ck, cv, s0) = match state.flatten() {
             Some(s) => (Some(s.conv_q), Some(s.conv_k), Some(s.conv_v), Some(s.s)),
             None => (None, None, None, None),
         };
-        let (q, conv_q) = causal_conv_silu(
-            linear(x.clone(), &self.q_proj, None),
-            cq,
-            self.q_conv.val(),
-            None,
-        );
-        let (k, conv_k) = causal_conv_silu(
-            linear(x.clone(), &self.k_proj, None),
-            ck,
-            self.k_conv.val(),
-            None,
-        );
-        let (v, conv_v) = causal_conv_silu(
-            linear(x.clone(), &self.v_proj, None),
-            cv,
-            self.v_conv.val(),
-            None,
-        );
+        let conv = |x: Tensor<B, 3>, w: &Param<Tensor<B, 2>>, st: Option<Tensor<B, 3>>| match keep {
+            true => {
+                let (y, s) = causal_conv_silu(x, st, w.val(), None);
+                (y, Some(s))
+            }
+            false => (kernels::conv_silu(x, w.val(), None), None),
+        };
+        let (q, conv_q) = conv(linear(x.clone(), &self.q_proj, None), &self.q_conv, cq);
+        let (k, conv_k) = conv(linear(x.clone(), &self.k_proj, None), &self.k_conv, ck);
+        let (v, conv_v) = conv(linear(x.clone(), &self.v_proj, None), &self.v_conv, cv);
         let q = l2_normalize(q.reshape([b, t, h, dk])).mul_scalar(1.0 / (dk as f64).sqrt());
         let k = l2_normalize(k.reshape([b, t, h, dk]));
         // GVA: value head j reads q/k head ⌊j / (HV/H)⌋.
@@ -207,24 +221,29 @@ impl<B: Backend> GatedDeltaNet<B> {
             beta,
             g: Some(g),
         };
-        let (o, s) = match scan {
-            Scan::Chunked => delta_rule_chunked(input, s0, c.chunk_size),
-            Scan::Recurrent => delta_rule_recurrent(input, s0),
+        let (o, s) = match (keep, scan) {
+            (false, _) => (kernels::delta_rule(input, c.chunk_size), None),
+            (true, Scan::Chunked) => {
+                let (o, s) = delta_rule_chunked(input, s0, c.chunk_size);
+                (o, Some(s))
+            }
+            (true, Scan::Recurrent) => {
+                let (o, s) = delta_rule_recurrent(input, s0);
+                (o, Some(s))
+            }
         };
         // fla FusedRMSNormGated: normalize first, then gate.
-        let mut o = rms_norm(o, self.o_norm.val(), c.norm_eps);
+        let mut o = kernels::rms_norm(o, self.o_norm.val(), c.norm_eps);
         if let Some(gp) = &self.g_proj {
-            o = o * silu(linear(x, gp, None).reshape([b, t, hv, dv]));
+            o = kernels::silu_mul(linear(x, gp, None).reshape([b, t, hv, dv]), o);
         }
         let out = linear(o.reshape([b, t, hv * dv]), &self.o_proj, None);
-        (
-            out,
-            DeltaState {
-                conv_q,
-                conv_k,
-                conv_v,
-                s,
-            },
-        )
+        let state = s.map(|s| DeltaState {
+            conv_q: conv_q.expect("kept"),
+            conv_k: conv_k.expect("kept"),
+            conv_v: conv_v.expect("kept"),
+            s,
+        });
+        (out, state)
     }
 }

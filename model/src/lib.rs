@@ -10,6 +10,7 @@ pub mod deltanet;
 pub mod ffn;
 pub mod gated_deltanet;
 pub mod init;
+pub mod kernels;
 pub mod linear;
 pub mod lm;
 pub mod mamba2;

@@ -11,9 +11,10 @@ use crate::deltanet::{self, DeltaNet, DeltaState};
 use crate::ffn::{self, Ffn};
 use crate::gated_deltanet::{self, GatedDeltaNet};
 use crate::init::initial_weights;
+use crate::kernels::{self, Kernels};
 use crate::linear::linear;
 use crate::mamba2::{self, Mamba2, Mamba2State};
-use crate::rms_norm::rms_norm;
+use crate::rope::RopeTable;
 use crate::spec::{ArchSpec, LayerConfig, LayerKind};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{
@@ -54,12 +55,17 @@ pub enum LayerState<B: Backend> {
     Ffn,
 }
 
-/// The decode state of the whole model: every sublayer's state and the position counter
-/// (`n_meta + tokens seen`, the RoPE position of the next token).
+/// The decode state of the whole model: every sublayer's state, the position counter
+/// (`n_meta + tokens seen`, the RoPE position of the next token), the positions global KV
+/// caches are allocated for, and the RoPE rows of those positions.
 #[derive(Debug, Clone)]
 pub struct ModelState<B: Backend> {
     pub pos: usize,
     pub layers: Vec<LayerState<B>>,
+    /// Positions (meta tokens included) the global KV caches hold without growing.
+    pub capacity: usize,
+    /// One table per distinct (head_dim, rope_theta) of the attention layers.
+    pub rope: Vec<RopeTable<B>>,
 }
 
 #[derive(Module, Debug)]
@@ -235,15 +241,31 @@ impl<B: Backend> HybridLm<B> {
     pub fn spec(&self) -> &ArchSpec {
         &self.spec
     }
+}
 
+impl<B: Kernels> HybridLm<B> {
     /// Logits `[B, T, V]` of a whole batch of sequences (training and evaluation).
     pub fn forward(&self, tokens: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.forward_with(tokens, None, Scan::Chunked).0
+        self.forward_with(tokens, None, Scan::Chunked, None).0
     }
 
-    /// Processes a prompt: logits `[B, T, V]` and the state to decode from.
+    /// Processes a prompt: logits `[B, T, V]` and the state to decode from. Global KV caches
+    /// are sized for the prompt and grow by doubling; see [`Self::prefill_with_capacity`].
     pub fn prefill(&self, tokens: Tensor<B, 2, Int>) -> (Tensor<B, 3>, ModelState<B>) {
-        self.forward_with(tokens, None, Scan::Chunked)
+        let t = tokens.dims()[1];
+        self.prefill_with_capacity(tokens, t)
+    }
+
+    /// Like [`Self::prefill`], with caches preallocated for `max_tokens` tokens in all
+    /// (prompt + generated): decode steps up to there write in place and never reallocate.
+    pub fn prefill_with_capacity(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        max_tokens: usize,
+    ) -> (Tensor<B, 3>, ModelState<B>) {
+        let capacity = self.spec.n_meta + max_tokens.max(tokens.dims()[1]);
+        let (logits, state) = self.forward_with(tokens, None, Scan::Chunked, Some(capacity));
+        (logits, state.expect("a capacity was given"))
     }
 
     /// One decoding step: `tokens: [B]` at position `state.pos`; returns logits `[B, V]`.
@@ -253,41 +275,50 @@ impl<B: Backend> HybridLm<B> {
         state: &mut ModelState<B>,
     ) -> Tensor<B, 2> {
         let [b] = tokens.dims();
-        let taken = std::mem::replace(
-            state,
-            ModelState {
-                pos: 0,
-                layers: Vec::new(),
-            },
+        let taken = ModelState {
+            pos: state.pos,
+            layers: std::mem::take(&mut state.layers),
+            capacity: state.capacity,
+            rope: std::mem::take(&mut state.rope),
+        };
+        let capacity = taken.capacity;
+        let (logits, next) = self.forward_with(
+            tokens.reshape([b, 1]),
+            Some(taken),
+            Scan::Recurrent,
+            Some(capacity),
         );
-        let (logits, next) =
-            self.forward_with(tokens.reshape([b, 1]), Some(taken), Scan::Recurrent);
-        *state = next;
+        *state = next.expect("a capacity was given");
         let v = self.spec.vocab_size;
         logits.reshape([b, v])
     }
 
     /// The general pass: `T` tokens continuing `state` (or starting a sequence, with meta
-    /// tokens, when `None`), with the recurrent mixers in the given scan form.
+    /// tokens, when `None`), with the recurrent mixers in the given scan form. With
+    /// `capacity` (positions, meta tokens included) the state to continue from is returned;
+    /// without it (training) no cache is built.
     pub fn forward_with(
         &self,
         tokens: Tensor<B, 2, Int>,
         state: Option<ModelState<B>>,
         scan: Scan,
-    ) -> (Tensor<B, 3>, ModelState<B>) {
+        capacity: Option<usize>,
+    ) -> (Tensor<B, 3>, Option<ModelState<B>>) {
         let [b, t] = tokens.dims();
         let d = self.spec.d_model;
+        let device = tokens.device();
         let x = self
             .embed
             .val()
             .select(0, tokens.reshape([b * t]))
             .reshape([b, t, d]);
-        let (mut h, pos, mut states, n_meta) = match state {
+        let (mut h, pos, mut states, n_meta, mut rope) = match state {
             Some(s) => (
                 x,
                 s.pos,
                 s.layers.into_iter().map(Some).collect::<Vec<_>>(),
                 0,
+                s.rope,
             ),
             None => {
                 let n_meta = self.spec.n_meta;
@@ -297,19 +328,48 @@ impl<B: Backend> HybridLm<B> {
                     }
                     None => x,
                 };
-                (h, 0, vec![None; self.layers.len()], n_meta)
+                (h, 0, vec![None; self.layers.len()], n_meta, Vec::new())
             }
         };
+        let total = h.dims()[1];
+        // RoPE rows for every position this state will see (or this call, in training).
+        let rope_len = capacity.unwrap_or(0).max(pos + total);
         let mut next = Vec::with_capacity(self.layers.len());
         for (layer, st) in self.layers.iter().zip(states.iter_mut()) {
-            let u = rms_norm(h.clone(), layer.norm.val(), self.spec.rms_eps);
+            let u = kernels::rms_norm(h.clone(), layer.norm.val(), self.spec.rms_eps);
             let (y, s) = match (&layer.op, st.take()) {
+                // Training: whole sequences from a zero state, no state kept (fused kernels).
+                (Operator::Mamba2(op), None) if capacity.is_none() => {
+                    (op.forward_sequence(u), LayerState::Ffn)
+                }
+                (Operator::DeltaNet(op), None) if capacity.is_none() => {
+                    (op.forward_sequence(u), LayerState::Ffn)
+                }
+                (Operator::GatedDeltaNet(op), None) if capacity.is_none() => {
+                    (op.forward_sequence(u), LayerState::Ffn)
+                }
                 (Operator::Attention(op), s) => {
                     let cache = match s {
                         Some(LayerState::Attention(c)) => c,
                         _ => None,
                     };
-                    let (y, c) = op.forward(u, pos, cache);
+                    let cfg = op.config();
+                    let table = match rope
+                        .iter()
+                        .position(|r| r.matches(cfg.head_dim, cfg.rope_theta))
+                    {
+                        Some(i) => i,
+                        None => {
+                            rope.push(RopeTable::new(
+                                cfg.head_dim,
+                                cfg.rope_theta,
+                                rope_len,
+                                &device,
+                            ));
+                            rope.len() - 1
+                        }
+                    };
+                    let (y, c) = op.forward_with(u, pos, cache, &rope[table], capacity);
                     (y, LayerState::Attention(c))
                 }
                 (Operator::Mamba2(op), s) => {
@@ -341,17 +401,19 @@ impl<B: Backend> HybridLm<B> {
             h = h + y;
             next.push(s);
         }
-        let total = h.dims()[1];
-        let h =
-            rms_norm(h, self.final_norm.val(), self.spec.rms_eps).narrow(1, n_meta, total - n_meta);
+        let h = kernels::rms_norm(h, self.final_norm.val(), self.spec.rms_eps).narrow(
+            1,
+            n_meta,
+            total - n_meta,
+        );
         let logits = self.head(h);
-        (
-            logits,
-            ModelState {
-                pos: pos + total,
-                layers: next,
-            },
-        )
+        let state = capacity.map(|capacity| ModelState {
+            pos: pos + total,
+            layers: next,
+            capacity,
+            rope,
+        });
+        (logits, state)
     }
 
     fn head(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {

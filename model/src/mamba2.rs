@@ -1,6 +1,7 @@
 //! Mamba2 (§6): in-projection, causal conv over `[x | B | C]`, the SSD scan, D skip, gated
 //! RMSNorm (gate first, then per-group norm), out-projection.
 
+use crate::kernels::{self, Kernels};
 use crate::linear::linear;
 use crate::rms_norm::rms_normalize;
 use crate::short_conv::causal_conv_silu;
@@ -10,7 +11,7 @@ use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use crate::Scan;
 use burn::module::{Module, Param};
-use burn::tensor::activation::{silu, softplus};
+use burn::tensor::activation::softplus;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -151,7 +152,9 @@ impl<B: Backend> Mamba2<B> {
             w.param(&format!("{prefix}.out_proj.bias"), b);
         }
     }
+}
 
+impl<B: Kernels> Mamba2<B> {
     /// `u: [B,T,d]` → `[B,T,d]`, continuing from `state` (zeros when `None`).
     pub fn forward(
         &self,
@@ -159,7 +162,26 @@ impl<B: Backend> Mamba2<B> {
         state: Option<Mamba2State<B>>,
         scan: Scan,
     ) -> (Tensor<B, 3>, Mamba2State<B>) {
+        let (y, s) = self.run(u, Some(state), scan);
+        (y, s.expect("a state was asked for"))
+    }
+
+    /// A whole sequence from a zero state, final state not kept (training): the fused
+    /// convolution and SSD scan.
+    pub fn forward_sequence(&self, u: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.run(u, None, Scan::Chunked).0
+    }
+
+    /// `state: None` — no state in or out (fused kernels); `Some(s)` — continue from `s`
+    /// (zeros when `s` is `None`) and return the final state.
+    fn run(
+        &self,
+        u: Tensor<B, 3>,
+        state: Option<Option<Mamba2State<B>>>,
+        scan: Scan,
+    ) -> (Tensor<B, 3>, Option<Mamba2State<B>>) {
         let c = &self.cfg;
+        let keep = state.is_some();
         let [b, t, _] = u.dims();
         let (di, h, p, g, n, cd) = (
             c.d_inner,
@@ -170,23 +192,25 @@ impl<B: Backend> Mamba2<B> {
             c.conv_dim(),
         );
         let zxbcdt = linear(u, &self.in_proj, self.in_proj_bias.as_ref());
-        let z = zxbcdt.clone().narrow(2, 0, di);
-        let xbc = zxbcdt.clone().narrow(2, di, cd);
-        let dt_raw = zxbcdt.narrow(2, di + cd, h);
+        let z = kernels::narrow_last(zxbcdt.clone(), 0, di);
+        let xbc = kernels::narrow_last(zxbcdt.clone(), di, cd);
+        let dt_raw = kernels::narrow_last(zxbcdt, di + cd, h);
 
-        let (conv0, ssm0) = match state {
+        let (conv0, ssm0) = match state.flatten() {
             Some(s) => (Some(s.conv), Some(s.ssm)),
             None => (None, None),
         };
-        let (xbc, conv) = causal_conv_silu(
-            xbc,
-            conv0,
-            self.conv_w.val(),
-            self.conv_b.as_ref().map(|b| b.val()),
-        );
-        let x = xbc.clone().narrow(2, 0, di).reshape([b, t, h, p]);
-        let bm = xbc.clone().narrow(2, di, g * n).reshape([b, t, g, n]);
-        let cm = xbc.narrow(2, di + g * n, g * n).reshape([b, t, g, n]);
+        let bias = self.conv_b.as_ref().map(|b| b.val());
+        let (xbc, conv) = match keep {
+            true => {
+                let (y, s) = causal_conv_silu(xbc, conv0, self.conv_w.val(), bias);
+                (y, Some(s))
+            }
+            false => (kernels::conv_silu(xbc, self.conv_w.val(), bias), None),
+        };
+        let x = kernels::narrow_last(xbc.clone(), 0, di).reshape([b, t, h, p]);
+        let bm = kernels::narrow_last(xbc.clone(), di, g * n).reshape([b, t, g, n]);
+        let cm = kernels::narrow_last(xbc, di + g * n, g * n).reshape([b, t, g, n]);
         let dt = softplus(dt_raw + self.dt_bias.val().reshape([1, 1, h]), 1.0);
         let a = self.a_log.val().exp().neg();
 
@@ -197,16 +221,32 @@ impl<B: Backend> Mamba2<B> {
             b: bm,
             c: cm,
         };
-        let (y, ssm) = match scan {
-            Scan::Chunked => ssd_chunked(input, ssm0, c.chunk_size),
-            Scan::Recurrent => ssd_recurrent(input, ssm0),
+        let (y, ssm) = match (keep, scan) {
+            (false, _) => (kernels::ssd(input, c.chunk_size), None),
+            (true, Scan::Chunked) => {
+                let (y, s) = ssd_chunked(input, ssm0, c.chunk_size);
+                (y, Some(s))
+            }
+            (true, Scan::Recurrent) => {
+                let (y, s) = ssd_recurrent(input, ssm0);
+                (y, Some(s))
+            }
         };
         let y = y + x * self.d_skip.val().reshape([1, 1, h, 1]);
         // Gated RMSNorm, NF `norm_before_gate=False`: norm(y · silu(z)) per group of Di/G.
-        let y = y.reshape([b, t, di]) * silu(z);
-        let y = rms_normalize(y.reshape([b, t, g, di / g]), c.norm_eps).reshape([b, t, di])
-            * self.norm.val().unsqueeze::<3>();
+        let y = kernels::silu_mul(z, y.reshape([b, t, di]));
+        let y = match g {
+            1 => kernels::rms_norm(y, self.norm.val(), c.norm_eps),
+            _ => {
+                rms_normalize(y.reshape([b, t, g, di / g]), c.norm_eps).reshape([b, t, di])
+                    * self.norm.val().unsqueeze::<3>()
+            }
+        };
         let out = linear(y, &self.out_proj, self.out_proj_bias.as_ref());
-        (out, Mamba2State { conv, ssm })
+        let state = ssm.map(|ssm| Mamba2State {
+            conv: conv.expect("kept"),
+            ssm,
+        });
+        (out, state)
     }
 }

@@ -1,7 +1,9 @@
 //! Rotary position embedding, HF "rotate-half" (neox) layout (§3.4).
 //!
 //! `inv_freq` and the angles are computed in f32 on the host exactly as HF does, then
-//! uploaded as `[T, D]` cos / sin tables for positions `start .. start+T`.
+//! uploaded as `[T, D]` cos / sin tables for positions `start .. start+T`. A [`RopeTable`]
+//! holds the rows of a whole decode protocol, so that a decode step reads its row instead of
+//! building and uploading one.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -35,6 +37,52 @@ pub fn rope_tables<B: Backend>(
         Tensor::from_data(TensorData::new(cos, [len, head_dim]), device),
         Tensor::from_data(TensorData::new(sin, [len, head_dim]), device),
     )
+}
+
+/// Precomputed cos / sin rows for positions `0 .. len` of one (head_dim, theta).
+#[derive(Debug, Clone)]
+pub struct RopeTable<B: Backend> {
+    pub head_dim: usize,
+    pub theta: f64,
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+}
+
+impl<B: Backend> RopeTable<B> {
+    pub fn new(head_dim: usize, theta: f64, len: usize, device: &B::Device) -> Self {
+        let (cos, sin) = rope_tables::<B>(0, len.max(1), head_dim, theta, device);
+        Self {
+            head_dim,
+            theta,
+            cos,
+            sin,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cos.dims()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn matches(&self, head_dim: usize, theta: f64) -> bool {
+        self.head_dim == head_dim && self.theta == theta
+    }
+
+    /// Rows for positions `start .. start + len`: views of the table, or computed when the
+    /// table is too short (bit-identical either way: same host arithmetic).
+    pub fn rows(&self, start: usize, len: usize) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        if start + len <= self.len() {
+            (
+                self.cos.clone().narrow(0, start, len),
+                self.sin.clone().narrow(0, start, len),
+            )
+        } else {
+            rope_tables::<B>(start, len, self.head_dim, self.theta, &self.cos.device())
+        }
+    }
 }
 
 /// Applies RoPE to `x: [B, T, H, D]` with tables `[T, D]`.

@@ -188,9 +188,11 @@ pub fn run_audit(
         ));
     }
     let (jsonl, json, svg) = audit_paths(dir);
+    // The audit drives its own journal: one audit per folder at a time.
+    let _lock = crate::lock::FolderLock::acquire(dir, "audit", "audit")?;
     let journal = Journal::<AuditRow>::at(jsonl.clone());
     let read = journal
-        .read()
+        .repair()
         .map_err(|e| format!("{}: {e}", jsonl.display()))?;
     for p in read.problems {
         on_event(Event::Note(p));
@@ -237,6 +239,7 @@ pub fn run_audit(
                 latency: None,
                 known_latency: None,
                 base_dir: dir.to_path_buf(),
+                reference: None,
             }
         })
         .collect();

@@ -11,6 +11,7 @@ use crate::config::{CampaignConfig, Strategy, WidthRule};
 use crate::executor::Executor;
 use crate::genome::{parse_layer_types, Factor, Genome};
 use crate::journal::{Checkpoint, Journal, Record};
+use crate::lock::FolderLock;
 use crate::pareto::{crowding, frontier, hypervolume_2d, non_dominated_sort, Point};
 use crate::task::{write_task, DeviceLock, Latency, Task};
 use flashnas_latency::LatencySource;
@@ -83,6 +84,10 @@ pub struct Campaign<'a> {
     pending: VecDeque<Pending>,
     cycle: usize,
     population: Vec<usize>,
+    /// The reference model latencies are calibrated against or budgeted in, if any.
+    reference: Option<ArchSpec>,
+    /// This driver's hold on the folder (one driver per campaign).
+    _lock: FolderLock,
 }
 
 /// The result of a campaign.
@@ -100,7 +105,7 @@ impl<'a> Campaign<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
-        new_run_dir(
+        let lock = new_run_dir(
             dir,
             config_text,
             &format!(
@@ -108,18 +113,28 @@ impl<'a> Campaign<'a> {
                 dir.display()
             ),
         )?;
-        Self::open(dir, cfg, on_event)
+        Self::open(dir, cfg, lock, on_event)
     }
 
     /// Opens an existing campaign directory for resume: everything comes from `DIR/config.toml`.
+    /// Refused while another driver runs on the folder.
     pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
-        let cfg = CampaignConfig::from_file(&dir.join("config.toml"))?;
-        Self::open(dir, cfg, on_event)
+        let config = dir.join("config.toml");
+        if !config.exists() {
+            return Err(format!(
+                "{}: no campaign here (no config.toml)",
+                dir.display()
+            ));
+        }
+        let lock = FolderLock::acquire(dir, DRIVER_LOCK, "campaign driver")?;
+        let cfg = CampaignConfig::from_file(&config)?;
+        Self::open(dir, cfg, lock, on_event)
     }
 
     fn open(
         dir: &Path,
         cfg: CampaignConfig,
+        lock: FolderLock,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
         let base = dir.to_path_buf();
@@ -127,7 +142,7 @@ impl<'a> Campaign<'a> {
             .map_err(|e| format!("train.data: {e}"))?;
         let journal = Journal::new(dir);
         let read = journal
-            .read()
+            .repair()
             .map_err(|e| format!("{}: {e}", journal.path().display()))?;
         for p in read.problems {
             on_event(Event::Note(p));
@@ -138,6 +153,31 @@ impl<'a> Campaign<'a> {
             )));
         }
         let executor = cfg.executor.build()?;
+        let mut cfg = cfg;
+        let reference = cfg.reference_spec(data.vocab_size);
+        if let (Some(r), None) = (&reference, cfg.latency.reference_s) {
+            // The unit of calibrated latencies and of budget_ref: measured once, before any
+            // evaluation, and pinned in the campaign's config copy so a resume keeps it.
+            let lock = match cfg.latency.source {
+                LatencySource::Analytic => None,
+                _ => DeviceLock::open(dir, &cfg.latency.device).ok(),
+            };
+            let seconds = {
+                let _exclusive = lock.as_ref().map(|k| k.exclusive());
+                crate::task::reference_seconds(r, &cfg.latency, dir)?
+            };
+            pin_config_value(dir, "latency", "reference_s", toml::Value::Float(seconds))?;
+            cfg.latency.reference_s = Some(seconds);
+            on_event(Event::Note(format!(
+                "reference model {} (width {}): {seconds:.6} s under the latency protocol{}",
+                r.layer_string(),
+                r.d_model,
+                match cfg.latency.budget_ref {
+                    Some(b) => format!("; budget {b} × reference = {:.6} s", b * seconds),
+                    None => String::new(),
+                }
+            )));
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -153,14 +193,22 @@ impl<'a> Campaign<'a> {
             cfg,
             cycle: 0,
             population: Vec::new(),
+            reference,
+            _lock: lock,
         })
+    }
+
+    /// The latency budget in seconds (`budget_ref × reference_s` for a relative budget; the
+    /// reference is measured and pinned before any evaluation).
+    fn budget_s(&self) -> f64 {
+        self.cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)
     }
 
     fn violation(&self, r: &Record) -> f64 {
         if r.status != "ok" {
             return f64::INFINITY;
         }
-        (r.latency() - self.cfg.latency.budget_s).max(0.0)
+        (r.latency() - self.budget_s()).max(0.0)
     }
 
     fn point(&self, r: &Record) -> Point {
@@ -225,7 +273,7 @@ impl<'a> Campaign<'a> {
         };
         let measured = {
             let _exclusive = lock.as_ref().map(|k| k.exclusive());
-            crate::task::latency_of(spec, l, &self.dir)
+            crate::task::latency_of(spec, l, &self.dir, self.reference.as_ref())
         };
         if measured.seconds.is_some() {
             self.latency_cache.insert(key, measured.clone());
@@ -242,7 +290,7 @@ impl<'a> Campaign<'a> {
             g.width = w;
             let spec = g.to_spec(&self.cfg.space, self.data.vocab_size);
             if let Some(l) = self.latency_of(&spec).seconds {
-                if l <= self.cfg.latency.budget_s {
+                if l <= self.budget_s() {
                     return;
                 }
             }
@@ -303,14 +351,44 @@ impl<'a> Campaign<'a> {
         ids
     }
 
+    /// The journal stops matching what the strategy proposes (the config or seed changed):
+    /// the records not replayed go to `journal.jsonl.replaced[-n]`, then the journal is
+    /// replaced by the records kept so far. Both writes are atomic and in that order, so a
+    /// kill at any point loses nothing: the old journal stays until the new one replaces it.
+    fn discard_replay(&mut self) -> Result<(), String> {
+        let rest: Vec<Record> = self.replay.drain(..).collect();
+        let aside = (0..)
+            .map(|i| match i {
+                0 => self.dir.join("journal.jsonl.replaced"),
+                n => self.dir.join(format!("journal.jsonl.replaced-{n}")),
+            })
+            .find(|p| !p.exists())
+            .expect("a free name");
+        let text: String = rest.iter().map(crate::journal::line_of).collect();
+        flashnas_model::weights::write_atomic(&aside, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", aside.display()))?;
+        crate::lock::fault_point("journal-rewrite:replaced-written");
+        let kept: Vec<Record> = self
+            .records
+            .iter()
+            .cloned()
+            .chain(self.pending.iter().filter_map(|q| q.replay.clone()))
+            .collect();
+        self.journal
+            .rewrite(&kept)
+            .map_err(|e| format!("{}: {e}", self.journal.path().display()))?;
+        crate::lock::fault_point("journal-rewrite:done");
+        Ok(())
+    }
+
     /// Proposes a candidate: read back from the journal, or written as a task and handed to
-    /// the executor. `Err(id)`: a duplicate of candidate `id` (admitted or in flight),
-    /// which is never evaluated twice.
-    fn submit(&mut self, p: Proposal) -> Result<usize, usize> {
+    /// the executor. `Ok(Err(id))`: a duplicate of candidate `id` (admitted or in flight),
+    /// which is never evaluated twice. `Err`: the journal could not be rewritten.
+    fn submit(&mut self, p: Proposal) -> Result<Result<usize, usize>, String> {
         let proposal_key = p.genome.key();
         if self.cfg.space.width == WidthRule::Gene {
             if let Some(&id) = self.by_key.get(&proposal_key) {
-                return Err(id);
+                return Ok(Err(id));
             }
         }
         let id = self.records.len() + self.pending.len();
@@ -328,7 +406,7 @@ impl<'a> Campaign<'a> {
                     task: None,
                     replay: Some(r),
                 });
-                return Ok(id);
+                return Ok(Ok(id));
             }
             let msg = format!(
                 "the journal in {} does not match this config: record {id} is '{}', the strategy now proposes '{}' \
@@ -336,23 +414,7 @@ impl<'a> Campaign<'a> {
                 self.dir.display(), r.proposal_key, proposal_key, self.replay.len()
             );
             (self.on_event)(Event::Note(msg));
-            let rest: Vec<String> = self
-                .replay
-                .drain(..)
-                .map(|r| serde_json::to_string(&r).expect("json"))
-                .collect();
-            let _ = std::fs::write(self.dir.join("journal.jsonl.replaced"), rest.join("\n"));
-            // Rewrite the journal with the records kept so far (admitted or about to be).
-            let _ = std::fs::remove_file(self.journal.path());
-            let kept: Vec<Record> = self
-                .records
-                .iter()
-                .cloned()
-                .chain(self.pending.iter().filter_map(|q| q.replay.clone()))
-                .collect();
-            for r in &kept {
-                let _ = self.journal.append(r);
-            }
+            self.discard_replay()?;
         }
         let mut genome = p.genome.clone();
         if self.cfg.space.width == WidthRule::FitBudget {
@@ -360,7 +422,7 @@ impl<'a> Campaign<'a> {
         }
         let key = genome.key();
         if let Some(&dup) = self.by_key.get(&key) {
-            return Err(dup);
+            return Ok(Err(dup));
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
         let mut train = self.cfg.train.clone();
@@ -380,6 +442,7 @@ impl<'a> Campaign<'a> {
             latency: Some(self.cfg.latency.clone()),
             known_latency,
             base_dir: self.dir.clone(),
+            reference: self.reference.clone(),
         };
         let started = write_task(&self.dir, &task).and_then(|_| {
             let ev = &mut self.on_event;
@@ -403,7 +466,7 @@ impl<'a> Campaign<'a> {
         ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
         ck.in_flight_ids = self.pending.iter().map(|q| q.id).collect();
         let _ = ck.save(&self.dir);
-        Ok(id)
+        Ok(Ok(id))
     }
 
     /// Waits for the oldest in-flight candidate and admits it.
@@ -425,8 +488,7 @@ impl<'a> Campaign<'a> {
             (s, _) => Some(s.describe()),
         };
         let status = if failure.is_none() { "ok" } else { "failed" }.to_string();
-        let feasible =
-            failure.is_none() && latency_s.is_some_and(|l| l <= self.cfg.latency.budget_s);
+        let feasible = failure.is_none() && latency_s.is_some_and(|l| l <= self.budget_s());
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
         let p = q.proposal;
         let record = Record {
@@ -447,6 +509,8 @@ impl<'a> Campaign<'a> {
             spec: q.spec,
             proxy,
             latency_s,
+            latency_raw_s: result.latency.raw_s,
+            latency_ref: result.latency.ratio,
             latency_cv: result.latency.cv,
             latency_source: result.latency.source,
             feasible,
@@ -541,7 +605,7 @@ impl<'a> Campaign<'a> {
                 second_parent: None,
                 origin: "seed",
                 mutation: None,
-            }) {
+            })? {
                 members.push(id);
             }
         }
@@ -556,7 +620,7 @@ impl<'a> Campaign<'a> {
                 second_parent: None,
                 origin: "random",
                 mutation: None,
-            }) {
+            })? {
                 Ok(id) => {
                     members.push(id);
                     dup_streak = 0;
@@ -663,7 +727,7 @@ impl<'a> Campaign<'a> {
                 }
             }
             let child = children.pop_front().expect("a child");
-            match self.submit(child) {
+            match self.submit(child)? {
                 Ok(_) => dup_streak = 0,
                 Err(id) => {
                     // A duplicate joins the population with its recorded result (no new
@@ -767,7 +831,7 @@ impl<'a> Campaign<'a> {
                     second_parent: p2,
                     origin,
                     mutation,
-                }) {
+                })? {
                     Ok(id) => {
                         offspring.push(id);
                         dup_streak = 0;
@@ -795,13 +859,52 @@ impl<'a> Campaign<'a> {
 
 /// Makes a directory for a new campaign or study and writes its config copy; refuses one
 /// that already holds a journal (`exists` says what to do instead).
-pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<(), String> {
+/// Sets `[table] key = value` in `DIR/config.toml` (the campaign's own copy), atomically.
+pub fn pin_config_value(
+    dir: &Path,
+    table: &str,
+    key: &str,
+    value: toml::Value,
+) -> Result<(), String> {
+    let path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut doc: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let t = doc
+        .as_table_mut()
+        .ok_or_else(|| format!("{}: not a table", path.display()))?
+        .entry(table)
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    t.as_table_mut()
+        .ok_or_else(|| format!("{}: [{table}] is not a table", path.display()))?
+        .insert(key.into(), value);
+    let comments: String = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let out = format!(
+        "{comments}{}",
+        toml::to_string_pretty(&doc).map_err(|e| format!("{}: {e}", path.display()))?
+    );
+    flashnas_model::weights::write_atomic(&path, out.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Name of the lock a campaign (or study) driver holds on its folder.
+pub const DRIVER_LOCK: &str = "driver";
+
+/// Creates a run folder for a new driver: takes the folder's driver lock, refuses a folder
+/// that already holds a journal (`exists` says what to do instead), writes the config copy.
+pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<FolderLock, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let lock = FolderLock::acquire(dir, DRIVER_LOCK, "driver")?;
     if dir.join("journal.jsonl").exists() {
         return Err(format!("{}: {exists}", dir.display()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
     flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
-        .map_err(|e| format!("{}: {e}", dir.display()))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(lock)
 }
 
 /// `results/<name>-<UTC timestamp>`.
@@ -853,7 +956,7 @@ pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
             violation: if r.status != "ok" {
                 f64::INFINITY
             } else {
-                (r.latency() - cfg.latency.budget_s).max(0.0)
+                (r.latency() - cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)).max(0.0)
             },
         })
         .collect();

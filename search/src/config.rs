@@ -296,6 +296,9 @@ fn d_repeats() -> usize {
 fn d_lut_err() -> f64 {
     10.0
 }
+fn d_reference() -> Vec<String> {
+    ["a", "f", "a", "f"].iter().map(|s| s.to_string()).collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -313,7 +316,26 @@ pub struct LatencyConfig {
     #[serde(default = "d_repeats")]
     pub repeats: usize,
     /// The budget: decode seconds (prefill of P + G steps). Candidates above it are infeasible.
-    pub budget_s: f64,
+    #[serde(default)]
+    pub budget_s: Option<f64>,
+    /// Or the budget in reference units: `1.3` = 1.3 × the reference model's latency.
+    #[serde(default)]
+    pub budget_ref: Option<f64>,
+    /// Time each candidate interleaved with the reference model (A B A B … A, `repeats`
+    /// rounds) and take its latency relative to the reference: robust to the whole machine
+    /// slowing down or speeding up between campaigns (`source = "measured"` only).
+    #[serde(default)]
+    pub calibrate: bool,
+    /// The reference model: NF layer types at `reference_width` (default: the smallest width).
+    #[serde(default = "d_reference")]
+    pub reference: Vec<String>,
+    #[serde(default)]
+    pub reference_width: Option<usize>,
+    /// The reference's latency (seconds) under this protocol: measured when the campaign
+    /// starts and pinned in `DIR/config.toml`. Calibrated latencies are `ratio × reference_s`,
+    /// and `budget_ref` means `budget_ref × reference_s`.
+    #[serde(default)]
+    pub reference_s: Option<f64>,
     /// Roofline preset (`cpu-2core`, `a100`, `h100`, `h200`) for `source = "analytic"`.
     #[serde(default)]
     pub roofline: Option<String>,
@@ -430,10 +452,38 @@ impl CampaignConfig {
             Strategy::Random => {}
         }
         let l = &self.latency;
-        if !(l.budget_s > 0.0 && l.budget_s.is_finite()) {
-            return Err(format!("latency.budget_s: {} must be > 0", l.budget_s));
+        match (l.budget_s, l.budget_ref) {
+            (Some(b), None) if !(b > 0.0 && b.is_finite()) => {
+                return Err(format!("latency.budget_s: {b} must be > 0"))
+            }
+            (None, Some(b)) if !(b > 0.0 && b.is_finite()) => {
+                return Err(format!("latency.budget_ref: {b} must be > 0"))
+            }
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err(
+                    "latency: set exactly one of budget_s (seconds) or budget_ref (× the reference model)"
+                        .into(),
+                )
+            }
         }
         l.validate_protocol()?;
+        if l.uses_reference() {
+            let layers = crate::genome::parse_layer_types(&l.reference)
+                .map_err(|e| format!("latency.reference: {e}"))?;
+            if layers.is_empty() {
+                return Err("latency.reference: list at least one layer".into());
+            }
+            let w = l
+                .reference_width
+                .unwrap_or_else(|| self.space.widths.iter().copied().min().unwrap_or(0));
+            self.space
+                .arch_for(&layers, w, 256)
+                .validate()
+                .map_err(|e| {
+                    format!("latency.reference_width: width {w} gives an invalid reference: {e}")
+                })?;
+        }
         for e in &self.objectives.extra {
             if e != "params" && e != "state_bytes" {
                 return Err(format!(
@@ -473,6 +523,19 @@ impl CampaignConfig {
         Ok(())
     }
 
+    /// The reference model of the latency config at the campaign's vocabulary, when used.
+    pub fn reference_spec(&self, vocab_size: usize) -> Option<ArchSpec> {
+        let l = &self.latency;
+        if !l.uses_reference() {
+            return None;
+        }
+        let layers = crate::genome::parse_layer_types(&l.reference).ok()?;
+        let width = l
+            .reference_width
+            .or_else(|| self.space.widths.iter().copied().min())?;
+        Some(self.space.arch_for(&layers, width, vocab_size))
+    }
+
     /// The roofline device of an analytic campaign.
     pub fn roofline(&self) -> Option<DeviceModel> {
         roofline_of(&self.latency)
@@ -490,7 +553,9 @@ impl LatencyConfig {
             .map_err(|e| format!("latency.device: {e}"))?;
         if l.source == LatencySource::Analytic {
             match (&l.roofline, &l.roofline_device) {
-                (_, Some(_)) => {}
+                (_, Some(d)) => d
+                    .validate()
+                    .map_err(|e| format!("latency.roofline_device.{e}"))?,
                 (Some(p), None) => {
                     DeviceModel::preset(p).map_err(|e| format!("latency.roofline: {e}"))?;
                 }
@@ -500,7 +565,32 @@ impl LatencyConfig {
         if l.source == LatencySource::Lut && l.lut_file.is_none() {
             return Err("latency.lut_file: required for source = \"lut\"".into());
         }
+        if l.calibrate && l.source != LatencySource::Measured {
+            return Err(
+                "latency.calibrate: only measured latency is calibrated (set source = \"measured\")"
+                    .into(),
+            );
+        }
+        if let Some(r) = l.reference_s {
+            if !(r > 0.0 && r.is_finite()) {
+                return Err(format!("latency.reference_s: {r} must be > 0"));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the campaign needs the reference model (calibration, or a budget in its units).
+    pub fn uses_reference(&self) -> bool {
+        self.calibrate || self.budget_ref.is_some()
+    }
+
+    /// The budget in seconds (`None` while a `budget_ref` waits for `reference_s`).
+    pub fn budget_seconds(&self) -> Option<f64> {
+        match (self.budget_s, self.budget_ref, self.reference_s) {
+            (Some(b), _, _) => Some(b),
+            (None, Some(r), Some(s)) => Some(r * s),
+            _ => None,
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 use crate::config::{LatencyConfig, SpaceConfig};
 use crate::executor::{run_in_order, ExecutorConfig};
 use crate::journal::{Entry, Journal};
+use crate::lock::FolderLock;
 use crate::plot::{chart, Series};
 use crate::scaling::{fit, Fit, Observation, ScalingLaw};
 use crate::task::{Latency, Task, TaskResult};
@@ -132,6 +133,9 @@ impl DepthWidthConfig {
             ));
         }
         self.latency.validate_protocol()?;
+        if self.latency.uses_reference() {
+            return Err("latency.calibrate / latency.budget_ref: a depth–width study times every shape raw and takes its budgets from budgets_s".into());
+        }
         self.train.validate().map_err(|e| format!("train.{e}"))?;
         self.executor
             .validate()
@@ -260,6 +264,7 @@ pub struct Study<'a> {
     journal: Journal<ShapeRow>,
     vocab_size: usize,
     on_event: &'a mut dyn FnMut(Event),
+    _lock: FolderLock,
 }
 
 impl<'a> Study<'a> {
@@ -269,7 +274,7 @@ impl<'a> Study<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
-        crate::campaign::new_run_dir(
+        let lock = crate::campaign::new_run_dir(
             dir,
             config_text,
             &format!(
@@ -277,24 +282,26 @@ impl<'a> Study<'a> {
                 dir.display()
             ),
         )?;
-        Self::open(dir, cfg, on_event)
+        Self::open(dir, cfg, lock, on_event)
     }
 
     pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
+        let lock = FolderLock::acquire(dir, crate::campaign::DRIVER_LOCK, "study driver")?;
         let cfg = DepthWidthConfig::from_file(&dir.join("config.toml"))?;
-        Self::open(dir, cfg, on_event)
+        Self::open(dir, cfg, lock, on_event)
     }
 
     fn open(
         dir: &Path,
         cfg: DepthWidthConfig,
+        lock: FolderLock,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self, String> {
         let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, dir)
             .map_err(|e| format!("train.data: {e}"))?;
         let journal = Journal::<ShapeRow>::at(dir.join("journal.jsonl"));
         let read = journal
-            .read()
+            .repair()
             .map_err(|e| format!("{}: {e}", journal.path().display()))?;
         for p in read.problems {
             on_event(Event::Note(p));
@@ -322,6 +329,7 @@ impl<'a> Study<'a> {
             rows,
             journal,
             on_event,
+            _lock: lock,
         })
     }
 
@@ -354,6 +362,7 @@ impl<'a> Study<'a> {
                     latency: Some(self.cfg.latency.clone()),
                     known_latency: None,
                     base_dir: self.dir.clone(),
+                    reference: None,
                 }
             })
             .collect();

@@ -1,8 +1,10 @@
 //! The campaign journal (JSONL, one evaluation per line) and the checkpoint.
 //!
 //! Each line is `{"check": <fnv64 hex of the record JSON>, "record": {…}}`, appended and
-//! fsync'ed. Reading back detects a truncated or corrupt line: the good prefix is used, the
-//! rest is moved aside to `journal.jsonl.corrupt-<n>` and reported, never silently dropped.
+//! fsync'ed. Reading back detects a truncated or corrupt line (including a torn multi-byte
+//! character): readers use the good prefix and report the rest; only the driver, holding the
+//! folder's lock, repairs — the rest is moved aside to `journal.jsonl.corrupt-<n>` and
+//! reported, never silently dropped.
 
 use crate::genome::{Factor, Genome};
 use flashnas_model::ArchSpec;
@@ -37,7 +39,14 @@ pub struct Record {
     pub state_bytes: usize,
     pub spec: ArchSpec,
     pub proxy: ProxyResult,
+    /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
     pub latency_s: Option<f64>,
+    /// Raw seconds as timed (only when it differs in kind from `latency_s`: calibrated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_raw_s: Option<f64>,
+    /// Latency in reference units (candidate / reference model), when the campaign has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ref: Option<f64>,
     pub latency_cv: Option<f64>,
     pub latency_source: String,
     /// Ran without failure and met the latency budget.
@@ -128,44 +137,99 @@ impl<T: Entry> Journal<T> {
 
     /// Appends one record durably.
     pub fn append(&self, r: &T) -> std::io::Result<()> {
-        let value = serde_json::to_value(r).expect("record serializes");
-        let text = serde_json::to_string(&value).expect("json");
-        let line = serde_json::to_string(&Line {
-            check: fnv_hex(&text),
-            record: value,
-        })
-        .expect("json");
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
-        f.write_all(format!("{line}\n").as_bytes())?;
+        f.write_all(line_of(r).as_bytes())?;
         f.sync_all()
     }
 
-    /// Reads the good prefix; a bad line and everything after it are moved aside and reported.
+    /// Reads the good prefix and says what it ignored; never writes. This is what readers
+    /// (`status`, `export`, `plot`, `audit`) do, while a driver may be appending: a last line
+    /// without its end is then a write in progress, not damage.
     pub fn read(&self) -> std::io::Result<JournalRead<T>> {
+        let scan = self.scan()?;
         let mut problems = Vec::new();
-        if !self.path.exists() {
-            return Ok(JournalRead {
-                records: Vec::new(),
-                problems,
-            });
+        if let Some((line, why)) = &scan.bad {
+            problems.push(format!(
+                "{}: line {line} is {why}; read the {} records before it and ignored the rest (a running campaign may be writing it; only its driver repairs the journal)",
+                self.path.display(),
+                scan.records.len(),
+            ));
         }
-        let text = std::fs::read_to_string(&self.path)?;
+        Ok(JournalRead {
+            records: scan.records,
+            problems,
+        })
+    }
+
+    /// The driver's read, under the folder lock: a bad line and everything after it are
+    /// copied aside to `<journal>.corrupt-<n>` (atomically), then cut from the journal.
+    pub fn repair(&self) -> std::io::Result<JournalRead<T>> {
+        let scan = self.scan()?;
+        let mut problems = Vec::new();
+        if let Some((line, why)) = scan.bad {
+            let aside = (0..)
+                .map(|i| self.path.with_extension(format!("jsonl.corrupt-{i}")))
+                .find(|p| !p.exists())
+                .expect("a free name");
+            flashnas_model::weights::write_atomic(&aside, &scan.bytes[scan.good_bytes..])?;
+            let f = std::fs::OpenOptions::new().write(true).open(&self.path)?;
+            f.set_len(scan.good_bytes as u64)?;
+            f.sync_all()?;
+            problems.push(format!(
+                "{}: line {line} is {why}; using the {} good records before it, the rest was moved to {} (those candidates are evaluated again)",
+                self.path.display(),
+                scan.records.len(),
+                aside.display()
+            ));
+        }
+        Ok(JournalRead {
+            records: scan.records,
+            problems,
+        })
+    }
+
+    /// Replaces the whole journal with `records`: a temp file, fsync, rename, fsync of the
+    /// folder. A kill at any point leaves the old journal or the new one, never a mix.
+    pub fn rewrite(&self, records: &[T]) -> std::io::Result<()> {
+        let text: String = records.iter().map(line_of).collect();
+        let tmp = self.path.with_extension("jsonl.rewrite-tmp");
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        crate::lock::fault_point("journal-rewrite:temp-written");
+        std::fs::rename(&tmp, &self.path)?;
+        let parent = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::File::open(parent)?.sync_all()
+    }
+
+    fn scan(&self) -> std::io::Result<Scan<T>> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
         let mut records = Vec::new();
         let mut good_bytes = 0usize;
-        let mut offset = 0usize;
-        let mut bad: Option<(usize, String)> = None;
-        for (n, raw) in text.split_inclusive('\n').enumerate() {
+        let mut bad = None;
+        for (n, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
             let parsed = (|| {
-                if !raw.ends_with('\n') {
+                if raw.last() != Some(&b'\n') {
                     return Err("truncated (no end of line)".to_string());
                 }
-                let line: Line = serde_json::from_str(raw.trim_end())
+                let text = std::str::from_utf8(raw)
+                    .map_err(|_| "not valid UTF-8 (a torn write)".to_string())?;
+                let line: Line = serde_json::from_str(text.trim_end())
                     .map_err(|e| format!("not valid JSON: {e}"))?;
-                let text = serde_json::to_string(&line.record).expect("json");
-                if fnv_hex(&text) != line.check {
+                let json = serde_json::to_string(&line.record).expect("json");
+                if fnv_hex(&json) != line.check {
                     return Err("checksum mismatch".into());
                 }
                 let r: T = serde_json::from_value(line.record)
@@ -182,8 +246,7 @@ impl<T: Entry> Journal<T> {
             match parsed {
                 Ok(r) => {
                     records.push(r);
-                    offset += raw.len();
-                    good_bytes = offset;
+                    good_bytes += raw.len();
                 }
                 Err(e) => {
                     bad = Some((n + 1, e));
@@ -191,24 +254,35 @@ impl<T: Entry> Journal<T> {
                 }
             }
         }
-        if let Some((line, why)) = bad {
-            let aside = (0..)
-                .map(|i| self.path.with_extension(format!("jsonl.corrupt-{i}")))
-                .find(|p| !p.exists())
-                .expect("a free name");
-            std::fs::write(&aside, &text.as_bytes()[good_bytes..])?;
-            let f = std::fs::OpenOptions::new().write(true).open(&self.path)?;
-            f.set_len(good_bytes as u64)?;
-            f.sync_all()?;
-            problems.push(format!(
-                "{}: line {line} is {why}; using the {} good records before it, the rest was moved to {} (those candidates are evaluated again)",
-                self.path.display(),
-                records.len(),
-                aside.display()
-            ));
-        }
-        Ok(JournalRead { records, problems })
+        Ok(Scan {
+            bytes,
+            records,
+            good_bytes,
+            bad,
+        })
     }
+}
+
+/// What a pass over the journal found.
+struct Scan<T> {
+    bytes: Vec<u8>,
+    records: Vec<T>,
+    /// Length of the prefix made of good lines.
+    good_bytes: usize,
+    /// First bad line (1-based) and why.
+    bad: Option<(usize, String)>,
+}
+
+/// One journal line: `{"check": …, "record": …}` and its end of line.
+pub(crate) fn line_of<T: Serialize>(r: &T) -> String {
+    let value = serde_json::to_value(r).expect("record serializes");
+    let text = serde_json::to_string(&value).expect("json");
+    let line = serde_json::to_string(&Line {
+        check: fnv_hex(&text),
+        record: value,
+    })
+    .expect("json");
+    format!("{line}\n")
 }
 
 /// Campaign state after an evaluation: for `status`, and cross-checked on resume.
@@ -253,5 +327,65 @@ impl Checkpoint {
         serde_json::from_str(&text)
             .map(Some)
             .map_err(|e| format!("{}: corrupt checkpoint ({e})", p.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Row {
+        id: usize,
+        text: String,
+    }
+
+    impl Entry for Row {
+        fn index(&self) -> usize {
+            self.id
+        }
+    }
+
+    /// A reader leaves a torn tail alone (the driver may be writing it), including one cut in
+    /// the middle of a multi-byte character; only `repair` moves it aside.
+    #[test]
+    fn readers_never_write_and_a_torn_character_is_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::<Row>::at(dir.path().join("journal.jsonl"));
+        for id in 0..2 {
+            j.append(&Row {
+                id,
+                text: "ünïcödé".into(),
+            })
+            .unwrap();
+        }
+        let third = line_of(&Row {
+            id: 2,
+            text: "ü".repeat(8),
+        });
+        let cut = third.find('ü').unwrap() + 1; // inside the 2-byte 'ü'
+        let mut bytes = std::fs::read(j.path()).unwrap();
+        bytes.extend_from_slice(&third.as_bytes()[..cut]);
+        std::fs::write(j.path(), &bytes).unwrap();
+
+        let read = j.read().unwrap();
+        assert_eq!(read.records.len(), 2);
+        assert!(read.problems[0].contains("line 3"), "{:?}", read.problems);
+        assert_eq!(std::fs::read(j.path()).unwrap(), bytes, "read() wrote");
+
+        // The driver's repair keeps the torn tail aside and cuts it.
+        let repaired = j.repair().unwrap();
+        assert_eq!(repaired.records.len(), 2);
+        let aside = dir.path().join("journal.jsonl.corrupt-0");
+        assert_eq!(
+            std::fs::read(&aside).unwrap(),
+            &third.as_bytes()[..cut],
+            "the torn tail is kept aside"
+        );
+        assert_eq!(j.read().unwrap().problems.len(), 0);
+
+        // rewrite() replaces the whole file.
+        j.rewrite(&repaired.records[..1]).unwrap();
+        assert_eq!(j.read().unwrap().records, repaired.records[..1].to_vec());
     }
 }

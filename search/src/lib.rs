@@ -10,6 +10,7 @@ pub mod executor;
 pub mod export;
 pub mod genome;
 pub mod journal;
+pub mod lock;
 pub mod pareto;
 pub mod plot;
 pub mod rank;

@@ -102,7 +102,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     let (x0, x1) = range(
         ok.iter()
             .map(|&i| records[i].latency())
-            .chain([cfg.latency.budget_s]),
+            .chain(cfg.latency.budget_seconds()),
     );
     let (y0, y1) = range(ok.iter().map(|&i| records[i].loss()));
     let ax = Axes { x0, x1, y0, y1 };
@@ -114,7 +114,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
         "decode latency (s)",
         "validation loss (nats/token)",
     );
-    let bx = ax.px(cfg.latency.budget_s);
+    let bx = ax.px(cfg.latency.budget_seconds().unwrap_or(x1));
     let _ = write!(
         svg,
         r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">budget</text>"##,

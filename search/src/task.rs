@@ -8,8 +8,9 @@
 //! `ignored.log` beside it.
 
 use crate::config::LatencyConfig;
+use flashnas_latency::calibrate::WallClock;
 use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol, ValidationRow};
-use flashnas_latency::profile::decode_seconds;
+use flashnas_latency::profile::{calibrated_decode, decode_seconds};
 use flashnas_latency::LatencySource;
 use flashnas_model::backend::{device, parse_device, sync, Compute, Train};
 use flashnas_model::ArchSpec;
@@ -36,15 +37,26 @@ pub struct Task {
     pub known_latency: Option<Latency>,
     /// Folder that relative paths (data, LUT file) are resolved against.
     pub base_dir: PathBuf,
+    /// The reference model latencies are calibrated against (`latency.calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ArchSpec>,
 }
 
 /// A latency figure and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
+    /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
     pub seconds: Option<f64>,
     pub cv: Option<f64>,
-    /// `measured`, `lut`, `analytic`, `measured (lut not yet validated)`, `skipped` or `error: …`.
+    /// `measured`, `measured (calibrated)`, `lut`, `analytic`, `measured (lut not yet
+    /// validated)`, `skipped` or `error: …`.
     pub source: String,
+    /// Raw seconds as timed (differs from `seconds` when calibrated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_s: Option<f64>,
+    /// In reference units (candidate / reference), when the campaign has a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
 }
 
 /// What an evaluation produced.
@@ -75,6 +87,7 @@ impl TaskResult {
                 seconds: None,
                 cv: None,
                 source: "skipped".into(),
+                ..Default::default()
             },
             eval_seconds: 0.0,
             worker: executor.into(),
@@ -279,8 +292,75 @@ impl DeviceLock {
 }
 
 /// Decode latency of `spec` under the protocol `l` (the device lock must be held exclusively
-/// when the source measures).
-pub fn latency_of(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
+/// when the source measures). With `latency.calibrate`, timed against `reference`.
+pub fn latency_of(
+    spec: &ArchSpec,
+    l: &LatencyConfig,
+    base: &Path,
+    reference: Option<&ArchSpec>,
+) -> Latency {
+    if l.calibrate && l.source == LatencySource::Measured {
+        return calibrated_latency(spec, l, reference);
+    }
+    let mut out = uncalibrated_latency(spec, l, base);
+    out.raw_s = out.seconds;
+    out.ratio = match (out.seconds, l.reference_s) {
+        (Some(s), Some(r)) => Some(s / r),
+        _ => None,
+    };
+    out
+}
+
+/// The candidate timed interleaved with the reference: `ratio × reference_s` seconds.
+fn calibrated_latency(spec: &ArchSpec, l: &LatencyConfig, reference: Option<&ArchSpec>) -> Latency {
+    let run = || -> Result<Latency, String> {
+        let reference = reference.ok_or("calibration needs the reference model")?;
+        let unit = l
+            .reference_s
+            .ok_or("calibration needs latency.reference_s (pinned when the campaign starts)")?;
+        let dev = parse_device(&l.device)?;
+        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+        let d2 = dev.clone();
+        let c = calibrated_decode::<Compute>(
+            spec,
+            reference,
+            l.prompt,
+            l.generate,
+            l.repeats,
+            &dev,
+            &move || sync(&d2),
+            &mut WallClock::default(),
+        );
+        Ok(Latency {
+            seconds: Some(c.ratio * unit),
+            cv: Some(flashnas_latency::Stats::from_samples(c.ratios).cv),
+            source: "measured (calibrated)".into(),
+            raw_s: Some(c.raw_s),
+            ratio: Some(c.ratio),
+        })
+    };
+    run().unwrap_or_else(|e| Latency {
+        source: format!("error: {e}"),
+        ..Default::default()
+    })
+}
+
+/// Seconds of the reference model under the protocol `l`, uncalibrated (at least 5 repeats
+/// when measured): the unit pinned as `latency.reference_s`.
+pub fn reference_seconds(
+    reference: &ArchSpec,
+    l: &LatencyConfig,
+    base: &Path,
+) -> Result<f64, String> {
+    let mut l = l.clone();
+    l.calibrate = false;
+    l.repeats = l.repeats.max(5);
+    let out = uncalibrated_latency(reference, &l, base);
+    out.seconds
+        .ok_or_else(|| format!("the reference model's latency: {}", out.source))
+}
+
+fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
     let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
         let dev = parse_device(&l.device)?;
         #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
@@ -317,18 +397,21 @@ pub fn latency_of(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
             } else {
                 LutFile::default()
             };
-            let dev_name = flashnas_latency::profile::device_name();
+            let dev_name = flashnas_latency::profile::device_name_of(&l.device);
             let backend = flashnas_model::backend::backend_name();
-            let mut table = file.table(&dev_name, backend).cloned().unwrap_or_else(|| {
-                LatencyTable::new(LutProtocol {
-                    prompt: l.prompt,
-                    generate: l.generate,
-                    batch: 1,
-                    warmup: 1,
-                    repeats: l.repeats,
-                })
-            });
-            let dev = device();
+            let protocol = LutProtocol {
+                prompt: l.prompt,
+                generate: l.generate,
+                batch: 1,
+                warmup: 1,
+                repeats: l.repeats,
+            };
+            // Only a table of this device model, backend and protocol is reused.
+            let mut table = file
+                .table(&dev_name, backend, &protocol)
+                .cloned()
+                .unwrap_or_else(|| LatencyTable::new(&dev_name, protocol));
+            let dev = parse_device(&l.device)?;
             #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
             let d2 = dev.clone();
             let s = move || sync(&d2);
@@ -359,11 +442,11 @@ pub fn latency_of(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
             seconds: Some(s),
             cv,
             source,
+            ..Default::default()
         },
         Err(e) => Latency {
-            seconds: None,
-            cv: None,
             source: format!("error: {e}"),
+            ..Default::default()
         },
     }
 }
@@ -403,19 +486,21 @@ pub fn evaluate_task(
             seconds: None,
             cv: None,
             source: "skipped".into(),
+            ..Default::default()
         },
         (_, Some(known)) => known.clone(),
         (None, None) => Latency {
             seconds: None,
             cv: None,
             source: "skipped".into(),
+            ..Default::default()
         },
         (Some(l), None) => {
             let _exclusive = match l.source {
                 LatencySource::Analytic => None,
                 _ => lock.as_ref().map(|l| l.exclusive()),
             };
-            latency_of(&task.spec, l, &task.base_dir)
+            latency_of(&task.spec, l, &task.base_dir, task.reference.as_ref())
         }
     };
     TaskResult {
@@ -478,6 +563,7 @@ mod tests {
                 seconds: Some(0.1),
                 cv: None,
                 source: "analytic".into(),
+                ..Default::default()
             },
             eval_seconds: 1.0,
             worker: worker.into(),

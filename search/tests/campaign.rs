@@ -294,6 +294,28 @@ fn config_errors_name_the_key() {
             good.replace("mixers = [", "mixers = [\"conv\", "),
             "space.mixers: 'conv'",
         ),
+        (
+            good.replace(
+                "roofline = \"cpu-2core\"",
+                "roofline_device = { name = \"mine\", peak_flops = 1e12, bandwidth = 0.0, launch_overhead = 0.0 }",
+            ),
+            "latency.roofline_device.bandwidth",
+        ),
+        (
+            good.replace("budget_s = 0.004", "budget_s = 0.004\nbudget_ref = 1.2"),
+            "exactly one of budget_s",
+        ),
+        (
+            good.replace("budget_s = 0.004", "calibrate = true\nbudget_ref = 1.2"),
+            "latency.calibrate",
+        ),
+        (
+            good.replace(
+                "budget_s = 0.004",
+                "budget_ref = 1.2\nreference = [\"a\", \"q\"]",
+            ),
+            "latency.reference",
+        ),
     ];
     for (text, want) in cases {
         let e = CampaignConfig::from_toml(&text, "c.toml").unwrap_err();
@@ -337,4 +359,41 @@ fn shipped_configs_are_valid() {
             "{e}"
         ),
     }
+}
+
+/// A budget in reference units: the reference model is timed once when the campaign starts and
+/// pinned in the run's config; with calibration every candidate is timed against it, and its
+/// latency is `ratio × reference_s` with the raw seconds beside it.
+#[test]
+fn calibrated_campaign_records_raw_and_relative_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = small_config("random", 3).replace(
+        "source = \"analytic\"\nroofline = \"cpu-2core\"\nprompt = 8\ngenerate = 8\nbudget_s = 0.004",
+        "source = \"measured\"\ncalibrate = true\nreference = [\"a\", \"f\"]\nrepeats = 3\nprompt = 4\ngenerate = 4\nbudget_ref = 1.5",
+    );
+    assert!(text.contains("calibrate = true"));
+    let records = run(dir.path(), &text);
+    let pinned = CampaignConfig::from_file(&dir.path().join("config.toml")).unwrap();
+    let unit = pinned.latency.reference_s.expect("reference_s pinned");
+    assert!(unit > 0.0);
+    assert_eq!(pinned.latency.budget_seconds(), Some(1.5 * unit));
+    for r in records.iter().filter(|r| r.status == "ok") {
+        let (s, raw, ratio) = (
+            r.latency_s.unwrap(),
+            r.latency_raw_s.unwrap(),
+            r.latency_ref.unwrap(),
+        );
+        assert_eq!(r.latency_source, "measured (calibrated)");
+        assert!(raw > 0.0 && ratio > 0.0);
+        assert!(
+            (s - ratio * unit).abs() <= 1e-12 * s.max(1.0),
+            "{s} vs {ratio} × {unit}"
+        );
+        assert_eq!(r.feasible, ratio <= 1.5);
+    }
+    // Resume keeps the pinned unit (it is not measured again).
+    let again = resume(dir.path());
+    assert_eq!(comparable(&again), comparable(&records));
+    let after = CampaignConfig::from_file(&dir.path().join("config.toml")).unwrap();
+    assert_eq!(after.latency.reference_s, Some(unit));
 }

@@ -1,6 +1,6 @@
 //! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
 
-use super::search::{absolutize_data_path, ExecArgs, TaskBars};
+use super::search::{absolutize_paths, ExecArgs, TaskBars};
 use anyhow::Context;
 use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
 use flashnas_search::Event;
@@ -47,12 +47,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let mut value: toml::Value = toml::from_str(&text)?;
             a.exec.apply(&mut cfg.executor, &mut value);
             cfg.validate().map_err(anyhow::Error::msg)?;
-            absolutize_data_path(config, &mut value, cfg.train.data.path.as_deref())?;
+            absolutize_paths(config, &mut value)?;
             let copy = format!(
                 "# copied from {} by flashnas depth-width\n{}",
                 config.display(),
                 toml::to_string_pretty(&value)?
             );
+            // The run uses exactly what a resume will read back: the copy.
+            let cfg = DepthWidthConfig::from_toml(&copy, &config.display().to_string())
+                .map_err(anyhow::Error::msg)?;
             let dir = a
                 .out
                 .clone()

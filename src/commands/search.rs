@@ -362,16 +362,55 @@ impl TaskBars {
 }
 
 /// The copy in a campaign directory must stand alone: resolve the data path now.
-pub(crate) fn absolutize_data_path(
+/// Makes the relative paths of a config absolute in the copy a run keeps (`train.data.path`,
+/// `train.data.tokenizer`, `latency.lut_file`, `seeds[i].arch`), resolved as the user meant
+/// them: from the current folder, then the config's. The driver, local workers and Slurm jobs
+/// (which start in the run folder) then all read the same files.
+pub(crate) fn absolutize_paths(
     config: &std::path::Path,
     value: &mut toml::Value,
-    data_path: Option<&str>,
 ) -> anyhow::Result<()> {
     let base = config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    if let Some(p) = data_path {
-        let abs = std::fs::canonicalize(flashnas_training::config::resolve_path(p, &base))
-            .with_context(|| format!("{}: train.data.path '{p}' not found", config.display()))?;
-        value["train"]["data"]["path"] = toml::Value::String(abs.display().to_string());
+    let absolute = |p: &str, key: &str, must_exist: bool| -> anyhow::Result<toml::Value> {
+        let found = flashnas_training::config::resolve_path(p, &base);
+        let abs = match std::fs::canonicalize(&found) {
+            Ok(a) => a,
+            Err(_) if !must_exist => {
+                let base = match base.as_os_str().is_empty() {
+                    true => std::env::current_dir()?,
+                    false => std::fs::canonicalize(&base)?,
+                };
+                base.join(p)
+            }
+            Err(_) => anyhow::bail!("{}: {key} '{p}' not found", config.display()),
+        };
+        Ok(toml::Value::String(abs.display().to_string()))
+    };
+    let get = |v: &toml::Value, path: &[&str]| -> Option<String> {
+        path.iter()
+            .try_fold(v, |v, k| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    if let Some(p) = get(value, &["train", "data", "path"]) {
+        value["train"]["data"]["path"] = absolute(&p, "train.data.path", true)?;
+    }
+    if let Some(p) = get(value, &["train", "data", "tokenizer"]).filter(|t| t != "byte") {
+        value["train"]["data"]["tokenizer"] = absolute(&p, "train.data.tokenizer", true)?;
+    }
+    // The lookup table is built on first use: it need not exist yet.
+    if let Some(p) = get(value, &["latency", "lut_file"]) {
+        value["latency"]["lut_file"] = absolute(&p, "latency.lut_file", false)?;
+    }
+    let n_seeds = value
+        .get("seeds")
+        .and_then(|s| s.as_array())
+        .map_or(0, |a| a.len());
+    for i in 0..n_seeds {
+        if let Some(p) = value["seeds"][i].get("arch").and_then(|a| a.as_str()) {
+            let key = format!("seeds[{i}].arch");
+            value["seeds"][i]["arch"] = absolute(&p.to_string(), &key, true)?;
+        }
     }
     Ok(())
 }
@@ -436,12 +475,15 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         "in_flight",
         toml::Value::Integer(in_flight as i64),
     );
-    absolutize_data_path(&a.config, &mut value, cfg.train.data.path.as_deref())?;
+    absolutize_paths(&a.config, &mut value)?;
     let copy = format!(
         "# copied from {} by flashnas search\n{}",
         a.config.display(),
         toml::to_string_pretty(&value)?
     );
+    // The run uses exactly what a resume will read back: the copy.
+    let cfg = CampaignConfig::from_toml(&copy, &a.config.display().to_string())
+        .map_err(anyhow::Error::msg)?;
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
     run_campaign(|ev| {
@@ -488,9 +530,14 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         },
         failed
     );
+    let budget = match (cfg.latency.budget_ref, cfg.latency.budget_seconds()) {
+        (Some(r), Some(s)) => format!("{s:.6} s (= {r} × the reference)"),
+        (Some(r), None) => format!("{r} × the reference (not measured yet)"),
+        (None, s) => format!("{} s", s.unwrap_or(f64::NAN)),
+    };
     println!(
-        "budget       decode latency ≤ {} s ({} source, prompt {} + {} tokens)",
-        cfg.latency.budget_s,
+        "budget       decode latency ≤ {} ({} source, prompt {} + {} tokens)",
+        budget,
         format!("{:?}", cfg.latency.source).to_lowercase(),
         cfg.latency.prompt,
         cfg.latency.generate

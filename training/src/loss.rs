@@ -3,20 +3,18 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor};
+use flashnas_model::kernels::{self, Kernels};
 
 /// Mean negative log-likelihood (nats) of `targets` under `logits: [B,T,V]` over the positions
 /// where `mask` (`[B,T]`, 0/1) is 1; all positions when `mask` is `None`.
-pub fn cross_entropy<B: Backend>(
+pub fn cross_entropy<B: Kernels>(
     logits: Tensor<B, 3>,
     targets: Tensor<B, 2, Int>,
     mask: Option<Tensor<B, 2>>,
 ) -> Tensor<B, 1> {
-    let [b, t, _] = logits.dims();
-    let logp = log_softmax(logits, 2);
-    let nll = logp
-        .gather(2, targets.reshape([b, t, 1]))
-        .reshape([b, t])
-        .neg();
+    let [b, t, v] = logits.dims();
+    let nll = kernels::cross_entropy(logits.reshape([b * t, v]), targets.reshape([b * t]))
+        .reshape([b, t]);
     match mask {
         None => nll.mean(),
         Some(m) => (nll * m.clone()).sum() / m.sum().clamp_min(1.0),

@@ -15,6 +15,7 @@ use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
+use flashnas_model::kernels::{AutodiffKernels, Kernels};
 use flashnas_model::{accounting, ArchSpec, HybridLm};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +108,7 @@ struct Loop<'a> {
     phase: &'static str,
 }
 
-struct LoopOutcome<B: AutodiffBackend> {
+struct LoopOutcome<B: AutodiffKernels> {
     model: HybridLm<B>,
     curve: Vec<(usize, f64)>,
     tokens: usize,
@@ -116,7 +117,7 @@ struct LoopOutcome<B: AutodiffBackend> {
 
 impl Loop<'_> {
     /// `batch(rng) -> (inputs, targets, mask, b, t)`.
-    fn run<B: AutodiffBackend>(
+    fn run<B: AutodiffKernels>(
         &self,
         mut model: HybridLm<B>,
         device: &B::Device,
@@ -201,7 +202,7 @@ impl Loop<'_> {
 }
 
 /// Mean NLL and accuracy over the fixed validation windows.
-fn evaluate<B: Backend>(
+fn evaluate<B: Kernels>(
     model: &HybridLm<B>,
     data: &Dataset,
     batch: usize,
@@ -223,7 +224,7 @@ fn evaluate<B: Backend>(
 }
 
 /// MQAR accuracy after a short run on synthetic recall data (fresh init of the same arch).
-fn recall_accuracy<B: AutodiffBackend>(
+fn recall_accuracy<B: AutodiffKernels>(
     spec: &ArchSpec,
     cfg: &TrainConfig,
     device: &B::Device,
@@ -282,7 +283,7 @@ fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {
 
 /// Trains `spec` on `data` under `cfg` and evaluates it. Returns the result and, when the run
 /// completed, the trained model.
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: AutodiffKernels>(
     spec: &ArchSpec,
     cfg: &TrainConfig,
     data: &Dataset,

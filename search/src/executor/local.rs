@@ -6,7 +6,7 @@ use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 enum Handle {
     /// Spawned by this driver.
@@ -20,7 +20,9 @@ struct Running {
     handle: Handle,
     attempt: usize,
     slot: usize,
-    started: Instant,
+    /// Unix seconds after which the worker is killed and the candidate retried (the lease's
+    /// deadline: for a re-attached worker, the one its first driver set).
+    deadline: u64,
 }
 
 pub struct LocalExecutor {
@@ -96,7 +98,7 @@ impl LocalExecutor {
                 handle: Handle::Child(child),
                 attempt,
                 slot,
-                started: Instant::now(),
+                deadline,
             },
         );
         Ok(())
@@ -121,8 +123,7 @@ impl LocalExecutor {
         let names: Vec<String> = self.running.keys().cloned().collect();
         for name in names {
             let r = self.running.get_mut(&name).expect("running");
-            let expired = self.cfg.lease_timeout_s > 0
-                && r.started.elapsed() > Duration::from_secs(self.cfg.lease_timeout_s);
+            let expired = unix_now() > r.deadline;
             let exit: Option<String> = match &mut r.handle {
                 Handle::Child(c) => {
                     if expired {
@@ -141,10 +142,15 @@ impl LocalExecutor {
                     }
                 }
                 Handle::Orphan(pid) => {
-                    if worker_alive(*pid, &name) {
-                        None
-                    } else {
+                    if !worker_alive(*pid, &name) {
                         Some("the worker left by the previous driver exited".into())
+                    } else if expired {
+                        kill_worker(*pid, &name);
+                        Some(format!(
+                            "(pid {pid}, left by the previous driver) passed its lease deadline; killed"
+                        ))
+                    } else {
+                        None
                     }
                 }
             };
@@ -197,6 +203,19 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
+/// SIGKILLs `pid` if it is still the worker of candidate `name`, and waits for it to go.
+fn kill_worker(pid: u32, name: &str) {
+    if worker_alive(pid, name) {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    for _ in 0..100 {
+        if !worker_alive(pid, name) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether `pid` is a `flashnas worker` process for candidate `name`.
 fn worker_alive(pid: u32, name: &str) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -235,7 +254,7 @@ impl Executor for LocalExecutor {
                             handle: Handle::Orphan(pid),
                             attempt: lease.attempt,
                             slot,
-                            started: Instant::now(),
+                            deadline: lease.deadline,
                         },
                     );
                     return Ok(());
@@ -277,5 +296,71 @@ impl Drop for LocalExecutor {
                 let _ = c.wait();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::write_task;
+    use flashnas_model::ArchSpec;
+    use flashnas_training::TrainConfig;
+
+    /// A worker left running by a dead driver keeps its first deadline: once past it, the
+    /// driver that re-attached kills it and retries the candidate (here: gives up, one attempt).
+    #[test]
+    fn a_reattached_worker_past_its_lease_deadline_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = Task {
+            name: "7".into(),
+            proposal_key: "k".into(),
+            spec: ArchSpec::from_json(
+                r#"{"vocab_size": 8, "d_model": 8, "ffn": {"hidden": 8}, "layers": ["f"]}"#,
+            )
+            .unwrap(),
+            train: TrainConfig::from_toml("steps = 1", "test").unwrap(),
+            latency: None,
+            known_latency: None,
+            base_dir: dir.path().to_path_buf(),
+            reference: None,
+        };
+        write_task(dir.path(), &task).unwrap();
+        // Stands in for `flashnas worker … --candidate 7` (its command line names both).
+        let mut orphan = Command::new("bash")
+            .args(["-c", "sleep 30; true", "worker", "7"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        Lease {
+            executor: "local".into(),
+            owner: "gone:1".into(),
+            job: orphan.id().to_string(),
+            attempt: 1,
+            deadline: unix_now() - 1,
+        }
+        .save(dir.path(), "7")
+        .unwrap();
+        let cfg = ExecutorConfig {
+            kind: super::super::ExecutorKind::Local,
+            max_attempts: 1,
+            worker_command: Some("/bin/true".into()),
+            poll_interval_s: 0.05,
+            ..Default::default()
+        };
+        let mut ex = LocalExecutor::new(cfg).unwrap();
+        let mut notes = Vec::new();
+        ex.start(dir.path(), &task, &mut |e| {
+            if let Event::Note(n) = e {
+                notes.push(n)
+            }
+        })
+        .unwrap();
+        assert!(notes.iter().any(|n| n.contains("re-attached")), "{notes:?}");
+        let r = ex.wait(dir.path(), &task, &mut |_| {});
+        let why = r.proxy.status.describe();
+        assert!(why.contains("passed its lease deadline"), "{why}");
+        let status = orphan.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "the orphan was SIGKILLed");
     }
 }

@@ -25,6 +25,8 @@ pub struct SlurmExecutor {
     jobs: HashMap<String, Job>,
     done: HashMap<String, TaskResult>,
     batches: usize,
+    /// Consecutive polls Slurm did not answer (the next poll waits longer each time).
+    unanswered: u32,
 }
 
 /// Job states after which a job will not produce anything more.
@@ -59,27 +61,39 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// State of every listed job known to `squeue` (array tasks one per line).
+/// Slurm's answer for a job it no longer knows (as opposed to not answering at all).
+fn unknown_job(err: &str) -> bool {
+    err.contains("Invalid job id")
+}
+
+/// State of every listed job known to `squeue` (array tasks one per line). A job missing from
+/// the map is one the controller says it does not know; `Err` means the controller did not
+/// answer (restarting, unreachable): nothing is known, and nothing may be concluded.
 fn squeue_states(ids: &[String]) -> Result<HashMap<String, (String, String)>, String> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let out = run(Command::new("squeue")
-        .args(["-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j"])
-        .arg(ids.join(",")))
-    // squeue fails for ids it no longer knows: fall back to one query per job.
-    .or_else(|_| {
-        let mut all = String::new();
-        for id in ids {
-            if let Ok(o) = run(Command::new("squeue")
-                .args(["-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j"])
-                .arg(id))
-            {
-                all.push_str(&o);
+    let query = |ids: &str| {
+        run(Command::new("squeue")
+            .args(["-h", "-r", "-t", "all", "-o", "%i|%T|%r", "-j"])
+            .arg(ids))
+    };
+    let out = match query(&ids.join(",")) {
+        Ok(out) => out,
+        // squeue refuses the whole list when one id is unknown: ask one job at a time.
+        Err(e) if unknown_job(&e) => {
+            let mut all = String::new();
+            for id in ids {
+                match query(id) {
+                    Ok(o) => all.push_str(&o),
+                    Err(e) if unknown_job(&e) => {}
+                    Err(e) => return Err(e),
+                }
             }
+            all
         }
-        Ok::<String, String>(all)
-    })?;
+        Err(e) => return Err(e),
+    };
     Ok(out
         .lines()
         .filter_map(|l| {
@@ -99,6 +113,33 @@ fn exit_code(id: &str) -> Option<String> {
         .find_map(|kv| kv.strip_prefix("ExitCode=").map(str::to_string))
 }
 
+/// What became of a job `squeue` does not list: `Ok(Some(state))` when Slurm positively says
+/// it ended (`scontrol` still holds it, `sacct` remembers it, or the controller answers that
+/// the job is gone), `Ok(None)` when it is in fact still queued or running, `Err` when Slurm
+/// does not answer.
+fn vanished_state(id: &str) -> Result<Option<String>, String> {
+    match run(Command::new("scontrol").args(["-o", "show", "job", id])) {
+        Ok(out) => {
+            let state = out
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix("JobState="))
+                .unwrap_or("UNKNOWN")
+                .to_string();
+            Ok(FINISHED.contains(&state.as_str()).then_some(state))
+        }
+        Err(e) if unknown_job(&e) => {
+            // Purged from the controller (MinJobAge): accounting may know how it ended.
+            let state =
+                run(Command::new("sacct").args(["-n", "-X", "-P", "-o", "State", "-j", id]))
+                    .ok()
+                    .and_then(|o| o.lines().next().map(|l| l.trim().to_string()))
+                    .filter(|s| !s.is_empty());
+            Ok(Some(state.unwrap_or_else(|| "VANISHED".into())))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl SlurmExecutor {
     pub fn new(cfg: ExecutorConfig) -> Result<Self, String> {
         let command = cfg.worker_command()?;
@@ -110,6 +151,7 @@ impl SlurmExecutor {
             jobs: HashMap::new(),
             done: HashMap::new(),
             batches: 0,
+            unanswered: 0,
         })
     }
 
@@ -245,34 +287,74 @@ impl SlurmExecutor {
         })
     }
 
+    /// Seconds until the next look at the queue: the poll interval, doubled for every poll
+    /// Slurm did not answer (up to a minute).
+    fn next_poll(&self) -> Duration {
+        let base = self.cfg.poll_interval_s.max(0.05);
+        Duration::from_secs_f64(
+            (base * 2f64.powi(self.unanswered.min(10) as i32)).min(60f64.max(base)),
+        )
+    }
+
     /// Looks at every job once: collects results, resubmits failures, submits ready ones.
+    /// When Slurm does not answer, nothing is concluded about any job (no attempt is charged):
+    /// the queue is asked again later, with backoff.
     fn tick(&mut self, dir: &Path, ev: &mut dyn FnMut(Event)) {
+        // Results first: they need no answer from Slurm.
+        let names: Vec<String> = self.jobs.keys().cloned().collect();
+        for name in &names {
+            let job = &self.jobs[name];
+            if let Some(result) = read_result(dir, name, &job.task.proposal_key) {
+                self.jobs.remove(name);
+                Lease::clear(dir, name);
+                self.done.insert(name.clone(), result);
+            }
+        }
         let ids: Vec<String> = self.jobs.values().map(|j| j.id.clone()).collect();
         let states = match squeue_states(&ids) {
-            Ok(s) => s,
+            Ok(s) => {
+                if self.unanswered > 0 {
+                    ev(Event::Note(format!(
+                        "squeue answers again after {} failed polls",
+                        self.unanswered
+                    )));
+                }
+                self.unanswered = 0;
+                s
+            }
             Err(e) => {
-                ev(Event::Note(format!("squeue: {e}")));
+                self.unanswered += 1;
+                ev(Event::Note(format!(
+                    "squeue: {e}; the state of {} jobs is unknown, asking again in {:.1} s",
+                    ids.len(),
+                    self.next_poll().as_secs_f64()
+                )));
+                self.submit(dir, ev);
                 return;
             }
         };
         let names: Vec<String> = self.jobs.keys().cloned().collect();
         for name in names {
             let job = &self.jobs[&name];
-            if let Some(result) = read_result(dir, &name, &job.task.proposal_key) {
-                self.jobs.remove(&name);
-                Lease::clear(dir, &name);
-                self.done.insert(name, result);
-                continue;
-            }
             let (state, reason) = match states.get(&job.id) {
                 Some((s, r)) => (s.clone(), r.clone()),
-                // Unknown to squeue: gone longer than MinJobAge, or never seen yet.
-                None => ("VANISHED".to_string(), String::new()),
+                // Not listed: only a positive answer that it ended counts.
+                None => match vanished_state(&job.id) {
+                    Ok(Some(s)) => (s, String::new()),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        ev(Event::Note(format!(
+                            "candidate {name}: Slurm job {} is not listed and scontrol did not answer ({e}); asking again later",
+                            job.id
+                        )));
+                        continue;
+                    }
+                },
             };
-            // A result can land between the squeue call and now.
             if !FINISHED.contains(&state.as_str()) && state != "VANISHED" {
                 continue;
             }
+            // A result can land between the squeue call and now.
             if let Some(result) = read_result(dir, &name, &job.task.proposal_key) {
                 self.jobs.remove(&name);
                 Lease::clear(dir, &name);
@@ -330,8 +412,13 @@ impl Executor for SlurmExecutor {
         }
         if let Some(lease) = Lease::load(dir, &task.name) {
             if lease.executor == "slurm" {
-                let states = squeue_states(std::slice::from_ref(&lease.job))?;
-                if let Some((state, _)) = states.get(&lease.job) {
+                // While Slurm does not answer, the job may still run: re-attach, and let the
+                // polls decide (never submit a second copy on a guess).
+                let state = match squeue_states(std::slice::from_ref(&lease.job)) {
+                    Ok(states) => states.get(&lease.job).map(|(s, _)| s.clone()),
+                    Err(e) => Some(format!("state unknown: {e}")),
+                };
+                if let Some(state) = state {
                     if !FINISHED.contains(&state.as_str()) {
                         ev(Event::Note(format!(
                             "candidate {}: re-attached to Slurm job {} ({state}) submitted by {}",
@@ -356,7 +443,7 @@ impl Executor for SlurmExecutor {
 
     fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult {
         let poll = Duration::from_secs_f64(self.cfg.poll_interval_s);
-        let mut last = Instant::now() - poll;
+        let mut last = Instant::now() - self.next_poll();
         loop {
             if let Some(r) = self.done.remove(&task.name) {
                 return r;
@@ -366,9 +453,10 @@ impl Executor for SlurmExecutor {
             {
                 self.ready.push_back((task.clone(), 1));
             }
-            // Submit at once; look at the queue every poll interval.
+            // Submit at once; look at the queue every poll interval (longer while Slurm
+            // does not answer).
             self.submit(dir, ev);
-            if last.elapsed() >= poll {
+            if last.elapsed() >= self.next_poll() {
                 last = Instant::now();
                 self.tick(dir, ev);
                 continue;

@@ -7,8 +7,18 @@ use flashnas_model::backend::{backend_name, device, sync, Train};
 use flashnas_model::{ArchSpec, HybridLm};
 use std::time::Instant;
 
+mod calibration;
+mod decode;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum Bench {
+    /// Decode ms/token of each mixer kind (4×[kind, ffn]) and a mixed model at several
+    /// generation lengths, the growth with length, and the ratio to a memory-bound estimate
+    /// (bytes read per step at this machine's measured copy bandwidth).
+    Decode(decode::DecodeArgs),
+    /// Spread of raw vs calibrated (reference-relative) latency of the same candidates measured
+    /// in separate processes, as separate campaigns would.
+    Calibration(calibration::CalibrationArgs),
     /// Forward+backward time per training step of a reference arch of each kind
     /// (d=128, batch 8, T=256 and T=1024), and the T=1024/T=256 ratio.
     Model(ModelArgs),
@@ -64,6 +74,8 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Model(a) => model(a),
         Bench::Latency(a) => latency(a),
         Bench::Train(a) => train_bench(a),
+        Bench::Decode(a) => decode::run(a),
+        Bench::Calibration(a) => calibration::run(a),
     }
 }
 
@@ -219,13 +231,16 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         stats.cv * 100.0,
         a.runs
     );
-    let mut table = LatencyTable::new(LutProtocol {
-        prompt: a.prompt,
-        generate: a.generate,
-        batch: 1,
-        warmup: 1,
-        repeats: 5,
-    });
+    let mut table = LatencyTable::new(
+        &flashnas_latency::profile::device_name(),
+        LutProtocol {
+            prompt: a.prompt,
+            generate: a.generate,
+            batch: 1,
+            warmup: 1,
+            repeats: 5,
+        },
+    );
     let bar = indicatif::ProgressBar::new_spinner();
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     table.add::<Compute>(&archs, &dev, &s, &mut |sig| {

@@ -1,0 +1,234 @@
+//! Hand-written CPU kernels over plain `f32` slices (row-major, contiguous), each with its
+//! forward and backward. They back burn-flex's implementation of [`super::Kernels`].
+//!
+//! Determinism: work is split over independent outputs (rows, heads, batch items) and every
+//! reduction runs in a fixed order that does not depend on the number of threads, so results
+//! are bit-identical from run to run and with any `RAYON_NUM_THREADS`.
+
+pub mod attention;
+pub mod conv;
+pub mod decode;
+pub mod delta;
+pub mod layout;
+pub mod linear;
+pub mod norm;
+pub mod rope;
+pub mod ssd;
+pub mod swiglu;
+pub mod xent;
+
+/// Rows per parallel task in row-wise kernels: fixed, so partial sums (and therefore
+/// results) do not depend on the thread count.
+pub const ROW_BLOCK: usize = 64;
+
+/// A strided matrix view for [`gemm`]: element (i, j) at `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rs: isize,
+    pub cs: isize,
+}
+
+impl<'a> Mat<'a> {
+    pub fn rows(data: &'a [f32], row_stride: usize) -> Self {
+        Self {
+            data,
+            rs: row_stride as isize,
+            cs: 1,
+        }
+    }
+    /// The transpose of a row-major matrix with `row_stride`.
+    pub fn t(data: &'a [f32], row_stride: usize) -> Self {
+        Self {
+            data,
+            rs: 1,
+            cs: row_stride as isize,
+        }
+    }
+}
+
+/// `dst[m×n] (row stride dst_rs) = acc·dst + scale · lhs[m×k] · rhs[k×n]`, single-threaded
+/// (callers parallelize over independent problems).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    scale: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    // Bounds: the last element each operand touches must lie inside its slice.
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows as isize - 1) * rs + (cols as isize - 1) * cs
+    };
+    assert!(
+        last(m, n, dst_rs as isize, 1) < dst.len() as isize,
+        "gemm: dst too short"
+    );
+    assert!(
+        last(m, k, lhs.rs, lhs.cs) < lhs.data.len() as isize,
+        "gemm: lhs too short"
+    );
+    assert!(
+        last(k, n, rhs.rs, rhs.cs) < rhs.data.len() as isize,
+        "gemm: rhs too short"
+    );
+    // SAFETY: every index the kernel touches was bounds-checked above; dst does not alias
+    // lhs or rhs (it is a &mut borrow).
+    unsafe {
+        ::gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.cs,
+            lhs.rs,
+            rhs.data.as_ptr(),
+            rhs.cs,
+            rhs.rs,
+            1.0,
+            scale,
+            false,
+            false,
+            false,
+            ::gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `e^x` to within 2e-7 relative error (and exact at 0), in straight-line f32 code the
+/// compiler vectorizes: `x = n ln2 + r` with `|r| ≤ ln2/2`, a degree-7 polynomial for `e^r`,
+/// and `2^n` built from its bits. libm's `expf` is a call per element and was the largest
+/// non-GEMM cost of a training step. NaN stays NaN; the range is clamped to finite results.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to the nearest integer
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// `Σ a_i b_i` with eight partial sums (SIMD lanes) in a fixed order: vectorized, and the
+/// same result on every run.
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += alpha · x`.
+#[inline(always)]
+pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    for (a, b) in y.iter_mut().zip(x) {
+        *a += alpha * b;
+    }
+}
+
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// Sums `parts` (each of length `n`) in order: a reduction whose result does not depend on
+/// how the parts were computed in parallel.
+pub fn sum_in_order(parts: Vec<Vec<f32>>, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; n];
+    for p in parts {
+        for (o, v) in out.iter_mut().zip(p) {
+            *o += v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_matches_libm() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (a, b) = (exp(x) as f64, (x as f64).exp());
+            worst = worst.max(((a - b) / b).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 2e-7, "relative error {worst:e}");
+        assert_eq!(exp(0.0), 1.0);
+        assert!(exp(f32::NAN).is_nan());
+        assert!(exp(-1e4) >= 0.0 && exp(-1e4) < 1e-37);
+    }
+
+    #[test]
+    fn gemm_with_strides_and_accumulation() {
+        // lhs 2×3, rhs given as the transpose of a 2×3 (so 3×2).
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [1.0, 0.0, -1.0, 2.0, 1.0, 0.0]; // rows of bᵀ
+        let mut d = vec![10.0; 4];
+        gemm(
+            2,
+            2,
+            3,
+            &mut d,
+            2,
+            Mat::rows(&a, 3),
+            Mat::t(&b, 3),
+            false,
+            1.0,
+        );
+        assert_eq!(d, vec![-2.0, 4.0, -2.0, 13.0]);
+        gemm(
+            2,
+            2,
+            3,
+            &mut d,
+            2,
+            Mat::rows(&a, 3),
+            Mat::t(&b, 3),
+            true,
+            0.5,
+        );
+        assert_eq!(d, vec![-3.0, 6.0, -3.0, 19.5]);
+    }
+}

@@ -1,0 +1,76 @@
+//! RMSNorm over the last axis: `y = x · rsqrt(mean(x²) + eps) ⊙ w`.
+//!
+//! Backward, per row with `r = rsqrt(mean(x²) + eps)`, `x̂ = x·r`, `g = dy ⊙ w`:
+//! `dx = r · (g − x̂ · mean(g ⊙ x̂))`, `dw = Σ_rows dy ⊙ x̂`.
+
+use super::{sum_in_order, ROW_BLOCK};
+use rayon::prelude::*;
+
+fn inv_rms(row: &[f32], eps: f32) -> f32 {
+    let ms = super::dot(row, row) / row.len() as f32;
+    1.0 / (ms + eps).sqrt()
+}
+
+pub fn forward(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    let d = w.len();
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(d * ROW_BLOCK)
+        .zip(x.par_chunks(d * ROW_BLOCK))
+        .for_each(|(yb, xb)| {
+            for (yr, xr) in yb.chunks_exact_mut(d).zip(xb.chunks_exact(d)) {
+                let r = inv_rms(xr, eps);
+                for ((o, &v), &g) in yr.iter_mut().zip(xr).zip(w) {
+                    *o = v * r * g;
+                }
+            }
+        });
+    y
+}
+
+/// Returns `(dx, dw)`.
+pub fn backward(x: &[f32], w: &[f32], dy: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let d = w.len();
+    let mut dx = vec![0.0f32; x.len()];
+    let parts: Vec<Vec<f32>> = dx
+        .par_chunks_mut(d * ROW_BLOCK)
+        .zip(x.par_chunks(d * ROW_BLOCK))
+        .zip(dy.par_chunks(d * ROW_BLOCK))
+        .map(|((dxb, xb), dyb)| {
+            let mut dw = vec![0.0f32; d];
+            for ((dxr, xr), dyr) in dxb
+                .chunks_exact_mut(d)
+                .zip(xb.chunks_exact(d))
+                .zip(dyb.chunks_exact(d))
+            {
+                let r = inv_rms(xr, eps);
+                for ((a, &g), &x) in dw.iter_mut().zip(dyr).zip(xr) {
+                    *a += g * x * r;
+                }
+                // mean(g ⊙ x̂) with g = dy ⊙ w.
+                let mut gw = [0.0f32; 8];
+                let mut rest = 0.0f32;
+                let (c1, c2, c3) = (dyr.chunks_exact(8), w.chunks_exact(8), xr.chunks_exact(8));
+                let tail = c1
+                    .remainder()
+                    .iter()
+                    .zip(c2.remainder())
+                    .zip(c3.remainder());
+                for ((g, wv), x) in c1.zip(c2).zip(c3) {
+                    for l in 0..8 {
+                        gw[l] += g[l] * wv[l] * x[l];
+                    }
+                }
+                for ((g, wv), x) in tail {
+                    rest += g * wv * x;
+                }
+                let total = gw.iter().sum::<f32>() + rest;
+                let mean = total * r / d as f32;
+                for (((o, &g), &wv), &x) in dxr.iter_mut().zip(dyr).zip(w).zip(xr) {
+                    *o = r * (g * wv - x * r * mean);
+                }
+            }
+            dw
+        })
+        .collect();
+    (dx, sum_in_order(parts, d))
+}

@@ -1,0 +1,173 @@
+//! The decode path costs what the architecture implies: caches are preallocated and written
+//! in place (shapes never change with position), swa keeps a ring of w − 1 slots, GQA never
+//! repeats K/V, and prefill + steps (and multi-token continuation) equal the full forward.
+
+use burn::tensor::{Int, Tensor, TensorData};
+use flashnas_model::backend::{device, Compute};
+use flashnas_model::{ArchSpec, HybridLm, LayerState, ModelState, Scan};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type B = Compute;
+
+fn rel(a: &Tensor<B, 3>, reference: &Tensor<B, 3>) -> f64 {
+    let diff: f32 = (a.clone() - reference.clone()).abs().max().into_scalar();
+    let scale: f32 = reference.clone().abs().max().into_scalar();
+    diff as f64 / scale as f64
+}
+
+fn tokens(b: usize, t: usize, vocab: usize, seed: u64) -> Tensor<B, 2, Int> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data: Vec<i32> = (0..b * t).map(|_| rng.gen_range(0..vocab as i32)).collect();
+    Tensor::from_data(TensorData::new(data, [b, t]), &device())
+}
+
+/// Attention of every flavour (global, two swa windows) beside a recurrent mixer, with
+/// `n_kv_heads` = 4 / ratio (GQA ratio 1, 2 or 4), meta tokens, qk-norm.
+fn spec(gqa: usize, n_meta: usize) -> ArchSpec {
+    ArchSpec::from_json(&format!(
+        r#"{{"vocab_size": 40, "d_model": 32, "n_meta": {n_meta},
+            "attention": {{"n_heads": 4, "n_kv_heads": {kv}, "qk_norm": true}},
+            "mamba2": {{"d_state": 8, "head_dim": 16, "chunk_size": 8}},
+            "ffn": {{"ratio": 2.0, "multiple_of": 8}},
+            "layers": ["a", "f", {{"kind": "swa", "window": 3}}, "m2",
+                       {{"kind": "swa", "window": 5}}, "f", {{"kind": "swa", "window": 1}}]}}"#,
+        kv = 4 / gqa
+    ))
+    .unwrap()
+}
+
+/// Shapes of every state tensor (what a step allocates for the next one).
+fn shapes(s: &ModelState<B>) -> Vec<Vec<usize>> {
+    s.layers
+        .iter()
+        .flat_map(|l| match l {
+            LayerState::Attention(Some(c)) => vec![c.k.dims().to_vec(), c.v.dims().to_vec()],
+            LayerState::Attention(None) => vec![vec![]],
+            LayerState::Mamba2(m) => vec![m.conv.dims().to_vec(), m.ssm.dims().to_vec()],
+            LayerState::Delta(d) => vec![d.s.dims().to_vec()],
+            LayerState::Ffn => vec![],
+        })
+        .collect()
+}
+
+#[test]
+fn prefill_then_steps_equal_full_forward_across_gqa_and_ring_wraps() {
+    for gqa in [1usize, 2, 4] {
+        for n_meta in [0usize, 2] {
+            let spec = spec(gqa, n_meta);
+            let model = HybridLm::<B>::init(&spec, 5, &device());
+            let (b, t) = (2, 26); // the w = 3 ring wraps 13 times, the w = 5 ring 6 times
+            let toks = tokens(b, t, spec.vocab_size, gqa as u64);
+            let full = model.forward(toks.clone());
+            // Prompts shorter than, equal to and longer than the windows; caches sized exactly,
+            // and too small (growing by doubling).
+            for (p, max_tokens) in [(1, t), (2, t), (4, t), (11, t), (3, 4)] {
+                let (first, mut state) =
+                    model.prefill_with_capacity(toks.clone().narrow(1, 0, p), max_tokens);
+                let mut outs = vec![first];
+                for i in p..t {
+                    let tok = toks.clone().narrow(1, i, 1).reshape([b]);
+                    outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
+                }
+                let r = rel(&Tensor::cat(outs, 1), &full);
+                assert!(
+                    r <= 1e-4,
+                    "gqa {gqa}, meta {n_meta}, prompt {p}, capacity {max_tokens}: {r:e}"
+                );
+            }
+            // Several tokens continuing a state (the sequence form over a wrapped ring).
+            let (first, state) = model.prefill_with_capacity(toks.clone().narrow(1, 0, 9), t);
+            let (mid, state) = model.forward_with(
+                toks.clone().narrow(1, 9, 7),
+                Some(state),
+                Scan::Chunked,
+                Some(state_capacity(&model, t)),
+            );
+            let mut state = state.unwrap();
+            let mut outs = vec![first, mid];
+            for i in 16..t {
+                let tok = toks.clone().narrow(1, i, 1).reshape([b]);
+                outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
+            }
+            let r = rel(&Tensor::cat(outs, 1), &full);
+            assert!(r <= 1e-4, "gqa {gqa}, meta {n_meta}: continuation {r:e}");
+        }
+    }
+}
+
+fn state_capacity(model: &HybridLm<B>, tokens: usize) -> usize {
+    model.spec().n_meta + tokens
+}
+
+#[test]
+fn decode_state_shapes_do_not_depend_on_position() {
+    let spec = spec(2, 1);
+    let model = HybridLm::<B>::init(&spec, 1, &device());
+    let (p, g) = (3, 40);
+    let (_, mut state) = model.prefill_with_capacity(tokens(1, p, spec.vocab_size, 9), p + g);
+    let at_start = shapes(&state);
+    // Global cache: every position of the protocol; rings: w − 1 slots; w = 1: no cache.
+    assert_eq!(at_start[0], vec![1, 2, 1 + p + g, 8]);
+    assert_eq!(at_start[2], vec![1, 2, 2, 8]);
+    assert_eq!(at_start[6], vec![1, 2, 4, 8]);
+    assert_eq!(at_start[8], Vec::<usize>::new());
+    let mut tok = tokens(1, 1, spec.vocab_size, 10).reshape([1]);
+    for step in 0..g {
+        tok = model.decode_step(tok, &mut state).argmax(1).reshape([1]);
+        assert_eq!(shapes(&state), at_start, "step {step}");
+    }
+    match &state.layers[0] {
+        LayerState::Attention(Some(c)) => assert_eq!(c.len, 1 + p + g),
+        _ => unreachable!(),
+    }
+}
+
+/// On burn-flex the caches are written in place: the buffer a step reads is the one the
+/// prefill allocated, whatever the position (no copy of the cache per token).
+#[cfg(not(any(feature = "cuda", feature = "ndarray")))]
+#[test]
+fn flex_decode_writes_caches_in_place() {
+    fn buffers(s: &ModelState<B>) -> Vec<usize> {
+        s.layers
+            .iter()
+            .filter_map(|l| match l {
+                LayerState::Attention(Some(c)) => Some(
+                    [&c.k, &c.v]
+                        .map(|t| t.clone().into_primitive().tensor().bytes().as_ptr() as usize),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+    let spec = spec(4, 0);
+    let model = HybridLm::<B>::init(&spec, 2, &device());
+    let (p, g) = (2, 30);
+    let (_, mut state) = model.prefill_with_capacity(tokens(1, p, spec.vocab_size, 3), p + g);
+    let before = buffers(&state);
+    assert_eq!(before.len(), 6); // global + two rings, K and V
+    let mut tok = tokens(1, 1, spec.vocab_size, 4).reshape([1]);
+    for _ in 0..g {
+        tok = model.decode_step(tok, &mut state).argmax(1).reshape([1]);
+    }
+    assert_eq!(buffers(&state), before);
+}
+
+#[test]
+fn write_axis2_equals_slice_assign() {
+    use flashnas_model::kernels::write_axis2;
+    let dev = device();
+    let dst = Tensor::<B, 4>::random([2, 3, 7, 5], burn::tensor::Distribution::Default, &dev);
+    let src = Tensor::<B, 4>::random([2, 3, 2, 5], burn::tensor::Distribution::Default, &dev);
+    let want = dst
+        .clone()
+        .slice_assign([0..2, 0..3, 4..6, 0..5], src.clone());
+    // A shared destination must not be modified behind its other owner's back.
+    let keep = dst.clone();
+    let original = dst.to_data();
+    let got = write_axis2(dst, 4, src);
+    let d: f32 = (got - want).abs().max().into_scalar();
+    assert_eq!(d, 0.0);
+    assert_eq!(keep.to_data(), original);
+}
