@@ -5,7 +5,6 @@
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
 use crate::kernels::{self, Kernels};
 use crate::linear::linear;
-use crate::rms_norm::l2_normalize;
 use crate::short_conv::causal_conv_silu;
 use crate::spec::DeltaNetConfig;
 use crate::tensors::{conv_default, xavier, Init, TensorSpec};
@@ -165,8 +164,8 @@ impl<B: Kernels> DeltaNet<B> {
         let (q, conv_q) = conv(linear(x.clone(), &self.q_proj, None), &self.q_conv, cq);
         let (k, conv_k) = conv(linear(x.clone(), &self.k_proj, None), &self.k_conv, ck);
         let (v, conv_v) = conv(linear(x.clone(), &self.v_proj, None), &self.v_conv, cv);
-        let q = l2_normalize(q.reshape([b, t, h, dk])).mul_scalar(1.0 / (dk as f64).sqrt());
-        let k = l2_normalize(k.reshape([b, t, h, dk]));
+        let q = kernels::l2_normalize(q.reshape([b, t, h, dk]), 1.0 / (dk as f64).sqrt());
+        let k = kernels::l2_normalize(k.reshape([b, t, h, dk]), 1.0);
         let v = v.reshape([b, t, h, dv]);
         let mut beta = sigmoid(linear(x, &self.b_proj, None));
         if c.allow_neg_eigval {

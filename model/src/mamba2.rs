@@ -221,18 +221,18 @@ impl<B: Kernels> Mamba2<B> {
             b: bm,
             c: cm,
         };
+        let skip = |y: Tensor<B, 4>| y + x * self.d_skip.val().reshape([1, 1, h, 1]);
         let (y, ssm) = match (keep, scan) {
-            (false, _) => (kernels::ssd(input, c.chunk_size), None),
+            (false, _) => (kernels::ssd(input, self.d_skip.val(), c.chunk_size), None),
             (true, Scan::Chunked) => {
                 let (y, s) = ssd_chunked(input, ssm0, c.chunk_size);
-                (y, Some(s))
+                (skip(y), Some(s))
             }
             (true, Scan::Recurrent) => {
                 let (y, s) = ssd_recurrent(input, ssm0);
-                (y, Some(s))
+                (skip(y), Some(s))
             }
         };
-        let y = y + x * self.d_skip.val().reshape([1, 1, h, 1]);
         // Gated RMSNorm, NF `norm_before_gate=False`: norm(y · silu(z)) per group of Di/G.
         let y = kernels::silu_mul(z, y.reshape([b, t, di]));
         let y = match g {

@@ -10,7 +10,7 @@ use burn::tensor::{Distribution, Tensor};
 use flashnas_model::backend::{device, Compute};
 use flashnas_model::delta_rule::{delta_rule_chunked, DeltaInput};
 use flashnas_model::kernels::{self, composed_attention, AttentionOpts};
-use flashnas_model::rms_norm::rms_norm;
+use flashnas_model::rms_norm::{l2_normalize, rms_norm};
 use flashnas_model::short_conv::causal_conv_silu;
 use flashnas_model::ssd::{ssd_chunked, SsdInput};
 
@@ -82,6 +82,13 @@ fn rms_norm_and_silu_mul() {
         1e-5,
     );
     compare(
+        "l2_normalize",
+        &[rand([2, 9, 3, 16], 22)],
+        |x| kernels::l2_normalize(x[0].clone(), 0.25),
+        |x| l2_normalize(x[0].clone()).mul_scalar(0.25),
+        1e-5,
+    );
+    compare(
         "silu_mul",
         &[rand([5, 7, 3], 3), rand([5, 7, 3], 4)],
         |x| kernels::silu_mul(x[0].clone(), x[1].clone()),
@@ -143,6 +150,7 @@ fn ssd_scan_against_the_chunked_form() {
         rand([1, 1, h], 13),
         rand([b, t, g * n], 14),
         rand([b, t, g * n], 15),
+        rand([1, 1, h], 21),
     ];
     let prep = |x: &[Tensor<A, 3>]| SsdInput {
         x: x[0].clone().reshape([b, t, h, p]),
@@ -154,8 +162,11 @@ fn ssd_scan_against_the_chunked_form() {
     compare(
         "ssd",
         &inputs,
-        |x| kernels::ssd(prep(x), 16).reshape([b, t, h * p]),
-        |x| ssd_chunked(prep(x), None, 16).0.reshape([b, t, h * p]),
+        |x| kernels::ssd(prep(x), x[5].clone().reshape([h]), 16).reshape([b, t, h * p]),
+        |x| {
+            let skip = x[0].clone().reshape([b, t, h, p]) * x[5].clone().reshape([1, 1, h, 1]);
+            (ssd_chunked(prep(x), None, 16).0 + skip).reshape([b, t, h * p])
+        },
         1e-4,
     );
 }

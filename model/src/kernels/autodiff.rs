@@ -230,34 +230,40 @@ impl<B: Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
         a: Ad<B, C>,
         b: Ad<B, C>,
         c: Ad<B, C>,
+        d: Ad<B, C>,
         chunk: usize,
     ) -> Ad<B, C> {
         if !B::FUSED {
-            let input = crate::ssd::SsdInput {
-                x: wrap(x),
-                dt: wrap(dt),
-                a: wrap(a),
-                b: wrap(b),
-                c: wrap(c),
-            };
-            return unwrap(crate::ssd::ssd_chunked::<Self>(input, None, chunk).0);
+            return unwrap(super::composed_ssd::<Self>(
+                wrap(x),
+                wrap(dt),
+                wrap(a),
+                wrap(b),
+                wrap(c),
+                wrap(d),
+                chunk,
+            ));
         }
-        let p = [&x, &dt, &a, &b, &c].map(|t| t.primitive.clone());
-        let (y, checkpoints) = B::ssd_fwd(
-            p[0].clone(),
-            p[1].clone(),
-            p[2].clone(),
-            p[3].clone(),
-            p[4].clone(),
-        );
-        record::<B, C, 5>([&x, &dt, &a, &b, &c], y, |_| {
+        let p = [&x, &dt, &a, &b, &c, &d].map(|t| t.primitive.clone());
+        let (y, checkpoints) = B::ssd_fwd(p.clone());
+        record::<B, C, 6>([&x, &dt, &a, &b, &c, &d], y, |_| {
             grad_fn(move |dy| {
-                let [x, dt, a, b, c] = p.clone();
-                B::ssd_bwd(x, dt, a, b, c, checkpoints.clone(), dy)
+                B::ssd_bwd(p.clone(), checkpoints.clone(), dy)
                     .into_iter()
                     .map(Some)
                     .collect()
             })
+        })
+    }
+
+    fn l2_normalize(x: Ad<B, C>, scale: f64) -> Ad<B, C> {
+        if !B::FUSED {
+            return unwrap(crate::rms_norm::l2_normalize(wrap::<Self, 2>(x)).mul_scalar(scale));
+        }
+        let xp = x.primitive.clone();
+        let out = B::l2_normalize(xp.clone(), scale);
+        record::<B, C, 1>([&x], out, |_| {
+            grad_fn(move |dy| vec![Some(B::l2_normalize_bwd(xp.clone(), dy, scale))])
         })
     }
 

@@ -273,9 +273,28 @@ impl Kernels for Flex {
         a: FlexTensor,
         b: FlexTensor,
         c: FlexTensor,
+        d: FlexTensor,
         _chunk: usize,
     ) -> FlexTensor {
-        Self::ssd_fwd(x, dt, a, b, c).0
+        Self::ssd_fwd([x, dt, a, b, c, d]).0
+    }
+
+    fn l2_normalize(x: FlexTensor, scale: f64) -> FlexTensor {
+        let x = contiguous(&x);
+        let d = dims::<2>(&x)[1];
+        from_vec(
+            cpu::norm::l2_forward(values(&x), d, scale as f32),
+            x.shape(),
+        )
+    }
+
+    fn l2_normalize_bwd(x: FlexTensor, dy: FlexTensor, scale: f64) -> FlexTensor {
+        let (x, dy) = (contiguous(&x), contiguous(&dy));
+        let d = dims::<2>(&x)[1];
+        from_vec(
+            cpu::norm::l2_backward(values(&x), values(&dy), d, scale as f32),
+            x.shape(),
+        )
     }
 
     fn delta_rule(
@@ -370,14 +389,8 @@ impl Kernels for Flex {
         )
     }
 
-    fn ssd_fwd(
-        x: FlexTensor,
-        dt: FlexTensor,
-        a: FlexTensor,
-        b: FlexTensor,
-        c: FlexTensor,
-    ) -> (FlexTensor, FlexTensor) {
-        let [x, dt, a, b, c] = [&x, &dt, &a, &b, &c].map(contiguous);
+    fn ssd_fwd(inputs: [FlexTensor; 6]) -> (FlexTensor, FlexTensor) {
+        let [x, dt, a, b, c, dskip] = inputs.each_ref().map(contiguous);
         let d = ssd_dims(&x, &b);
         let (y, ck) = cpu::ssd::forward(
             values(&x),
@@ -385,6 +398,7 @@ impl Kernels for Flex {
             values(&a),
             values(&b),
             values(&c),
+            values(&dskip),
             d,
         );
         let n = ck.len();
@@ -392,33 +406,30 @@ impl Kernels for Flex {
     }
 
     fn ssd_bwd(
-        x: FlexTensor,
-        dt: FlexTensor,
-        a: FlexTensor,
-        b: FlexTensor,
-        c: FlexTensor,
+        inputs: [FlexTensor; 6],
         checkpoints: FlexTensor,
         dy: FlexTensor,
-    ) -> [FlexTensor; 5] {
-        let [x, dt, a, b, c, ck, dy] = [&x, &dt, &a, &b, &c, &checkpoints, &dy].map(contiguous);
-        let d = ssd_dims(&x, &b);
-        let (dx, ddt, da, db, dc) = cpu::ssd::backward(
-            values(&x),
-            values(&dt),
-            values(&a),
-            values(&b),
-            values(&c),
+    ) -> [FlexTensor; 6] {
+        let inputs = inputs.each_ref().map(contiguous);
+        let [x, dt, a, b, c, dskip] = &inputs;
+        let (ck, dy) = (contiguous(&checkpoints), contiguous(&dy));
+        let d = ssd_dims(x, b);
+        let grads = cpu::ssd::backward(
+            values(x),
+            values(dt),
+            values(a),
+            values(b),
+            values(c),
+            values(dskip),
             values(&ck),
             values(&dy),
             d,
         );
-        [
-            from_vec(dx, x.shape()),
-            from_vec(ddt, dt.shape()),
-            from_vec(da, a.shape()),
-            from_vec(db, b.shape()),
-            from_vec(dc, c.shape()),
-        ]
+        let mut out = grads
+            .into_iter()
+            .zip(&inputs)
+            .map(|(g, t)| from_vec(g, t.shape()));
+        std::array::from_fn(|_| out.next().expect("six gradients"))
     }
 
     fn delta_fwd(

@@ -152,24 +152,32 @@ pub trait Kernels: Backend {
         unwrap(composed_attention::<Self>(wrap(q), wrap(k), wrap(v), opts))
     }
 
-    /// The SSD scan from a zero state: `x: [B,T,H,P]`, `dt: [B,T,H]`, `a: [H]`,
-    /// `b, c: [B,T,G,N]` → `y: [B,T,H,P]` (without the D skip).
+    /// The SSD scan from a zero state with the D skip: `x: [B,T,H,P]`, `dt: [B,T,H]`, `a: [H]`,
+    /// `b, c: [B,T,G,N]`, `d: [H]` → `y: [B,T,H,P]`.
+    #[allow(clippy::too_many_arguments)]
     fn ssd(
         x: FloatTensor<Self>,
         dt: FloatTensor<Self>,
         a: FloatTensor<Self>,
         b: FloatTensor<Self>,
         c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
         chunk: usize,
     ) -> FloatTensor<Self> {
-        let input = crate::ssd::SsdInput {
-            x: wrap(x),
-            dt: wrap(dt),
-            a: wrap(a),
-            b: wrap(b),
-            c: wrap(c),
-        };
-        unwrap(crate::ssd::ssd_chunked::<Self>(input, None, chunk).0)
+        unwrap(composed_ssd::<Self>(
+            wrap(x),
+            wrap(dt),
+            wrap(a),
+            wrap(b),
+            wrap(c),
+            wrap(d),
+            chunk,
+        ))
+    }
+
+    /// `scale · x / sqrt(Σx² + 1e-6)` over the rows of `x: [R, D]` (fla's `l2norm`).
+    fn l2_normalize(x: FloatTensor<Self>, scale: f64) -> FloatTensor<Self> {
+        unwrap(crate::rms_norm::l2_normalize(wrap::<Self, 2>(x)).mul_scalar(scale))
     }
 
     /// The (gated) delta rule from a zero state: `q, k: [B,T,H,Dk]`, `v: [B,T,H,Dv]`,
@@ -285,27 +293,23 @@ pub trait Kernels: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called only on FUSED backends")
     }
-    /// Returns `(y, checkpoints)`.
-    fn ssd_fwd(
-        _x: FloatTensor<Self>,
-        _dt: FloatTensor<Self>,
-        _a: FloatTensor<Self>,
-        _b: FloatTensor<Self>,
-        _c: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+    /// `[x, dt, a, b, c, d]` → `(y, checkpoints)`.
+    fn ssd_fwd(_inputs: [FloatTensor<Self>; 6]) -> (FloatTensor<Self>, FloatTensor<Self>) {
         unreachable!("called only on FUSED backends")
     }
-    /// Returns `[dx, ddt, da, db, dc]`.
-    #[allow(clippy::too_many_arguments)]
+    /// Returns `[dx, ddt, da, db, dc, dd]`.
     fn ssd_bwd(
-        _x: FloatTensor<Self>,
-        _dt: FloatTensor<Self>,
-        _a: FloatTensor<Self>,
-        _b: FloatTensor<Self>,
-        _c: FloatTensor<Self>,
+        _inputs: [FloatTensor<Self>; 6],
         _checkpoints: FloatTensor<Self>,
         _dy: FloatTensor<Self>,
-    ) -> [FloatTensor<Self>; 5] {
+    ) -> [FloatTensor<Self>; 6] {
+        unreachable!("called only on FUSED backends")
+    }
+    fn l2_normalize_bwd(
+        _x: FloatTensor<Self>,
+        _dy: FloatTensor<Self>,
+        _scale: f64,
+    ) -> FloatTensor<Self> {
         unreachable!("called only on FUSED backends")
     }
     /// Returns `(o, checkpoints)`.
@@ -333,7 +337,28 @@ pub trait Kernels: Backend {
     }
 }
 
-/// The composition of burn ops behind [`Kernels::attention`]: grouped queries against the
+/// The composition of burn ops behind [`Kernels::ssd`]: the chunked scan plus the D skip.
+pub fn composed_ssd<B: Backend>(
+    x: Tensor<B, 4>,
+    dt: Tensor<B, 3>,
+    a: Tensor<B, 1>,
+    b: Tensor<B, 4>,
+    c: Tensor<B, 4>,
+    d: Tensor<B, 1>,
+    chunk: usize,
+) -> Tensor<B, 4> {
+    let h = a.dims()[0];
+    let input = crate::ssd::SsdInput {
+        x: x.clone(),
+        dt,
+        a,
+        b,
+        c,
+    };
+    crate::ssd::ssd_chunked::<B>(input, None, chunk).0 + x * d.reshape([1, 1, h, 1])
+}
+
+/// The composition of burn ops behind [`Kernels::causal_attention`]: grouped queries against the
 /// KV heads (no repeated K/V), additive causal / window mask, softmax.
 pub fn composed_attention<B: Backend>(
     q: Tensor<B, 4>,
@@ -483,7 +508,12 @@ pub fn attention<B: Kernels>(
     wrap(B::causal_attention(unwrap(q), unwrap(k), unwrap(v), opts))
 }
 
-pub fn ssd<B: Kernels>(input: crate::ssd::SsdInput<B>, chunk: usize) -> Tensor<B, 4> {
+/// The SSD scan from a zero state plus the D skip `d: [H]`.
+pub fn ssd<B: Kernels>(
+    input: crate::ssd::SsdInput<B>,
+    d: Tensor<B, 1>,
+    chunk: usize,
+) -> Tensor<B, 4> {
     let crate::ssd::SsdInput { x, dt, a, b, c } = input;
     wrap(B::ssd(
         unwrap(x),
@@ -491,8 +521,17 @@ pub fn ssd<B: Kernels>(input: crate::ssd::SsdInput<B>, chunk: usize) -> Tensor<B
         unwrap(a),
         unwrap(b),
         unwrap(c),
+        unwrap(d),
         chunk,
     ))
+}
+
+/// `scale · x / sqrt(Σx² + 1e-6)` over the last axis.
+pub fn l2_normalize<B: Kernels, const D: usize>(x: Tensor<B, D>, scale: f64) -> Tensor<B, D> {
+    let dims = x.dims();
+    let d = dims[D - 1];
+    let rows = dims.iter().product::<usize>() / d.max(1);
+    wrap::<B, 2>(B::l2_normalize(unwrap(x.reshape([rows, d])), scale)).reshape(dims)
 }
 
 pub fn delta_rule<B: Kernels>(

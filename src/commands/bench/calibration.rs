@@ -104,7 +104,8 @@ pub fn run(a: CalibrationArgs) -> anyhow::Result<()> {
         a.load
     );
     let exe = std::env::current_exe()?;
-    let dir = tempfile_dir()?;
+    let dir = tempfile::tempdir()?;
+    let dir = dir.path();
     let mut runs: Vec<Vec<serde_json::Value>> = Vec::new();
     println!(
         "backend {} | 3 candidates × {} runs (separate processes), decode prompt {} + {} tokens, {} rounds A-B-A-B against {}",
@@ -172,12 +173,5 @@ pub fn run(a: CalibrationArgs) -> anyhow::Result<()> {
         "worst spread: raw ±{:.1} %, calibrated ±{:.1} %",
         worst.0, worst.1
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("flashnas-calibration-{}", std::process::id()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }

@@ -61,6 +61,39 @@ pub fn gemm(
     accumulate: bool,
     scale: f32,
 ) {
+    gemm_with(m, n, k, dst, dst_rs, lhs, rhs, accumulate, scale, false)
+}
+
+/// [`gemm`] on all threads (the `gemm` crate splits the output tiles; each tile still sums
+/// over k in one fixed order, so the result does not depend on the thread count).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_parallel(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    scale: f32,
+) {
+    gemm_with(m, n, k, dst, dst_rs, lhs, rhs, accumulate, scale, true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    scale: f32,
+    parallel: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -110,7 +143,10 @@ pub fn gemm(
             false,
             false,
             false,
-            ::gemm::Parallelism::None,
+            match parallel {
+                true => ::gemm::Parallelism::Rayon(0),
+                false => ::gemm::Parallelism::None,
+            },
         );
     }
 }

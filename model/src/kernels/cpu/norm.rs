@@ -74,3 +74,41 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], eps: f32) -> (Vec<f32>, Vec<f3
         .collect();
     (dx, sum_in_order(parts, d))
 }
+
+/// `y = scale · x / sqrt(Σx² + 1e-6)` per row (fla's `l2norm`, §3.3, with a scale).
+pub fn l2_forward(x: &[f32], d: usize, scale: f32) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(d * ROW_BLOCK)
+        .zip(x.par_chunks(d * ROW_BLOCK))
+        .for_each(|(yb, xb)| {
+            for (yr, xr) in yb.chunks_exact_mut(d).zip(xb.chunks_exact(d)) {
+                let r = scale / (super::dot(xr, xr) + 1e-6).sqrt();
+                for (o, &v) in yr.iter_mut().zip(xr) {
+                    *o = v * r;
+                }
+            }
+        });
+    y
+}
+
+/// With `n = sqrt(Σx² + 1e-6)`, `x̂ = x / n`: `dx = scale/n · (dy − x̂ ⟨dy, x̂⟩)`.
+pub fn l2_backward(x: &[f32], dy: &[f32], d: usize, scale: f32) -> Vec<f32> {
+    let mut dx = vec![0.0f32; x.len()];
+    dx.par_chunks_mut(d * ROW_BLOCK)
+        .zip(x.par_chunks(d * ROW_BLOCK))
+        .zip(dy.par_chunks(d * ROW_BLOCK))
+        .for_each(|((dxb, xb), dyb)| {
+            for ((dxr, xr), dyr) in dxb
+                .chunks_exact_mut(d)
+                .zip(xb.chunks_exact(d))
+                .zip(dyb.chunks_exact(d))
+            {
+                let inv = 1.0 / (super::dot(xr, xr) + 1e-6).sqrt();
+                let proj = super::dot(dyr, xr) * inv * inv; // ⟨dy, x̂⟩ / n
+                for ((o, &g), &v) in dxr.iter_mut().zip(dyr).zip(xr) {
+                    *o = scale * inv * (g - v * proj);
+                }
+            }
+        });
+    dx
+}

@@ -1,8 +1,10 @@
 //! The Mamba2 SSD scan from a zero state, as the recurrence it is (§6.3), one (batch item,
-//! head) at a time: on a CPU the P×N state stays in L1 and the scan does only the work the
-//! math asks for, where the chunked form (§6.4, for GPUs) adds Q×Q blocks and layout copies.
+//! head) at a time, with the D skip: on a CPU the P×N state stays in L1 and the scan does only
+//! the work the math asks for, where the chunked form (§6.4, for GPUs) adds Q×Q blocks and
+//! layout copies.
 //!
-//! Per head, `α_t = exp(dt_t·A)`, `ū_t = dt_t·x_t`: `h_t = α_t h_{t−1} + ū_t b_tᵀ`, `y_t = h_t c_t`.
+//! Per head, `α_t = exp(dt_t·A)`, `ū_t = dt_t·x_t`: `h_t = α_t h_{t−1} + ū_t b_tᵀ`,
+//! `y_t = h_t c_t + D x_t` (so `dx_t` gains `D dy_t` and `dD = Σ_t ⟨dy_t, x_t⟩`).
 //! Backward (reverse scan, `dh` carried): `dh += dy_t c_tᵀ`, `dc_t = h_tᵀ dy_t`,
 //! `dū = dh b_t`, `db_t = dhᵀ ū_t`, `dα = ⟨dh, h_{t−1}⟩`, `dh ← α_t dh`; then
 //! `dx_t = dt_t dū`, `d(dt_t) = ⟨dū, x_t⟩ + dα α_t A`, `dA = Σ dα α_t dt_t`.
@@ -52,6 +54,7 @@ pub fn forward(
     a: &[f32],
     bm: &[f32],
     cm: &[f32],
+    dskip: &[f32],
     d: Dims,
 ) -> (Vec<f32>, Vec<f32>) {
     let (p, n) = (d.p, d.n);
@@ -79,23 +82,24 @@ pub fn forward(
                         *ui = dtv * xi;
                     }
                     let gr = ((b * d.t + t) * d.g + g) * n;
-                    let yo = (t * d.h + h) * p;
+                    let yr = &mut yb[(t * d.h + h) * p..(t * d.h + h + 1) * p];
                     step(
                         &mut s,
                         (dtv * a[h]).exp(),
                         &u,
                         &bm[gr..gr + n],
                         &cm[gr..gr + n],
-                        &mut yb[yo..yo + p],
+                        yr,
                     );
+                    axpy(yr, dskip[h], xr);
                 }
             }
         });
     (y, ck)
 }
 
-/// Gradients of one call: `(dx, ddt, da, db, dc)`.
-pub type Grads = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+/// Gradients of one call: `[dx, ddt, da, db, dc, dD]`.
+pub type Grads = [Vec<f32>; 6];
 
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
@@ -104,6 +108,7 @@ pub fn backward(
     a: &[f32],
     bm: &[f32],
     cm: &[f32],
+    dskip: &[f32],
     ck: &[f32],
     dy: &[f32],
     d: Dims,
@@ -114,7 +119,7 @@ pub fn backward(
     let mut ddt = vec![0.0f32; dt.len()];
     let mut db = vec![0.0f32; bm.len()];
     let mut dc = vec![0.0f32; cm.len()];
-    let da_parts: Vec<Vec<f32>> = dx
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(d.t * d.h * p)
         .zip(ddt.par_chunks_mut(d.t * d.h))
         .zip(db.par_chunks_mut(d.t * d.g * n))
@@ -122,6 +127,7 @@ pub fn backward(
         .enumerate()
         .map(|(b, (((dxb, ddtb), dbb), dcb))| {
             let mut da = vec![0.0f32; d.h];
+            let mut dd = vec![0.0f32; d.h];
             let mut ds = vec![0.0f32; p * n];
             let mut hs = vec![0.0f32; CHUNK * p * n]; // states after each step of a chunk
             let mut u = vec![0.0f32; p];
@@ -187,17 +193,20 @@ pub fn backward(
                         }
                         let mut ddt_v = dalpha * alpha * a[h];
                         for pi in 0..p {
-                            dxb[(t * d.h + h) * p + pi] = dtv * du[pi];
+                            dxb[(t * d.h + h) * p + pi] = dtv * du[pi] + dskip[h] * dyr[pi];
                             ddt_v += du[pi] * xr[pi];
                         }
+                        dd[h] += dot(dyr, xr);
                         ddtb[t * d.h + h] = ddt_v;
                         da[h] += dalpha * alpha * dtv;
                     }
                 }
             }
-            da
+            (da, dd)
         })
         .collect();
-    let da = super::sum_in_order(da_parts, d.h);
-    (dx, ddt, da, db, dc)
+    let (das, dds): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    let da = super::sum_in_order(das, d.h);
+    let dd = super::sum_in_order(dds, d.h);
+    [dx, ddt, da, db, dc, dd]
 }
