@@ -257,3 +257,33 @@ fn campaign_killed_with_sigkill_resumes_to_the_same_journal() {
     ok(bin().arg("plot").arg(&full));
     assert!(full.join("frontier.svg").exists() && full.join("hypervolume.svg").exists());
 }
+
+/// The fused CPU kernels split work over threads but never a sum: training gives the same
+/// bits with one thread or two (what resume and determinism rest on).
+#[test]
+fn training_is_bit_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("t.toml");
+    std::fs::write(
+        &cfg,
+        "steps = 6\nseq_len = 32\nbatch_size = 4\nlog_every = 2\n",
+    )
+    .unwrap();
+    let arch = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hybrid-tiny.json");
+    let runs: Vec<serde_json::Value> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let out = dir.path().join(format!("r{threads}.json"));
+            ok(bin()
+                .env("RAYON_NUM_THREADS", threads)
+                .args(["train", "--arch", arch, "--config"])
+                .arg(&cfg)
+                .arg("--out")
+                .arg(&out));
+            serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(runs[0]["val_loss"], runs[1]["val_loss"]);
+    assert_eq!(runs[0]["loss_curve"], runs[1]["loss_curve"]);
+    assert!(runs[0]["val_loss"].as_f64().unwrap().is_finite());
+}
