@@ -1,8 +1,10 @@
 //! One decode step of attention over a cache, read in place: for each (batch item, KV head)
-//! the `rep` grouped queries score the first `len` cached keys (contiguous rows, one pass)
-//! and, for a swa ring, the step's own key; softmax; weighted sum of the values. Nothing is
-//! copied or packed: the step streams K and V once, which is what it must cost.
+//! the `rep` grouped queries score the first `len` cached keys and, for a swa ring, the step's
+//! own key; softmax; weighted sum of the values. Each cached key and value row is loaded once
+//! for all `rep` queries of its group, and nothing is copied or packed: the step streams K and
+//! V once, which is what it must cost.
 
+use super::{axpy, dot, exp};
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -26,55 +28,52 @@ pub fn forward(
     own: Option<(&[f32], &[f32])>,
     d: Dims,
 ) -> Vec<f32> {
-    let dh = d.dh;
-    let mut o = vec![0.0f32; d.b * d.hkv * d.rep * dh];
-    o.par_chunks_mut(d.rep * dh)
-        .enumerate()
-        .for_each(|(bh, ob)| {
-            let cache = bh * d.slots * dh;
-            let ks = &k[cache..cache + d.len * dh];
-            let vs = &v[cache..cache + d.len * dh];
-            let mut s = vec![0.0f32; d.len + 1];
-            for r in 0..d.rep {
-                let qr = &q[(bh * d.rep + r) * dh..(bh * d.rep + r + 1) * dh];
-                for (j, kr) in ks.chunks_exact(dh).enumerate() {
-                    s[j] = kr.iter().zip(qr).map(|(a, b)| a * b).sum();
-                }
-                let n = match own {
-                    Some((k1, _)) => {
-                        s[d.len] = k1[bh * dh..(bh + 1) * dh]
-                            .iter()
-                            .zip(qr)
-                            .map(|(a, b)| a * b)
-                            .sum();
-                        d.len + 1
-                    }
-                    None => d.len,
-                };
-                let m = s[..n].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                let mut l = 0.0f32;
-                for x in s[..n].iter_mut() {
-                    *x = super::exp(*x - m);
-                    l += *x;
-                }
-                let or = &mut ob[r * dh..(r + 1) * dh];
-                or.fill(0.0);
-                for (j, vr) in vs.chunks_exact(dh).enumerate() {
-                    let p = s[j];
-                    for (a, b) in or.iter_mut().zip(vr) {
-                        *a += p * b;
-                    }
-                }
-                if let Some((_, v1)) = own {
-                    let p = s[d.len];
-                    for (a, b) in or.iter_mut().zip(&v1[bh * dh..(bh + 1) * dh]) {
-                        *a += p * b;
-                    }
-                }
-                for a in or.iter_mut() {
-                    *a /= l;
-                }
+    let (dh, rep) = (d.dh, d.rep);
+    let n = d.len + usize::from(own.is_some()); // keys seen
+    let mut o = vec![0.0f32; d.b * d.hkv * rep * dh];
+    o.par_chunks_mut(rep * dh).enumerate().for_each(|(bh, ob)| {
+        let cache = bh * d.slots * dh;
+        let qs = &q[bh * rep * dh..(bh + 1) * rep * dh];
+        let own = own.map(|(k1, v1)| (&k1[bh * dh..(bh + 1) * dh], &v1[bh * dh..(bh + 1) * dh]));
+        let key = |j: usize| match (j < d.len, own) {
+            (true, _) => &k[cache + j * dh..cache + (j + 1) * dh],
+            (false, Some((k1, _))) => k1,
+            (false, None) => unreachable!("j < n"),
+        };
+        let value = |j: usize| match (j < d.len, own) {
+            (true, _) => &v[cache + j * dh..cache + (j + 1) * dh],
+            (false, Some((_, v1))) => v1,
+            (false, None) => unreachable!("j < n"),
+        };
+        // Scores of every query of the group, key by key: s[r * n + j].
+        let mut s = vec![0.0f32; rep * n];
+        for j in 0..n {
+            let kj = key(j);
+            for (r, qr) in qs.chunks_exact(dh).enumerate() {
+                s[r * n + j] = dot(qr, kj);
             }
-        });
+        }
+        let mut norm = vec![0.0f32; rep];
+        for (r, row) in s.chunks_exact_mut(n).enumerate() {
+            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let mut l = 0.0f32;
+            for x in row.iter_mut() {
+                *x = exp(*x - m);
+                l += *x;
+            }
+            norm[r] = 1.0 / l;
+        }
+        for j in 0..n {
+            let vj = value(j);
+            for (r, or) in ob.chunks_exact_mut(dh).enumerate() {
+                axpy(or, s[r * n + j], vj);
+            }
+        }
+        for (or, &z) in ob.chunks_exact_mut(dh).zip(&norm) {
+            for a in or.iter_mut() {
+                *a *= z;
+            }
+        }
+    });
     o
 }
