@@ -409,7 +409,7 @@ pub(crate) fn absolutize_paths(
     for i in 0..n_seeds {
         if let Some(p) = value["seeds"][i].get("arch").and_then(|a| a.as_str()) {
             let key = format!("seeds[{i}].arch");
-            value["seeds"][i]["arch"] = absolute(&p.to_string(), &key, true)?;
+            value["seeds"][i]["arch"] = absolute(p, &key, true)?;
         }
     }
     Ok(())

@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 type Inner<B> = FloatTensor<B>;
 
+type GradClosure<B> = dyn Fn(Inner<B>) -> Vec<Option<Inner<B>>> + Send + Sync;
+
 /// The gradient of every input (in order; `None` for inputs without one) from the output's.
 #[derive(Clone)]
-struct GradFn<B: Backend>(Arc<dyn Fn(Inner<B>) -> Vec<Option<Inner<B>>> + Send + Sync>);
+struct GradFn<B: Backend>(Arc<GradClosure<B>>);
 
 impl<B: Backend> std::fmt::Debug for GradFn<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

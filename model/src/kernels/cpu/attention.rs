@@ -10,6 +10,7 @@
 
 use super::{gemm, Mat};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Query rows per block.
 pub const BQ: usize = 64;
@@ -41,19 +42,17 @@ impl Dims {
     }
 }
 
-/// Scaled scores of queries `[i0, i1)` of head `h` against keys `[lo, hi)` into `s`
-/// (row stride `hi − lo`).
+/// Scaled scores of queries `rows` of head `h` against keys `keys` into `s`
+/// (row stride `keys.len()`).
 fn scores(
     d: &Dims,
-    qb: &[f32],
-    kb: &[f32],
+    (qb, kb): (&[f32], &[f32]),
     h: usize,
-    i0: usize,
-    i1: usize,
-    lo: usize,
-    hi: usize,
+    rows: Range<usize>,
+    keys: Range<usize>,
     s: &mut [f32],
 ) {
+    let (i0, i1, lo, hi) = (rows.start, rows.end, keys.start, keys.end);
     let kv = h / (d.h / d.hkv);
     let (qs, ks) = (d.h * d.dh, d.hkv * d.dh);
     gemm(
@@ -88,7 +87,7 @@ pub fn forward(q: &[f32], k: &[f32], v: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>)
                     let i1 = (i0 + BQ).min(d.t);
                     let (lo, hi) = d.keys(i0, i1);
                     let n = hi - lo;
-                    scores(&d, qb, kb, h, i0, i1, lo, hi, &mut s);
+                    scores(&d, (qb, kb), h, i0..i1, lo..hi, &mut s);
                     for i in i0..i1 {
                         let row = &mut s[(i - i0) * n..(i - i0 + 1) * n];
                         let mut m = f32::NEG_INFINITY;
@@ -162,7 +161,7 @@ pub fn backward(
                     let i1 = (i0 + BQ).min(d.t);
                     let (lo, hi) = d.keys(i0, i1);
                     let n = hi - lo;
-                    scores(&d, qb, kb, h, i0, i1, lo, hi, &mut p);
+                    scores(&d, (qb, kb), h, i0..i1, lo..hi, &mut p);
                     // dP = dO Vᵀ.
                     gemm(
                         i1 - i0,
