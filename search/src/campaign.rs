@@ -205,13 +205,11 @@ impl<'a> Campaign<'a> {
     }
 
     fn violation(&self, r: &Record) -> f64 {
-        if r.status != "ok" {
-            return f64::INFINITY;
-        }
-        (r.latency() - self.budget_s()).max(0.0)
+        violation(r, self.budget_s())
     }
 
     fn point(&self, r: &Record) -> Point {
+        let violation = self.violation(r);
         let mut objectives = vec![r.loss(), r.latency()];
         for e in &self.cfg.objectives.extra {
             objectives.push(match e.as_str() {
@@ -219,9 +217,15 @@ impl<'a> Campaign<'a> {
                 _ => r.state_bytes as f64,
             });
         }
+        if violation > 0.0 {
+            // Infeasible points rank by violation alone; blanking their objectives keeps
+            // crowding among equally infeasible ones from depending on whether they were
+            // trained (see `train_over_budget`).
+            objectives.fill(f64::INFINITY);
+        }
         Point {
             objectives,
-            violation: self.violation(r),
+            violation,
         }
     }
 
@@ -487,7 +491,12 @@ impl<'a> Campaign<'a> {
             (Status::Ok, None) => Some(format!("latency {}", result.latency.source)),
             (s, _) => Some(s.describe()),
         };
-        let status = if failure.is_none() { "ok" } else { "failed" }.to_string();
+        let status = match (&failure, &proxy.status) {
+            (None, _) => "ok",
+            (Some(_), Status::NotTrained { .. }) => OVER_BUDGET,
+            (Some(_), _) => "failed",
+        }
+        .to_string();
         let feasible = failure.is_none() && latency_s.is_some_and(|l| l <= self.budget_s());
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
         let p = q.proposal;
@@ -947,17 +956,26 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
     Ok((cfg, read.records, read.problems))
 }
 
+/// `Record::status` of a candidate priced over the budget and therefore not trained.
+pub const OVER_BUDGET: &str = "over_budget";
+
+/// How far a record is over the budget: its latency's excess (0 = feasible), infinite for a
+/// failed evaluation. A candidate left untrained because it was over the budget has the
+/// same violation as it would have had trained, so strategies treat it alike.
+fn violation(r: &Record, budget_s: f64) -> f64 {
+    if r.status != "ok" && r.status != OVER_BUDGET {
+        return f64::INFINITY;
+    }
+    (r.latency() - budget_s).max(0.0)
+}
+
 /// Whether each record is on the final frontier.
 pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
     let pts: Vec<Point> = records
         .iter()
         .map(|r| Point {
             objectives: vec![r.loss(), r.latency()],
-            violation: if r.status != "ok" {
-                f64::INFINITY
-            } else {
-                (r.latency() - cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)).max(0.0)
-            },
+            violation: violation(r, cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)),
         })
         .collect();
     let f = frontier(&pts);

@@ -321,6 +321,11 @@ pub struct LatencyConfig {
     /// Or the budget in reference units: `1.3` = 1.3 × the reference model's latency.
     #[serde(default)]
     pub budget_ref: Option<f64>,
+    /// Train candidates whose latency is already over the budget (the whole landscape).
+    /// By default a candidate is priced first and, when over the budget, journaled as
+    /// infeasible with its latency and not trained.
+    #[serde(default)]
+    pub train_over_budget: bool,
     /// Time each candidate interleaved with the reference model (A B A B … A, `repeats`
     /// rounds) and take its latency relative to the reference: robust to the whole machine
     /// slowing down or speeding up between campaigns (`source = "measured"` only).

@@ -359,7 +359,11 @@ impl<'a> Study<'a> {
                     proposal_key: format!("{}|{w}", spec.layer_string()),
                     spec,
                     train: train.clone(),
-                    latency: Some(self.cfg.latency.clone()),
+                    // The scaling fit needs every shape trained, whatever its latency.
+                    latency: Some(LatencyConfig {
+                        train_over_budget: true,
+                        ..self.cfg.latency.clone()
+                    }),
                     known_latency: None,
                     base_dir: self.dir.clone(),
                     reference: None,

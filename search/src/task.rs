@@ -469,6 +469,46 @@ pub fn evaluate_task(
         _ => device(),
     };
     let lock = DeviceLock::open(lock_dir, &device_name).ok();
+    let time_it = |l: &LatencyConfig| {
+        let _exclusive = match l.source {
+            LatencySource::Analytic => None,
+            _ => lock.as_ref().map(|l| l.exclusive()),
+        };
+        latency_of(&task.spec, l, &task.base_dir, task.reference.as_ref())
+    };
+    // Latency first: a candidate already over the budget is not worth its training.
+    let priced = match &task.latency {
+        Some(l) if !l.train_over_budget && l.budget_seconds().is_some() => {
+            Some(task.known_latency.clone().unwrap_or_else(|| time_it(l)))
+        }
+        _ => None,
+    };
+    let over_budget = match (&task.latency, &priced) {
+        (
+            Some(l),
+            Some(Latency {
+                seconds: Some(s), ..
+            }),
+        ) => l
+            .budget_seconds()
+            .filter(|&b| *s > b)
+            .map(|b| format!("latency {s:.6} s is over the budget {b:.6} s")),
+        _ => None,
+    };
+    if let (Some(reason), Some(latency)) = (over_budget, priced.clone()) {
+        return TaskResult {
+            name: task.name.clone(),
+            proposal_key: task.proposal_key.clone(),
+            proxy: ProxyResult::failed(
+                Status::NotTrained { reason },
+                flashnas_model::accounting::param_count(&task.spec),
+            ),
+            latency,
+            eval_seconds: start.elapsed().as_secs_f64(),
+            worker: format!("{}:{}", host_name(), std::process::id()),
+            attempt: 1,
+        };
+    }
     let proxy = match data {
         Err(e) => ProxyResult::failed(
             Status::Error {
@@ -488,6 +528,7 @@ pub fn evaluate_task(
             source: "skipped".into(),
             ..Default::default()
         },
+        _ if priced.is_some() => priced.expect("priced"),
         (_, Some(known)) => known.clone(),
         (None, None) => Latency {
             seconds: None,
@@ -495,13 +536,7 @@ pub fn evaluate_task(
             source: "skipped".into(),
             ..Default::default()
         },
-        (Some(l), None) => {
-            let _exclusive = match l.source {
-                LatencySource::Analytic => None,
-                _ => lock.as_ref().map(|l| l.exclusive()),
-            };
-            latency_of(&task.spec, l, &task.base_dir, task.reference.as_ref())
-        }
+        (Some(l), None) => time_it(l),
     };
     TaskResult {
         name: task.name.clone(),

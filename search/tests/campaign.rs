@@ -397,3 +397,104 @@ fn calibrated_campaign_records_raw_and_relative_latency() {
     let after = CampaignConfig::from_file(&dir.path().join("config.toml")).unwrap();
     assert_eq!(after.latency.reference_s, Some(unit));
 }
+
+/// `small_config` at a tighter budget (0.003 s), where several candidates of each strategy
+/// are over it.
+fn over_budget_config(strategy: &str, extra_latency: &str) -> String {
+    small_config(strategy, 10).replace(
+        "budget_s = 0.004",
+        &format!("budget_s = 0.003\n{extra_latency}"),
+    )
+}
+
+/// Equal JSON, numbers within `rel` of each other (gemm picks its kernel by CPU, so another
+/// CPU model may round the last bits differently).
+fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, rel: f64, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                x == y || (x - y).abs() <= rel * x.abs().max(y.abs()),
+                "{at}: {x} != {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_json_close(x, y, rel, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |m: &serde_json::Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(x), keys(y), "{at}: fields");
+            for (k, v) in x {
+                assert_json_close(v, &y[k], rel, &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn train_over_budget_reproduces_the_journals_saved_before_latency_first() {
+    // Fixtures: `flashnas search` on these configs at 56ae58e (before candidates were priced
+    // first), wall-clock fields zeroed as `comparable` does. 4, 7 and 6 of the 10
+    // candidates are over the budget.
+    for strategy in ["aging", "nsga2", "random"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("{strategy}-seed3.jsonl"));
+        let saved: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let text = over_budget_config(strategy, "train_over_budget = true");
+        let now = comparable(&run(dir.path(), &text));
+        assert_eq!(now.len(), saved.len(), "{strategy}");
+        for (i, (a, b)) in now.iter().zip(&saved).enumerate() {
+            assert_json_close(a, b, 1e-6, &format!("{strategy} record {i}"));
+        }
+    }
+}
+
+#[test]
+fn over_budget_candidates_are_priced_and_not_trained() {
+    for strategy in ["aging", "nsga2", "random"] {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let trained = run(
+            d1.path(),
+            &over_budget_config(strategy, "train_over_budget = true"),
+        );
+        let priced = run(d2.path(), &over_budget_config(strategy, ""));
+        assert_eq!(trained.len(), priced.len());
+        let mut untrained = 0;
+        for (t, p) in trained.iter().zip(&priced) {
+            // The search goes the same way: an untrained over-budget candidate is as
+            // infeasible as a trained one.
+            assert_eq!(t.proposal_key, p.proposal_key, "{strategy}");
+            assert_eq!((t.parent, t.cycle), (p.parent, p.cycle), "{strategy}");
+            assert_eq!(t.latency_s, p.latency_s, "{strategy}");
+            assert_eq!(t.feasible, p.feasible, "{strategy}");
+            assert_eq!(t.hypervolume, p.hypervolume, "{strategy}");
+            if t.latency_s.unwrap() > 0.003 {
+                untrained += 1;
+                assert_eq!(t.status, "ok");
+                assert!(t.proxy.steps > 0 && t.proxy.val_loss.is_some());
+                assert_eq!(p.status, "over_budget", "{strategy} {}", p.key);
+                assert_eq!((p.proxy.steps, p.proxy.val_loss), (0, None));
+                assert!(p.failure.as_ref().unwrap().contains("over the budget"));
+            } else {
+                assert_eq!(
+                    comparable(std::slice::from_ref(t)),
+                    comparable(std::slice::from_ref(p))
+                );
+            }
+        }
+        assert!(untrained >= 4, "{strategy}: {untrained} over budget");
+        // The journal of a priced campaign replays as it is.
+        assert_eq!(comparable(&resume(d2.path())), comparable(&priced));
+    }
+}

@@ -514,13 +514,17 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         .ok()
         .flatten();
     let flags = pareto_flags(&cfg, &records);
-    let failed = records.iter().filter(|r| r.status != "ok").count();
+    let over = records
+        .iter()
+        .filter(|r| r.status == flashnas_search::campaign::OVER_BUDGET)
+        .count();
+    let failed = records.iter().filter(|r| r.status != "ok").count() - over;
     println!(
         "campaign     {} ({:?}, seed {})",
         cfg.name, cfg.strategy, cfg.seed
     );
     println!(
-        "progress     {}/{} evaluations{}, {} failed",
+        "progress     {}/{} evaluations{}, {} failed, {} over budget (not trained)",
         records.len(),
         cfg.evaluations,
         if ck.as_ref().is_some_and(|c| c.finished) {
@@ -528,7 +532,8 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         } else {
             ""
         },
-        failed
+        failed,
+        over
     );
     let budget = match (cfg.latency.budget_ref, cfg.latency.budget_seconds()) {
         (Some(r), Some(s)) => format!("{s:.6} s (= {r} × the reference)"),

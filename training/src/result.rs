@@ -16,6 +16,10 @@ pub enum Status {
     Error {
         reason: String,
     },
+    /// Deliberately not trained (e.g. its latency was already over the budget).
+    NotTrained {
+        reason: String,
+    },
 }
 
 impl Status {
@@ -28,6 +32,7 @@ impl Status {
             Status::Ok => "ok".into(),
             Status::Diverged { step, reason } => format!("diverged at step {step}: {reason}"),
             Status::Error { reason } => format!("error: {reason}"),
+            Status::NotTrained { reason } => format!("not trained: {reason}"),
         }
     }
 }
