@@ -13,7 +13,8 @@ use crate::genome::{parse_layer_types, Factor, Genome};
 use crate::journal::{Checkpoint, Journal, Record};
 use crate::lock::FolderLock;
 use crate::pareto::{crowding, frontier, hypervolume_2d, non_dominated_sort, Point};
-use crate::task::{write_task, DeviceLock, Latency, Task};
+use crate::task::{write_task, DeviceLock, Latency, Task, TaskResult};
+use crate::warm_start::WarmSeed;
 use flashnas_latency::LatencySource;
 use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
@@ -64,6 +65,8 @@ struct Pending {
     /// What the executor is evaluating (`None` when read back from the journal).
     task: Option<Task>,
     replay: Option<Record>,
+    /// An earlier campaign's evaluation of the same candidate under the same settings.
+    reused: Option<TaskResult>,
 }
 
 pub struct Campaign<'a> {
@@ -86,6 +89,8 @@ pub struct Campaign<'a> {
     population: Vec<usize>,
     /// The reference model latencies are calibrated against or budgeted in, if any.
     reference: Option<ArchSpec>,
+    /// Designs taken from earlier campaigns (`[warm_start]`), first in the population.
+    warm: Vec<WarmSeed>,
     /// This driver's hold on the folder (one driver per campaign).
     _lock: FolderLock,
 }
@@ -178,6 +183,19 @@ impl<'a> Campaign<'a> {
                 }
             )));
         }
+        let population = match cfg.strategy {
+            Strategy::Nsga2 => cfg.nsga2.population,
+            _ => cfg.aging.population,
+        };
+        let warm =
+            crate::warm_start::designs(dir, &cfg, population, &mut |n| on_event(Event::Note(n)))?;
+        if !warm.is_empty() {
+            let reused = warm.iter().filter(|w| w.reusable.is_some()).count();
+            on_event(Event::Note(format!(
+                "warm start: {} designs from earlier campaigns, {reused} with results to reuse",
+                warm.len()
+            )));
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -194,6 +212,7 @@ impl<'a> Campaign<'a> {
             cycle: 0,
             population: Vec::new(),
             reference,
+            warm,
             _lock: lock,
         })
     }
@@ -409,6 +428,7 @@ impl<'a> Campaign<'a> {
                     spec: r.spec.clone(),
                     task: None,
                     replay: Some(r),
+                    reused: None,
                 });
                 return Ok(Ok(id));
             }
@@ -429,6 +449,43 @@ impl<'a> Campaign<'a> {
             return Ok(Err(dup));
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
+        if p.origin == "warm_start" {
+            let earlier = self.warm.iter().find_map(|w| {
+                w.reusable
+                    .as_ref()
+                    .filter(|r| r.key == key && r.spec == spec)
+                    .map(|r| (w.source.clone(), r.clone()))
+            });
+            if let Some((source, r)) = earlier {
+                self.by_key.insert(proposal_key, id);
+                self.by_key.insert(key.clone(), id);
+                self.pending.push_back(Pending {
+                    id,
+                    proposal: p,
+                    genome,
+                    key,
+                    spec,
+                    task: None,
+                    replay: None,
+                    reused: Some(TaskResult {
+                        name: id.to_string(),
+                        proposal_key: r.proposal_key.clone(),
+                        latency: Latency {
+                            seconds: r.latency_s,
+                            cv: r.latency_cv,
+                            source: r.latency_source.clone(),
+                            raw_s: r.latency_raw_s,
+                            ratio: r.latency_ref,
+                        },
+                        proxy: r.proxy,
+                        eval_seconds: 0.0,
+                        worker: format!("reused from {source} #{}", r.id),
+                        attempt: r.attempts,
+                    }),
+                });
+                return Ok(Ok(id));
+            }
+        }
         let mut train = self.cfg.train.clone();
         train.seed = self.cfg.seed;
         let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
@@ -465,6 +522,7 @@ impl<'a> Campaign<'a> {
             spec,
             task: Some(task),
             replay: None,
+            reused: None,
         });
         let mut ck = self.checkpoint(false);
         ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
@@ -479,10 +537,13 @@ impl<'a> Campaign<'a> {
         if let Some(r) = q.replay {
             return self.admit(r, true);
         }
-        let task = q.task.expect("a task");
-        let result = {
-            let ev = &mut self.on_event;
-            self.executor.wait(&self.dir, &task, &mut |e| ev(e))
+        let result = match q.reused {
+            Some(earlier) => earlier,
+            None => {
+                let task = q.task.expect("a task");
+                let ev = &mut self.on_event;
+                self.executor.wait(&self.dir, &task, &mut |e| ev(e))
+            }
         };
         let proxy = result.proxy;
         let latency_s = result.latency.seconds;
@@ -584,6 +645,22 @@ impl<'a> Campaign<'a> {
     /// Seeded designs first, then random genomes, until `n` members (or the budget) exist.
     fn initial_population(&mut self, n: usize) -> Result<Vec<usize>, String> {
         let mut members = Vec::new();
+        for w in self.warm.clone() {
+            if members.len() >= n || !self.budget_left() {
+                break;
+            }
+            self.make_room();
+            if let Ok(id) = self.submit(Proposal {
+                genome: w.genome,
+                cycle: 0,
+                parent: None,
+                second_parent: None,
+                origin: "warm_start",
+                mutation: None,
+            })? {
+                members.push(id);
+            }
+        }
         let seeds = self.cfg.seeds.clone();
         for (i, s) in seeds.iter().enumerate() {
             if members.len() >= n || !self.budget_left() {
@@ -648,6 +725,34 @@ impl<'a> Campaign<'a> {
     }
 
     /// Runs (or resumes) the campaign to its budget.
+    /// Raises the evaluation budget of a (finished or interrupted) campaign to `evaluations`
+    /// and pins it in `DIR/config.toml`. The strategies stop only on the budget, so the replay
+    /// proposes the same first evaluations and the campaign then goes on from there.
+    pub fn extend_budget(&mut self, evaluations: usize) -> Result<(), String> {
+        let done = self.replay.len() + self.records.len();
+        if evaluations < done.max(self.cfg.evaluations) {
+            return Err(format!(
+                "--budget {evaluations}: the campaign in {} already has a budget of {} and {done} evaluations;                  a budget can only grow",
+                self.dir.display(),
+                self.cfg.evaluations
+            ));
+        }
+        if evaluations > self.cfg.evaluations {
+            pin_config_value(
+                &self.dir,
+                "",
+                "evaluations",
+                toml::Value::Integer(evaluations as i64),
+            )?;
+            (self.on_event)(Event::Note(format!(
+                "budget raised from {} to {evaluations} evaluations (pinned in config.toml)",
+                self.cfg.evaluations
+            )));
+            self.cfg.evaluations = evaluations;
+        }
+        Ok(())
+    }
+
     pub fn run(&mut self) -> Result<Outcome, String> {
         match self.cfg.strategy {
             Strategy::Aging => self.aging()?,
@@ -866,9 +971,8 @@ impl<'a> Campaign<'a> {
     }
 }
 
-/// Makes a directory for a new campaign or study and writes its config copy; refuses one
-/// that already holds a journal (`exists` says what to do instead).
-/// Sets `[table] key = value` in `DIR/config.toml` (the campaign's own copy), atomically.
+/// Sets `[table] key = value` (a top-level key when `table` is empty) in `DIR/config.toml`
+/// (the campaign's own copy), atomically.
 pub fn pin_config_value(
     dir: &Path,
     table: &str,
@@ -879,14 +983,18 @@ pub fn pin_config_value(
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut doc: toml::Value =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let t = doc
+    let root = doc
         .as_table_mut()
-        .ok_or_else(|| format!("{}: not a table", path.display()))?
-        .entry(table)
-        .or_insert_with(|| toml::Value::Table(Default::default()));
-    t.as_table_mut()
-        .ok_or_else(|| format!("{}: [{table}] is not a table", path.display()))?
-        .insert(key.into(), value);
+        .ok_or_else(|| format!("{}: not a table", path.display()))?;
+    let t = if table.is_empty() {
+        root
+    } else {
+        root.entry(table)
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .ok_or_else(|| format!("{}: [{table}] is not a table", path.display()))?
+    };
+    t.insert(key.into(), value);
     let comments: String = text
         .lines()
         .take_while(|l| l.starts_with('#'))

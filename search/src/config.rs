@@ -405,6 +405,9 @@ pub struct CampaignConfig {
     pub train: TrainConfig,
     #[serde(default)]
     pub seeds: Vec<SeedDesign>,
+    /// Start from the best feasible genomes of earlier campaigns.
+    #[serde(default)]
+    pub warm_start: Option<crate::warm_start::WarmStartConfig>,
     /// Who evaluates candidates: in this process, a local worker pool, or Slurm.
     #[serde(default)]
     pub executor: crate::executor::ExecutorConfig,
@@ -506,6 +509,9 @@ impl CampaignConfig {
             .map_err(|e| format!("executor.{e}"))?;
         if self.audit.enabled {
             self.audit.validate().map_err(|e| format!("audit.{e}"))?;
+        }
+        if let Some(w) = &self.warm_start {
+            w.validate().map_err(|e| format!("warm_start.{e}"))?;
         }
         for (i, s) in self.seeds.iter().enumerate() {
             match (&s.layer_types, &s.arch) {

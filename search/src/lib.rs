@@ -16,6 +16,7 @@ pub mod plot;
 pub mod rank;
 pub mod scaling;
 pub mod task;
+pub mod warm_start;
 
 pub use campaign::{Campaign, Event, Outcome};
 pub use config::CampaignConfig;

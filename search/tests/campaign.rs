@@ -498,3 +498,81 @@ fn over_budget_candidates_are_priced_and_not_trained() {
         assert_eq!(comparable(&resume(d2.path())), comparable(&priced));
     }
 }
+
+#[test]
+fn extended_campaign_equals_a_campaign_run_with_the_larger_budget() {
+    for strategy in ["aging", "nsga2", "random"] {
+        let (short, long) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = run(short.path(), &small_config(strategy, 5));
+        assert_eq!(first.len(), 5);
+        let full = run(long.path(), &small_config(strategy, 9));
+        let mut ev = |_e: Event| {};
+        let mut c = Campaign::resume(short.path(), &mut ev).unwrap();
+        let shrink = c.extend_budget(4).unwrap_err();
+        assert!(shrink.contains("can only grow"), "{shrink}");
+        c.extend_budget(9).unwrap();
+        c.run().unwrap();
+        let extended = c.records.clone();
+        drop(c);
+        assert_eq!(comparable(&extended[..5]), comparable(&first), "{strategy}");
+        assert_eq!(comparable(&extended), comparable(&full), "{strategy}");
+        // The raised budget is pinned: a later resume replays the extended campaign as is.
+        let cfg = CampaignConfig::from_file(&short.path().join("config.toml")).unwrap();
+        assert_eq!(cfg.evaluations, 9);
+        assert_eq!(comparable(&resume(short.path())), comparable(&full));
+    }
+}
+
+#[test]
+fn warm_start_seeds_from_earlier_campaigns_and_reuses_their_results() {
+    let earlier = tempfile::tempdir().unwrap();
+    let first = run(earlier.path(), &small_config("aging", 6));
+    let mut best: Vec<&Record> = first
+        .iter()
+        .filter(|r| r.feasible && r.status == "ok")
+        .collect();
+    best.sort_by(|a, b| {
+        a.loss()
+            .partial_cmp(&b.loss())
+            .unwrap()
+            .then(a.id.cmp(&b.id))
+    });
+    assert!(best.len() >= 2);
+    let warm = format!(
+        "\n[warm_start]\nfrom = [\"{}\"]\ncount = 2\n",
+        earlier.path().display()
+    );
+    let text = small_config("aging", 8) + &warm;
+
+    // Same settings: the two best genomes come first and their results are reused.
+    let dir = tempfile::tempdir().unwrap();
+    let warmed = run(dir.path(), &text);
+    for k in 0..2 {
+        let (w, b) = (&warmed[k], best[k]);
+        assert_eq!((w.origin.as_str(), &w.key), ("warm_start", &b.key));
+        assert_eq!(w.proxy, b.proxy);
+        assert_eq!(w.latency_s, b.latency_s);
+        assert_eq!(w.eval_seconds, 0.0);
+    }
+    assert_ne!(warmed[2].origin, "warm_start");
+    assert!(dir.path().join("warm_start.jsonl").exists());
+    assert_eq!(comparable(&resume(dir.path())), comparable(&warmed));
+
+    // Another seed trains differently: the same designs, evaluated again.
+    let other = tempfile::tempdir().unwrap();
+    let retrained = run(other.path(), &text.replace("seed = 3", "seed = 4"));
+    for k in 0..2 {
+        assert_eq!(retrained[k].key, best[k].key);
+        assert!(retrained[k].eval_seconds > 0.0);
+        assert_ne!(retrained[k].proxy.loss_curve, best[k].proxy.loss_curve);
+    }
+
+    // A folder that is not a campaign is named.
+    let missing = small_config("aging", 8) + "\n[warm_start]\nfrom = [\"/nonexistent/campaign\"]\n";
+    let cfg = CampaignConfig::from_toml(&missing, "test.toml").unwrap();
+    let mut ev = |_e: Event| {};
+    let err = Campaign::create(tempfile::tempdir().unwrap().path(), cfg, &missing, &mut ev)
+        .err()
+        .unwrap();
+    assert!(err.contains("warm_start.from[0]"), "{err}");
+}

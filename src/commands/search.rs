@@ -40,6 +40,10 @@ pub struct ExecArgs {
 pub struct ResumeArgs {
     /// The campaign directory; everything needed is in it.
     dir: PathBuf,
+    /// Raise the evaluation budget (extends a finished campaign; its first evaluations are
+    /// replayed unchanged).
+    #[arg(long)]
+    budget: Option<usize>,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -412,6 +416,17 @@ pub(crate) fn absolutize_paths(
             value["seeds"][i]["arch"] = absolute(p, &key, true)?;
         }
     }
+    let n_from = value
+        .get("warm_start")
+        .and_then(|w| w.get("from"))
+        .and_then(|f| f.as_array())
+        .map_or(0, |a| a.len());
+    for i in 0..n_from {
+        if let Some(p) = value["warm_start"]["from"][i].as_str() {
+            let key = format!("warm_start.from[{i}]");
+            value["warm_start"]["from"][i] = absolute(p, &key, true)?;
+        }
+    }
     Ok(())
 }
 
@@ -497,6 +512,9 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
     println!("resuming {}", a.dir.display());
     run_campaign(|ev| {
         let mut c = Campaign::resume(&a.dir, ev)?;
+        if let Some(n) = a.budget {
+            c.extend_budget(n)?;
+        }
         if a.exec.executor.is_some() || a.exec.workers.is_some() {
             c.set_executor(a.exec.executor, a.exec.workers)?;
         }
