@@ -732,7 +732,7 @@ impl<'a> Campaign<'a> {
         let done = self.replay.len() + self.records.len();
         if evaluations < done.max(self.cfg.evaluations) {
             return Err(format!(
-                "--budget {evaluations}: the campaign in {} already has a budget of {} and {done} evaluations;                  a budget can only grow",
+                "--budget {evaluations}: the campaign in {} already has a budget of {} and {done} evaluations; a budget can only grow",
                 self.dir.display(),
                 self.cfg.evaluations
             ));
