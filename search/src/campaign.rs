@@ -9,18 +9,17 @@
 
 use crate::config::{CampaignConfig, Strategy, WidthRule};
 use crate::executor::Executor;
-use crate::genome::{parse_layer_types, Factor, Genome};
+use crate::genome::Genome;
 use crate::journal::{Checkpoint, Journal, Record};
 use crate::lock::FolderLock;
-use crate::pareto::{crowding, frontier, hypervolume_2d, non_dominated_sort, Point};
+use crate::pareto::{frontier, hypervolume_2d, Point};
+use crate::strategy::{violation, Ask, Proposal, Submitted, View};
 use crate::task::{write_task, DeviceLock, Latency, Task, TaskResult};
 use crate::warm_start::WarmSeed;
 use flashnas_latency::LatencySource;
-use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
 use flashnas_training::{Dataset, Status};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -41,17 +40,6 @@ pub enum Event<'a> {
     },
     /// A warning worth showing (corrupt journal lines, LUT fallbacks, …).
     Note(String),
-}
-
-/// A proposal from a strategy.
-#[derive(Clone)]
-struct Proposal {
-    genome: Genome,
-    cycle: usize,
-    parent: Option<usize>,
-    second_parent: Option<usize>,
-    origin: &'static str,
-    mutation: Option<Factor>,
 }
 
 /// A proposed candidate not yet admitted to the journal.
@@ -223,31 +211,6 @@ impl<'a> Campaign<'a> {
         self.cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)
     }
 
-    fn violation(&self, r: &Record) -> f64 {
-        violation(r, self.budget_s())
-    }
-
-    fn point(&self, r: &Record) -> Point {
-        let violation = self.violation(r);
-        let mut objectives = vec![r.loss(), r.latency()];
-        for e in &self.cfg.objectives.extra {
-            objectives.push(match e.as_str() {
-                "params" => r.params as f64,
-                _ => r.state_bytes as f64,
-            });
-        }
-        if violation > 0.0 {
-            // Infeasible points rank by violation alone; blanking their objectives keeps
-            // crowding among equally infeasible ones from depending on whether they were
-            // trained (see `train_over_budget`).
-            objectives.fill(f64::INFINITY);
-        }
-        Point {
-            objectives,
-            violation,
-        }
-    }
-
     /// Frontier over (loss, latency) of feasible candidates, and its hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
         let pts: Vec<Point> = self
@@ -255,7 +218,7 @@ impl<'a> Campaign<'a> {
             .iter()
             .map(|r| Point {
                 objectives: vec![r.loss(), r.latency()],
-                violation: self.violation(r),
+                violation: violation(r, self.budget_s()),
             })
             .collect();
         let f = frontier(&pts);
@@ -642,88 +605,6 @@ impl<'a> Campaign<'a> {
         }
     }
 
-    /// Seeded designs first, then random genomes, until `n` members (or the budget) exist.
-    fn initial_population(&mut self, n: usize) -> Result<Vec<usize>, String> {
-        let mut members = Vec::new();
-        for w in self.warm.clone() {
-            if members.len() >= n || !self.budget_left() {
-                break;
-            }
-            self.make_room();
-            if let Ok(id) = self.submit(Proposal {
-                genome: w.genome,
-                cycle: 0,
-                parent: None,
-                second_parent: None,
-                origin: "warm_start",
-                mutation: None,
-            })? {
-                members.push(id);
-            }
-        }
-        let seeds = self.cfg.seeds.clone();
-        for (i, s) in seeds.iter().enumerate() {
-            if members.len() >= n || !self.budget_left() {
-                break;
-            }
-            let (layers, width): (Vec<LayerKind>, usize) = match (&s.layer_types, &s.arch) {
-                (Some(l), _) => (
-                    parse_layer_types(l)?,
-                    s.width.unwrap_or(self.cfg.space.widths[0]),
-                ),
-                (None, Some(a)) => {
-                    let spec =
-                        ArchSpec::from_file(&flashnas_training::config::resolve_path(a, &self.dir))
-                            .map_err(|e| format!("seeds[{i}].arch: {e}"))?;
-                    (
-                        spec.layers.iter().map(|e| e.kind).collect(),
-                        s.width.unwrap_or(spec.d_model),
-                    )
-                }
-                _ => unreachable!("validated"),
-            };
-            let genome = Genome::from_layers(&layers, width, &self.cfg.space);
-            self.make_room();
-            if let Ok(id) = self.submit(Proposal {
-                genome,
-                cycle: 0,
-                parent: None,
-                second_parent: None,
-                origin: "seed",
-                mutation: None,
-            })? {
-                members.push(id);
-            }
-        }
-        let mut dup_streak = 0;
-        while members.len() < n && self.budget_left() {
-            let genome = Genome::random(&self.cfg.space, &mut self.rng);
-            self.make_room();
-            match self.submit(Proposal {
-                genome,
-                cycle: 0,
-                parent: None,
-                second_parent: None,
-                origin: "random",
-                mutation: None,
-            })? {
-                Ok(id) => {
-                    members.push(id);
-                    dup_streak = 0;
-                }
-                Err(_) => {
-                    dup_streak += 1;
-                    if dup_streak > 200 {
-                        break;
-                    }
-                }
-            }
-        }
-        // The first cycle needs the whole initial population's results.
-        self.drain();
-        Ok(members)
-    }
-
     /// Runs (or resumes) the campaign to its budget.
     /// Raises the evaluation budget of a (finished or interrupted) campaign to `evaluations`
     /// and pins it in `DIR/config.toml`. The strategies stop only on the budget, so the replay
@@ -753,13 +634,50 @@ impl<'a> Campaign<'a> {
         Ok(())
     }
 
+    /// Runs (or resumes) the campaign to its budget: the strategy asks, the driver submits
+    /// and admits (in proposal order) and tells the strategy each result.
     pub fn run(&mut self) -> Result<Outcome, String> {
-        match self.cfg.strategy {
-            Strategy::Aging => self.aging()?,
-            Strategy::Nsga2 => self.nsga2()?,
-            Strategy::Random => self.random()?,
+        let mut strategy = crate::strategy::build(&self.cfg, &self.dir, self.warm.clone());
+        loop {
+            for id in self.make_room() {
+                strategy.tell(&self.view(), id);
+            }
+            let (in_flight, budget_left, budget_s) =
+                (self.pending.len(), self.budget_left(), self.budget_s());
+            let view = View {
+                records: &self.records,
+                in_flight,
+                budget_left,
+                budget_s,
+            };
+            let ask = strategy.ask(&view, &mut self.rng)?;
+            self.cycle = strategy.cycle();
+            self.population = strategy.population();
+            match ask {
+                Ask::Propose(p) => {
+                    let outcome = match self.submit(p)? {
+                        Ok(id) => Submitted::New(id),
+                        Err(id) => Submitted::Duplicate(id),
+                    };
+                    strategy.submitted(&self.view(), outcome);
+                }
+                Ask::Wait => {
+                    let id = self.admit_head();
+                    strategy.tell(&self.view(), id);
+                }
+                Ask::Done(note) => {
+                    if let Some(n) = note {
+                        (self.on_event)(Event::Note(n));
+                    }
+                    break;
+                }
+            }
+            self.population = strategy.population();
         }
-        self.drain();
+        for id in self.drain() {
+            strategy.tell(&self.view(), id);
+        }
+        self.population = strategy.population();
         let _ = self.checkpoint(true).save(&self.dir);
         let (frontier, hypervolume) = self.frontier();
         Ok(Outcome {
@@ -769,205 +687,13 @@ impl<'a> Campaign<'a> {
         })
     }
 
-    /// The parent of a tournament: the lowest proxy loss among feasible members, else the
-    /// member closest to the latency budget.
-    fn tournament_parent(&self, sample: &[usize]) -> usize {
-        let feasible: Vec<usize> = sample
-            .iter()
-            .copied()
-            .filter(|&i| self.records[i].feasible)
-            .collect();
-        if !feasible.is_empty() {
-            return *feasible
-                .iter()
-                .min_by(|&&a, &&b| {
-                    self.records[a]
-                        .loss()
-                        .partial_cmp(&self.records[b].loss())
-                        .expect("finite")
-                        .then(a.cmp(&b))
-                })
-                .expect("non-empty");
+    fn view(&self) -> View<'_> {
+        View {
+            records: &self.records,
+            in_flight: self.pending.len(),
+            budget_left: self.budget_left(),
+            budget_s: self.budget_s(),
         }
-        *sample
-            .iter()
-            .min_by(|&&a, &&b| {
-                self.violation(&self.records[a])
-                    .partial_cmp(&self.violation(&self.records[b]))
-                    .expect("not NaN")
-                    .then(a.cmp(&b))
-            })
-            .expect("non-empty")
-    }
-
-    /// Aging evolution (Nemotron-Flash Algorithm 1), steady state: up to `in_flight`
-    /// children are evaluated at once; each result joins the population (and the oldest
-    /// member leaves) in proposal order, and each new child is drawn from the population as
-    /// it stands then. With `in_flight = 1` this is the sequential algorithm.
-    fn aging(&mut self) -> Result<(), String> {
-        let a = self.cfg.aging.clone();
-        let mut population: VecDeque<usize> = self.initial_population(a.population)?.into();
-        self.population = population.iter().copied().collect();
-        let mut dup_streak = 0;
-        let mut children: VecDeque<Proposal> = VecDeque::new();
-        let join = |population: &mut VecDeque<usize>, id: usize| {
-            population.push_back(id);
-            population.pop_front();
-        };
-        while self.budget_left() && !population.is_empty() {
-            for id in self.make_room() {
-                join(&mut population, id);
-            }
-            if children.is_empty() {
-                self.cycle += 1;
-                for _ in 0..a.offspring_per_cycle {
-                    let members: Vec<usize> = population.iter().copied().collect();
-                    let sample: Vec<usize> = members
-                        .choose_multiple(&mut self.rng, a.sample.min(members.len()))
-                        .copied()
-                        .collect();
-                    let parent = self.tournament_parent(&sample);
-                    let (child, factor) = self.records[parent]
-                        .genome
-                        .mutate(&self.cfg.space, &mut self.rng);
-                    children.push_back(Proposal {
-                        genome: child,
-                        cycle: self.cycle,
-                        parent: Some(parent),
-                        second_parent: None,
-                        origin: "mutation",
-                        mutation: Some(factor),
-                    });
-                }
-            }
-            let child = children.pop_front().expect("a child");
-            match self.submit(child)? {
-                Ok(_) => dup_streak = 0,
-                Err(id) => {
-                    // A duplicate joins the population with its recorded result (no new
-                    // evaluation); one still in flight joins when admitted.
-                    dup_streak += 1;
-                    if id < self.records.len() {
-                        join(&mut population, id);
-                    }
-                }
-            }
-            self.population = population.iter().copied().collect();
-            if dup_streak > 200 {
-                (self.on_event)(Event::Note(
-                    "200 duplicates in a row: the search space looks exhausted; stopping early"
-                        .into(),
-                ));
-                break;
-            }
-        }
-        for id in self.drain() {
-            join(&mut population, id);
-        }
-        self.population = population.iter().copied().collect();
-        Ok(())
-    }
-
-    /// Random search at the same evaluation budget (the baseline).
-    fn random(&mut self) -> Result<(), String> {
-        let n = self.cfg.evaluations;
-        self.initial_population(n)?;
-        Ok(())
-    }
-
-    fn nsga2_rank(&self, members: &[usize]) -> Vec<usize> {
-        let pts: Vec<Point> = members
-            .iter()
-            .map(|&i| self.point(&self.records[i]))
-            .collect();
-        let fronts = non_dominated_sort(&pts);
-        let mut order = Vec::new();
-        for f in fronts {
-            let c = crowding(&pts, &f);
-            let mut idx: Vec<usize> = (0..f.len()).collect();
-            idx.sort_by(|&a, &b| {
-                c[b].partial_cmp(&c[a])
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(members[f[a]].cmp(&members[f[b]]))
-            });
-            order.extend(idx.into_iter().map(|k| members[f[k]]));
-        }
-        order
-    }
-
-    /// NSGA-II over proxy loss, decode latency and the configured extra objectives.
-    fn nsga2(&mut self) -> Result<(), String> {
-        let n = self.cfg.nsga2.population;
-        let mut population = self.initial_population(n)?;
-        self.population = population.clone();
-        let mut dup_streak = 0;
-        while self.budget_left() && !population.is_empty() {
-            self.cycle += 1;
-            // Rank positions serve binary tournaments (lower position = better).
-            let ranked = self.nsga2_rank(&population);
-            let pos: HashMap<usize, usize> =
-                ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect();
-            let mut offspring = Vec::new();
-            let mut attempts = 0;
-            while offspring.len() < n && self.budget_left() && attempts < 50 * n {
-                attempts += 1;
-                let pick = |rng: &mut ChaCha8Rng| {
-                    let a = population[rng.gen_range(0..population.len())];
-                    let b = population[rng.gen_range(0..population.len())];
-                    if pos[&a] <= pos[&b] {
-                        a
-                    } else {
-                        b
-                    }
-                };
-                let p1 = pick(&mut self.rng);
-                let (proposal, p2) = if self.rng.gen_bool(self.cfg.nsga2.crossover) {
-                    let p2 = pick(&mut self.rng);
-                    let mixed = self.records[p1].genome.crossover(
-                        &self.records[p2].genome,
-                        &self.cfg.space,
-                        &mut self.rng,
-                    );
-                    let (child, f) = mixed.mutate(&self.cfg.space, &mut self.rng);
-                    ((child, Some(f), "crossover"), Some(p2))
-                } else {
-                    let (child, f) = self.records[p1]
-                        .genome
-                        .mutate(&self.cfg.space, &mut self.rng);
-                    ((child, Some(f), "mutation"), None)
-                };
-                let (genome, mutation, origin) = proposal;
-                self.make_room();
-                match self.submit(Proposal {
-                    genome,
-                    cycle: self.cycle,
-                    parent: Some(p1),
-                    second_parent: p2,
-                    origin,
-                    mutation,
-                })? {
-                    Ok(id) => {
-                        offspring.push(id);
-                        dup_streak = 0;
-                    }
-                    Err(_) => dup_streak += 1,
-                }
-            }
-            self.drain();
-            let mut pool = population.clone();
-            pool.extend(offspring);
-            pool.sort_unstable();
-            pool.dedup();
-            population = self.nsga2_rank(&pool).into_iter().take(n).collect();
-            self.population = population.clone();
-            if dup_streak > 200 || attempts >= 50 * n {
-                (self.on_event)(Event::Note(
-                    "the search space looks exhausted (duplicates only); stopping early".into(),
-                ));
-                break;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -1066,16 +792,6 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
 
 /// `Record::status` of a candidate priced over the budget and therefore not trained.
 pub const OVER_BUDGET: &str = "over_budget";
-
-/// How far a record is over the budget: its latency's excess (0 = feasible), infinite for a
-/// failed evaluation. A candidate left untrained because it was over the budget has the
-/// same violation as it would have had trained, so strategies treat it alike.
-fn violation(r: &Record, budget_s: f64) -> f64 {
-    if r.status != "ok" && r.status != OVER_BUDGET {
-        return f64::INFINITY;
-    }
-    (r.latency() - budget_s).max(0.0)
-}
 
 /// Whether each record is on the final frontier.
 pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {

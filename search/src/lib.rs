@@ -15,6 +15,7 @@ pub mod pareto;
 pub mod plot;
 pub mod rank;
 pub mod scaling;
+pub mod strategy;
 pub mod task;
 pub mod warm_start;
 

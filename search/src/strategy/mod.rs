@@ -1,0 +1,120 @@
+//! Search strategies in the ask/tell shape: a strategy proposes (`ask`), hears what became of
+//! each proposal (`submitted`: a new candidate or a duplicate of a known one) and is told each
+//! result as it is admitted, in proposal order (`tell`). It owns its state (population,
+//! generation); the campaign driver owns the loop, the executor pipeline and the journal.
+//!
+//! The driver's loop, which the strategies rely on: admit results until fewer than
+//! `in_flight` candidates are out (telling each), `ask`, then submit a proposal or admit the
+//! oldest candidate on `Wait`; after `Done`, admit everything still out.
+
+mod aging;
+mod initial;
+mod nsga2;
+mod random;
+
+pub use aging::AgingEvolution;
+pub use initial::InitialPopulation;
+pub use nsga2::Nsga2;
+pub use random::RandomSearch;
+
+use crate::config::{CampaignConfig, Strategy as StrategyKind};
+use crate::genome::{Factor, Genome};
+use crate::journal::Record;
+use crate::pareto::Point;
+use crate::warm_start::WarmSeed;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+
+/// A candidate a strategy proposes.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub genome: Genome,
+    pub cycle: usize,
+    pub parent: Option<usize>,
+    pub second_parent: Option<usize>,
+    pub origin: &'static str,
+    pub mutation: Option<Factor>,
+}
+
+/// A strategy's next move.
+#[derive(Debug)]
+pub enum Ask {
+    Propose(Proposal),
+    /// Nothing to propose until the oldest candidate out has been admitted.
+    Wait,
+    /// Finished, with a note for the user when it stopped before the budget.
+    Done(Option<String>),
+}
+
+/// What became of a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new candidate with this id.
+    New(usize),
+    /// A duplicate of candidate `id` (admitted, or still out), not evaluated again.
+    Duplicate(usize),
+}
+
+/// What a strategy may look at: the admitted records and the campaign's progress.
+pub struct View<'v> {
+    pub records: &'v [Record],
+    /// Candidates proposed and not yet admitted.
+    pub in_flight: usize,
+    /// Whether another proposal fits in the evaluation budget.
+    pub budget_left: bool,
+    /// The latency budget in seconds (infinite without one).
+    pub budget_s: f64,
+}
+
+pub trait Strategy {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String>;
+    fn submitted(&mut self, view: &View, outcome: Submitted);
+    fn tell(&mut self, view: &View, id: usize);
+    /// The current population (ids), for the checkpoint.
+    fn population(&self) -> Vec<usize>;
+    /// The current cycle (generation).
+    fn cycle(&self) -> usize;
+}
+
+/// The configured strategy, its initial population seeded with `warm` designs, then the
+/// config's `[[seeds]]` (resolved against `dir`), then random genomes.
+pub fn build(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> Box<dyn Strategy> {
+    let init = |n: usize| InitialPopulation::new(cfg, dir, warm.clone(), n);
+    match cfg.strategy {
+        StrategyKind::Aging => Box::new(AgingEvolution::new(cfg, init(cfg.aging.population))),
+        StrategyKind::Nsga2 => Box::new(Nsga2::new(cfg, init(cfg.nsga2.population))),
+        StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),
+    }
+}
+
+/// How far a record is over the budget: its latency's excess (0 = feasible), infinite for a
+/// failed evaluation. A candidate left untrained because it was over the budget has the
+/// same violation as it would have had trained, so strategies treat it alike.
+pub fn violation(r: &Record, budget_s: f64) -> f64 {
+    if r.status != "ok" && r.status != crate::campaign::OVER_BUDGET {
+        return f64::INFINITY;
+    }
+    (r.latency() - budget_s).max(0.0)
+}
+
+/// A record as a point for NSGA-II: proxy loss, latency and the `extra` objectives.
+pub fn point(r: &Record, budget_s: f64, extra: &[String]) -> Point {
+    let violation = violation(r, budget_s);
+    let mut objectives = vec![r.loss(), r.latency()];
+    for e in extra {
+        objectives.push(match e.as_str() {
+            "params" => r.params as f64,
+            _ => r.state_bytes as f64,
+        });
+    }
+    if violation > 0.0 {
+        // Infeasible points rank by violation alone; blanking their objectives keeps
+        // crowding among equally infeasible ones from depending on whether they were
+        // trained (see `train_over_budget`).
+        objectives.fill(f64::INFINITY);
+    }
+    Point {
+        objectives,
+        violation,
+    }
+}

@@ -1,0 +1,181 @@
+//! NSGA-II over proxy loss, decode latency and the configured extra objectives, with
+//! constrained domination (feasible beats infeasible, less violation beats more). Each
+//! generation proposes `population` offspring by binary tournaments on rank and crowding
+//! (crossover with probability `crossover`, then mutation), waits for all of them, and keeps
+//! the best `population` of parents and offspring.
+
+use super::{point, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
+use crate::config::{CampaignConfig, Nsga2Config, SpaceConfig};
+use crate::pareto::{crowding, non_dominated_sort, Point};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// Where a generation stands.
+struct Generation {
+    /// Rank position of each population member (lower = better), fixed for the generation.
+    pos: HashMap<usize, usize>,
+    offspring: Vec<usize>,
+    attempts: usize,
+    /// All offspring proposed: waiting for their results.
+    draining: bool,
+}
+
+pub struct Nsga2 {
+    cfg: Nsga2Config,
+    space: SpaceConfig,
+    extra: Vec<String>,
+    init: Option<InitialPopulation>,
+    population: Vec<usize>,
+    generation: Option<Generation>,
+    cycle: usize,
+    dup_streak: usize,
+}
+
+impl Nsga2 {
+    pub fn new(cfg: &CampaignConfig, init: InitialPopulation) -> Self {
+        Self {
+            cfg: cfg.nsga2.clone(),
+            space: cfg.space.clone(),
+            extra: cfg.objectives.extra.clone(),
+            init: Some(init),
+            population: Vec::new(),
+            generation: None,
+            cycle: 0,
+            dup_streak: 0,
+        }
+    }
+
+    /// `members` best first: by non-dominated front, then crowding (larger first), then id.
+    fn rank(&self, view: &View, members: &[usize]) -> Vec<usize> {
+        let pts: Vec<Point> = members
+            .iter()
+            .map(|&i| point(&view.records[i], view.budget_s, &self.extra))
+            .collect();
+        let mut order = Vec::new();
+        for f in non_dominated_sort(&pts) {
+            let c = crowding(&pts, &f);
+            let mut idx: Vec<usize> = (0..f.len()).collect();
+            idx.sort_by(|&a, &b| {
+                c[b].partial_cmp(&c[a])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(members[f[a]].cmp(&members[f[b]]))
+            });
+            order.extend(idx.into_iter().map(|k| members[f[k]]));
+        }
+        order
+    }
+
+    /// Binary tournament on rank position.
+    fn pick(&self, pos: &HashMap<usize, usize>, rng: &mut ChaCha8Rng) -> usize {
+        let a = self.population[rng.gen_range(0..self.population.len())];
+        let b = self.population[rng.gen_range(0..self.population.len())];
+        if pos[&a] <= pos[&b] {
+            a
+        } else {
+            b
+        }
+    }
+}
+
+impl Strategy for Nsga2 {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String> {
+        if let Some(init) = &mut self.init {
+            if let Some(ask) = init.ask(view, rng)? {
+                return Ok(ask);
+            }
+            self.population = init.members().to_vec();
+            self.init = None;
+        }
+        let n = self.cfg.population;
+        loop {
+            let Some(g) = &mut self.generation else {
+                if !view.budget_left || self.population.is_empty() {
+                    return Ok(Ask::Done(None));
+                }
+                self.cycle += 1;
+                let ranked = self.rank(view, &self.population);
+                self.generation = Some(Generation {
+                    pos: ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect(),
+                    offspring: Vec::new(),
+                    attempts: 0,
+                    draining: false,
+                });
+                continue;
+            };
+            if !g.draining {
+                if g.offspring.len() < n && view.budget_left && g.attempts < 50 * n {
+                    g.attempts += 1;
+                    let pos = std::mem::take(&mut g.pos);
+                    let p1 = self.pick(&pos, rng);
+                    let (genome, second_parent, origin, mutation) =
+                        if rng.gen_bool(self.cfg.crossover) {
+                            let p2 = self.pick(&pos, rng);
+                            let mixed = view.records[p1].genome.crossover(
+                                &view.records[p2].genome,
+                                &self.space,
+                                rng,
+                            );
+                            let (child, f) = mixed.mutate(&self.space, rng);
+                            (child, Some(p2), "crossover", f)
+                        } else {
+                            let (child, f) = view.records[p1].genome.mutate(&self.space, rng);
+                            (child, None, "mutation", f)
+                        };
+                    self.generation.as_mut().expect("generation").pos = pos;
+                    return Ok(Ask::Propose(Proposal {
+                        genome,
+                        cycle: self.cycle,
+                        parent: Some(p1),
+                        second_parent,
+                        origin,
+                        mutation: Some(mutation),
+                    }));
+                }
+                g.draining = true;
+            }
+            if view.in_flight > 0 {
+                return Ok(Ask::Wait);
+            }
+            // The generation is in: keep the best n of parents and offspring.
+            let g = self.generation.take().expect("generation");
+            let mut pool = self.population.clone();
+            pool.extend(&g.offspring);
+            pool.sort_unstable();
+            pool.dedup();
+            self.population = self.rank(view, &pool).into_iter().take(n).collect();
+            if self.dup_streak > 200 || g.attempts >= 50 * n {
+                return Ok(Ask::Done(Some(
+                    "the search space looks exhausted (duplicates only); stopping early".into(),
+                )));
+            }
+        }
+    }
+
+    fn submitted(&mut self, _view: &View, outcome: Submitted) {
+        if let Some(init) = &mut self.init {
+            return init.submitted(outcome);
+        }
+        let g = self.generation.as_mut().expect("a generation proposes");
+        match outcome {
+            Submitted::New(id) => {
+                g.offspring.push(id);
+                self.dup_streak = 0;
+            }
+            Submitted::Duplicate(_) => self.dup_streak += 1,
+        }
+    }
+
+    fn tell(&mut self, _view: &View, _id: usize) {}
+
+    fn population(&self) -> Vec<usize> {
+        match &self.init {
+            Some(init) => init.members().to_vec(),
+            None => self.population.clone(),
+        }
+    }
+
+    fn cycle(&self) -> usize {
+        self.cycle
+    }
+}

@@ -1,0 +1,36 @@
+//! Random search at the same evaluation budget (the baseline): warm-start and seeded designs,
+//! then random genomes until the budget is spent.
+
+use super::{Ask, InitialPopulation, Strategy, Submitted, View};
+use rand_chacha::ChaCha8Rng;
+
+pub struct RandomSearch {
+    init: InitialPopulation,
+}
+
+impl RandomSearch {
+    /// `init` sized to the whole evaluation budget.
+    pub fn new(init: InitialPopulation) -> Self {
+        Self { init }
+    }
+}
+
+impl Strategy for RandomSearch {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String> {
+        Ok(self.init.ask(view, rng)?.unwrap_or(Ask::Done(None)))
+    }
+
+    fn submitted(&mut self, _view: &View, outcome: Submitted) {
+        self.init.submitted(outcome);
+    }
+
+    fn tell(&mut self, _view: &View, _id: usize) {}
+
+    fn population(&self) -> Vec<usize> {
+        self.init.members().to_vec()
+    }
+
+    fn cycle(&self) -> usize {
+        0
+    }
+}
