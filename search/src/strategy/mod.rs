@@ -118,3 +118,6 @@ pub fn point(r: &Record, budget_s: f64, extra: &[String]) -> Point {
         violation,
     }
 }
+
+#[cfg(test)]
+mod tests;

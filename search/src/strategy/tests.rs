@@ -1,0 +1,298 @@
+//! The strategies against a synthetic objective (no training): a driver loop like the
+//! campaign's, results computed from the genome, admitted in proposal order.
+
+use super::*;
+use crate::config::CampaignConfig;
+use crate::pareto::non_dominated_sort;
+use flashnas_training::{ProxyResult, Status};
+use rand::SeedableRng;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+fn config(strategy: &str, sample: usize) -> CampaignConfig {
+    let text = format!(
+        r#"
+name = "synthetic"
+seed = 1
+strategy = "{strategy}"
+evaluations = 40
+[space]
+stages = 2
+mixers = ["attention", "mamba2", "deltanet", "gated_deltanet"]
+ffns = [0, 1]
+max_repeats = 2
+depth_cap = 6
+widths = [16, 32, 48]
+head_dim = 8
+[aging]
+population = 5
+sample = {sample}
+[nsga2]
+population = 6
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+budget_s = 0.5
+[objectives]
+reference_point = {{ loss = 10.0, latency_s = 2.0 }}
+[train]
+steps = 1
+"#
+    );
+    CampaignConfig::from_toml(&text, "synthetic.toml").unwrap()
+}
+
+/// A made-up objective: loss falls with depth and width, latency grows with both; the budget
+/// (0.5) rules out the deep and wide ones.
+fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
+    let g = &p.genome;
+    let spec = g.to_spec(&cfg.space, 256);
+    let params = flashnas_model::accounting::param_count(&spec);
+    let depth = g.depth() as f64;
+    let loss = 5.0 - 0.3 * depth - 0.02 * g.width as f64 + 0.01 * (id % 7) as f64;
+    let latency = depth * g.width as f64 / 150.0;
+    let mut proxy = ProxyResult::failed(Status::Ok, params);
+    proxy.val_loss = Some(loss);
+    Record {
+        id,
+        cycle: p.cycle,
+        parent: p.parent,
+        second_parent: p.second_parent,
+        origin: p.origin.into(),
+        mutation: p.mutation,
+        genome: g.clone(),
+        proposal_key: g.key(),
+        key: g.key(),
+        layers: spec.layer_string(),
+        width: g.width,
+        depth: g.depth(),
+        params,
+        state_bytes: 0,
+        spec,
+        proxy,
+        latency_s: Some(latency),
+        latency_raw_s: Some(latency),
+        latency_ref: None,
+        latency_cv: None,
+        latency_source: "synthetic".into(),
+        feasible: latency <= 0.5,
+        status: "ok".into(),
+        failure: None,
+        frontier_size: 0,
+        hypervolume: 0.0,
+        seed: 1,
+        eval_seconds: 0.0,
+        attempts: 1,
+    }
+}
+
+/// What the driver saw at each step.
+struct Trace {
+    records: Vec<Record>,
+    /// (proposal, population when it was asked for).
+    asked: Vec<(Proposal, Vec<usize>)>,
+    /// Population after each change.
+    populations: Vec<Vec<usize>>,
+}
+
+/// The campaign's loop: room for `in_flight` candidates, duplicates never evaluated twice.
+fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
+    let mut s = build(cfg, Path::new("."), Vec::new());
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut records: Vec<Record> = Vec::new();
+    let mut pending: VecDeque<(usize, Proposal)> = VecDeque::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut trace = Trace {
+        records: Vec::new(),
+        asked: Vec::new(),
+        populations: Vec::new(),
+    };
+    let view = |records: &[Record], pending: usize| -> (usize, bool) {
+        (pending, records.len() + pending < cfg.evaluations)
+    };
+    let admit = |records: &mut Vec<Record>, pending: &mut VecDeque<(usize, Proposal)>| {
+        let (id, p) = pending.pop_front().unwrap();
+        records.push(record(id, &p, cfg));
+        id
+    };
+    loop {
+        while pending.len() >= in_flight {
+            let id = admit(&mut records, &mut pending);
+            let (n, left) = view(&records, pending.len());
+            s.tell(
+                &View {
+                    records: &records,
+                    in_flight: n,
+                    budget_left: left,
+                    budget_s: 0.5,
+                },
+                id,
+            );
+        }
+        let (n, left) = view(&records, pending.len());
+        let v = View {
+            records: &records,
+            in_flight: n,
+            budget_left: left,
+            budget_s: 0.5,
+        };
+        let before = s.population();
+        match s.ask(&v, &mut rng).unwrap() {
+            Ask::Propose(p) => {
+                trace.asked.push((p.clone(), before));
+                let id = records.len() + pending.len();
+                let outcome = match by_key.get(&p.genome.key()) {
+                    Some(&dup) => Submitted::Duplicate(dup),
+                    None => {
+                        by_key.insert(p.genome.key(), id);
+                        pending.push_back((id, p));
+                        Submitted::New(id)
+                    }
+                };
+                let (n, left) = view(&records, pending.len());
+                s.submitted(
+                    &View {
+                        records: &records,
+                        in_flight: n,
+                        budget_left: left,
+                        budget_s: 0.5,
+                    },
+                    outcome,
+                );
+            }
+            Ask::Wait => {
+                let id = admit(&mut records, &mut pending);
+                let (n, left) = view(&records, pending.len());
+                s.tell(
+                    &View {
+                        records: &records,
+                        in_flight: n,
+                        budget_left: left,
+                        budget_s: 0.5,
+                    },
+                    id,
+                );
+            }
+            Ask::Done(_) => break,
+        }
+        if trace.populations.last() != Some(&s.population()) {
+            trace.populations.push(s.population());
+        }
+    }
+    while !pending.is_empty() {
+        let id = admit(&mut records, &mut pending);
+        let (n, left) = view(&records, pending.len());
+        s.tell(
+            &View {
+                records: &records,
+                in_flight: n,
+                budget_left: left,
+                budget_s: 0.5,
+            },
+            id,
+        );
+    }
+    trace.populations.push(s.population());
+    trace.records = records;
+    trace
+}
+
+#[test]
+fn aging_keeps_a_fifo_population_and_prefers_feasible_parents() {
+    // sample = population: the tournament sees every member.
+    let cfg = config("aging", 5);
+    for in_flight in [1, 3] {
+        let t = drive(&cfg, in_flight);
+        assert_eq!(t.records.len(), cfg.evaluations);
+        let mut feasible_parents = 0;
+        for (p, population) in &t.asked {
+            let Some(parent) = p.parent else { continue };
+            assert_eq!(population.len(), 5, "population size P");
+            let members: Vec<&Record> = population.iter().map(|&i| &t.records[i]).collect();
+            if members.iter().any(|r| r.feasible) {
+                let best = members
+                    .iter()
+                    .filter(|r| r.feasible)
+                    .min_by(|a, b| {
+                        a.loss()
+                            .partial_cmp(&b.loss())
+                            .unwrap()
+                            .then(a.id.cmp(&b.id))
+                    })
+                    .unwrap();
+                assert_eq!(parent, best.id, "the best feasible member is the parent");
+                feasible_parents += 1;
+            }
+        }
+        assert!(feasible_parents > 10);
+        // FIFO: each change of the settled population drops its oldest member and appends
+        // the newest.
+        let settled: Vec<&Vec<usize>> = t.populations.iter().filter(|p| p.len() == 5).collect();
+        for w in settled.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            assert!(
+                (1..=5).any(|k| a[k..] == b[..5 - k]),
+                "{a:?} -> {b:?} is not a FIFO shift"
+            );
+        }
+    }
+}
+
+#[test]
+fn nsga2_keeps_its_first_front() {
+    let cfg = config("nsga2", 2);
+    let t = drive(&cfg, 1);
+    assert_eq!(t.records.len(), cfg.evaluations);
+    let mut generations = 0;
+    for w in t.populations.windows(2) {
+        let (old, new) = (&w[0], &w[1]);
+        if old.len() != 6 || new.len() != 6 || old == new {
+            continue;
+        }
+        let next_cycle = t.records[*new.iter().max().unwrap()].cycle;
+        let mut pool: Vec<usize> = old.clone();
+        pool.extend(
+            t.records
+                .iter()
+                .filter(|r| r.cycle == next_cycle)
+                .map(|r| r.id),
+        );
+        pool.sort_unstable();
+        pool.dedup();
+        let pts: Vec<_> = pool
+            .iter()
+            .map(|&i| point(&t.records[i], 0.5, &[]))
+            .collect();
+        let first: Vec<usize> = non_dominated_sort(&pts)[0]
+            .iter()
+            .map(|&k| pool[k])
+            .collect();
+        if first.len() <= 6 {
+            for id in &first {
+                assert!(new.contains(id), "first-front member {id} dropped");
+            }
+            generations += 1;
+        }
+    }
+    assert!(generations >= 2, "{generations} generations checked");
+}
+
+#[test]
+fn random_search_evaluates_distinct_random_genomes_to_the_budget() {
+    let cfg = config("random", 2);
+    let t = drive(&cfg, 2);
+    assert_eq!(t.records.len(), cfg.evaluations);
+    let keys: HashSet<&str> = t.records.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys.len(), t.records.len());
+    assert!(t
+        .records
+        .iter()
+        .all(|r| r.origin == "random" && r.parent.is_none()));
+    // Another seed, another sample of the space.
+    let mut other = cfg.clone();
+    other.seed = 2;
+    let u = drive(&other, 2);
+    assert_ne!(
+        t.records.iter().map(|r| &r.key).collect::<Vec<_>>(),
+        u.records.iter().map(|r| &r.key).collect::<Vec<_>>()
+    );
+}
