@@ -9,7 +9,7 @@
 
 use crate::campaign::load_records;
 use crate::executor::{run_in_order, ExecutorConfig};
-use crate::journal::{Entry, Journal, Record};
+use crate::journal::{Entry, Journal, Record, RecordStatus};
 use crate::plot::{chart, Series};
 use crate::rank::{average_ranks, bootstrap, kendall_tau_b, spearman, Interval};
 use crate::task::Task;
@@ -130,7 +130,7 @@ pub struct AuditReport {
 pub fn select(records: &[Record], k: usize, seed: u64) -> Vec<usize> {
     let mut ok: Vec<&Record> = records
         .iter()
-        .filter(|r| r.status == "ok" && r.proxy.val_loss.is_some())
+        .filter(|r| r.status == RecordStatus::Ok && r.proxy.val_loss.is_some())
         .collect();
     ok.sort_by(|a, b| {
         a.loss()

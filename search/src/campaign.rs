@@ -8,9 +8,10 @@
 //! campaign writes the same journal as an uninterrupted one, wall-clock fields aside.
 
 use crate::config::{CampaignConfig, Strategy, WidthRule};
+pub use crate::event::Event;
 use crate::executor::Executor;
 use crate::genome::Genome;
-use crate::journal::{Checkpoint, Journal, Record};
+use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
 use crate::lock::FolderLock;
 use crate::pareto::{frontier, hypervolume_2d, Point};
 use crate::strategy::{violation, Ask, Proposal, Submitted, View};
@@ -23,24 +24,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-
-/// Events for progress display.
-pub enum Event<'a> {
-    /// A candidate starts training (not emitted for results read back from the journal).
-    Start { id: usize, describe: &'a str },
-    /// Training progress of the current candidate.
-    Step(flashnas_training::Progress),
-    /// A candidate finished (or was read back from the journal when `replayed`).
-    Done {
-        record: &'a Record,
-        replayed: bool,
-        evaluations: usize,
-        budget: usize,
-        best_loss: Option<f64>,
-    },
-    /// A warning worth showing (corrupt journal lines, LUT fallbacks, …).
-    Note(String),
-}
 
 /// A proposed candidate not yet admitted to the journal.
 struct Pending {
@@ -412,7 +395,7 @@ impl<'a> Campaign<'a> {
             return Ok(Err(dup));
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
-        if p.origin == "warm_start" {
+        if p.origin == Origin::WarmStart {
             let earlier = self.warm.iter().find_map(|w| {
                 w.reusable
                     .as_ref()
@@ -516,11 +499,10 @@ impl<'a> Campaign<'a> {
             (s, _) => Some(s.describe()),
         };
         let status = match (&failure, &proxy.status) {
-            (None, _) => "ok",
-            (Some(_), Status::NotTrained { .. }) => OVER_BUDGET,
-            (Some(_), _) => "failed",
-        }
-        .to_string();
+            (None, _) => RecordStatus::Ok,
+            (Some(_), Status::NotTrained { .. }) => RecordStatus::OverBudget,
+            (Some(_), _) => RecordStatus::Failed,
+        };
         let feasible = failure.is_none() && latency_s.is_some_and(|l| l <= self.budget_s());
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
         let p = q.proposal;
@@ -529,7 +511,7 @@ impl<'a> Campaign<'a> {
             cycle: p.cycle,
             parent: p.parent,
             second_parent: p.second_parent,
-            origin: p.origin.into(),
+            origin: p.origin,
             mutation: p.mutation,
             proposal_key: p.genome.key(),
             key: q.key,
@@ -789,9 +771,6 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok((cfg, read.records, read.problems))
 }
-
-/// `Record::status` of a candidate priced over the budget and therefore not trained.
-pub const OVER_BUDGET: &str = "over_budget";
 
 /// Whether each record is on the final frontier.
 pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {

@@ -32,7 +32,7 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
         col_u("id", &|r| r.id as u64),
         col_u("cycle", &|r| r.cycle as u64),
         col_f("parent", &|r| r.parent.map(|p| p as f64)),
-        col_s("origin", &|r| r.origin.clone()),
+        col_s("origin", &|r| r.origin.to_string()),
         col_s("genome", &|r| r.layers.clone()),
         col_s("structure", &|r| r.genome.describe()),
         col_u("width", &|r| r.width as u64),
@@ -45,7 +45,7 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
         col_f("recall_accuracy", &|r| r.proxy.recall_accuracy),
         col_f("latency_s", &|r| r.latency_s),
         col_s("latency_source", &|r| r.latency_source.clone()),
-        col_s("status", &|r| r.status.clone()),
+        col_s("status", &|r| r.status.to_string()),
         col_s("failure", &|r| r.failure.clone().unwrap_or_default()),
         Column::new(
             "feasible".into(),

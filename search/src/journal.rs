@@ -13,6 +13,61 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// What became of an evaluation (`ok`, `failed`, `over_budget` in the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Trained and timed.
+    Ok,
+    /// Training diverged or crashed, or the latency could not be measured (see `failure`).
+    Failed,
+    /// Priced over the latency budget and therefore not trained (`train_over_budget`).
+    OverBudget,
+}
+
+/// Where a candidate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A random genome of the initial population.
+    Random,
+    /// A `[[seeds]]` design.
+    Seed,
+    /// A genome of an earlier campaign (`[warm_start]`).
+    WarmStart,
+    Mutation,
+    Crossover,
+}
+
+/// The journal spelling, also what `Display` and the exports print.
+macro_rules! journal_names {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$v => $s),* }
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+journal_names!(RecordStatus { Ok => "ok", Failed => "failed", OverBudget => "over_budget" });
+journal_names!(Origin {
+    Random => "random",
+    Seed => "seed",
+    WarmStart => "warm_start",
+    Mutation => "mutation",
+    Crossover => "crossover",
+});
+
 /// One evaluated candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -22,8 +77,7 @@ pub struct Record {
     pub cycle: usize,
     pub parent: Option<usize>,
     pub second_parent: Option<usize>,
-    /// `seed`, `random`, `mutation` or `crossover`.
-    pub origin: String,
+    pub origin: Origin,
     pub mutation: Option<Factor>,
     pub genome: Genome,
     /// The proposal's identity before a width was fitted (what resume matches on).
@@ -52,7 +106,7 @@ pub struct Record {
     /// Ran without failure and met the latency budget.
     pub feasible: bool,
     /// `ok` or `failed`.
-    pub status: String,
+    pub status: RecordStatus,
     pub failure: Option<String>,
     /// Frontier size and hypervolume after this evaluation.
     pub frontier_size: usize,
@@ -73,7 +127,7 @@ impl Record {
     pub fn loss(&self) -> f64 {
         self.proxy
             .val_loss
-            .filter(|_| self.status == "ok")
+            .filter(|_| self.status == RecordStatus::Ok)
             .unwrap_or(f64::INFINITY)
     }
     pub fn latency(&self) -> f64 {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod campaign;
 pub mod config;
 pub mod depth_width;
+pub mod event;
 pub mod executor;
 pub mod export;
 pub mod genome;

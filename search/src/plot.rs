@@ -2,6 +2,7 @@
 //! hypervolume after each evaluation. Plain SVG, no font or system dependency.
 
 use crate::campaign::{load_records, pareto_flags};
+use crate::journal::RecordStatus;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -90,7 +91,7 @@ fn range(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     let (cfg, records, _) = load_records(dir)?;
     let ok: Vec<usize> = (0..records.len())
-        .filter(|&i| records[i].status == "ok" && records[i].latency_s.is_some())
+        .filter(|&i| records[i].status == RecordStatus::Ok && records[i].latency_s.is_some())
         .collect();
     if ok.is_empty() {
         return Err(format!(

@@ -8,7 +8,7 @@
 
 use crate::config::{CampaignConfig, SpaceConfig, WidthRule};
 use crate::genome::Genome;
-use crate::journal::Record;
+use crate::journal::{Record, RecordStatus};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -109,7 +109,7 @@ pub fn designs(
         let reuse = same_settings(&scfg, cfg);
         for r in records
             .into_iter()
-            .filter(|r| r.feasible && r.status == "ok")
+            .filter(|r| r.feasible && r.status == RecordStatus::Ok)
         {
             if !fits(&r.genome, &cfg.space) {
                 notes(format!(

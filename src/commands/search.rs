@@ -3,6 +3,7 @@
 use anyhow::Context;
 use flashnas_search::campaign::{default_dir, load_records, pareto_flags};
 use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
+use flashnas_search::journal::RecordStatus;
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -534,9 +535,12 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let flags = pareto_flags(&cfg, &records);
     let over = records
         .iter()
-        .filter(|r| r.status == flashnas_search::campaign::OVER_BUDGET)
+        .filter(|r| r.status == RecordStatus::OverBudget)
         .count();
-    let failed = records.iter().filter(|r| r.status != "ok").count() - over;
+    let failed = records
+        .iter()
+        .filter(|r| r.status == RecordStatus::Failed)
+        .count();
     println!(
         "campaign     {} ({:?}, seed {})",
         cfg.name, cfg.strategy, cfg.seed

@@ -15,7 +15,7 @@ mod slurm;
 pub use local::LocalExecutor;
 pub use slurm::SlurmExecutor;
 
-use crate::campaign::Event;
+use crate::event::Event;
 use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

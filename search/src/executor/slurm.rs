@@ -3,7 +3,7 @@
 //! campaign directory.
 
 use super::{last_line, Executor, ExecutorConfig};
-use crate::campaign::Event;
+use crate::event::Event;
 use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 use super::{violation, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
 use crate::config::{AgingConfig, CampaignConfig, SpaceConfig};
+use crate::journal::Origin;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -99,7 +100,7 @@ impl Strategy for AgingEvolution {
                     cycle: self.cycle,
                     parent: Some(parent),
                     second_parent: None,
-                    origin: "mutation",
+                    origin: Origin::Mutation,
                     mutation: Some(factor),
                 });
             }

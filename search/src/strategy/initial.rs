@@ -5,6 +5,7 @@
 use super::{Ask, Proposal, Submitted, View};
 use crate::config::{CampaignConfig, SeedDesign, SpaceConfig};
 use crate::genome::{parse_layer_types, Genome};
+use crate::journal::Origin;
 use crate::warm_start::WarmSeed;
 use flashnas_model::spec::LayerKind;
 use flashnas_model::ArchSpec;
@@ -64,7 +65,7 @@ impl InitialPopulation {
         Ok(Genome::from_layers(&layers, width, &self.space))
     }
 
-    fn propose(genome: Genome, origin: &'static str) -> Ask {
+    fn propose(genome: Genome, origin: Origin) -> Ask {
         Ask::Propose(Proposal {
             genome,
             cycle: 0,
@@ -86,9 +87,9 @@ impl InitialPopulation {
                 self.next += 1;
                 self.random_phase = false;
                 return Ok(Some(if i < self.warm.len() {
-                    Self::propose(self.warm[i].genome.clone(), "warm_start")
+                    Self::propose(self.warm[i].genome.clone(), Origin::WarmStart)
                 } else {
-                    Self::propose(self.seed_genome(i - self.warm.len())?, "seed")
+                    Self::propose(self.seed_genome(i - self.warm.len())?, Origin::Seed)
                 }));
             }
             self.next = designed;
@@ -96,7 +97,7 @@ impl InitialPopulation {
                 self.random_phase = true;
                 return Ok(Some(Self::propose(
                     Genome::random(&self.space, rng),
-                    "random",
+                    Origin::Random,
                 )));
             }
             self.draining = true;

@@ -19,7 +19,7 @@ pub use random::RandomSearch;
 
 use crate::config::{CampaignConfig, Strategy as StrategyKind};
 use crate::genome::{Factor, Genome};
-use crate::journal::Record;
+use crate::journal::{Origin, Record, RecordStatus};
 use crate::pareto::Point;
 use crate::warm_start::WarmSeed;
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +32,7 @@ pub struct Proposal {
     pub cycle: usize,
     pub parent: Option<usize>,
     pub second_parent: Option<usize>,
-    pub origin: &'static str,
+    pub origin: Origin,
     pub mutation: Option<Factor>,
 }
 
@@ -91,7 +91,7 @@ pub fn build(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> Box<dyn S
 /// failed evaluation. A candidate left untrained because it was over the budget has the
 /// same violation as it would have had trained, so strategies treat it alike.
 pub fn violation(r: &Record, budget_s: f64) -> f64 {
-    if r.status != "ok" && r.status != crate::campaign::OVER_BUDGET {
+    if !matches!(r.status, RecordStatus::Ok | RecordStatus::OverBudget) {
         return f64::INFINITY;
     }
     (r.latency() - budget_s).max(0.0)

@@ -6,6 +6,7 @@
 
 use super::{point, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
 use crate::config::{CampaignConfig, Nsga2Config, SpaceConfig};
+use crate::journal::Origin;
 use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -117,10 +118,10 @@ impl Strategy for Nsga2 {
                                 rng,
                             );
                             let (child, f) = mixed.mutate(&self.space, rng);
-                            (child, Some(p2), "crossover", f)
+                            (child, Some(p2), Origin::Crossover, f)
                         } else {
                             let (child, f) = view.records[p1].genome.mutate(&self.space, rng);
-                            (child, None, "mutation", f)
+                            (child, None, Origin::Mutation, f)
                         };
                     self.generation.as_mut().expect("generation").pos = pos;
                     return Ok(Ask::Propose(Proposal {
