@@ -9,6 +9,7 @@
 
 pub mod analytic;
 pub mod calibrate;
+pub mod config;
 pub mod lut;
 pub mod profile;
 pub mod stats;
