@@ -438,7 +438,7 @@ fn assert_json_close(a: &serde_json::Value, b: &serde_json::Value, rel: f64, at:
 
 #[test]
 fn train_over_budget_reproduces_the_journals_saved_before_latency_first() {
-    // Fixtures: `flashnas search` on these configs at 56ae58e (before candidates were priced
+    // Fixtures: `flashnas search` on these configs at 8337f8c (before candidates were priced
     // first), wall-clock fields zeroed as `comparable` does. 4, 7 and 6 of the 10
     // candidates are over the budget.
     for strategy in ["aging", "nsga2", "random"] {
