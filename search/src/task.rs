@@ -459,7 +459,19 @@ pub fn evaluate_task(
     on_step: &mut dyn FnMut(flashnas_training::Progress),
 ) -> TaskResult {
     let start = Instant::now();
-    let data = Dataset::load(&task.train.data, task.train.seq_len, &task.base_dir);
+    let finish = |proxy: ProxyResult, latency: Latency| TaskResult {
+        name: task.name.clone(),
+        proposal_key: task.proposal_key.clone(),
+        proxy,
+        latency,
+        eval_seconds: start.elapsed().as_secs_f64(),
+        worker: format!("{}:{}", host_name(), std::process::id()),
+        attempt: 1,
+    };
+    let skipped = || Latency {
+        source: "skipped".into(),
+        ..Default::default()
+    };
     let device_name = device_override
         .map(str::to_string)
         .or_else(|| task.latency.as_ref().map(|l| l.device.clone()))
@@ -478,38 +490,21 @@ pub fn evaluate_task(
     };
     // Latency first: a candidate already over the budget is not worth its training.
     let priced = match &task.latency {
-        Some(l) if !l.train_over_budget && l.budget_seconds().is_some() => {
-            Some(task.known_latency.clone().unwrap_or_else(|| time_it(l)))
+        Some(l) if !l.train_over_budget => l.budget_seconds().map(|budget| {
+            let latency = task.known_latency.clone().unwrap_or_else(|| time_it(l));
+            (latency, budget)
+        }),
+        _ => None,
+    };
+    if let Some((latency, budget)) = &priced {
+        if let Some(s) = latency.seconds.filter(|s| s > budget) {
+            let reason = format!("latency {s:.6} s is over the budget {budget:.6} s");
+            let params = flashnas_model::accounting::param_count(&task.spec);
+            let proxy = ProxyResult::failed(Status::NotTrained { reason }, params);
+            return finish(proxy, latency.clone());
         }
-        _ => None,
-    };
-    let over_budget = match (&task.latency, &priced) {
-        (
-            Some(l),
-            Some(Latency {
-                seconds: Some(s), ..
-            }),
-        ) => l
-            .budget_seconds()
-            .filter(|&b| *s > b)
-            .map(|b| format!("latency {s:.6} s is over the budget {b:.6} s")),
-        _ => None,
-    };
-    if let (Some(reason), Some(latency)) = (over_budget, priced.clone()) {
-        return TaskResult {
-            name: task.name.clone(),
-            proposal_key: task.proposal_key.clone(),
-            proxy: ProxyResult::failed(
-                Status::NotTrained { reason },
-                flashnas_model::accounting::param_count(&task.spec),
-            ),
-            latency,
-            eval_seconds: start.elapsed().as_secs_f64(),
-            worker: format!("{}:{}", host_name(), std::process::id()),
-            attempt: 1,
-        };
     }
-    let proxy = match data {
+    let proxy = match Dataset::load(&task.train.data, task.train.seq_len, &task.base_dir) {
         Err(e) => ProxyResult::failed(
             Status::Error {
                 reason: format!("train.data: {e}"),
@@ -521,32 +516,14 @@ pub fn evaluate_task(
             train::<Train>(&task.spec, &task.train, &data, &train_device, on_step).0
         }
     };
-    let latency = match (&task.latency, &task.known_latency) {
-        _ if !proxy.status.is_ok() => Latency {
-            seconds: None,
-            cv: None,
-            source: "skipped".into(),
-            ..Default::default()
-        },
-        _ if priced.is_some() => priced.expect("priced"),
-        (_, Some(known)) => known.clone(),
-        (None, None) => Latency {
-            seconds: None,
-            cv: None,
-            source: "skipped".into(),
-            ..Default::default()
-        },
-        (Some(l), None) => time_it(l),
+    let latency = match (&task.latency, &task.known_latency, priced) {
+        _ if !proxy.status.is_ok() => skipped(),
+        (_, _, Some((priced, _))) => priced,
+        (_, Some(known), None) => known.clone(),
+        (None, None, None) => skipped(),
+        (Some(l), None, None) => time_it(l),
     };
-    TaskResult {
-        name: task.name.clone(),
-        proposal_key: task.proposal_key.clone(),
-        proxy,
-        latency,
-        eval_seconds: start.elapsed().as_secs_f64(),
-        worker: format!("{}:{}", host_name(), std::process::id()),
-        attempt: 1,
-    }
+    finish(proxy, latency)
 }
 
 /// `flashnas worker`: evaluate `DIR/candidates/<name>` and publish its result.
