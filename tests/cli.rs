@@ -1,24 +1,11 @@
 //! The `flashnas` binary from outside: numerics commands, campaign kill -9 and resume,
 //! export, error messages.
 
+mod common;
+
+use common::{bin, campaign_toml, comparable, ok};
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flashnas"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "{:?} failed:\n{}\n{}",
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Stdio;
 
 fn npy_f32(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap();
@@ -139,58 +126,9 @@ fn invalid_arch_and_config_errors_name_the_problem() {
 }
 
 fn campaign_config(dir: &Path) -> std::path::PathBuf {
-    let text = r#"
-name = "kill"
-seed = 5
-strategy = "aging"
-evaluations = 8
-[space]
-stages = 2
-mixers = ["attention", "mamba2", "deltanet"]
-ffns = [0, 1]
-max_repeats = 2
-depth_cap = 6
-widths = [16, 32]
-head_dim = 8
-ffn_ratio = 2.0
-mamba_d_state = 4
-chunk_size = 8
-[aging]
-population = 3
-sample = 2
-[latency]
-source = "analytic"
-roofline = "cpu-2core"
-prompt = 8
-generate = 8
-budget_s = 0.004
-[objectives]
-reference_point = { loss = 6.0, latency_s = 0.01 }
-[train]
-seq_len = 16
-batch_size = 4
-steps = 30
-[train.data]
-val_windows = 2
-"#;
     let p = dir.join("kill.toml");
-    std::fs::write(&p, text).unwrap();
+    std::fs::write(&p, campaign_toml("kill", 5, 8, 30, "")).unwrap();
     p
-}
-
-fn comparable_journal(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let mut r = v["record"].take();
-            r["eval_seconds"] = 0.into();
-            r["proxy"]["wall_seconds"] = 0.into();
-            r["proxy"]["tokens_per_second"] = 0.into();
-            r
-        })
-        .collect()
 }
 
 #[test]
@@ -203,7 +141,7 @@ fn campaign_killed_with_sigkill_resumes_to_the_same_journal() {
         .arg(&cfg)
         .arg("--out")
         .arg(&full));
-    let reference = comparable_journal(&full);
+    let reference = comparable(&full);
     assert_eq!(reference.len(), 8);
 
     for kill_after in [2usize, 5] {
@@ -237,11 +175,7 @@ fn campaign_killed_with_sigkill_resumes_to_the_same_journal() {
         assert!(partial < 8, "killed before the end ({partial} records)");
         let out = ok(bin().arg("resume").arg(&run));
         assert!(out.contains("(from journal)") || partial == 0, "{out}");
-        assert_eq!(
-            comparable_journal(&run),
-            reference,
-            "killed after {kill_after}"
-        );
+        assert_eq!(comparable(&run), reference, "killed after {kill_after}");
     }
 
     // status, export and plot on the finished campaign.

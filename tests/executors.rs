@@ -5,86 +5,28 @@
 //! The Slurm part needs a running cluster (`.ci/slurm-up` starts a one-node one). Without one
 //! it is skipped with a message, unless FLASHNAS_REQUIRE_SLURM=1 (set by CI), where it fails.
 
+mod common;
+
+use common::{bin, campaign_toml, journal_len, ok};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flashnas"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "{:?} failed:\n{}\n{}",
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Candidates train long enough (~1 s each) to be cancelled or killed while running.
 fn config(dir: &Path) -> PathBuf {
-    let text = r#"
-name = "executors"
-seed = 11
-strategy = "aging"
-evaluations = 8
-[space]
-stages = 2
-mixers = ["attention", "mamba2", "deltanet"]
-ffns = [0, 1]
-max_repeats = 2
-depth_cap = 6
-widths = [16, 32]
-head_dim = 8
-ffn_ratio = 2.0
-mamba_d_state = 4
-chunk_size = 8
-[aging]
-population = 3
-sample = 2
-[latency]
-source = "analytic"
-roofline = "cpu-2core"
-prompt = 8
-generate = 8
-budget_s = 0.004
-[objectives]
-reference_point = { loss = 6.0, latency_s = 0.01 }
-[train]
-seq_len = 16
-batch_size = 4
-steps = 150
-[train.data]
-val_windows = 2
-[executor]
-in_flight = 2
-threads_per_worker = 1
-poll_interval_s = 0.2
-"#;
+    let executor = "[executor]\nin_flight = 2\nthreads_per_worker = 1\npoll_interval_s = 0.2\n";
     let p = dir.join("executors.toml");
-    std::fs::write(&p, text).unwrap();
+    std::fs::write(&p, campaign_toml("executors", 11, 8, 150, executor)).unwrap();
     p
 }
 
 /// Journal records without wall-clock fields and retry counts.
 fn comparable(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let mut r = v["record"].take();
-            r["eval_seconds"] = 0.into();
-            r["attempts"] = 0.into();
-            r["proxy"]["wall_seconds"] = 0.into();
-            r["proxy"]["tokens_per_second"] = 0.into();
-            r
-        })
-        .collect()
+    let mut records = common::comparable(dir);
+    for r in &mut records {
+        r["attempts"] = 0.into();
+    }
+    records
 }
 
 fn attempts(dir: &Path, id: usize) -> u64 {
@@ -92,12 +34,6 @@ fn attempts(dir: &Path, id: usize) -> u64 {
     let line = text.lines().nth(id).expect("record");
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     v["record"]["attempts"].as_u64().unwrap()
-}
-
-fn journal_len(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 /// Leases present now: (candidate, lease JSON).

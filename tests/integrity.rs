@@ -1,25 +1,12 @@
 //! A campaign folder stays whole under concurrent readers, a second driver, and a kill in
 //! the middle of a journal rewrite.
 
+mod common;
+
+use common::{bin, campaign_toml, comparable, journal_len, ok};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flashnas"))
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("runs");
-    assert!(
-        out.status.success(),
-        "{:?} failed:\n{}\n{}",
-        cmd,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A small analytic-latency campaign; `seeds` puts two fixed designs first.
 fn config(dir: &Path, name: &str, evaluations: usize, steps: usize, seeds: bool) -> PathBuf {
@@ -28,66 +15,9 @@ fn config(dir: &Path, name: &str, evaluations: usize, steps: usize, seeds: bool)
     } else {
         ""
     };
-    let text = format!(
-        r#"
-name = "{name}"
-seed = 5
-strategy = "aging"
-evaluations = {evaluations}
-[space]
-stages = 2
-mixers = ["attention", "mamba2", "deltanet"]
-ffns = [0, 1]
-max_repeats = 2
-depth_cap = 6
-widths = [16, 32]
-head_dim = 8
-ffn_ratio = 2.0
-mamba_d_state = 4
-chunk_size = 8
-[aging]
-population = 3
-sample = 2
-[latency]
-source = "analytic"
-roofline = "cpu-2core"
-prompt = 8
-generate = 8
-budget_s = 0.004
-[objectives]
-reference_point = {{ loss = 6.0, latency_s = 0.01 }}
-[train]
-seq_len = 16
-batch_size = 4
-steps = {steps}
-[train.data]
-val_windows = 2
-{seeds}"#
-    );
     let p = dir.join(format!("{name}.toml"));
-    std::fs::write(&p, text).unwrap();
+    std::fs::write(&p, campaign_toml(name, 5, evaluations, steps, seeds)).unwrap();
     p
-}
-
-fn comparable(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let mut r = v["record"].take();
-            r["eval_seconds"] = 0.into();
-            r["proxy"]["wall_seconds"] = 0.into();
-            r["proxy"]["tokens_per_second"] = 0.into();
-            r
-        })
-        .collect()
-}
-
-fn records(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 fn spawn_search(cfg: &Path, out: &Path) -> Child {
@@ -104,7 +34,7 @@ fn spawn_search(cfg: &Path, out: &Path) -> Child {
 
 fn wait_for_records(dir: &Path, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(180);
-    while records(dir) < n {
+    while journal_len(dir) < n {
         assert!(Instant::now() < deadline, "no {n} records in time");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -209,7 +139,7 @@ fn a_second_driver_is_refused_until_the_first_dies() {
     }
     first.kill().unwrap(); // SIGKILL: the lock goes with the process
     first.wait().unwrap();
-    assert!(records(&run) < 8, "killed before the end");
+    assert!(journal_len(&run) < 8, "killed before the end");
     ok(bin().arg("resume").arg(&run));
     assert_eq!(comparable(&run), reference);
 }

@@ -94,6 +94,16 @@ struct Trace {
     populations: Vec<Vec<usize>>,
 }
 
+/// What the campaign shows a strategy, with the synthetic budget (0.5 s).
+fn view(records: &[Record], in_flight: usize, evaluations: usize) -> View<'_> {
+    View {
+        records,
+        in_flight,
+        budget_left: records.len() + in_flight < evaluations,
+        budget_s: 0.5,
+    }
+}
+
 /// The campaign's loop: room for `in_flight` candidates, duplicates never evaluated twice.
 fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
     let mut s = build(cfg, Path::new("."), Vec::new());
@@ -106,9 +116,6 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
         asked: Vec::new(),
         populations: Vec::new(),
     };
-    let view = |records: &[Record], pending: usize| -> (usize, bool) {
-        (pending, records.len() + pending < cfg.evaluations)
-    };
     let admit = |records: &mut Vec<Record>, pending: &mut VecDeque<(usize, Proposal)>| {
         let (id, p) = pending.pop_front().unwrap();
         records.push(record(id, &p, cfg));
@@ -117,24 +124,9 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
     loop {
         while pending.len() >= in_flight {
             let id = admit(&mut records, &mut pending);
-            let (n, left) = view(&records, pending.len());
-            s.tell(
-                &View {
-                    records: &records,
-                    in_flight: n,
-                    budget_left: left,
-                    budget_s: 0.5,
-                },
-                id,
-            );
+            s.tell(&view(&records, pending.len(), cfg.evaluations), id);
         }
-        let (n, left) = view(&records, pending.len());
-        let v = View {
-            records: &records,
-            in_flight: n,
-            budget_left: left,
-            budget_s: 0.5,
-        };
+        let v = view(&records, pending.len(), cfg.evaluations);
         let before = s.population();
         match s.ask(&v, &mut rng).unwrap() {
             Ask::Propose(p) => {
@@ -148,29 +140,11 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
                         Submitted::New(id)
                     }
                 };
-                let (n, left) = view(&records, pending.len());
-                s.submitted(
-                    &View {
-                        records: &records,
-                        in_flight: n,
-                        budget_left: left,
-                        budget_s: 0.5,
-                    },
-                    outcome,
-                );
+                s.submitted(&view(&records, pending.len(), cfg.evaluations), outcome);
             }
             Ask::Wait => {
                 let id = admit(&mut records, &mut pending);
-                let (n, left) = view(&records, pending.len());
-                s.tell(
-                    &View {
-                        records: &records,
-                        in_flight: n,
-                        budget_left: left,
-                        budget_s: 0.5,
-                    },
-                    id,
-                );
+                s.tell(&view(&records, pending.len(), cfg.evaluations), id);
             }
             Ask::Done(_) => break,
         }
@@ -180,16 +154,7 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
     }
     while !pending.is_empty() {
         let id = admit(&mut records, &mut pending);
-        let (n, left) = view(&records, pending.len());
-        s.tell(
-            &View {
-                records: &records,
-                in_flight: n,
-                budget_left: left,
-                budget_s: 0.5,
-            },
-            id,
-        );
+        s.tell(&view(&records, pending.len(), cfg.evaluations), id);
     }
     trace.populations.push(s.population());
     trace.records = records;
@@ -230,7 +195,7 @@ fn aging_keeps_a_fifo_population_and_prefers_feasible_parents() {
         for w in settled.windows(2) {
             let (a, b) = (w[0], w[1]);
             assert!(
-                (1..=5).any(|k| a[k..] == b[..5 - k]),
+                (1..5).any(|k| a[k..] == b[..5 - k]),
                 "{a:?} -> {b:?} is not a FIFO shift"
             );
         }
