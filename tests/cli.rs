@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, campaign_toml, comparable, ok};
+use common::{bin, campaign_toml, comparable, ok, search};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -136,21 +136,13 @@ fn campaign_killed_with_sigkill_resumes_to_the_same_journal() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = campaign_config(dir.path());
     let full = dir.path().join("full");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&full));
+    ok(&mut search(&cfg, &full));
     let reference = comparable(&full);
     assert_eq!(reference.len(), 8);
 
     for kill_after in [2usize, 5] {
         let run = dir.path().join(format!("killed{kill_after}"));
-        let mut child = bin()
-            .args(["search", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&run)
+        let mut child = search(&cfg, &run)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{bin, campaign_toml, journal_len, ok};
+use common::{bin, campaign_toml, journal_len, ok, search};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,11 +74,7 @@ fn no_ignored_results(dir: &Path) {
 }
 
 fn spawn_search(cfg: &Path, out: &Path, executor: &str, log: &Path) -> Child {
-    bin()
-        .args(["search", "--config"])
-        .arg(cfg)
-        .arg("--out")
-        .arg(out)
+    search(cfg, out)
         .args(["--executor", executor, "--workers", "2"])
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::null())
@@ -115,11 +111,7 @@ fn local_pool_and_slurm_write_the_inline_journal() {
 
     // Reference: in-process evaluation.
     let inline = tmp.path().join("inline");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&inline));
+    ok(&mut search(&cfg, &inline));
     let reference = comparable(&inline);
     assert_eq!(reference.len(), 8);
     println!("inline campaign: {:.1} s", t0.elapsed().as_secs_f64());
@@ -293,11 +285,7 @@ fn local_pool_and_slurm_write_the_inline_journal() {
     std::fs::set_permissions(wrap.join("squeue"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let flaky = tmp.path().join("flaky");
     let path = format!("{}:{}", wrap.display(), std::env::var("PATH").unwrap());
-    let out = ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&flaky)
+    let out = ok(search(&cfg, &flaky)
         .args(["--executor", "slurm", "--workers", "2"])
         .env("PATH", &path));
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "4");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, campaign_toml, comparable, journal_len, ok};
+use common::{bin, campaign_toml, comparable, journal_len, ok, search};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -21,11 +21,7 @@ fn config(dir: &Path, name: &str, evaluations: usize, steps: usize, seeds: bool)
 }
 
 fn spawn_search(cfg: &Path, out: &Path) -> Child {
-    bin()
-        .args(["search", "--config"])
-        .arg(cfg)
-        .arg("--out")
-        .arg(out)
+    search(cfg, out)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -45,11 +41,7 @@ fn readers_hammering_a_live_campaign_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "readers", 8, 30, false);
     let quiet = dir.path().join("quiet");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&quiet));
+    ok(&mut search(&cfg, &quiet));
     let reference = comparable(&quiet);
     assert_eq!(reference.len(), 8);
 
@@ -110,11 +102,7 @@ fn a_second_driver_is_refused_until_the_first_dies() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "drivers", 8, 60, false);
     let quiet = dir.path().join("quiet");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&quiet));
+    ok(&mut search(&cfg, &quiet));
     let reference = comparable(&quiet);
 
     let run = dir.path().join("run");
@@ -122,13 +110,7 @@ fn a_second_driver_is_refused_until_the_first_dies() {
     wait_for_records(&run, 1);
     for second in [
         bin().arg("resume").arg(&run).output().unwrap(),
-        bin()
-            .args(["search", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&run)
-            .output()
-            .unwrap(),
+        search(&cfg, &run).output().unwrap(),
     ] {
         let err = String::from_utf8_lossy(&second.stderr);
         assert!(!second.status.success(), "a second driver ran");
@@ -177,11 +159,7 @@ fn a_kill_inside_the_mismatch_rewrite_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "rewrite", 5, 10, true);
     let base = dir.path().join("base");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&base));
+    ok(&mut search(&cfg, &base));
     let original = lines_of(&base.join("journal.jsonl"));
     assert_eq!(original.len(), 5);
 

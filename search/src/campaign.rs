@@ -395,25 +395,12 @@ impl<'a> Campaign<'a> {
             return Ok(Err(dup));
         }
         let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
-        if p.origin == Origin::WarmStart {
-            let earlier = self.warm.iter().find_map(|w| {
-                w.reusable
-                    .as_ref()
-                    .filter(|r| r.key == key && r.spec == spec)
-                    .map(|r| (w.source.clone(), r.clone()))
-            });
-            if let Some((source, r)) = earlier {
-                self.by_key.insert(proposal_key, id);
-                self.by_key.insert(key.clone(), id);
-                self.pending.push_back(Pending {
-                    id,
-                    proposal: p,
-                    genome,
-                    key,
-                    spec,
-                    task: None,
-                    replay: None,
-                    reused: Some(TaskResult {
+        // A warm-start design evaluated by an earlier campaign under the same settings.
+        let reused = (p.origin == Origin::WarmStart)
+            .then(|| {
+                self.warm.iter().find_map(|w| {
+                    let r = w.reusable.as_ref()?;
+                    (r.key == key && r.spec == spec).then(|| TaskResult {
                         name: id.to_string(),
                         proposal_key: r.proposal_key.clone(),
                         latency: Latency {
@@ -423,15 +410,43 @@ impl<'a> Campaign<'a> {
                             raw_s: r.latency_raw_s,
                             ratio: r.latency_ref,
                         },
-                        proxy: r.proxy,
+                        proxy: r.proxy.clone(),
                         eval_seconds: 0.0,
-                        worker: format!("reused from {source} #{}", r.id),
+                        worker: format!("reused from {} #{}", w.source, r.id),
                         attempt: r.attempts,
-                    }),
-                });
-                return Ok(Ok(id));
-            }
+                    })
+                })
+            })
+            .flatten();
+        let task = match reused {
+            Some(_) => None,
+            None => Some(self.start_task(id, &proposal_key, &spec)),
+        };
+        let started = task.is_some();
+        self.by_key.insert(proposal_key, id);
+        self.by_key.insert(key.clone(), id);
+        self.pending.push_back(Pending {
+            id,
+            proposal: p,
+            genome,
+            key,
+            spec,
+            task,
+            replay: None,
+            reused,
+        });
+        if started {
+            let mut ck = self.checkpoint(false);
+            ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
+            ck.in_flight_ids = self.pending.iter().map(|q| q.id).collect();
+            let _ = ck.save(&self.dir);
         }
+        Ok(Ok(id))
+    }
+
+    /// Writes candidate `id`'s task and hands it to the executor (a failure to start is
+    /// noted; waiting for it then reports the failure).
+    fn start_task(&mut self, id: usize, proposal_key: &str, spec: &ArchSpec) -> Task {
         let mut train = self.cfg.train.clone();
         train.seed = self.cfg.seed;
         let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
@@ -443,7 +458,7 @@ impl<'a> Campaign<'a> {
         };
         let task = Task {
             name: id.to_string(),
-            proposal_key: proposal_key.clone(),
+            proposal_key: proposal_key.to_string(),
             spec: spec.clone(),
             train,
             latency: Some(self.cfg.latency.clone()),
@@ -458,23 +473,7 @@ impl<'a> Campaign<'a> {
         if let Err(e) = started {
             (self.on_event)(Event::Note(format!("candidate {id}: {e}")));
         }
-        self.by_key.insert(proposal_key, id);
-        self.by_key.insert(key.clone(), id);
-        self.pending.push_back(Pending {
-            id,
-            proposal: p,
-            genome,
-            key,
-            spec,
-            task: Some(task),
-            replay: None,
-            reused: None,
-        });
-        let mut ck = self.checkpoint(false);
-        ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
-        ck.in_flight_ids = self.pending.iter().map(|q| q.id).collect();
-        let _ = ck.save(&self.dir);
-        Ok(Ok(id))
+        task
     }
 
     /// Waits for the oldest in-flight candidate and admits it.

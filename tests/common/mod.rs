@@ -93,3 +93,13 @@ pub fn journal_len(dir: &Path) -> usize {
         .map(|t| t.lines().count())
         .unwrap_or(0)
 }
+
+/// `flashnas search --config CFG --out OUT`, ready for more arguments or redirections.
+pub fn search(cfg: impl AsRef<Path>, out: impl AsRef<Path>) -> Command {
+    let mut cmd = bin();
+    cmd.args(["search", "--config"])
+        .arg(cfg.as_ref())
+        .arg("--out")
+        .arg(out.as_ref());
+    cmd
+}
