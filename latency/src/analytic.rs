@@ -22,16 +22,16 @@ pub struct DeviceModel {
 impl DeviceModel {
     /// Built-in presets: `cpu-2core` (this project's CI machine, f32 GEMM ≈ 80 GFLOP/s),
     /// `a100`, `h100`, `h200` (f32 non-tensor-core peaks, HBM bandwidths, CUDA-graph launch cost).
-    pub fn preset(name: &str) -> Result<Self, String> {
+    pub fn preset(name: &str) -> Result<Self, crate::Error> {
         let (flops, bw, launch) = match name {
             "cpu-2core" => (80e9, 12e9, 60e-6),
             "a100" => (19.5e12, 2.0e12, 4e-6),
             "h100" => (67e12, 3.35e12, 3e-6),
             "h200" => (67e12, 4.8e12, 3e-6),
             other => {
-                return Err(format!(
+                return Err(crate::Error::Config(format!(
                     "unknown device preset '{other}' (expected cpu-2core, a100, h100, h200)"
-                ))
+                )))
             }
         };
         Ok(Self {
@@ -44,7 +44,7 @@ impl DeviceModel {
 
     /// Every figure must be a positive finite number (zero bandwidth would price every model
     /// at infinity); the launch overhead may be zero.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (field, v, zero_ok) in [
             ("peak_flops", self.peak_flops, false),
             ("bandwidth", self.bandwidth, false),

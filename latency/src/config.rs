@@ -84,7 +84,11 @@ pub struct LatencyConfig {
 
 impl LatencyConfig {
     /// Everything but the budget: protocol sizes, device, and what the source needs.
-    pub fn validate_protocol(&self) -> Result<(), String> {
+    pub fn validate_protocol(&self) -> Result<(), crate::Error> {
+        self.check_protocol().map_err(crate::Error::Config)
+    }
+
+    fn check_protocol(&self) -> Result<(), String> {
         let l = self;
         if l.prompt == 0 || l.repeats == 0 {
             return Err("latency.prompt and latency.repeats: must be at least 1".into());

@@ -10,11 +10,13 @@
 pub mod analytic;
 pub mod calibrate;
 pub mod config;
+pub mod error;
 pub mod lut;
 pub mod profile;
 pub mod stats;
 
 pub use analytic::DeviceModel;
+pub use error::Error;
 pub use lut::LatencyTable;
 pub use profile::{profile, Profile, ProfileConfig};
 pub use stats::Stats;

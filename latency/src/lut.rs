@@ -178,14 +178,19 @@ impl LutFile {
     /// Reads a table file. Keys are derived from each table's own fields (device, backend,
     /// burn version, protocol): a table from another burn version keeps its key and is never
     /// matched; one written under an older key format is filed under its full key.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, crate::Error> {
+        use crate::Error;
         if !path.exists() {
             return Ok(Self::default());
         }
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        let file: Self = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a flashnas latency table: {e}", path.display()))?;
+            .map_err(|e| Error::Table(format!("{}: cannot read: {e}", path.display())))?;
+        let file: Self = serde_json::from_str(&text).map_err(|e| {
+            Error::Table(format!(
+                "{}: not a flashnas latency table: {e}",
+                path.display()
+            ))
+        })?;
         let mut out = Self::default();
         for t in file.tables.into_values() {
             out.insert(t);
@@ -193,10 +198,10 @@ impl LutFile {
         Ok(out)
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    pub fn save(&self, path: &Path) -> Result<(), crate::Error> {
         let text = serde_json::to_string_pretty(self).expect("serializable");
         flashnas_model::weights::write_atomic(path, text.as_bytes())
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            .map_err(|e| crate::Error::Table(format!("{}: cannot write: {e}", path.display())))
     }
 
     /// The table of this device model, backend and protocol (and this burn version).

@@ -147,15 +147,19 @@ pub fn decode_memory_bytes(spec: &ArchSpec, context: usize, batch: usize) -> u64
 }
 
 /// The largest batch whose decode fits `budget` bytes; an error when not even one fits.
-pub fn max_batch_for_memory(spec: &ArchSpec, context: usize, budget: u64) -> Result<usize, String> {
+pub fn max_batch_for_memory(
+    spec: &ArchSpec,
+    context: usize,
+    budget: u64,
+) -> Result<usize, crate::Error> {
     let one = decode_memory_bytes(spec, context, 1);
     if one > budget {
-        return Err(format!(
+        return Err(crate::Error::Memory(format!(
             "the architecture does not fit the memory budget: decoding one sequence to {context} tokens needs {one} bytes \
              ({} of weights + {} of state and activations), the budget is {budget} bytes",
             4 * param_count(spec),
             one - 4 * param_count(spec) as u64
-        ));
+        )));
     }
     let per = decode_memory_bytes(spec, context, 2) - one;
     Ok(1 + ((budget - one) / per.max(1)) as usize)
@@ -201,17 +205,20 @@ pub fn profile<B: Kernels>(
     cfg: &ProfileConfig,
     device: &B::Device,
     sync: &dyn Fn(),
-) -> Result<Profile, String> {
-    spec.validate().map_err(|e| e.to_string())?;
+) -> Result<Profile, crate::Error> {
+    use crate::Error;
+    spec.validate().map_err(|e| Error::Config(e.to_string()))?;
     if cfg.prompt == 0 || cfg.prefill_len == 0 || cfg.prefill_batch == 0 {
-        return Err("prompt, prefill_len and prefill_batch must be at least 1".into());
+        return Err(Error::Config(
+            "prompt, prefill_len and prefill_batch must be at least 1".into(),
+        ));
     }
     let context = cfg.prompt + cfg.generate;
     let throughput_batch = match (cfg.throughput_batch, cfg.memory_budget) {
         (Some(b), Some(budget)) => {
             let max = max_batch_for_memory(spec, context, budget)?;
             if b > max {
-                return Err(format!("throughput batch {b} does not fit the memory budget of {budget} bytes (at most {max})"));
+                return Err(Error::Memory(format!("throughput batch {b} does not fit the memory budget of {budget} bytes (at most {max})")));
             }
             Some(b)
         }

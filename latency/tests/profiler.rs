@@ -70,7 +70,11 @@ fn memory_budget_selects_a_batch_or_refuses() {
         6
     );
     let err = max_batch_for_memory(&spec, 1000, one - 1).unwrap_err();
-    assert!(err.contains("does not fit the memory budget"), "{err}");
+    assert!(matches!(err, flashnas_latency::Error::Memory(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("does not fit the memory budget"),
+        "{err}"
+    );
     let cfg = ProfileConfig {
         throughput_batch: None,
         memory_budget: Some(10),
@@ -78,6 +82,7 @@ fn memory_budget_selects_a_batch_or_refuses() {
     };
     assert!(profile::<Compute>(&spec, &cfg, &device(), &s)
         .unwrap_err()
+        .to_string()
         .contains("does not fit"));
 }
 
@@ -85,11 +90,12 @@ fn memory_budget_selects_a_batch_or_refuses() {
 fn bad_device_strings_are_clear_errors() {
     for bad in ["gpu", "cuda:one", "tpu:0"] {
         let e = parse_device(bad).unwrap_err();
-        assert!(e.contains(bad), "{e}");
+        assert!(e.to_string().contains(bad), "{e}");
     }
     if !cfg!(feature = "cuda") {
         assert!(parse_device("cuda:0")
             .unwrap_err()
+            .to_string()
             .contains("--features cuda"));
         assert!(parse_device("cpu").is_ok());
     }
@@ -160,5 +166,7 @@ fn lookup_table_predicts_and_round_trips_through_its_file() {
         )
         .is_none());
     std::fs::write(&path, "{ not json").unwrap();
-    assert!(LutFile::load(&path).unwrap_err().contains("lut.json"));
+    let err = LutFile::load(&path).unwrap_err();
+    assert!(matches!(err, flashnas_latency::Error::Table(_)), "{err:?}");
+    assert!(err.to_string().contains("lut.json"));
 }

@@ -37,8 +37,17 @@ pub fn device() -> Device<Compute> {
     Default::default()
 }
 
+/// A device string this binary cannot use, with what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeviceError(pub String);
+
 /// Parses a user device string (`cpu`, `cuda`, `cuda:N`) against the compiled backends.
-pub fn parse_device(s: &str) -> Result<Device<Compute>, String> {
+pub fn parse_device(s: &str) -> Result<Device<Compute>, DeviceError> {
+    parse(s).map_err(DeviceError)
+}
+
+fn parse(s: &str) -> Result<Device<Compute>, String> {
     let s = s.trim();
     if s == "cpu" {
         if cfg!(feature = "cuda") {

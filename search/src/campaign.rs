@@ -7,16 +7,19 @@
 //! the interrupted run was. With a deterministic latency source, an interrupted-and-resumed
 //! campaign writes the same journal as an uninterrupted one, wall-clock fields aside.
 
-use crate::config::{CampaignConfig, Strategy, WidthRule};
-pub use crate::event::Event;
-use crate::executor::Executor;
-use crate::genome::Genome;
+use crate::config::CampaignConfig;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::executor::{Executor, Pipeline};
+use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
 use crate::lock::FolderLock;
 use crate::pareto::{frontier, hypervolume_2d, Point};
-use crate::strategy::{violation, Ask, Proposal, Submitted, View};
-use crate::task::{write_task, DeviceLock, Latency, Task, TaskResult};
-use crate::warm_start::WarmSeed;
+use crate::strategy::{
+    violation, AgingEvolution, Ask, InitialPopulation, Nsga2, Proposal, RandomSearch, Strategy,
+    StrategyKind, Submitted, View, WarmSeed,
+};
+use crate::task::{DeviceLock, Latency, Task, TaskResult};
 use flashnas_latency::LatencySource;
 use flashnas_model::{accounting, ArchSpec};
 use flashnas_training::{Dataset, Status};
@@ -33,8 +36,6 @@ struct Pending {
     genome: Genome,
     key: String,
     spec: ArchSpec,
-    /// What the executor is evaluating (`None` when read back from the journal).
-    task: Option<Task>,
     replay: Option<Record>,
     /// An earlier campaign's evaluation of the same candidate under the same settings.
     reused: Option<TaskResult>,
@@ -55,7 +56,7 @@ pub struct Campaign<'a> {
     latency_cache: HashMap<String, Latency>,
     executor: Box<dyn Executor>,
     /// Proposed, not yet admitted, oldest first; admitted strictly in this order.
-    pending: VecDeque<Pending>,
+    pipeline: Pipeline<Pending>,
     cycle: usize,
     population: Vec<usize>,
     /// The reference model latencies are calibrated against or budgeted in, if any.
@@ -80,7 +81,7 @@ impl<'a> Campaign<'a> {
         cfg: CampaignConfig,
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let lock = new_run_dir(
             dir,
             config_text,
@@ -94,13 +95,13 @@ impl<'a> Campaign<'a> {
 
     /// Opens an existing campaign directory for resume: everything comes from `DIR/config.toml`.
     /// Refused while another driver runs on the folder.
-    pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
+    pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self> {
         let config = dir.join("config.toml");
         if !config.exists() {
-            return Err(format!(
-                "{}: no campaign here (no config.toml)",
-                dir.display()
-            ));
+            return Err(Error::NotFound {
+                dir: dir.to_path_buf(),
+                what: "campaign",
+            });
         }
         let lock = FolderLock::acquire(dir, DRIVER_LOCK, "campaign driver")?;
         let cfg = CampaignConfig::from_file(&config)?;
@@ -112,14 +113,14 @@ impl<'a> Campaign<'a> {
         cfg: CampaignConfig,
         lock: FolderLock,
         on_event: &'a mut dyn FnMut(Event),
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let base = dir.to_path_buf();
         let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base)
-            .map_err(|e| format!("train.data: {e}"))?;
+            .map_err(|e| Error::Data(e.to_string()))?;
         let journal = Journal::new(dir);
         let read = journal
             .repair()
-            .map_err(|e| format!("{}: {e}", journal.path().display()))?;
+            .map_err(|e| Error::file(journal.path(), e))?;
         for p in read.problems {
             on_event(Event::Note(p));
         }
@@ -155,7 +156,7 @@ impl<'a> Campaign<'a> {
             )));
         }
         let population = match cfg.strategy {
-            Strategy::Nsga2 => cfg.nsga2.population,
+            StrategyKind::Nsga2 => cfg.nsga2.population,
             _ => cfg.aging.population,
         };
         let warm =
@@ -177,7 +178,7 @@ impl<'a> Campaign<'a> {
             by_key: HashMap::new(),
             on_event,
             executor,
-            pending: VecDeque::new(),
+            pipeline: Pipeline::new(cfg.executor.in_flight()),
             latency_cache: HashMap::new(),
             cfg,
             cycle: 0,
@@ -274,7 +275,7 @@ impl<'a> Campaign<'a> {
         &mut self,
         kind: Option<crate::executor::ExecutorKind>,
         workers: Option<usize>,
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         let in_flight = self.cfg.executor.in_flight();
         if let Some(k) = kind {
             self.cfg.executor.kind = k;
@@ -286,26 +287,26 @@ impl<'a> Campaign<'a> {
         self.cfg
             .executor
             .validate()
-            .map_err(|e| format!("executor.{e}"))?;
+            .map_err(|e| Error::Config(format!("executor.{e}")))?;
         self.executor = self.cfg.executor.build()?;
         Ok(())
     }
 
     /// Candidates proposed and not yet admitted.
     pub fn in_flight(&self) -> usize {
-        self.pending.len()
+        self.pipeline.len()
     }
 
     /// Proposals may still be made (admitted + in flight < budget).
     fn budget_left(&self) -> bool {
-        self.records.len() + self.pending.len() < self.cfg.evaluations
+        self.records.len() + self.pipeline.len() < self.cfg.evaluations
     }
 
     /// Admits the oldest in-flight candidates until fewer than `in_flight` remain; returns
     /// the admitted ids in order.
     fn make_room(&mut self) -> Vec<usize> {
         let mut ids = Vec::new();
-        while self.pending.len() >= self.cfg.executor.in_flight() {
+        while self.pipeline.is_full() {
             ids.push(self.admit_head());
         }
         ids
@@ -314,7 +315,7 @@ impl<'a> Campaign<'a> {
     /// Admits every in-flight candidate, in order.
     fn drain(&mut self) -> Vec<usize> {
         let mut ids = Vec::new();
-        while !self.pending.is_empty() {
+        while !self.pipeline.is_empty() {
             ids.push(self.admit_head());
         }
         ids
@@ -324,7 +325,7 @@ impl<'a> Campaign<'a> {
     /// the records not replayed go to `journal.jsonl.replaced[-n]`, then the journal is
     /// replaced by the records kept so far. Both writes are atomic and in that order, so a
     /// kill at any point loses nothing: the old journal stays until the new one replaces it.
-    fn discard_replay(&mut self) -> Result<(), String> {
+    fn discard_replay(&mut self) -> Result<()> {
         let rest: Vec<Record> = self.replay.drain(..).collect();
         let aside = (0..)
             .map(|i| match i {
@@ -335,17 +336,17 @@ impl<'a> Campaign<'a> {
             .expect("a free name");
         let text: String = rest.iter().map(crate::journal::line_of).collect();
         flashnas_model::weights::write_atomic(&aside, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", aside.display()))?;
+            .map_err(|e| Error::file(&aside, e))?;
         crate::lock::fault_point("journal-rewrite:replaced-written");
         let kept: Vec<Record> = self
             .records
             .iter()
             .cloned()
-            .chain(self.pending.iter().filter_map(|q| q.replay.clone()))
+            .chain(self.pipeline.items().filter_map(|q| q.replay.clone()))
             .collect();
         self.journal
             .rewrite(&kept)
-            .map_err(|e| format!("{}: {e}", self.journal.path().display()))?;
+            .map_err(|e| Error::file(self.journal.path(), e))?;
         crate::lock::fault_point("journal-rewrite:done");
         Ok(())
     }
@@ -353,29 +354,29 @@ impl<'a> Campaign<'a> {
     /// Proposes a candidate: read back from the journal, or written as a task and handed to
     /// the executor. `Ok(Err(id))`: a duplicate of candidate `id` (admitted or in flight),
     /// which is never evaluated twice. `Err`: the journal could not be rewritten.
-    fn submit(&mut self, p: Proposal) -> Result<Result<usize, usize>, String> {
+    fn submit(&mut self, p: Proposal) -> Result<Result<usize, usize>> {
         let proposal_key = p.genome.key();
         if self.cfg.space.width == WidthRule::Gene {
             if let Some(&id) = self.by_key.get(&proposal_key) {
                 return Ok(Err(id));
             }
         }
-        let id = self.records.len() + self.pending.len();
+        let id = self.records.len() + self.pipeline.len();
         if let Some(r) = self.replay.front() {
             if r.proposal_key == proposal_key && r.id == id {
                 let r = self.replay.pop_front().expect("front");
                 self.by_key.insert(r.proposal_key.clone(), id);
                 self.by_key.insert(r.key.clone(), id);
-                self.pending.push_back(Pending {
+                let item = Pending {
                     id,
                     proposal: p,
                     genome: r.genome.clone(),
                     key: r.key.clone(),
                     spec: r.spec.clone(),
-                    task: None,
                     replay: Some(r),
                     reused: None,
-                });
+                };
+                self.submit_item(item, None);
                 return Ok(Ok(id));
             }
             let msg = format!(
@@ -420,33 +421,51 @@ impl<'a> Campaign<'a> {
             .flatten();
         let task = match reused {
             Some(_) => None,
-            None => Some(self.start_task(id, &proposal_key, &spec)),
+            None => Some(self.task_for(id, &proposal_key, &spec)),
         };
         let started = task.is_some();
         self.by_key.insert(proposal_key, id);
         self.by_key.insert(key.clone(), id);
-        self.pending.push_back(Pending {
+        let item = Pending {
             id,
             proposal: p,
             genome,
             key,
             spec,
-            task,
             replay: None,
             reused,
-        });
+        };
+        self.submit_item(item, task);
         if started {
             let mut ck = self.checkpoint(false);
-            ck.in_flight = self.pending.front().map(|q| q.proposal.genome.key());
-            ck.in_flight_ids = self.pending.iter().map(|q| q.id).collect();
+            ck.in_flight = self
+                .pipeline
+                .items()
+                .next()
+                .map(|q| q.proposal.genome.key());
+            ck.in_flight_ids = self.pipeline.items().map(|q| q.id).collect();
             let _ = ck.save(&self.dir);
         }
         Ok(Ok(id))
     }
 
-    /// Writes candidate `id`'s task and hands it to the executor (a failure to start is
+    /// Queues a candidate; with a task, the executor starts on it (a failure to start is
     /// noted; waiting for it then reports the failure).
-    fn start_task(&mut self, id: usize, proposal_key: &str, spec: &ArchSpec) -> Task {
+    fn submit_item(&mut self, item: Pending, task: Option<Task>) {
+        let id = item.id;
+        let ev = &mut self.on_event;
+        let started =
+            self.pipeline
+                .submit(&self.dir, self.executor.as_mut(), item, task, &mut |e| {
+                    ev(e)
+                });
+        if let Err(e) = started {
+            (self.on_event)(Event::Note(format!("candidate {id}: {e}")));
+        }
+    }
+
+    /// Candidate `id`'s task.
+    fn task_for(&self, id: usize, proposal_key: &str, spec: &ArchSpec) -> Task {
         let mut train = self.cfg.train.clone();
         train.seed = self.cfg.seed;
         let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
@@ -456,7 +475,7 @@ impl<'a> Campaign<'a> {
         } else {
             None
         };
-        let task = Task {
+        Task {
             name: id.to_string(),
             proposal_key: proposal_key.to_string(),
             spec: spec.clone(),
@@ -465,30 +484,23 @@ impl<'a> Campaign<'a> {
             known_latency,
             base_dir: self.dir.clone(),
             reference: self.reference.clone(),
-        };
-        let started = write_task(&self.dir, &task).and_then(|_| {
-            let ev = &mut self.on_event;
-            self.executor.start(&self.dir, &task, &mut |e| ev(e))
-        });
-        if let Err(e) = started {
-            (self.on_event)(Event::Note(format!("candidate {id}: {e}")));
         }
-        task
     }
 
     /// Waits for the oldest in-flight candidate and admits it.
     fn admit_head(&mut self) -> usize {
-        let q = self.pending.pop_front().expect("a candidate in flight");
+        let ev = &mut self.on_event;
+        let (q, waited) = self
+            .pipeline
+            .admit_head(&self.dir, self.executor.as_mut(), &mut |e| ev(e))
+            .expect("a candidate in flight");
         if let Some(r) = q.replay {
             return self.admit(r, true);
         }
-        let result = match q.reused {
-            Some(earlier) => earlier,
-            None => {
-                let task = q.task.expect("a task");
-                let ev = &mut self.on_event;
-                self.executor.wait(&self.dir, &task, &mut |e| ev(e))
-            }
+        let result = match (q.reused, waited) {
+            (Some(earlier), _) => earlier,
+            (None, Some(r)) => r,
+            (None, None) => unreachable!("a new candidate is submitted with its task"),
         };
         let proxy = result.proxy;
         let latency_s = result.latency.seconds;
@@ -590,14 +602,14 @@ impl<'a> Campaign<'a> {
     /// Raises the evaluation budget of a (finished or interrupted) campaign to `evaluations`
     /// and pins it in `DIR/config.toml`. The strategies stop only on the budget, so the replay
     /// proposes the same first evaluations and the campaign then goes on from there.
-    pub fn extend_budget(&mut self, evaluations: usize) -> Result<(), String> {
+    pub fn extend_budget(&mut self, evaluations: usize) -> Result<()> {
         let done = self.replay.len() + self.records.len();
         if evaluations < done.max(self.cfg.evaluations) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--budget {evaluations}: the campaign in {} already has a budget of {} and {done} evaluations; a budget can only grow",
                 self.dir.display(),
                 self.cfg.evaluations
-            ));
+            )));
         }
         if evaluations > self.cfg.evaluations {
             pin_config_value(
@@ -617,14 +629,14 @@ impl<'a> Campaign<'a> {
 
     /// Runs (or resumes) the campaign to its budget: the strategy asks, the driver submits
     /// and admits (in proposal order) and tells the strategy each result.
-    pub fn run(&mut self) -> Result<Outcome, String> {
-        let mut strategy = crate::strategy::build(&self.cfg, &self.dir, self.warm.clone());
+    pub fn run(&mut self) -> Result<Outcome> {
+        let mut strategy = build_strategy(&self.cfg, &self.dir, self.warm.clone());
         loop {
             for id in self.make_room() {
                 strategy.tell(&self.view(), id);
             }
             let (in_flight, budget_left, budget_s) =
-                (self.pending.len(), self.budget_left(), self.budget_s());
+                (self.pipeline.len(), self.budget_left(), self.budget_s());
             let view = View {
                 records: &self.records,
                 in_flight,
@@ -671,35 +683,52 @@ impl<'a> Campaign<'a> {
     fn view(&self) -> View<'_> {
         View {
             records: &self.records,
-            in_flight: self.pending.len(),
+            in_flight: self.pipeline.len(),
             budget_left: self.budget_left(),
             budget_s: self.budget_s(),
         }
     }
 }
 
+/// The configured strategy, its initial population seeded with `warm` designs, then the
+/// config's `[[seeds]]` (resolved against `dir`), then random genomes.
+pub fn build_strategy(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> Box<dyn Strategy> {
+    let init = |n: usize| {
+        InitialPopulation::new(cfg.space.clone(), cfg.seeds.clone(), dir, warm.clone(), n)
+    };
+    let space = cfg.space.clone();
+    match cfg.strategy {
+        StrategyKind::Aging => Box::new(AgingEvolution::new(
+            cfg.aging.clone(),
+            space,
+            init(cfg.aging.population),
+        )),
+        StrategyKind::Nsga2 => Box::new(Nsga2::new(
+            cfg.nsga2.clone(),
+            space,
+            cfg.objectives.extra.clone(),
+            init(cfg.nsga2.population),
+        )),
+        StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),
+    }
+}
+
 /// Sets `[table] key = value` (a top-level key when `table` is empty) in `DIR/config.toml`
 /// (the campaign's own copy), atomically.
-pub fn pin_config_value(
-    dir: &Path,
-    table: &str,
-    key: &str,
-    value: toml::Value,
-) -> Result<(), String> {
+pub fn pin_config_value(dir: &Path, table: &str, key: &str, value: toml::Value) -> Result<()> {
     let path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut doc: toml::Value =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
+    let mut doc: toml::Value = toml::from_str(&text).map_err(|e| Error::file(&path, e))?;
     let root = doc
         .as_table_mut()
-        .ok_or_else(|| format!("{}: not a table", path.display()))?;
+        .ok_or_else(|| Error::file(&path, "not a table"))?;
     let t = if table.is_empty() {
         root
     } else {
         root.entry(table)
             .or_insert_with(|| toml::Value::Table(Default::default()))
             .as_table_mut()
-            .ok_or_else(|| format!("{}: [{table}] is not a table", path.display()))?
+            .ok_or_else(|| Error::file(&path, format!("[{table}] is not a table")))?
     };
     t.insert(key.into(), value);
     let comments: String = text
@@ -709,10 +738,9 @@ pub fn pin_config_value(
         .collect();
     let out = format!(
         "{comments}{}",
-        toml::to_string_pretty(&doc).map_err(|e| format!("{}: {e}", path.display()))?
+        toml::to_string_pretty(&doc).map_err(|e| Error::file(&path, e))?
     );
-    flashnas_model::weights::write_atomic(&path, out.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))
+    flashnas_model::weights::write_atomic(&path, out.as_bytes()).map_err(|e| Error::file(&path, e))
 }
 
 /// Name of the lock a campaign (or study) driver holds on its folder.
@@ -720,14 +748,17 @@ pub const DRIVER_LOCK: &str = "driver";
 
 /// Creates a run folder for a new driver: takes the folder's driver lock, refuses a folder
 /// that already holds a journal (`exists` says what to do instead), writes the config copy.
-pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<FolderLock, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<FolderLock> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
     let lock = FolderLock::acquire(dir, DRIVER_LOCK, "driver")?;
     if dir.join("journal.jsonl").exists() {
-        return Err(format!("{}: {exists}", dir.display()));
+        return Err(Error::AlreadyExists {
+            dir: dir.to_path_buf(),
+            hint: exists.to_string(),
+        });
     }
     flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(|e| Error::file(dir, e))?;
     Ok(lock)
 }
 
@@ -760,26 +791,4 @@ pub fn results_dir(name: &str) -> PathBuf {
         (s % 3600) / 60,
         s % 60
     ))
-}
-
-/// Reads a finished or running campaign's records (for export, plot, status).
-pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<String>), String> {
-    let cfg = CampaignConfig::from_file(&dir.join("config.toml"))?;
-    let read = Journal::new(dir)
-        .read()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok((cfg, read.records, read.problems))
-}
-
-/// Whether each record is on the final frontier.
-pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
-    let pts: Vec<Point> = records
-        .iter()
-        .map(|r| Point {
-            objectives: vec![r.loss(), r.latency()],
-            violation: violation(r, cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)),
-        })
-        .collect();
-    let f = frontier(&pts);
-    (0..records.len()).map(|i| f.contains(&i)).collect()
 }

@@ -9,6 +9,7 @@
 //! only what is missing.
 
 use crate::config::{LatencyConfig, SpaceConfig};
+use crate::error::{Error, Result};
 use crate::executor::{run_in_order, ExecutorConfig};
 use crate::journal::{Entry, Journal};
 use crate::lock::FolderLock;
@@ -80,33 +81,41 @@ pub struct DepthWidthConfig {
 }
 
 impl DepthWidthConfig {
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let mut value: toml::Value =
-            toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))?;
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let mut value: toml::Value = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;
         // The protocol's own budget is not used here; the largest of budgets_s stands in.
         if let Some(lat) = value.get_mut("latency").and_then(|l| l.as_table_mut()) {
             if !lat.contains_key("budget_s") {
                 lat.insert("budget_s".into(), toml::Value::Float(1.0));
             }
         }
-        let cfg: Self = value
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("{origin}: {}", e.to_string().trim()))?;
-        cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
+        let cfg: Self = value.try_into().map_err(|e: toml::de::Error| {
+            Error::Config(format!("{origin}: {}", e.to_string().trim()))
+        })?;
+        cfg.check()
+            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         Ok(cfg)
     }
 
-    pub fn from_file(path: &Path) -> Result<Self, String> {
+    pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every section (for a config built or changed in code; `from_toml` and
+    /// `from_file` check what they read).
+    pub fn validate(&self) -> Result<()> {
+        self.check().map_err(Error::Config)
+    }
+
+    /// The key and the reason of the first problem.
+    fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() || self.name.contains('/') {
             return Err("name: must be non-empty and without '/'".into());
         }
-        let kinds = crate::genome::parse_layer_types(&self.pattern)
+        let kinds = crate::genome::layer_kinds(&self.pattern)
             .map_err(|e| e.replace("layer_types", "pattern"))?;
         if kinds.is_empty() {
             return Err("pattern: list at least one layer kind".into());
@@ -132,7 +141,9 @@ impl DepthWidthConfig {
                 self.holdout
             ));
         }
-        self.latency.validate_protocol()?;
+        self.latency
+            .validate_protocol()
+            .map_err(|e| e.to_string())?;
         if self.latency.uses_reference() {
             return Err("latency.calibrate / latency.budget_ref: a depth–width study times every shape raw and takes its budgets from budgets_s".into());
         }
@@ -273,7 +284,7 @@ impl<'a> Study<'a> {
         cfg: DepthWidthConfig,
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let lock = crate::campaign::new_run_dir(
             dir,
             config_text,
@@ -285,7 +296,13 @@ impl<'a> Study<'a> {
         Self::open(dir, cfg, lock, on_event)
     }
 
-    pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self, String> {
+    pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self> {
+        if !dir.join("config.toml").exists() {
+            return Err(Error::NotFound {
+                dir: dir.to_path_buf(),
+                what: "depth-width study",
+            });
+        }
         let lock = FolderLock::acquire(dir, crate::campaign::DRIVER_LOCK, "study driver")?;
         let cfg = DepthWidthConfig::from_file(&dir.join("config.toml"))?;
         Self::open(dir, cfg, lock, on_event)
@@ -296,13 +313,13 @@ impl<'a> Study<'a> {
         cfg: DepthWidthConfig,
         lock: FolderLock,
         on_event: &'a mut dyn FnMut(Event),
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, dir)
-            .map_err(|e| format!("train.data: {e}"))?;
+            .map_err(|e| Error::Data(e.to_string()))?;
         let journal = Journal::<ShapeRow>::at(dir.join("journal.jsonl"));
         let read = journal
             .repair()
-            .map_err(|e| format!("{}: {e}", journal.path().display()))?;
+            .map_err(|e| Error::file(journal.path(), e))?;
         for p in read.problems {
             on_event(Event::Note(p));
         }
@@ -311,14 +328,13 @@ impl<'a> Study<'a> {
         for r in read.records {
             // A journal from another grid is not silently mixed in.
             if shapes.get(r.id) != Some(&(r.depth, r.width)) {
-                return Err(format!(
-                    "{}: record {} is D{} W{}, which is not shape {} of this config's grid",
-                    journal.path().display(),
-                    r.id,
-                    r.depth,
-                    r.width,
-                    r.id
-                ));
+                return Err(Error::AlreadyExists {
+                    dir: journal.path().to_path_buf(),
+                    hint: format!(
+                        "record {} is D{} W{}, which is not shape {} of this config's grid",
+                        r.id, r.depth, r.width, r.id
+                    ),
+                });
             }
             rows.push(r);
         }
@@ -334,7 +350,7 @@ impl<'a> Study<'a> {
     }
 
     /// Trains and times every shape not yet in the journal.
-    pub fn run(&mut self) -> Result<StudyReport, String> {
+    pub fn run(&mut self) -> Result<StudyReport> {
         let shapes = self.cfg.shapes();
         for r in &self.rows {
             (self.on_event)(Event::Note(format!(
@@ -402,7 +418,7 @@ impl<'a> Study<'a> {
                 row.latency
                     .seconds
                     .map(|s| format!("{s:.5} s"))
-                    .unwrap_or_else(|| row.latency.source.clone())
+                    .unwrap_or_else(|| row.latency.source.to_string())
             )));
             rows.push(row);
         };
@@ -424,7 +440,7 @@ impl<'a> Study<'a> {
 }
 
 /// Fits the law, checks it on held-out shapes and picks shapes per budget.
-pub fn analyze(cfg: &DepthWidthConfig, rows: &[ShapeRow]) -> Result<StudyReport, String> {
+pub fn analyze(cfg: &DepthWidthConfig, rows: &[ShapeRow]) -> Result<StudyReport> {
     let ok: Vec<&ShapeRow> = rows
         .iter()
         .filter(|r| r.loss().is_some() && r.latency.seconds.is_some())
@@ -438,12 +454,12 @@ pub fn analyze(cfg: &DepthWidthConfig, rows: &[ShapeRow]) -> Result<StudyReport,
             })
             .collect()
     };
-    let full = fit(&obs(&ok)).map_err(|e| format!("fit: {e}"))?;
+    let full = fit(&obs(&ok)).map_err(|e| Error::Analysis(format!("fit: {e}")))?;
     let holdout = if cfg.holdout > 0 && ok.len() >= cfg.holdout + 5 {
         let mut by_size = ok.clone();
         by_size.sort_by_key(|r| (r.params, r.id));
         let (train, test) = by_size.split_at(by_size.len() - cfg.holdout);
-        let f = fit(&obs(train)).map_err(|e| format!("held-out fit: {e}"))?;
+        let f = fit(&obs(train)).map_err(|e| Error::Analysis(format!("held-out fit: {e}")))?;
         let predictions: Vec<(usize, f64, f64, f64, f64)> = test
             .iter()
             .map(|r| {
@@ -511,7 +527,7 @@ pub fn write_outputs(
     cfg: &DepthWidthConfig,
     rows: &[ShapeRow],
     report: &StudyReport,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let law = report.fit.law;
     let held: Vec<usize> = report
         .holdout
@@ -540,7 +556,7 @@ pub fn write_outputs(
             opt(r.proxy.perplexity),
             opt(r.proxy.accuracy),
             opt(r.latency.seconds),
-            r.latency.source.replace(',', ";"),
+            r.latency.source.to_string().replace(',', ";"),
             law.predict(r.depth as f64, r.width as f64),
             held.contains(&r.id)
         );
@@ -564,10 +580,10 @@ pub fn write_outputs(
         );
     }
     let mut written = Vec::new();
-    let mut put = |name: &str, text: &str| -> Result<(), String> {
+    let mut put = |name: &str, text: &str| -> Result<()> {
         let p = dir.join(name);
         flashnas_model::weights::write_atomic(&p, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+            .map_err(|e| Error::file(&p, e))?;
         written.push(p);
         Ok(())
     };

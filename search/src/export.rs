@@ -1,12 +1,13 @@
 //! Export of a campaign's frontier or all candidates, one row per candidate, with polars.
 
-use crate::campaign::{load_records, pareto_flags};
+use crate::error::{Error, Result};
+use crate::store::{load_records, pareto_flags};
 use polars::prelude::*;
 use std::path::Path;
 
 /// The table of a campaign: id, cycle, genome string, every objective, params, width, depth,
 /// status, is_pareto.
-pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
+pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame> {
     let (cfg, records, _) = load_records(dir)?;
     let flags = pareto_flags(&cfg, &records);
     let keep: Vec<usize> = (0..records.len())
@@ -44,7 +45,7 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
         col_f("accuracy", &|r| r.proxy.accuracy),
         col_f("recall_accuracy", &|r| r.proxy.recall_accuracy),
         col_f("latency_s", &|r| r.latency_s),
-        col_s("latency_source", &|r| r.latency_source.clone()),
+        col_s("latency_source", &|r| r.latency_source.to_string()),
         col_s("status", &|r| r.status.to_string()),
         col_s("failure", &|r| r.failure.clone().unwrap_or_default()),
         Column::new(
@@ -57,21 +58,22 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame, String> {
         ),
         col_f("hypervolume_after", &|r| Some(r.hypervolume)),
     ];
-    DataFrame::new(rs.len(), columns).map_err(|e| format!("building the table: {e}"))
+    DataFrame::new(rs.len(), columns)
+        .map_err(|e| Error::Analysis(format!("building the table: {e}")))
 }
 
 /// Writes the table as CSV or Parquet.
-pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Result<usize, String> {
+pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Result<usize> {
     let mut df = table(dir, frontier_only)?;
     let tmp = out.with_extension("tmp-export");
-    let file = std::fs::File::create(&tmp)
-        .map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let file =
+        std::fs::File::create(&tmp).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
     let res = if parquet {
         ParquetWriter::new(file).finish(&mut df).map(|_| ())
     } else {
         CsvWriter::new(file).include_header(true).finish(&mut df)
     };
-    res.map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
-    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
+    res.map_err(|e| Error::file(out, format!("cannot write: {e}")))?;
+    std::fs::rename(&tmp, out).map_err(|e| Error::file(out, e))?;
     Ok(df.height())
 }

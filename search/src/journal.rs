@@ -39,6 +39,20 @@ pub enum Origin {
     Crossover,
 }
 
+/// A figure of a record the search can minimise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Proxy validation loss (failed candidates: infinite).
+    Loss,
+    /// The campaign's decode latency in seconds (none: infinite).
+    Latency,
+    /// Parameter count.
+    Params,
+    /// Decode-state bytes per sequence at the end of the latency protocol.
+    StateBytes,
+}
+
 /// The journal spelling, also what `Display` and the exports print.
 macro_rules! journal_names {
     ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
@@ -60,6 +74,12 @@ macro_rules! journal_names {
     };
 }
 journal_names!(RecordStatus { Ok => "ok", Failed => "failed", OverBudget => "over_budget" });
+journal_names!(Objective {
+    Loss => "loss",
+    Latency => "latency",
+    Params => "params",
+    StateBytes => "state_bytes",
+});
 journal_names!(Origin {
     Random => "random",
     Seed => "seed",
@@ -102,7 +122,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ref: Option<f64>,
     pub latency_cv: Option<f64>,
-    pub latency_source: String,
+    pub latency_source: crate::task::LatencyOrigin,
     /// Ran without failure and met the latency budget.
     pub feasible: bool,
     /// `ok` or `failed`.
@@ -132,6 +152,15 @@ impl Record {
     }
     pub fn latency(&self) -> f64 {
         self.latency_s.unwrap_or(f64::INFINITY)
+    }
+    /// The value of an objective (lower is better).
+    pub fn objective(&self, o: Objective) -> f64 {
+        match o {
+            Objective::Loss => self.loss(),
+            Objective::Latency => self.latency(),
+            Objective::Params => self.params as f64,
+            Objective::StateBytes => self.state_bytes as f64,
+        }
     }
 }
 
@@ -372,15 +401,16 @@ impl Checkpoint {
     }
 
     /// `Ok(None)` when absent; `Err` with a reason when unreadable.
-    pub fn load(dir: &Path) -> Result<Option<Self>, String> {
+    pub fn load(dir: &Path) -> crate::error::Result<Option<Self>> {
+        use crate::error::Error;
         let p = Self::path(dir);
         if !p.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let text = std::fs::read_to_string(&p).map_err(|e| Error::file(&p, e))?;
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| format!("{}: corrupt checkpoint ({e})", p.display()))
+            .map_err(|e| Error::file(&p, format!("corrupt checkpoint ({e})")))
     }
 }
 

@@ -3,6 +3,7 @@
 //! leaves no stale lock). The holder writes its pid and command line into the file, so a
 //! refused second driver can say who holds it.
 
+use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ pub struct FolderLock {
 impl FolderLock {
     /// Takes `DIR/<name>.lock` or fails with a message naming the holder. `what` names the
     /// kind of driver for the message (`campaign driver`, `audit`, …).
-    pub fn acquire(dir: &Path, name: &str, what: &str) -> Result<Self, String> {
+    pub fn acquire(dir: &Path, name: &str, what: &str) -> Result<Self> {
         let path = dir.join(format!("{name}.lock"));
         let mut file = OpenOptions::new()
             .read(true)
@@ -24,25 +25,25 @@ impl FolderLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Error::file(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                return Err(format!(
-                    "{}: another {what} is running on this folder ({}); wait for it to finish or stop it first",
-                    dir.display(),
-                    if holder.is_empty() {
+                return Err(Error::Busy {
+                    dir: dir.to_path_buf(),
+                    what: what.to_string(),
+                    holder: if holder.is_empty() {
                         "its pid is not written yet".to_string()
                     } else {
                         holder.to_string()
-                    }
-                ));
+                    },
+                });
             }
             Err(TryLockError::Error(e)) => {
-                return Err(format!("{}: cannot lock: {e}", path.display()))
+                return Err(Error::file(&path, format!("cannot lock: {e}")))
             }
         }
         let me = format!(
@@ -56,7 +57,7 @@ impl FolderLock {
             .and_then(|_| file.rewind())
             .and_then(|_| file.write_all(me.as_bytes()))
             .and_then(|_| file.sync_all());
-        written.map_err(|e| format!("{}: {e}", path.display()))?;
+        written.map_err(|e| Error::file(&path, e))?;
         Ok(Self { _file: file, path })
     }
 
@@ -83,6 +84,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = FolderLock::acquire(dir.path(), "driver", "campaign driver").unwrap();
         let err = FolderLock::acquire(dir.path(), "driver", "campaign driver").unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains(&format!("pid {}", std::process::id()))
                 && err.contains("another campaign driver"),

@@ -1,8 +1,9 @@
 //! SVG plots of a campaign: latency vs proxy loss with the frontier highlighted, and the
 //! hypervolume after each evaluation. Plain SVG, no font or system dependency.
 
-use crate::campaign::{load_records, pareto_flags};
+use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
+use crate::store::{load_records, pareto_flags};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -88,16 +89,16 @@ fn range(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
 }
 
 /// Writes `frontier.svg` and `hypervolume.svg` into `out_dir`; returns their paths.
-pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let (cfg, records, _) = load_records(dir)?;
     let ok: Vec<usize> = (0..records.len())
         .filter(|&i| records[i].status == RecordStatus::Ok && records[i].latency_s.is_some())
         .collect();
     if ok.is_empty() {
-        return Err(format!(
+        return Err(Error::Analysis(format!(
             "{}: no successful candidates to plot yet",
             dir.display()
-        ));
+        )));
     }
     let flags = pareto_flags(&cfg, &records);
     let (x0, x1) = range(
@@ -173,7 +174,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     svg.push_str("</svg>");
     let p1 = out_dir.join("frontier.svg");
-    std::fs::write(&p1, &svg).map_err(|e| format!("{}: {e}", p1.display()))?;
+    std::fs::write(&p1, &svg).map_err(|e| Error::file(&p1, e))?;
 
     let (hx0, hx1) = (0.0, records.len().max(2) as f64 - 1.0);
     let (hy0, hy1) = range(records.iter().map(|r| r.hypervolume).chain([0.0]));
@@ -202,7 +203,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, String> {
     );
     svg.push_str("</svg>");
     let p2 = out_dir.join("hypervolume.svg");
-    std::fs::write(&p2, &svg).map_err(|e| format!("{}: {e}", p2.display()))?;
+    std::fs::write(&p2, &svg).map_err(|e| Error::file(&p2, e))?;
     Ok(vec![p1, p2])
 }
 

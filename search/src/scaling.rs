@@ -119,7 +119,11 @@ impl LeastSquaresProblem<f64, Dyn, U5> for Problem<'_> {
 }
 
 /// Fits the law to at least 5 observations with positive depth and width.
-pub fn fit(obs: &[Observation]) -> Result<Fit, String> {
+pub fn fit(obs: &[Observation]) -> crate::error::Result<Fit> {
+    fit_checked(obs).map_err(crate::error::Error::Analysis)
+}
+
+fn fit_checked(obs: &[Observation]) -> Result<Fit, String> {
     if obs.len() < 5 {
         return Err(format!(
             "the law has 5 parameters; {} shapes with a finite loss are not enough",
@@ -225,6 +229,6 @@ mod tests {
             };
             4
         ];
-        assert!(fit(&obs).unwrap_err().contains("not enough"));
+        assert!(fit(&obs).unwrap_err().to_string().contains("not enough"));
     }
 }

@@ -7,8 +7,9 @@
 //! result is accepted once; a second result for the same candidate is ignored and logged in
 //! `ignored.log` beside it.
 
-use crate::config::LatencyConfig;
+use crate::error::{Error, Result};
 use flashnas_latency::calibrate::WallClock;
+use flashnas_latency::config::LatencyConfig;
 use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol, ValidationRow};
 use flashnas_latency::profile::{calibrated_decode, decode_seconds};
 use flashnas_latency::LatencySource;
@@ -42,15 +43,84 @@ pub struct Task {
     pub reference: Option<ArchSpec>,
 }
 
+/// Where a latency figure came from (the journal spells it as a string: `measured`,
+/// `measured (calibrated)`, `lut`, `measured (lut not yet validated)`, `analytic`, `skipped`
+/// or `error: <reason>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LatencyOrigin {
+    /// Timed on the device.
+    Measured,
+    /// Timed interleaved with the reference model: `ratio × reference_s`.
+    MeasuredCalibrated,
+    /// Predicted by a validated lookup table.
+    Lut,
+    /// Timed because the lookup table is not validated yet (the timing validates it).
+    MeasuredLutNotValidated,
+    /// The roofline estimate.
+    Analytic,
+    /// Not priced (the candidate was not evaluated).
+    #[default]
+    Skipped,
+    /// Pricing failed, with the reason.
+    Error(String),
+}
+
+impl LatencyOrigin {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "measured" => Self::Measured,
+            "measured (calibrated)" => Self::MeasuredCalibrated,
+            "lut" => Self::Lut,
+            "measured (lut not yet validated)" => Self::MeasuredLutNotValidated,
+            "analytic" => Self::Analytic,
+            "skipped" => Self::Skipped,
+            _ => Self::Error(s.strip_prefix("error: ")?.to_string()),
+        })
+    }
+}
+
+impl std::fmt::Display for LatencyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Measured => "measured",
+            Self::MeasuredCalibrated => "measured (calibrated)",
+            Self::Lut => "lut",
+            Self::MeasuredLutNotValidated => "measured (lut not yet validated)",
+            Self::Analytic => "analytic",
+            Self::Skipped => "skipped",
+            Self::Error(e) => return write!(f, "error: {e}"),
+        })
+    }
+}
+
+impl PartialEq<&str> for LatencyOrigin {
+    fn eq(&self, other: &&str) -> bool {
+        Self::parse(other).as_ref() == Some(self)
+    }
+}
+
+impl Serialize for LatencyOrigin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyOrigin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("'{s}' is not a latency source (measured, measured (calibrated), lut, measured (lut not yet validated), analytic, skipped, error: …)"))
+        })
+    }
+}
+
 /// A latency figure and where it came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
     pub seconds: Option<f64>,
     pub cv: Option<f64>,
-    /// `measured`, `measured (calibrated)`, `lut`, `analytic`, `measured (lut not yet
-    /// validated)`, `skipped` or `error: …`.
-    pub source: String,
+    pub source: LatencyOrigin,
     /// Raw seconds as timed (differs from `seconds` when calibrated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_s: Option<f64>,
@@ -86,7 +156,7 @@ impl TaskResult {
             latency: Latency {
                 seconds: None,
                 cv: None,
-                source: "skipped".into(),
+                source: LatencyOrigin::Skipped,
                 ..Default::default()
             },
             eval_seconds: 0.0,
@@ -100,9 +170,9 @@ pub fn candidate_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join("candidates").join(name)
 }
 
-fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, e))?;
     }
     flashnas_model::weights::write_atomic(
         path,
@@ -110,21 +180,21 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
             .expect("json")
             .as_bytes(),
     )
-    .map_err(|e| format!("{}: {e}", path.display()))
+    .map_err(|e| Error::file(path, e))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, String> {
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| Error::file(path, e))
 }
 
 /// Writes `candidates/<name>/task.json` atomically.
-pub fn write_task(dir: &Path, task: &Task) -> Result<(), String> {
+pub fn write_task(dir: &Path, task: &Task) -> Result<()> {
     write_json(&candidate_dir(dir, &task.name).join("task.json"), task)
 }
 
-pub fn read_task(dir: &Path, name: &str) -> Result<Task, String> {
+pub fn read_task(dir: &Path, name: &str) -> Result<Task> {
     read_json(&candidate_dir(dir, name).join("task.json"))
 }
 
@@ -153,20 +223,20 @@ pub fn read_result(dir: &Path, name: &str, proposal_key: &str) -> Option<TaskRes
 
 /// Publishes a result exactly once. `Ok(false)`: a result was already there; this one is
 /// ignored and logged in `ignored.log`.
-pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool, String> {
+pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool> {
     let folder = candidate_dir(dir, &result.name);
-    std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    std::fs::create_dir_all(&folder).map_err(|e| Error::file(&folder, e))?;
     let target = folder.join("result.json");
     let tmp = folder.join(format!(".result.{}.tmp", std::process::id()));
     {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::file(&tmp, e))?;
         f.write_all(
             serde_json::to_string_pretty(result)
                 .expect("json")
                 .as_bytes(),
         )
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        .map_err(|e| Error::file(&tmp, e))?;
     }
     let linked = std::fs::hard_link(&tmp, &target);
     let _ = std::fs::remove_file(&tmp);
@@ -186,11 +256,11 @@ pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool, String> {
                 .create(true)
                 .append(true)
                 .open(folder.join("ignored.log"))
-                .map_err(|e| format!("{}: {e}", folder.display()))?;
+                .map_err(|e| Error::file(&folder, e))?;
             let _ = log.write_all(line.as_bytes());
             Ok(false)
         }
-        Err(e) => Err(format!("{}: {e}", target.display())),
+        Err(e) => Err(Error::file(&target, e)),
     }
 }
 
@@ -212,7 +282,7 @@ impl Lease {
     pub fn path(dir: &Path, name: &str) -> PathBuf {
         candidate_dir(dir, name).join("lease.json")
     }
-    pub fn save(&self, dir: &Path, name: &str) -> Result<(), String> {
+    pub fn save(&self, dir: &Path, name: &str) -> Result<()> {
         write_json(&Self::path(dir, name), self)
     }
     pub fn load(dir: &Path, name: &str) -> Option<Self> {
@@ -255,9 +325,9 @@ impl Drop for DeviceGuard<'_> {
 
 impl DeviceLock {
     /// The lock of `device` on this host, kept under `dir/locks/`.
-    pub fn open(dir: &Path, device: &str) -> Result<Self, String> {
+    pub fn open(dir: &Path, device: &str) -> Result<Self> {
         let locks = dir.join("locks");
-        std::fs::create_dir_all(&locks).map_err(|e| format!("{}: {e}", locks.display()))?;
+        std::fs::create_dir_all(&locks).map_err(|e| Error::file(&locks, e))?;
         let base = format!("{}-{}", host_name(), device.replace(':', "-"));
         let open = |suffix: &str| {
             let p = locks.join(format!("{base}.{suffix}"));
@@ -266,7 +336,7 @@ impl DeviceLock {
                 .truncate(false)
                 .write(true)
                 .open(&p)
-                .map_err(|e| format!("{}: {e}", p.display()))
+                .map_err(|e| Error::file(&p, e))
         };
         Ok(Self {
             main: open("lock")?,
@@ -318,7 +388,7 @@ fn calibrated_latency(spec: &ArchSpec, l: &LatencyConfig, reference: Option<&Arc
         let unit = l
             .reference_s
             .ok_or("calibration needs latency.reference_s (pinned when the campaign starts)")?;
-        let dev = parse_device(&l.device)?;
+        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
         #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
         let d2 = dev.clone();
         let c = calibrated_decode::<Compute>(
@@ -334,35 +404,31 @@ fn calibrated_latency(spec: &ArchSpec, l: &LatencyConfig, reference: Option<&Arc
         Ok(Latency {
             seconds: Some(c.ratio * unit),
             cv: Some(flashnas_latency::Stats::from_samples(c.ratios).cv),
-            source: "measured (calibrated)".into(),
+            source: LatencyOrigin::MeasuredCalibrated,
             raw_s: Some(c.raw_s),
             ratio: Some(c.ratio),
         })
     };
     run().unwrap_or_else(|e| Latency {
-        source: format!("error: {e}"),
+        source: LatencyOrigin::Error(e.to_string()),
         ..Default::default()
     })
 }
 
 /// Seconds of the reference model under the protocol `l`, uncalibrated (at least 5 repeats
 /// when measured): the unit pinned as `latency.reference_s`.
-pub fn reference_seconds(
-    reference: &ArchSpec,
-    l: &LatencyConfig,
-    base: &Path,
-) -> Result<f64, String> {
+pub fn reference_seconds(reference: &ArchSpec, l: &LatencyConfig, base: &Path) -> Result<f64> {
     let mut l = l.clone();
     l.calibrate = false;
     l.repeats = l.repeats.max(5);
     let out = uncalibrated_latency(reference, &l, base);
     out.seconds
-        .ok_or_else(|| format!("the reference model's latency: {}", out.source))
+        .ok_or_else(|| Error::Latency(format!("the reference model's latency: {}", out.source)))
 }
 
 fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
     let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
-        let dev = parse_device(&l.device)?;
+        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
         #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
         let d2 = dev.clone();
         let s = decode_seconds::<Compute>(
@@ -377,23 +443,25 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
         );
         Ok((s.median, s.cv))
     };
-    let out: Result<(f64, Option<f64>, String), String> = match l.source {
-        LatencySource::Analytic => match crate::config::roofline_of(l) {
+    let out: Result<(f64, Option<f64>, LatencyOrigin), String> = match l.source {
+        LatencySource::Analytic => match flashnas_latency::config::roofline_of(l) {
             Some(dev) => Ok((
                 dev.decode_seconds(spec, l.prompt, l.generate, 1),
                 None,
-                "analytic".into(),
+                LatencyOrigin::Analytic,
             )),
             None => Err("no roofline device configured".into()),
         },
-        LatencySource::Measured => measure(spec).map(|(m, cv)| (m, Some(cv), "measured".into())),
+        LatencySource::Measured => {
+            measure(spec).map(|(m, cv)| (m, Some(cv), LatencyOrigin::Measured))
+        }
         LatencySource::Lut => (|| {
             let path = flashnas_training::config::resolve_path(
                 l.lut_file.as_deref().ok_or("latency.lut_file missing")?,
                 base,
             );
             let mut file = if path.exists() {
-                LutFile::load(&path)?
+                LutFile::load(&path).map_err(|e| e.to_string())?
             } else {
                 LutFile::default()
             };
@@ -411,14 +479,14 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
                 .table(&dev_name, backend, &protocol)
                 .cloned()
                 .unwrap_or_else(|| LatencyTable::new(&dev_name, protocol));
-            let dev = parse_device(&l.device)?;
+            let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
             #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
             let d2 = dev.clone();
             let s = move || sync(&d2);
             table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
             let predicted = table.predict(spec).expect("entries added");
             let out = if table.usable(l.lut_max_error_pct) {
-                Ok((predicted, None, "lut".to_string()))
+                Ok((predicted, None, LatencyOrigin::Lut))
             } else {
                 // Not (yet) trusted: measure, and let the measurement validate the table.
                 let measured = measure(spec);
@@ -430,10 +498,10 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
                         error_pct: 100.0 * (predicted - m).abs() / m,
                     });
                 }
-                measured.map(|(m, cv)| (m, Some(cv), "measured (lut not yet validated)".into()))
+                measured.map(|(m, cv)| (m, Some(cv), LatencyOrigin::MeasuredLutNotValidated))
             };
             file.insert(table);
-            file.save(&path)?;
+            file.save(&path).map_err(|e| e.to_string())?;
             out
         })(),
     };
@@ -445,7 +513,7 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
             ..Default::default()
         },
         Err(e) => Latency {
-            source: format!("error: {e}"),
+            source: LatencyOrigin::Error(e.to_string()),
             ..Default::default()
         },
     }
@@ -469,7 +537,7 @@ pub fn evaluate_task(
         attempt: 1,
     };
     let skipped = || Latency {
-        source: "skipped".into(),
+        source: LatencyOrigin::Skipped,
         ..Default::default()
     };
     let device_name = device_override
@@ -534,14 +602,14 @@ pub fn run_worker(
     attempt: usize,
     device_override: Option<&str>,
     on_step: &mut dyn FnMut(flashnas_training::Progress),
-) -> Result<bool, String> {
+) -> Result<bool> {
     let mut task = read_task(dir, name)?;
     if read_result(dir, name, &task.proposal_key).is_some() {
         let mut log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(candidate_dir(dir, name).join("ignored.log"))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+            .map_err(|e| Error::file(dir, e))?;
         let _ = writeln!(
             log,
             "{}:{} attempt {attempt}: a result was already accepted; not evaluated again",
@@ -551,7 +619,7 @@ pub fn run_worker(
         return Ok(false);
     }
     if let (Some(d), Some(l)) = (device_override, task.latency.as_mut()) {
-        parse_device(d)?;
+        parse_device(d).map_err(|e| Error::Config(e.to_string()))?;
         l.device = d.to_string();
     }
     let mut result = evaluate_task(&task, dir, device_override, on_step);
@@ -562,6 +630,31 @@ pub fn run_worker(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every spelling older journals hold reads back as the same variant and writes back
+    /// unchanged; an unknown spelling is refused, not guessed.
+    #[test]
+    fn latency_sources_keep_their_journal_spelling() {
+        for s in [
+            "measured",
+            "measured (calibrated)",
+            "lut",
+            "measured (lut not yet validated)",
+            "analytic",
+            "skipped",
+            "error: no roofline device configured",
+        ] {
+            let json = serde_json::to_string(s).unwrap();
+            let o: LatencyOrigin = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&o).unwrap(), json);
+            assert!(o == s, "{o} != {s}");
+        }
+        assert_eq!(
+            serde_json::from_str::<LatencyOrigin>("\"error: x\"").unwrap(),
+            LatencyOrigin::Error("x".into())
+        );
+        assert!(serde_json::from_str::<LatencyOrigin>("\"guessed\"").is_err());
+    }
 
     fn result(worker: &str, loss: f64) -> TaskResult {
         TaskResult {
@@ -574,7 +667,7 @@ mod tests {
             latency: Latency {
                 seconds: Some(0.1),
                 cv: None,
-                source: "analytic".into(),
+                source: LatencyOrigin::Analytic,
                 ..Default::default()
             },
             eval_seconds: 1.0,

@@ -6,47 +6,15 @@
 //! The choice is made once, when the campaign starts, and kept in `DIR/warm_start.jsonl`, so a
 //! resume uses the same designs even if the earlier campaigns have grown since.
 
-use crate::config::{CampaignConfig, SpaceConfig, WidthRule};
-use crate::genome::Genome;
-use crate::journal::{Record, RecordStatus};
-use serde::{Deserialize, Serialize};
+use crate::config::CampaignConfig;
+use crate::error::{Error, Result};
+use crate::genome::{Genome, SpaceConfig, WidthRule};
+use crate::journal::RecordStatus;
+use crate::strategy::WarmSeed;
 use std::path::Path;
 
 /// Where the chosen designs are kept in the campaign directory.
 pub const FILE: &str = "warm_start.jsonl";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WarmStartConfig {
-    /// Earlier campaign directories.
-    pub from: Vec<String>,
-    /// How many genomes to take (default: the strategy's population size).
-    #[serde(default)]
-    pub count: Option<usize>,
-}
-
-impl WarmStartConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.from.is_empty() {
-            return Err("from: name at least one earlier campaign directory".into());
-        }
-        if self.count == Some(0) {
-            return Err("count: must be at least 1".into());
-        }
-        Ok(())
-    }
-}
-
-/// One chosen design: its genome, where it came from and, when the settings match, the
-/// earlier evaluation to reuse.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WarmSeed {
-    pub source: String,
-    pub id: usize,
-    pub genome: Genome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reusable: Option<Record>,
-}
 
 /// Whether evaluations of campaign `a` are evaluations of campaign `b` (the budget aside:
 /// it decides feasibility, not the figures).
@@ -89,7 +57,7 @@ pub fn designs(
     cfg: &CampaignConfig,
     population: usize,
     notes: &mut dyn FnMut(String),
-) -> Result<Vec<WarmSeed>, String> {
+) -> Result<Vec<WarmSeed>> {
     let Some(ws) = &cfg.warm_start else {
         return Ok(Vec::new());
     };
@@ -98,14 +66,14 @@ pub fn designs(
         return text
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
+            .map(|l| serde_json::from_str(l).map_err(|e| Error::file(&path, e)))
             .collect();
     }
     let mut pool: Vec<(f64, usize, WarmSeed)> = Vec::new();
     for (i, from) in ws.from.iter().enumerate() {
         let source = Path::new(from);
-        let (scfg, records, _) = crate::campaign::load_records(source)
-            .map_err(|e| format!("warm_start.from[{i}]: {e}"))?;
+        let (scfg, records, _) = crate::store::load_records(source)
+            .map_err(|e| Error::Config(format!("warm_start.from[{i}]: {e}")))?;
         let reuse = same_settings(&scfg, cfg);
         for r in records
             .into_iter()
@@ -145,10 +113,10 @@ pub fn designs(
         .collect();
     let mut text = String::new();
     for s in &chosen {
-        text.push_str(&serde_json::to_string(s).map_err(|e| e.to_string())?);
+        text.push_str(&serde_json::to_string(s).expect("json"));
         text.push('\n');
     }
     flashnas_model::weights::write_atomic(&path, text.as_bytes())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::file(&path, e))?;
     Ok(chosen)
 }

@@ -115,5 +115,10 @@ fn selection_is_seeded_and_spread_over_the_loss_range() {
     // Another factor over the same file is refused with the file named.
     let mut ev = |_e: Event| {};
     let e = run_audit(dir.path(), 4, 3.0, None, None, &mut ev).unwrap_err();
+    assert!(
+        matches!(e, flashnas_search::Error::AlreadyExists { .. }),
+        "{e:?}"
+    );
+    let e = e.to_string();
     assert!(e.contains("audit.jsonl") && e.contains("factor"), "{e}");
 }

@@ -141,6 +141,8 @@ fn study_config_errors_name_the_key() {
         ),
     ] {
         let e = DepthWidthConfig::from_toml(&bad, "dw.toml").unwrap_err();
+        assert!(matches!(e, flashnas_search::Error::Config(_)), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains(key) && e.contains("dw.toml"), "{key}: {e}");
     }
 }

@@ -29,24 +29,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let (dir, report, rows) = match (&a.config, &a.resume) {
         (_, Some(dir)) => {
             println!("resuming {}", dir.display());
-            let mut study = Study::resume(dir, &mut on_event).map_err(anyhow::Error::msg)?;
+            let mut study = Study::resume(dir, &mut on_event)?;
             // The grid fixes the order: any executor or worker count gives the same study.
             a.exec.apply(
                 &mut study.cfg.executor,
                 &mut toml::Value::Table(Default::default()),
             );
             bars.set_len(study.cfg.shapes().len());
-            let report = study.run().map_err(anyhow::Error::msg)?;
+            let report = study.run()?;
             (dir.clone(), report, study.rows.clone())
         }
         (Some(config), None) => {
             let text = std::fs::read_to_string(config)
                 .with_context(|| format!("{}: cannot read", config.display()))?;
-            let mut cfg = DepthWidthConfig::from_toml(&text, &config.display().to_string())
-                .map_err(anyhow::Error::msg)?;
+            let mut cfg = DepthWidthConfig::from_toml(&text, &config.display().to_string())?;
             let mut value: toml::Value = toml::from_str(&text)?;
             a.exec.apply(&mut cfg.executor, &mut value);
-            cfg.validate().map_err(anyhow::Error::msg)?;
+            cfg.validate()?;
             absolutize_paths(config, &mut value)?;
             let copy = format!(
                 "# copied from {} by flashnas depth-width\n{}",
@@ -54,8 +53,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 toml::to_string_pretty(&value)?
             );
             // The run uses exactly what a resume will read back: the copy.
-            let cfg = DepthWidthConfig::from_toml(&copy, &config.display().to_string())
-                .map_err(anyhow::Error::msg)?;
+            let cfg = DepthWidthConfig::from_toml(&copy, &config.display().to_string())?;
             let dir = a
                 .out
                 .clone()
@@ -67,9 +65,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 dir.display()
             );
             bars.set_len(cfg.shapes().len());
-            let mut study =
-                Study::create(&dir, cfg, &copy, &mut on_event).map_err(anyhow::Error::msg)?;
-            let report = study.run().map_err(anyhow::Error::msg)?;
+            let mut study = Study::create(&dir, cfg, &copy, &mut on_event)?;
+            let report = study.run()?;
             (dir, report, study.rows.clone())
         }
         _ => unreachable!("clap requires one"),

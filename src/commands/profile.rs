@@ -43,14 +43,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let device = parse_device(&a.device).map_err(anyhow::Error::msg)?;
+    let device = parse_device(&a.device)?;
     let spec = ArchSpec::from_file(&a.arch)?;
-    let roofline = a
-        .roofline
-        .as_deref()
-        .map(DeviceModel::preset)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let roofline = a.roofline.as_deref().map(DeviceModel::preset).transpose()?;
     let cfg = ProfileConfig {
         prompt: a.prompt,
         generate: a.generate,
@@ -76,8 +71,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
     let sync_dev = device.clone();
-    let p = profile::<Compute>(&spec, &cfg, &device, &move || sync(&sync_dev))
-        .map_err(anyhow::Error::msg)?;
+    let p = profile::<Compute>(&spec, &cfg, &device, &move || sync(&sync_dev))?;
     spinner.finish_and_clear();
 
     println!("device       {} ({})", p.device, p.backend);

@@ -1,9 +1,10 @@
 //! `flashnas search`, `resume`, `status`, `export`, `plot`: campaigns end to end.
 
 use anyhow::Context;
-use flashnas_search::campaign::{default_dir, load_records, pareto_flags};
+use flashnas_search::campaign::default_dir;
 use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
 use flashnas_search::journal::RecordStatus;
+use flashnas_search::store::{load_records, pareto_flags};
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ pub(crate) fn say(multi: &MultiProgress, line: String) {
 }
 
 fn run_campaign(
-    mut make: impl FnMut(&mut dyn FnMut(Event)) -> Result<(), String>,
+    mut make: impl FnMut(&mut dyn FnMut(Event)) -> flashnas_search::Result<()>,
 ) -> anyhow::Result<()> {
     let multi = MultiProgress::new();
     let campaign = multi.add(ProgressBar::new(0));
@@ -203,11 +204,11 @@ fn run_campaign(
     let r = make(&mut on_event);
     candidate.finish_and_clear();
     campaign.finish();
-    r.map_err(anyhow::Error::msg)
+    Ok(r?)
 }
 
 fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
-    let cfg = CampaignConfig::from_file(&dir.join("config.toml")).map_err(anyhow::Error::msg)?;
+    let cfg = CampaignConfig::from_file(&dir.join("config.toml"))?;
     if cfg.audit.enabled
         && flashnas_search::audit::load_report(dir)
             .is_none_or(|r| r.sample != cfg.audit.sample || r.factor != cfg.audit.factor)
@@ -234,7 +235,7 @@ fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
-    let (cfg, _, _) = load_records(&a.dir).map_err(anyhow::Error::msg)?;
+    let (cfg, _, _) = load_records(&a.dir)?;
     let mut exec = cfg.executor.clone();
     if let Some(k) = a.exec.executor {
         exec.kind = k;
@@ -253,8 +254,7 @@ pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
         a.min_spearman,
         Some(exec),
         &mut on_event,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     bars.finish();
     print_audit(&report);
     println!(
@@ -464,8 +464,7 @@ pub(crate) fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Valu
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read", a.config.display()))?;
-    let mut cfg = CampaignConfig::from_toml(&text, &a.config.display().to_string())
-        .map_err(anyhow::Error::msg)?;
+    let mut cfg = CampaignConfig::from_toml(&text, &a.config.display().to_string())?;
     let mut value: toml::Value = toml::from_str(&text)?;
     if let Some(s) = a.seed {
         cfg.seed = s;
@@ -482,7 +481,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
             .insert("evaluations".into(), toml::Value::Integer(b as i64));
     }
     a.exec.apply(&mut cfg.executor, &mut value);
-    cfg.validate().map_err(anyhow::Error::msg)?;
+    cfg.validate()?;
     // The trajectory depends on in_flight: pin it so a resume with other workers replays it.
     let in_flight = cfg.executor.in_flight();
     cfg.executor.in_flight = Some(in_flight);
@@ -498,8 +497,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
         toml::to_string_pretty(&value)?
     );
     // The run uses exactly what a resume will read back: the copy.
-    let cfg = CampaignConfig::from_toml(&copy, &a.config.display().to_string())
-        .map_err(anyhow::Error::msg)?;
+    let cfg = CampaignConfig::from_toml(&copy, &a.config.display().to_string())?;
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
     run_campaign(|ev| {
@@ -525,7 +523,7 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
-    let (cfg, records, problems) = load_records(&a.dir).map_err(anyhow::Error::msg)?;
+    let (cfg, records, problems) = load_records(&a.dir)?;
     for p in problems {
         println!("note: {p}");
     }
@@ -628,8 +626,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
         a.what == What::Frontier,
         a.format == Format::Parquet,
         &a.out,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     println!("wrote {} rows to {}", n, a.out.display());
     Ok(())
 }
@@ -637,7 +634,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
 pub fn plot(a: PlotArgs) -> anyhow::Result<()> {
     let out = a.out.unwrap_or_else(|| a.dir.clone());
     std::fs::create_dir_all(&out)?;
-    for p in flashnas_search::plot::plot(&a.dir, &out).map_err(anyhow::Error::msg)? {
+    for p in flashnas_search::plot::plot(&a.dir, &out)? {
         println!("wrote {}", p.display());
     }
     Ok(())
@@ -651,8 +648,7 @@ pub fn worker(a: WorkerArgs) -> anyhow::Result<()> {
         a.attempt,
         a.device.as_deref(),
         &mut |_| {},
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     println!(
         "candidate {} attempt {}: {} in {:.1} s",
         a.candidate,

@@ -25,7 +25,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let mut spec = ArchSpec::from_file(&a.arch)?;
-    let cfg = TrainConfig::from_file(&a.config).map_err(anyhow::Error::msg)?;
+    let cfg = TrainConfig::from_file(&a.config)?;
     let base = a
         .config
         .parent()
@@ -40,8 +40,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
         spec.vocab_size = data.vocab_size;
     }
-    data.check_vocab(spec.vocab_size)
-        .map_err(anyhow::Error::msg)?;
+    data.check_vocab(spec.vocab_size)?;
     let bar = ProgressBar::new(cfg.total_steps() as u64);
     bar.set_style(
         ProgressStyle::with_template(

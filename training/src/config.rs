@@ -1,5 +1,6 @@
 //! The training config (TOML). Unknown keys are rejected; every error names the key.
 
+use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -232,21 +233,26 @@ pub fn resolve_path(p: &str, base: &Path) -> PathBuf {
 
 impl TrainConfig {
     /// Parses TOML text; `origin` names the file in errors.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self, String> {
-        let cfg: TrainConfig =
-            toml::from_str(text).map_err(|e| format!("{origin}: {}", e.to_string().trim()))?;
-        cfg.validate().map_err(|e| format!("{origin}: {e}"))?;
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, Error> {
+        let cfg: TrainConfig = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;
+        cfg.check()
+            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
         Ok(cfg)
     }
 
-    pub fn from_file(path: &Path) -> Result<Self, String> {
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            .map_err(|e| Error::Config(format!("{}: cannot read: {e}", path.display())))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// Checks every field's range; errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every field's range; the error names the key.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check().map_err(Error::Config)
+    }
+
+    fn check(&self) -> Result<(), String> {
         let bad = |key: &str, why: String| Err(format!("{key}: {why}"));
         match (self.tokens, self.steps) {
             (Some(_), Some(_)) => {
@@ -367,14 +373,21 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_named() {
-        let e = TrainConfig::from_toml("steps = 10\nlearning_rate = 1.0", "t.toml").unwrap_err();
+        let e = TrainConfig::from_toml("steps = 10\nlearning_rate = 1.0", "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("t.toml") && e.contains("learning_rate"), "{e}");
-        let e = TrainConfig::from_toml("steps = 10\n[optimizer]\nlr = -1.0", "t.toml").unwrap_err();
+        let e = TrainConfig::from_toml("steps = 10\n[optimizer]\nlr = -1.0", "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("optimizer.lr"), "{e}");
-        let e = TrainConfig::from_toml("steps = 10\ntokens = 5", "t.toml").unwrap_err();
+        let e = TrainConfig::from_toml("steps = 10\ntokens = 5", "t.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not both"), "{e}");
         let e = TrainConfig::from_toml("steps = 10\n[data]\nsource = \"parquet\"", "t.toml")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("data.path"), "{e}");
         let c = TrainConfig::from_toml("tokens = 10000\nbatch_size = 4\nseq_len = 100", "t.toml")
             .unwrap();

@@ -6,6 +6,7 @@
 //! candidate of a campaign.
 
 use crate::config::{resolve_path, DataConfig, Source};
+use crate::error::Error;
 use crate::tokenizer::Tokenizer;
 use rand::Rng;
 use std::path::{Path, PathBuf};
@@ -98,8 +99,12 @@ fn read_token_file(path: &Path, dtype: &str) -> Result<Vec<u32>, String> {
 impl Dataset {
     /// Loads, tokenizes, splits and windows a corpus. `base` is the config file's directory
     /// (relative paths are tried from the current directory first).
-    pub fn load(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, String> {
-        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base)?;
+    pub fn load(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, Error> {
+        Self::load_corpus(cfg, seq_len, base).map_err(Error::Data)
+    }
+
+    fn load_corpus(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, String> {
+        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base).map_err(|e| e.to_string())?;
         let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
         if let Some(p) = &path {
             if !p.exists() {
@@ -111,7 +116,9 @@ impl Dataset {
         }
         let (tokens, vocab, origin) = match (&cfg.source, &path) {
             (Source::Text, None) => (
-                tokenizer.encode(crate::TINY_SHAKESPEARE)?,
+                tokenizer
+                    .encode(crate::TINY_SHAKESPEARE)
+                    .map_err(|e| e.to_string())?,
                 tokenizer.vocab_size(),
                 "built-in tinyshakespeare".to_string(),
             ),
@@ -129,7 +136,7 @@ impl Dataset {
                             f.display()
                         )
                     })?;
-                    tokens.extend(tokenizer.encode(&text)?);
+                    tokens.extend(tokenizer.encode(&text).map_err(|e| e.to_string())?);
                 }
                 (tokens, tokenizer.vocab_size(), p.display().to_string())
             }
@@ -142,8 +149,8 @@ impl Dataset {
                 let mut tokens = Vec::new();
                 for f in &files {
                     for doc in read_parquet_texts(f, &cfg.column)? {
-                        tokens.extend(tokenizer.encode(&doc)?);
-                        tokens.extend(tokenizer.encode("\n")?);
+                        tokens.extend(tokenizer.encode(&doc).map_err(|e| e.to_string())?);
+                        tokens.extend(tokenizer.encode("\n").map_err(|e| e.to_string())?);
                     }
                 }
                 (
@@ -220,7 +227,7 @@ impl Dataset {
     }
 
     /// Errors if any token id is outside the model's vocabulary.
-    pub fn check_vocab(&self, model_vocab: usize) -> Result<(), String> {
+    pub fn check_vocab(&self, model_vocab: usize) -> Result<(), Error> {
         let max = self
             .train
             .iter()
@@ -229,13 +236,13 @@ impl Dataset {
             .copied()
             .unwrap_or(0) as usize;
         if max >= model_vocab {
-            return Err(format!(
+            return Err(Error::Data(format!(
                 "{}: token id {max} is ≥ the architecture's vocab_size {model_vocab}; \
                  set vocab_size to at least {} (the tokenizer's vocabulary is {})",
                 self.origin,
                 max + 1,
                 self.vocab_size
-            ));
+            )));
         }
         Ok(())
     }

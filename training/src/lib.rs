@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod data;
+pub mod error;
 pub mod loss;
 pub mod recall;
 pub mod result;
@@ -17,6 +18,7 @@ pub mod weight_norm;
 
 pub use config::TrainConfig;
 pub use data::Dataset;
+pub use error::Error;
 pub use result::{ProxyResult, Status};
 pub use trainer::{train, Progress};
 

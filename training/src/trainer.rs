@@ -304,7 +304,12 @@ pub fn train<B: AutodiffKernels>(
     }
     if let Err(e) = data.check_vocab(spec.vocab_size) {
         return (
-            ProxyResult::failed(Status::Error { reason: e }, params),
+            ProxyResult::failed(
+                Status::Error {
+                    reason: e.to_string(),
+                },
+                params,
+            ),
             None,
         );
     }

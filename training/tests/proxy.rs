@@ -182,7 +182,11 @@ fn absurd_learning_rate_is_caught_as_divergence() {
 fn bad_inputs_are_clear_errors_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path();
-    let load = |d: DataConfig, seq: usize| Dataset::load(&d, seq, base).unwrap_err();
+    let load = |d: DataConfig, seq: usize| {
+        let e = Dataset::load(&d, seq, base).unwrap_err();
+        assert!(matches!(e, flashnas_training::Error::Data(_)), "{e:?}");
+        e.to_string()
+    };
 
     let e = load(
         DataConfig {

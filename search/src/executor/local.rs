@@ -1,6 +1,7 @@
 //! A pool of `flashnas worker` processes on this machine.
 
 use super::{last_line, Executor, ExecutorConfig};
+use crate::error::Result;
 use crate::event::Event;
 use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
 use std::collections::{HashMap, VecDeque};
@@ -37,7 +38,7 @@ pub struct LocalExecutor {
 }
 
 impl LocalExecutor {
-    pub fn new(cfg: ExecutorConfig) -> Result<Self, String> {
+    pub fn new(cfg: ExecutorConfig) -> Result<Self> {
         let command = cfg.worker_command()?;
         Ok(Self {
             free_slots: (0..cfg.workers).rev().collect(),
@@ -90,7 +91,8 @@ impl LocalExecutor {
             attempt,
             deadline,
         }
-        .save(dir, &task.name)?;
+        .save(dir, &task.name)
+        .map_err(|e| e.to_string())?;
         self.running.insert(
             task.name.clone(),
             Running {
@@ -234,7 +236,7 @@ impl Executor for LocalExecutor {
         "local"
     }
 
-    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String> {
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<()> {
         if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
             self.done.insert(task.name.clone(), r);
             return Ok(());

@@ -10,11 +10,14 @@
 //! - [`SlurmExecutor`]: `sbatch` jobs (arrays when several are ready), tracked with `squeue`.
 
 mod local;
+mod pipeline;
 mod slurm;
 
 pub use local::LocalExecutor;
+pub use pipeline::{run_in_order, Admit, Pipeline};
 pub use slurm::SlurmExecutor;
 
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
 use serde::{Deserialize, Serialize};
@@ -146,7 +149,7 @@ impl Default for ExecutorConfig {
 }
 
 impl ExecutorConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.workers == 0 {
             return Err("workers: must be at least 1".into());
         }
@@ -193,16 +196,17 @@ impl ExecutorConfig {
     }
 
     /// The worker binary.
-    pub fn worker_command(&self) -> Result<PathBuf, String> {
+    pub fn worker_command(&self) -> Result<PathBuf> {
         match &self.worker_command {
             Some(c) => Ok(PathBuf::from(c)),
-            None => std::env::current_exe()
-                .map_err(|e| format!("cannot find the running flashnas binary: {e}")),
+            None => std::env::current_exe().map_err(|e| {
+                Error::Executor(format!("cannot find the running flashnas binary: {e}"))
+            }),
         }
     }
 
     /// Builds the executor this config names.
-    pub fn build(&self) -> Result<Box<dyn Executor>, String> {
+    pub fn build(&self) -> Result<Box<dyn Executor>> {
         Ok(match self.kind {
             ExecutorKind::Inline => Box::new(InlineExecutor),
             ExecutorKind::Local => Box::new(LocalExecutor::new(self.clone())?),
@@ -216,7 +220,7 @@ pub trait Executor {
     fn name(&self) -> &'static str;
     /// Starts evaluating `task` (already written with [`crate::task::write_task`]), or
     /// re-attaches to the worker or job an earlier driver left running for it.
-    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String>;
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<()>;
     /// Blocks until `task` has a result, looking after every other job meanwhile (retries,
     /// failures). A candidate that fails every attempt comes back as a failed result with
     /// the reason.
@@ -231,12 +235,7 @@ impl Executor for InlineExecutor {
     fn name(&self) -> &'static str {
         "inline"
     }
-    fn start(
-        &mut self,
-        _dir: &Path,
-        _task: &Task,
-        _ev: &mut dyn FnMut(Event),
-    ) -> Result<(), String> {
+    fn start(&mut self, _dir: &Path, _task: &Task, _ev: &mut dyn FnMut(Event)) -> Result<()> {
         // Nothing runs ahead: the task is evaluated when it is waited for.
         Ok(())
     }
@@ -272,36 +271,4 @@ pub(crate) fn last_line(path: &Path) -> String {
                 .map(|l| l.trim().to_string())
         })
         .unwrap_or_default()
-}
-
-/// Receives each finished task with its result, in order.
-pub type Admit<'a> = dyn FnMut(Task, TaskResult, &mut dyn FnMut(Event)) + 'a;
-
-/// Evaluates `tasks` (writing each `task.json`) with at most `in_flight` at once, handing the
-/// results to `admit` in the order of `tasks`: what the depth–width study and the proxy audit
-/// run on, whatever the executor.
-pub fn run_in_order(
-    dir: &Path,
-    executor: &mut dyn Executor,
-    in_flight: usize,
-    tasks: Vec<Task>,
-    ev: &mut dyn FnMut(Event),
-    admit: &mut Admit<'_>,
-) -> Result<(), String> {
-    let mut pending: std::collections::VecDeque<Task> = Default::default();
-    for task in tasks {
-        while pending.len() >= in_flight.max(1) {
-            let head = pending.pop_front().expect("pending");
-            let r = executor.wait(dir, &head, ev);
-            admit(head, r, ev);
-        }
-        crate::task::write_task(dir, &task)?;
-        executor.start(dir, &task, ev)?;
-        pending.push_back(task);
-    }
-    while let Some(head) = pending.pop_front() {
-        let r = executor.wait(dir, &head, ev);
-        admit(head, r, ev);
-    }
-    Ok(())
 }

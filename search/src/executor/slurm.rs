@@ -3,6 +3,7 @@
 //! campaign directory.
 
 use super::{last_line, Executor, ExecutorConfig};
+use crate::error::Result;
 use crate::event::Event;
 use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
 use std::collections::{HashMap, VecDeque};
@@ -141,7 +142,7 @@ fn vanished_state(id: &str) -> Result<Option<String>, String> {
 }
 
 impl SlurmExecutor {
-    pub fn new(cfg: ExecutorConfig) -> Result<Self, String> {
+    pub fn new(cfg: ExecutorConfig) -> Result<Self> {
         let command = cfg.worker_command()?;
         Ok(Self {
             cfg,
@@ -190,7 +191,7 @@ impl SlurmExecutor {
                         deadline: self.deadline(),
                     };
                     if let Err(e) = lease.save(dir, &task.name) {
-                        ev(Event::Note(e));
+                        ev(Event::Note(e.to_string()));
                     }
                     ev(Event::Note(format!(
                         "candidate {}: submitted as Slurm job {id} (attempt {attempt})",
@@ -405,7 +406,7 @@ impl Executor for SlurmExecutor {
         "slurm"
     }
 
-    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<(), String> {
+    fn start(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> Result<()> {
         if let Some(r) = read_result(dir, &task.name, &task.proposal_key) {
             self.done.insert(task.name.clone(), r);
             return Ok(());

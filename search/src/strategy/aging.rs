@@ -5,11 +5,57 @@
 //! population as it stands then; with `in_flight = 1` this is the sequential algorithm.
 
 use super::{violation, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
-use crate::config::{AgingConfig, CampaignConfig, SpaceConfig};
+use crate::genome::SpaceConfig;
 use crate::journal::Origin;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+
+/// `[aging]` of a campaign config.
+fn d_population() -> usize {
+    8
+}
+fn d_sample() -> usize {
+    3
+}
+fn d_one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgingConfig {
+    #[serde(default = "d_population")]
+    pub population: usize,
+    #[serde(default = "d_sample")]
+    pub sample: usize,
+    /// Children per cycle (each from its own tournament).
+    #[serde(default = "d_one")]
+    pub offspring_per_cycle: usize,
+}
+
+impl Default for AgingConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl AgingConfig {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.population < 2
+            || self.sample == 0
+            || self.sample > self.population
+            || self.offspring_per_cycle == 0
+        {
+            return Err(format!(
+                "aging: need population ≥ 2, 1 ≤ sample ≤ population, offspring_per_cycle ≥ 1 (got {}, {}, {})",
+                self.population, self.sample, self.offspring_per_cycle
+            ));
+        }
+        Ok(())
+    }
+}
 
 pub struct AgingEvolution {
     cfg: AgingConfig,
@@ -23,10 +69,10 @@ pub struct AgingEvolution {
 }
 
 impl AgingEvolution {
-    pub fn new(cfg: &CampaignConfig, init: InitialPopulation) -> Self {
+    pub fn new(cfg: AgingConfig, space: SpaceConfig, init: InitialPopulation) -> Self {
         Self {
-            cfg: cfg.aging.clone(),
-            space: cfg.space.clone(),
+            cfg,
+            space,
             init: Some(init),
             population: VecDeque::new(),
             children: VecDeque::new(),
@@ -69,7 +115,7 @@ pub fn tournament_parent(view: &View, sample: &[usize]) -> usize {
 }
 
 impl Strategy for AgingEvolution {
-    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String> {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Ask> {
         if let Some(init) = &mut self.init {
             if let Some(ask) = init.ask(view, rng)? {
                 return Ok(ask);

@@ -12,18 +12,27 @@ mod initial;
 mod nsga2;
 mod random;
 
-pub use aging::AgingEvolution;
-pub use initial::InitialPopulation;
-pub use nsga2::Nsga2;
+pub use aging::{AgingConfig, AgingEvolution};
+pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
+pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::RandomSearch;
 
-use crate::config::{CampaignConfig, Strategy as StrategyKind};
 use crate::genome::{Factor, Genome};
-use crate::journal::{Origin, Record, RecordStatus};
+use crate::journal::{Objective, Origin, Record, RecordStatus};
 use crate::pareto::Point;
-use crate::warm_start::WarmSeed;
 use rand_chacha::ChaCha8Rng;
-use std::path::Path;
+use serde::{Deserialize, Serialize};
+
+/// `strategy = …` of a campaign config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyKind {
+    /// Aging evolution (the paper's Algorithm 1).
+    Aging,
+    Nsga2,
+    /// Random search: the baseline at the same evaluation budget.
+    Random,
+}
 
 /// A candidate a strategy proposes.
 #[derive(Debug, Clone)]
@@ -67,24 +76,14 @@ pub struct View<'v> {
 }
 
 pub trait Strategy {
-    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String>;
+    /// The next move; an error when a configured design cannot be read (a seed's arch file).
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Ask>;
     fn submitted(&mut self, view: &View, outcome: Submitted);
     fn tell(&mut self, view: &View, id: usize);
     /// The current population (ids), for the checkpoint.
     fn population(&self) -> Vec<usize>;
     /// The current cycle (generation).
     fn cycle(&self) -> usize;
-}
-
-/// The configured strategy, its initial population seeded with `warm` designs, then the
-/// config's `[[seeds]]` (resolved against `dir`), then random genomes.
-pub fn build(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> Box<dyn Strategy> {
-    let init = |n: usize| InitialPopulation::new(cfg, dir, warm.clone(), n);
-    match cfg.strategy {
-        StrategyKind::Aging => Box::new(AgingEvolution::new(cfg, init(cfg.aging.population))),
-        StrategyKind::Nsga2 => Box::new(Nsga2::new(cfg, init(cfg.nsga2.population))),
-        StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),
-    }
 }
 
 /// How far a record is over the budget: its latency's excess (0 = feasible), infinite for a
@@ -98,15 +97,10 @@ pub fn violation(r: &Record, budget_s: f64) -> f64 {
 }
 
 /// A record as a point for NSGA-II: proxy loss, latency and the `extra` objectives.
-pub fn point(r: &Record, budget_s: f64, extra: &[String]) -> Point {
+pub fn point(r: &Record, budget_s: f64, extra: &[Objective]) -> Point {
     let violation = violation(r, budget_s);
     let mut objectives = vec![r.loss(), r.latency()];
-    for e in extra {
-        objectives.push(match e.as_str() {
-            "params" => r.params as f64,
-            _ => r.state_bytes as f64,
-        });
-    }
+    objectives.extend(extra.iter().map(|&o| r.objective(o)));
     if violation > 0.0 {
         // Infeasible points rank by violation alone; blanking their objectives keeps
         // crowding among equally infeasible ones from depending on whether they were

@@ -5,12 +5,50 @@
 //! the best `population` of parents and offspring.
 
 use super::{point, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
-use crate::config::{CampaignConfig, Nsga2Config, SpaceConfig};
-use crate::journal::Origin;
+use crate::genome::SpaceConfig;
+use crate::journal::{Objective, Origin};
 use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+fn d_population() -> usize {
+    8
+}
+
+/// `[nsga2]` of a campaign config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nsga2Config {
+    #[serde(default = "d_population")]
+    pub population: usize,
+    /// Probability that a child comes from crossover (then mutated) rather than mutation only.
+    #[serde(default = "d_crossover")]
+    pub crossover: f64,
+}
+
+fn d_crossover() -> f64 {
+    0.5
+}
+
+impl Default for Nsga2Config {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl Nsga2Config {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.population < 2 {
+            return Err("nsga2.population: must be at least 2".into());
+        }
+        if !(0.0..=1.0).contains(&self.crossover) {
+            return Err("nsga2.crossover: must be in [0, 1]".into());
+        }
+        Ok(())
+    }
+}
 
 /// Where a generation stands.
 struct Generation {
@@ -25,7 +63,7 @@ struct Generation {
 pub struct Nsga2 {
     cfg: Nsga2Config,
     space: SpaceConfig,
-    extra: Vec<String>,
+    extra: Vec<Objective>,
     init: Option<InitialPopulation>,
     population: Vec<usize>,
     generation: Option<Generation>,
@@ -34,11 +72,17 @@ pub struct Nsga2 {
 }
 
 impl Nsga2 {
-    pub fn new(cfg: &CampaignConfig, init: InitialPopulation) -> Self {
+    /// `extra`: the objectives ranked beside proxy loss and latency.
+    pub fn new(
+        cfg: Nsga2Config,
+        space: SpaceConfig,
+        extra: Vec<Objective>,
+        init: InitialPopulation,
+    ) -> Self {
         Self {
-            cfg: cfg.nsga2.clone(),
-            space: cfg.space.clone(),
-            extra: cfg.objectives.extra.clone(),
+            cfg,
+            space,
+            extra,
             init: Some(init),
             population: Vec::new(),
             generation: None,
@@ -80,7 +124,7 @@ impl Nsga2 {
 }
 
 impl Strategy for Nsga2 {
-    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String> {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Ask> {
         if let Some(init) = &mut self.init {
             if let Some(ask) = init.ask(view, rng)? {
                 return Ok(ask);

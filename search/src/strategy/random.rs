@@ -16,7 +16,7 @@ impl RandomSearch {
 }
 
 impl Strategy for RandomSearch {
-    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> Result<Ask, String> {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Ask> {
         Ok(self.init.ask(view, rng)?.unwrap_or(Ask::Done(None)))
     }
 

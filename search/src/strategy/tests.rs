@@ -7,6 +7,7 @@ use crate::pareto::non_dominated_sort;
 use flashnas_training::{ProxyResult, Status};
 use rand::SeedableRng;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
 
 fn config(strategy: &str, sample: usize) -> CampaignConfig {
     let text = format!(
@@ -73,7 +74,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         latency_raw_s: Some(latency),
         latency_ref: None,
         latency_cv: None,
-        latency_source: "synthetic".into(),
+        latency_source: crate::task::LatencyOrigin::Analytic,
         feasible: latency <= 0.5,
         status: RecordStatus::Ok,
         failure: None,
@@ -106,7 +107,7 @@ fn view(records: &[Record], in_flight: usize, evaluations: usize) -> View<'_> {
 
 /// The campaign's loop: room for `in_flight` candidates, duplicates never evaluated twice.
 fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
-    let mut s = build(cfg, Path::new("."), Vec::new());
+    let mut s = crate::campaign::build_strategy(cfg, Path::new("."), Vec::new());
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut records: Vec<Record> = Vec::new();
     let mut pending: VecDeque<(usize, Proposal)> = VecDeque::new();

@@ -266,7 +266,7 @@ fn latency(a: LatencyArgs) -> anyhow::Result<()> {
         mean,
         table.max_error_pct().unwrap_or(f64::NAN)
     );
-    let roof = flashnas_latency::DeviceModel::preset("cpu-2core").map_err(anyhow::Error::msg)?;
+    let roof = flashnas_latency::DeviceModel::preset("cpu-2core")?;
     let roof_err: Vec<f64> = rows
         .iter()
         .zip(&archs)
@@ -309,10 +309,8 @@ fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
             a.steps, a.seq_len, a.batch
         ),
         "bench",
-    )
-    .map_err(anyhow::Error::msg)?;
-    let data = Dataset::load(&cfg.data, cfg.seq_len, std::path::Path::new("."))
-        .map_err(anyhow::Error::msg)?;
+    )?;
+    let data = Dataset::load(&cfg.data, cfg.seq_len, std::path::Path::new("."))?;
     let mut step_times = Vec::new();
     let mut last = Instant::now();
     let (r, _) = train::<Train>(&spec, &cfg, &data, &device(), &mut |_| {

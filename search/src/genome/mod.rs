@@ -6,12 +6,14 @@
 //! chosen afterwards (the paper's rule). A genome decodes deterministically to a layer list
 //! and an `ArchSpec`; its canonical string identifies duplicates.
 
-use crate::config::SpaceConfig;
+mod space;
+
 use flashnas_model::spec::{LayerEntry, LayerKind};
 use flashnas_model::ArchSpec;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+pub use space::{parse_ratio, SpaceConfig, WidthRule};
 
 /// One block type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -399,7 +401,12 @@ fn random_block(space: &SpaceConfig, rng: &mut impl Rng) -> Block {
 }
 
 /// Layers of an explicit list (for seeded designs): NF spellings.
-pub fn parse_layer_types(list: &[String]) -> Result<Vec<LayerKind>, String> {
+pub fn parse_layer_types(list: &[String]) -> crate::error::Result<Vec<LayerKind>> {
+    layer_kinds(list).map_err(crate::error::Error::Config)
+}
+
+/// [`parse_layer_types`], its error a `layer_types[i]: …` fragment for a caller to place.
+pub(crate) fn layer_kinds(list: &[String]) -> Result<Vec<LayerKind>, String> {
     list.iter()
         .enumerate()
         .map(|(i, s)| {

@@ -7,68 +7,22 @@
 //! directory: `audit.jsonl` (one line per retrained candidate; a resume skips those),
 //! `audit.json` (the summary) and `audit.svg` (short vs long loss).
 
-use crate::campaign::load_records;
+pub mod config;
+
+pub use config::AuditConfig;
+
+use crate::error::{Error, Result};
 use crate::executor::{run_in_order, ExecutorConfig};
 use crate::journal::{Entry, Journal, Record, RecordStatus};
 use crate::plot::{chart, Series};
 use crate::rank::{average_ranks, bootstrap, kendall_tau_b, spearman, Interval};
+use crate::store::load_records;
 use crate::task::Task;
 use crate::Event;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-fn d_sample() -> usize {
-    8
-}
-fn d_factor() -> f64 {
-    4.0
-}
-fn d_min() -> f64 {
-    0.5
-}
-
-/// `[audit]` of a campaign config: an audit run at the end of `flashnas search`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditConfig {
-    #[serde(default)]
-    pub enabled: bool,
-    /// K: candidates retrained.
-    #[serde(default = "d_sample")]
-    pub sample: usize,
-    /// F: multiple of the proxy's token budget for the long run.
-    #[serde(default = "d_factor")]
-    pub factor: f64,
-    /// Warn when the lower end of Spearman's 90 % interval is below this.
-    #[serde(default = "d_min")]
-    pub min_spearman: f64,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults")
-    }
-}
-
-impl AuditConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.sample < 3 {
-            return Err(format!(
-                "sample: {} is too few for a rank correlation (at least 3)",
-                self.sample
-            ));
-        }
-        if !(self.factor > 1.0 && self.factor.is_finite()) {
-            return Err(format!("factor: {} must be > 1", self.factor));
-        }
-        if !(-1.0..=1.0).contains(&self.min_spearman) {
-            return Err("min_spearman: must be in [-1, 1]".into());
-        }
-        Ok(())
-    }
-}
 
 /// One retrained candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +120,7 @@ pub fn run_audit(
     min_spearman: Option<f64>,
     executor: Option<ExecutorConfig>,
     on_event: &mut dyn FnMut(Event),
-) -> Result<AuditReport, String> {
+) -> Result<AuditReport> {
     AuditConfig {
         enabled: true,
         sample,
@@ -174,26 +128,24 @@ pub fn run_audit(
         min_spearman: min_spearman.unwrap_or(0.0),
     }
     .validate()
-    .map_err(|e| format!("audit {e}"))?;
+    .map_err(|e| Error::Config(format!("audit {e}")))?;
     let (cfg, records, problems) = load_records(dir)?;
     for p in problems {
         on_event(Event::Note(p));
     }
     let selected = select(&records, sample, cfg.seed);
     if selected.len() < 3 {
-        return Err(format!(
+        return Err(Error::Analysis(format!(
             "{}: only {} successful candidates; an audit needs at least 3",
             dir.display(),
             selected.len()
-        ));
+        )));
     }
     let (jsonl, json, svg) = audit_paths(dir);
     // The audit drives its own journal: one audit per folder at a time.
     let _lock = crate::lock::FolderLock::acquire(dir, "audit", "audit")?;
     let journal = Journal::<AuditRow>::at(jsonl.clone());
-    let read = journal
-        .repair()
-        .map_err(|e| format!("{}: {e}", jsonl.display()))?;
+    let read = journal.repair().map_err(|e| Error::file(&jsonl, e))?;
     for p in read.problems {
         on_event(Event::Note(p));
     }
@@ -202,14 +154,14 @@ pub fn run_audit(
         .iter()
         .find(|r| r.factor != factor || selected.get(r.index) != Some(&r.id))
     {
-        return Err(format!(
-            "{}: holds an audit with factor {} of other candidates (row {} is candidate {}); \
-             move it aside to run an audit with --sample {sample} --factor {factor}",
-            jsonl.display(),
-            bad.factor,
-            bad.index,
-            bad.id
-        ));
+        return Err(Error::AlreadyExists {
+            dir: jsonl.clone(),
+            hint: format!(
+                "holds an audit with factor {} of other candidates (row {} is candidate {}); \
+                 move it aside to run an audit with --sample {sample} --factor {factor}",
+                bad.factor, bad.index, bad.id
+            ),
+        });
     }
     let mut train = cfg.train.clone();
     train.seed = cfg.seed;
@@ -244,7 +196,9 @@ pub fn run_audit(
         })
         .collect();
     let exec_cfg = executor.unwrap_or_else(|| cfg.executor.clone());
-    exec_cfg.validate().map_err(|e| format!("executor.{e}"))?;
+    exec_cfg
+        .validate()
+        .map_err(|e| Error::Config(format!("executor.{e}")))?;
     let mut exec = exec_cfg.build()?;
     let total = selected.len();
     {
@@ -292,7 +246,7 @@ pub fn run_audit(
             .expect("json")
             .as_bytes(),
     )
-    .map_err(|e| format!("{}: {e}", json.display()))?;
+    .map_err(|e| Error::file(&json, e))?;
     let pairs: Vec<&AuditRow> = rows.iter().filter(|r| r.long_loss.is_some()).collect();
     let plot = chart(
         &format!(
@@ -317,7 +271,7 @@ pub fn run_audit(
         false,
     );
     flashnas_model::weights::write_atomic(&svg, plot.as_bytes())
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
+        .map_err(|e| Error::file(&svg, e))?;
     Ok(report)
 }
 
