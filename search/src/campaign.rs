@@ -14,10 +14,10 @@ use crate::executor::{Executor, Pipeline};
 use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
 use crate::lock::FolderLock;
-use crate::pareto::{frontier, hypervolume_2d, Point};
+use crate::pareto::hypervolume_2d;
 use crate::strategy::{
-    violation, AgingEvolution, Ask, InitialPopulation, Nsga2, Proposal, RandomSearch, Strategy,
-    StrategyKind, Submitted, View, WarmSeed,
+    AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
+    Strategy, StrategyKind, Submitted, View, WarmSeed,
 };
 use crate::task::{DeviceLock, Latency, Task, TaskResult};
 use flashnas_latency::LatencySource;
@@ -195,17 +195,25 @@ impl<'a> Campaign<'a> {
         self.cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)
     }
 
-    /// Frontier over (loss, latency) of feasible candidates, and its hypervolume.
+    /// Steps of each multi-fidelity rung below the full run.
+    fn rung_steps(&self) -> Vec<usize> {
+        self.cfg
+            .multi_fidelity
+            .rung_steps(self.cfg.train.total_steps())
+    }
+
+    /// A candidate's identity at a fidelity: a rung's evaluation of a genome is another
+    /// evaluation than its full run (`m2 f a f | w32 @10` = trained 10 steps).
+    fn fidelity_key(&self, key: String, rung: Option<usize>) -> String {
+        match rung {
+            Some(k) => format!("{key} @{}", self.rung_steps()[k]),
+            None => key,
+        }
+    }
+
+    /// Frontier over (loss, latency) of feasible full-fidelity candidates, and its hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
-        let pts: Vec<Point> = self
-            .records
-            .iter()
-            .map(|r| Point {
-                objectives: vec![r.loss(), r.latency()],
-                violation: violation(r, self.budget_s()),
-            })
-            .collect();
-        let f = frontier(&pts);
+        let f = crate::store::frontier_of(&self.records, self.budget_s());
         let rp = &self.cfg.objectives.reference_point;
         let hv = hypervolume_2d(
             &f.iter()
@@ -220,7 +228,7 @@ impl<'a> Campaign<'a> {
     pub fn best(&self) -> Option<usize> {
         self.records
             .iter()
-            .filter(|r| r.feasible)
+            .filter(|r| r.feasible && r.rung.is_none())
             .min_by(|a, b| {
                 a.loss()
                     .partial_cmp(&b.loss())
@@ -355,7 +363,7 @@ impl<'a> Campaign<'a> {
     /// the executor. `Ok(Err(id))`: a duplicate of candidate `id` (admitted or in flight),
     /// which is never evaluated twice. `Err`: the journal could not be rewritten.
     fn submit(&mut self, p: Proposal) -> Result<Result<usize, usize>> {
-        let proposal_key = p.genome.key();
+        let proposal_key = self.fidelity_key(p.genome.key(), p.rung);
         if self.cfg.space.width == WidthRule::Gene {
             if let Some(&id) = self.by_key.get(&proposal_key) {
                 return Ok(Err(id));
@@ -391,7 +399,7 @@ impl<'a> Campaign<'a> {
         if self.cfg.space.width == WidthRule::FitBudget {
             self.fit_width(&mut genome);
         }
-        let key = genome.key();
+        let key = self.fidelity_key(genome.key(), p.rung);
         if let Some(&dup) = self.by_key.get(&key) {
             return Ok(Err(dup));
         }
@@ -421,7 +429,7 @@ impl<'a> Campaign<'a> {
             .flatten();
         let task = match reused {
             Some(_) => None,
-            None => Some(self.task_for(id, &proposal_key, &spec)),
+            None => Some(self.task_for(id, &proposal_key, &spec, p.rung)),
         };
         let started = task.is_some();
         self.by_key.insert(proposal_key, id);
@@ -465,9 +473,16 @@ impl<'a> Campaign<'a> {
     }
 
     /// Candidate `id`'s task.
-    fn task_for(&self, id: usize, proposal_key: &str, spec: &ArchSpec) -> Task {
+    fn task_for(
+        &self,
+        id: usize,
+        proposal_key: &str,
+        spec: &ArchSpec,
+        rung: Option<usize>,
+    ) -> Task {
         let mut train = self.cfg.train.clone();
         train.seed = self.cfg.seed;
+        train.stop_at = rung.map(|k| self.rung_steps()[k]);
         let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
             self.latency_cache
                 .get(&format!("{}|{}", spec.layer_string(), spec.d_model))
@@ -524,7 +539,7 @@ impl<'a> Campaign<'a> {
             second_parent: p.second_parent,
             origin: p.origin,
             mutation: p.mutation,
-            proposal_key: p.genome.key(),
+            proposal_key: self.fidelity_key(p.genome.key(), p.rung),
             key: q.key,
             layers: q.spec.layer_string(),
             width: q.genome.width,
@@ -547,6 +562,7 @@ impl<'a> Campaign<'a> {
             seed: self.cfg.seed,
             eval_seconds: result.eval_seconds,
             attempts: result.attempt,
+            rung: p.rung,
         };
         self.admit(record, false)
     }
@@ -710,6 +726,10 @@ pub fn build_strategy(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> 
             init(cfg.nsga2.population),
         )),
         StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),
+        StrategyKind::Asha => {
+            Box::new(Asha::new(cfg.multi_fidelity.clone(), init(cfg.evaluations)))
+        }
+        StrategyKind::All => Box::new(Exhaustive::new(space, cfg.evaluations)),
     }
 }
 

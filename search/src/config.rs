@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 pub use crate::executor::ExecutorConfig;
 pub use crate::genome::{parse_ratio, SpaceConfig, WidthRule};
 use crate::journal::Objective;
-pub use crate::strategy::{AgingConfig, Nsga2Config, SeedDesign, StrategyKind, WarmStartConfig};
+pub use crate::strategy::{
+    AgingConfig, MultiFidelityConfig, Nsga2Config, SeedDesign, StrategyKind, WarmStartConfig,
+};
 pub use flashnas_latency::config::{roofline_of, LatencyConfig};
 use flashnas_latency::DeviceModel;
 use flashnas_model::ArchSpec;
@@ -51,6 +53,8 @@ pub struct CampaignConfig {
     pub aging: AgingConfig,
     #[serde(default)]
     pub nsga2: Nsga2Config,
+    #[serde(default)]
+    pub multi_fidelity: MultiFidelityConfig,
     pub latency: LatencyConfig,
     pub objectives: ObjectivesConfig,
     pub train: TrainConfig,
@@ -100,7 +104,8 @@ impl CampaignConfig {
         match self.strategy {
             StrategyKind::Aging => self.aging.validate()?,
             StrategyKind::Nsga2 => self.nsga2.validate()?,
-            StrategyKind::Random => {}
+            StrategyKind::Asha => self.multi_fidelity.validate()?,
+            StrategyKind::Random | StrategyKind::All => {}
         }
         let l = &self.latency;
         match (l.budget_s, l.budget_ref) {

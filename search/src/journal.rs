@@ -37,6 +37,8 @@ pub enum Origin {
     WarmStart,
     Mutation,
     Crossover,
+    /// Multi-fidelity: an earlier candidate trained to the next rung.
+    Promotion,
 }
 
 /// A figure of a record the search can minimise.
@@ -86,6 +88,7 @@ journal_names!(Origin {
     WarmStart => "warm_start",
     Mutation => "mutation",
     Crossover => "crossover",
+    Promotion => "promotion",
 });
 
 /// One evaluated candidate.
@@ -136,6 +139,10 @@ pub struct Record {
     /// Tries it took (a worker died, a Slurm job failed, timed out or was preempted).
     #[serde(default = "one")]
     pub attempts: usize,
+    /// Multi-fidelity: the rung it was trained to (`proxy.steps` steps), when below the full
+    /// run. Such records rank candidates for promotion; the frontier holds full runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<usize>,
 }
 
 fn one() -> usize {

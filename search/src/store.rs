@@ -22,15 +22,28 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
     Ok((cfg, read.records, read.problems))
 }
 
-/// Whether each record is on the final frontier.
-pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
+/// Indices of the frontier over (loss, latency) of the feasible full-fidelity records
+/// (multi-fidelity rungs below the full run rank candidates, they are not results).
+pub fn frontier_of(records: &[Record], budget_s: f64) -> Vec<usize> {
     let pts: Vec<Point> = records
         .iter()
         .map(|r| Point {
             objectives: vec![r.loss(), r.latency()],
-            violation: violation(r, cfg.latency.budget_seconds().unwrap_or(f64::INFINITY)),
+            violation: if r.rung.is_some() {
+                f64::INFINITY
+            } else {
+                violation(r, budget_s)
+            },
         })
         .collect();
-    let f = frontier(&pts);
+    frontier(&pts)
+}
+
+/// Whether each record is on the final frontier.
+pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
+    let f = frontier_of(
+        records,
+        cfg.latency.budget_seconds().unwrap_or(f64::INFINITY),
+    );
     (0..records.len()).map(|i| f.contains(&i)).collect()
 }

@@ -581,3 +581,26 @@ fn warm_start_seeds_from_earlier_campaigns_and_reuses_their_results() {
     assert!(matches!(err, flashnas_search::Error::Config(_)), "{err:?}");
     assert!(err.to_string().contains("warm_start.from[0]"), "{err}");
 }
+
+/// The enumeration of a space holds every genome random sampling and mutation reach, each key
+/// once; a space larger than the cap is refused rather than truncated.
+#[test]
+fn enumeration_covers_what_sampling_and_mutation_reach() {
+    let space = space();
+    let all = Genome::enumerate(&space, 1_000_000).unwrap();
+    let keys: std::collections::HashSet<String> = all.iter().map(|g| g.key()).collect();
+    assert_eq!(keys.len(), all.len(), "duplicate keys");
+    assert!(all.iter().all(|g| g.is_valid(&space)));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..2000 {
+        let g = Genome::random(&space, &mut rng);
+        assert!(keys.contains(&g.key()), "{} not enumerated", g.key());
+        let (child, _) = g.mutate(&space, &mut rng);
+        assert!(
+            keys.contains(&child.key()),
+            "{} not enumerated",
+            child.key()
+        );
+    }
+    assert!(Genome::enumerate(&space, all.len() - 1).is_none());
+}

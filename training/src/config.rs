@@ -208,6 +208,14 @@ pub struct TrainConfig {
     pub optimizer: OptimizerConfig,
     #[serde(default)]
     pub recall: RecallConfig,
+    /// Validation checkpoints: after these fractions of the steps (each in (0, 1)), the
+    /// validation loss is measured and kept in the result (a fidelity ladder from one run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rungs: Vec<f64>,
+    /// Stop after this many steps, keeping the learning-rate schedule of the whole run: a
+    /// low-fidelity evaluation (multi-fidelity search) whose loss is the full run's at that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -274,6 +282,15 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1".into());
+        }
+        if self.rungs.iter().any(|r| !(*r > 0.0 && *r < 1.0)) {
+            return bad(
+                "rungs",
+                "each must be a fraction of the steps in (0, 1)".into(),
+            );
+        }
+        if self.stop_at == Some(0) {
+            return bad("stop_at", "must be at least 1".into());
         }
         if self.log_every == 0 {
             return bad("log_every", "must be at least 1".into());
@@ -358,6 +375,27 @@ impl TrainConfig {
             (None, Some(t)) => t.div_ceil(self.batch_size * self.seq_len).max(1),
             (None, None) => 0,
         }
+    }
+
+    /// The steps after which the validation loss is measured (`rungs` of the total), sorted,
+    /// without duplicates or the last step.
+    pub fn rung_steps(&self) -> Vec<usize> {
+        let total = self.total_steps();
+        let mut s: Vec<usize> = self
+            .rungs
+            .iter()
+            .map(|r| ((r * total as f64).round() as usize).clamp(1, total))
+            .filter(|&s| s < total)
+            .collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+
+    /// Steps this run trains (`stop_at`, at most the total).
+    pub fn run_steps(&self) -> usize {
+        let total = self.total_steps();
+        self.stop_at.map_or(total, |s| s.min(total))
     }
 
     pub fn warmup_steps(&self) -> usize {

@@ -19,7 +19,7 @@ pub mod weight_norm;
 pub use config::TrainConfig;
 pub use data::Dataset;
 pub use error::Error;
-pub use result::{ProxyResult, Status};
+pub use result::{ProxyResult, RungLoss, Status};
 pub use trainer::{train, Progress};
 
 /// The built-in corpus (Tiny Shakespeare, public domain), so the quickstart needs no file.

@@ -56,6 +56,18 @@ pub struct ProxyResult {
     pub loss_curve: Vec<(usize, f64)>,
     pub params: usize,
     pub backend: String,
+    /// Validation loss at the configured checkpoints (`rungs`) of this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rungs: Vec<RungLoss>,
+}
+
+/// The validation loss after `step` training steps, and the training seconds spent to get
+/// there (validation excluded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RungLoss {
+    pub step: usize,
+    pub val_loss: f64,
+    pub train_seconds: f64,
 }
 
 impl ProxyResult {
@@ -73,6 +85,7 @@ impl ProxyResult {
             loss_curve: Vec::new(),
             params,
             backend: flashnas_model::backend::backend_name().into(),
+            rungs: Vec::new(),
         }
     }
 }

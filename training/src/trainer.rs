@@ -8,7 +8,7 @@ use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::loss::{cross_entropy, nll_and_correct};
 use crate::recall::mqar_batch;
-use crate::result::{ProxyResult, Status};
+use crate::result::{ProxyResult, RungLoss, Status};
 use crate::schedule::lr_at;
 use crate::weight_norm::normalize_weights;
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
@@ -101,18 +101,25 @@ fn int_tensor<B: Backend>(
 type BatchFn<'a> =
     dyn FnMut(&mut ChaCha8Rng) -> (Vec<i32>, Vec<i32>, Option<Vec<f32>>, usize, usize) + 'a;
 
-/// One optimization phase (LM or recall) over `steps` batches.
+/// One optimization phase (LM or recall) over `steps` batches of a schedule of
+/// `schedule_steps` (more when the run stops early: `stop_at`).
 struct Loop<'a> {
     cfg: &'a TrainConfig,
     steps: usize,
+    schedule_steps: usize,
     phase: &'static str,
 }
+
+/// Called after each of these steps with the model and the training seconds so far.
+type Checkpoints<'a, B> = (&'a [usize], &'a mut dyn FnMut(usize, &HybridLm<B>, f64));
 
 struct LoopOutcome<B: AutodiffKernels> {
     model: HybridLm<B>,
     curve: Vec<(usize, f64)>,
     tokens: usize,
     failure: Option<Status>,
+    /// Training seconds (checkpoint work excluded).
+    seconds: f64,
 }
 
 impl Loop<'_> {
@@ -124,7 +131,13 @@ impl Loop<'_> {
         rng: &mut ChaCha8Rng,
         batch: &mut BatchFn,
         progress: &mut dyn FnMut(Progress),
+        checkpoints: Option<Checkpoints<B>>,
     ) -> LoopOutcome<B> {
+        let (at, mut on_checkpoint) = match checkpoints {
+            Some((at, f)) => (at, Some(f)),
+            None => (&[][..], None),
+        };
+        let mut paused = std::time::Duration::ZERO;
         let o = &self.cfg.optimizer;
         let mut optim = AdamWConfig::new()
             .with_beta_1(o.beta1 as f32)
@@ -132,7 +145,7 @@ impl Loop<'_> {
             .with_epsilon(o.eps as f32)
             .with_weight_decay(o.weight_decay as f32)
             .init::<B, HybridLm<B>>();
-        let warmup = self.cfg.warmup_steps().min(self.steps);
+        let warmup = self.cfg.warmup_steps().min(self.schedule_steps);
         let mut curve = Vec::new();
         let mut tokens = 0usize;
         let start = Instant::now();
@@ -159,6 +172,7 @@ impl Loop<'_> {
                     curve,
                     tokens,
                     failure,
+                    seconds: (start.elapsed() - paused).as_secs_f64(),
                 };
             }
             if step % self.cfg.log_every == 0 || step + 1 == self.steps {
@@ -176,12 +190,19 @@ impl Loop<'_> {
                     curve,
                     tokens,
                     failure,
+                    seconds: (start.elapsed() - paused).as_secs_f64(),
                 };
             }
-            let lr = lr_at(step, self.steps, warmup, o.lr, o.min_lr_ratio);
+            let lr = lr_at(step, self.schedule_steps, warmup, o.lr, o.min_lr_ratio);
             model = optim.step(lr, model, grads);
             if self.cfg.weight_norm {
                 model = normalize_weights(model);
+            }
+            if let Some(f) = on_checkpoint.as_mut().filter(|_| at.contains(&(step + 1))) {
+                let trained = (start.elapsed() - paused).as_secs_f64();
+                let t0 = Instant::now();
+                f(step + 1, &model, trained);
+                paused += t0.elapsed();
             }
             let secs = start.elapsed().as_secs_f64().max(1e-9);
             progress(Progress {
@@ -197,6 +218,7 @@ impl Loop<'_> {
             curve,
             tokens,
             failure: None,
+            seconds: (start.elapsed() - paused).as_secs_f64(),
         }
     }
 }
@@ -250,9 +272,10 @@ fn recall_accuracy<B: AutodiffKernels>(
     let out = Loop {
         cfg,
         steps: r.steps,
+        schedule_steps: r.steps,
         phase: "recall",
     }
-    .run(model, device, &mut rng, &mut batch, progress);
+    .run(model, device, &mut rng, &mut batch, progress, None);
     if let Some(f) = out.failure {
         return Err(f);
     }
@@ -330,15 +353,38 @@ pub fn train<B: AutodiffKernels>(
             let (x, y) = data.train_batch(rng, bsz);
             (x, y, None, bsz, t)
         };
-        let steps = cfg.total_steps();
+        let steps = cfg.run_steps();
+        let rung_steps: Vec<usize> = cfg
+            .rung_steps()
+            .into_iter()
+            .filter(|&s| s < steps)
+            .collect();
+        let mut rungs = Vec::new();
+        let mut at_rung = |step: usize, model: &HybridLm<B>, seconds: f64| {
+            let (val_loss, _) = evaluate(&model.valid(), data, cfg.batch_size, device);
+            rungs.push(RungLoss {
+                step,
+                val_loss,
+                train_seconds: seconds,
+            });
+        };
         let out = Loop {
             cfg,
             steps,
+            schedule_steps: cfg.total_steps(),
             phase: "train",
         }
-        .run(model, device, &mut rng, &mut batch, progress);
-        let train_secs = start.elapsed().as_secs_f64();
+        .run(
+            model,
+            device,
+            &mut rng,
+            &mut batch,
+            progress,
+            Some((&rung_steps, &mut at_rung)),
+        );
+        let train_secs = out.seconds;
         let mut result = ProxyResult::failed(Status::Ok, params);
+        result.rungs = rungs;
         result.steps = out.curve.last().map(|c| c.0 + 1).unwrap_or(0);
         result.tokens_seen = out.tokens;
         result.loss_curve = out.curve;

@@ -296,3 +296,37 @@ fn recall_score_is_reported_when_enabled() {
     let acc = r.recall_accuracy.unwrap();
     assert!((0.0..=1.0).contains(&acc));
 }
+
+/// The fidelity ladder of one run: the validation loss at each rung equals that of a run
+/// stopped there (`stop_at`, same schedule and seed), and rungs cost less training time
+/// the lower they are.
+#[test]
+fn rung_losses_equal_runs_stopped_at_the_rung() {
+    let data = shakespeare(32);
+    let mut full = cfg(24);
+    full.rungs = vec![0.25, 0.5];
+    let (r, _) = train::<Train>(&tiny("mamba2"), &full, &data, &device(), &mut |_| {});
+    assert!(r.status.is_ok(), "{:?}", r.status);
+    assert_eq!(
+        r.rungs.iter().map(|g| g.step).collect::<Vec<_>>(),
+        vec![6, 12]
+    );
+    assert!(r.rungs[0].train_seconds < r.rungs[1].train_seconds);
+    for g in &r.rungs {
+        let mut stopped = cfg(24);
+        stopped.stop_at = Some(g.step);
+        let (s, _) = train::<Train>(&tiny("mamba2"), &stopped, &data, &device(), &mut |_| {});
+        assert_eq!(s.steps, g.step);
+        let v = s.val_loss.unwrap();
+        assert!(
+            (v - g.val_loss).abs() < 1e-6,
+            "rung at step {}: {} in the full run, {v} stopped there",
+            g.step,
+            g.val_loss
+        );
+    }
+    // A run without rungs keeps its result free of them (older journals stay identical).
+    let (plain, _) = train::<Train>(&tiny("mamba2"), &cfg(24), &data, &device(), &mut |_| {});
+    assert!(plain.rungs.is_empty());
+    assert_eq!(plain.val_loss, r.val_loss);
+}

@@ -178,6 +178,83 @@ impl Genome {
         }
     }
 
+    /// Every distinct genome of the space (by key: layer list and width), in a fixed order;
+    /// `None` when there are more than `max` (then sample instead).
+    pub fn enumerate(space: &SpaceConfig, max: usize) -> Option<Vec<Genome>> {
+        let kinds = space.mixer_kinds();
+        let mut blocks: Vec<Block> = Vec::new();
+        for ratio in space.ratio_pairs() {
+            for &second in &kinds {
+                // A two-kind block whose kinds coincide (a mutation can make one)
+                // canonicalizes to a longer single-kind block.
+                for &first in &kinds {
+                    if ratio.0 == 0 && first != second {
+                        continue;
+                    }
+                    for &ffns in &space.ffns {
+                        let b = Block {
+                            first,
+                            second,
+                            ratio,
+                            ffns,
+                        }
+                        .canonical();
+                        if !blocks.contains(&b) {
+                            blocks.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        let stage_choices: Vec<Stage> = blocks
+            .iter()
+            .flat_map(|b| {
+                (1..=space.max_repeats).map(|repeats| Stage {
+                    block: b.clone(),
+                    repeats,
+                })
+            })
+            .filter(|s| s.repeats * s.block.depth() <= space.depth_cap)
+            .collect();
+        let mut structures: Vec<Vec<Stage>> = Vec::new();
+        let mut frontier: Vec<Vec<Stage>> = vec![Vec::new()];
+        for _ in 0..space.stages {
+            let mut next = Vec::new();
+            for prefix in &frontier {
+                let depth: usize = prefix.iter().map(|s| s.repeats * s.block.depth()).sum();
+                for s in &stage_choices {
+                    if depth + s.repeats * s.block.depth() <= space.depth_cap {
+                        let mut g = prefix.clone();
+                        g.push(s.clone());
+                        next.push(g);
+                        if structures.len() + next.len() > max {
+                            return None;
+                        }
+                    }
+                }
+            }
+            structures.extend(next.iter().cloned());
+            frontier = next;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for stages in structures {
+            for &width in &space.widths {
+                let g = Genome {
+                    stages: stages.clone(),
+                    width,
+                };
+                if g.is_valid(space) && seen.insert(g.key()) {
+                    out.push(g);
+                    if out.len() > max {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Changes exactly one factor (retrying until the repaired genome differs).
     pub fn mutate(&self, space: &SpaceConfig, rng: &mut impl Rng) -> (Genome, Factor) {
         let mut factors = vec![

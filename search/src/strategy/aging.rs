@@ -148,6 +148,7 @@ impl Strategy for AgingEvolution {
                     second_parent: None,
                     origin: Origin::Mutation,
                     mutation: Some(factor),
+                    rung: None,
                 });
             }
         }

@@ -130,6 +130,7 @@ impl InitialPopulation {
             second_parent: None,
             origin,
             mutation: None,
+            rung: None,
         })
     }
 

@@ -8,18 +8,22 @@
 //! oldest candidate on `Wait`; after `Done`, admit everything still out.
 
 mod aging;
+mod all;
+mod asha;
 mod initial;
 mod nsga2;
 mod random;
 
 pub use aging::{AgingConfig, AgingEvolution};
+pub use all::Exhaustive;
+pub use asha::{Asha, MultiFidelityConfig};
 pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::RandomSearch;
 
 use crate::genome::{Factor, Genome};
 use crate::journal::{Objective, Origin, Record, RecordStatus};
-use crate::pareto::Point;
+use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +36,11 @@ pub enum StrategyKind {
     Nsga2,
     /// Random search: the baseline at the same evaluation budget.
     Random,
+    /// Multi-fidelity: asynchronous successive halving over the `[multi_fidelity]` rungs.
+    Asha,
+    /// Every genome of the space (a seeded sample of `evaluations` when larger), in a seeded
+    /// order: what `flashnas tabulate` runs.
+    All,
 }
 
 /// A candidate a strategy proposes.
@@ -43,6 +52,8 @@ pub struct Proposal {
     pub second_parent: Option<usize>,
     pub origin: Origin,
     pub mutation: Option<Factor>,
+    /// Multi-fidelity: evaluate at this rung of the ladder only (`None`: the full run).
+    pub rung: Option<usize>,
 }
 
 /// A strategy's next move.
@@ -94,6 +105,28 @@ pub fn violation(r: &Record, budget_s: f64) -> f64 {
         return f64::INFINITY;
     }
     (r.latency() - budget_s).max(0.0)
+}
+
+/// `members` best first: by constrained non-dominated front over (loss, latency, `extra`),
+/// then crowding (larger first), then id. Infeasible members come after every feasible one,
+/// least violation first.
+pub fn pareto_order(view: &View, members: &[usize], extra: &[Objective]) -> Vec<usize> {
+    let pts: Vec<Point> = members
+        .iter()
+        .map(|&i| point(&view.records[i], view.budget_s, extra))
+        .collect();
+    let mut order = Vec::new();
+    for f in non_dominated_sort(&pts) {
+        let c = crowding(&pts, &f);
+        let mut idx: Vec<usize> = (0..f.len()).collect();
+        idx.sort_by(|&a, &b| {
+            c[b].partial_cmp(&c[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(members[f[a]].cmp(&members[f[b]]))
+        });
+        order.extend(idx.into_iter().map(|k| members[f[k]]));
+    }
+    order
 }
 
 /// A record as a point for NSGA-II: proxy loss, latency and the `extra` objectives.

@@ -4,10 +4,9 @@
 //! (crossover with probability `crossover`, then mutation), waits for all of them, and keeps
 //! the best `population` of parents and offspring.
 
-use super::{point, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
+use super::{pareto_order, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
 use crate::genome::SpaceConfig;
 use crate::journal::{Objective, Origin};
-use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -91,26 +90,6 @@ impl Nsga2 {
         }
     }
 
-    /// `members` best first: by non-dominated front, then crowding (larger first), then id.
-    fn rank(&self, view: &View, members: &[usize]) -> Vec<usize> {
-        let pts: Vec<Point> = members
-            .iter()
-            .map(|&i| point(&view.records[i], view.budget_s, &self.extra))
-            .collect();
-        let mut order = Vec::new();
-        for f in non_dominated_sort(&pts) {
-            let c = crowding(&pts, &f);
-            let mut idx: Vec<usize> = (0..f.len()).collect();
-            idx.sort_by(|&a, &b| {
-                c[b].partial_cmp(&c[a])
-                    .unwrap_or(std::cmp::Ordering::Equal)
-                    .then(members[f[a]].cmp(&members[f[b]]))
-            });
-            order.extend(idx.into_iter().map(|k| members[f[k]]));
-        }
-        order
-    }
-
     /// Binary tournament on rank position.
     fn pick(&self, pos: &HashMap<usize, usize>, rng: &mut ChaCha8Rng) -> usize {
         let a = self.population[rng.gen_range(0..self.population.len())];
@@ -139,7 +118,7 @@ impl Strategy for Nsga2 {
                     return Ok(Ask::Done(None));
                 }
                 self.cycle += 1;
-                let ranked = self.rank(view, &self.population);
+                let ranked = pareto_order(view, &self.population, &self.extra);
                 self.generation = Some(Generation {
                     pos: ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect(),
                     offspring: Vec::new(),
@@ -175,6 +154,7 @@ impl Strategy for Nsga2 {
                         second_parent,
                         origin,
                         mutation: Some(mutation),
+                        rung: None,
                     }));
                 }
                 g.draining = true;
@@ -188,7 +168,10 @@ impl Strategy for Nsga2 {
             pool.extend(&g.offspring);
             pool.sort_unstable();
             pool.dedup();
-            self.population = self.rank(view, &pool).into_iter().take(n).collect();
+            self.population = pareto_order(view, &pool, &self.extra)
+                .into_iter()
+                .take(n)
+                .collect();
             if self.dup_streak > 200 || g.attempts >= 50 * n {
                 return Ok(Ask::Done(Some(
                     "the search space looks exhausted (duplicates only); stopping early".into(),

@@ -49,7 +49,9 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
     let spec = g.to_spec(&cfg.space, 256);
     let params = flashnas_model::accounting::param_count(&spec);
     let depth = g.depth() as f64;
-    let loss = 5.0 - 0.3 * depth - 0.02 * g.width as f64 + 0.01 * (id % 7) as f64;
+    let loss = 5.0 - 0.3 * depth - 0.02 * g.width as f64
+        + 0.01 * (id % 7) as f64
+        + p.rung.map_or(0.0, |k| 0.4 / (k as f64 + 1.0));
     let latency = depth * g.width as f64 / 150.0;
     let mut proxy = ProxyResult::failed(Status::Ok, params);
     proxy.val_loss = Some(loss);
@@ -83,6 +85,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         seed: 1,
         eval_seconds: 0.0,
         attempts: 1,
+        rung: p.rung,
     }
 }
 
@@ -93,6 +96,8 @@ struct Trace {
     asked: Vec<(Proposal, Vec<usize>)>,
     /// Population after each change.
     populations: Vec<Vec<usize>>,
+    /// Records admitted when each proposal was asked for.
+    admitted_at_ask: Vec<usize>,
 }
 
 /// What the campaign shows a strategy, with the synthetic budget (0.5 s).
@@ -116,6 +121,7 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
         records: Vec::new(),
         asked: Vec::new(),
         populations: Vec::new(),
+        admitted_at_ask: Vec::new(),
     };
     let admit = |records: &mut Vec<Record>, pending: &mut VecDeque<(usize, Proposal)>| {
         let (id, p) = pending.pop_front().unwrap();
@@ -132,11 +138,13 @@ fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
         match s.ask(&v, &mut rng).unwrap() {
             Ask::Propose(p) => {
                 trace.asked.push((p.clone(), before));
+                trace.admitted_at_ask.push(records.len());
                 let id = records.len() + pending.len();
-                let outcome = match by_key.get(&p.genome.key()) {
+                let key = format!("{} @{:?}", p.genome.key(), p.rung);
+                let outcome = match by_key.get(&key) {
                     Some(&dup) => Submitted::Duplicate(dup),
                     None => {
-                        by_key.insert(p.genome.key(), id);
+                        by_key.insert(key, id);
                         pending.push_back((id, p));
                         Submitted::New(id)
                     }
@@ -261,4 +269,64 @@ fn random_search_evaluates_distinct_random_genomes_to_the_budget() {
         t.records.iter().map(|r| &r.key).collect::<Vec<_>>(),
         u.records.iter().map(|r| &r.key).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn asha_promotes_the_top_of_each_rung_and_only_feasible_ones() {
+    let mut cfg = config("asha", 3);
+    cfg.evaluations = 60;
+    let eta = cfg.multi_fidelity.eta;
+    let top = cfg.multi_fidelity.rungs.len();
+    for in_flight in [1, 3] {
+        let t = drive(&cfg, in_flight);
+        assert_eq!(t.records.len(), cfg.evaluations);
+        let rung = |r: &Record| r.rung.unwrap_or(top);
+        let mut promoted_from = vec![0usize; top];
+        let mut seen = HashSet::new();
+        for r in &t.records {
+            if r.origin == Origin::Promotion {
+                let parent = &t.records[r.parent.unwrap()];
+                assert_eq!(rung(r), rung(parent) + 1, "one rung up");
+                assert_eq!(r.genome, parent.genome);
+                assert!(parent.feasible, "an infeasible candidate was promoted");
+                assert!(
+                    seen.insert((rung(parent), parent.genome.key())),
+                    "promoted twice"
+                );
+                promoted_from[rung(parent)] += 1;
+            } else {
+                assert_eq!(r.rung, Some(0), "new genomes start at the lowest rung");
+            }
+        }
+        // Each promotion was in the top ⌊n/η⌋ of its rung as it stood when it was asked for
+        // (asynchronous: an earlier promotion may since have been overtaken).
+        for ((p, _), &seen) in t.asked.iter().zip(&t.admitted_at_ask) {
+            if p.origin != Origin::Promotion {
+                continue;
+            }
+            let parent = p.parent.unwrap();
+            let k = rung(&t.records[parent]);
+            let members: Vec<usize> = t.records[..seen]
+                .iter()
+                .filter(|r| rung(r) == k)
+                .map(|r| r.id)
+                .collect();
+            let v = view(&t.records[..seen], 0, cfg.evaluations);
+            let order = pareto_order(&v, &members, &[]);
+            let pos = order.iter().position(|&i| i == parent).unwrap();
+            assert!(
+                pos < members.len() / eta,
+                "#{parent}: rank {pos} of {}",
+                members.len()
+            );
+        }
+        for (k, &n_promoted) in promoted_from.iter().enumerate() {
+            let n = t.records.iter().filter(|r| rung(r) == k).count();
+            assert!(
+                n_promoted > 0 && n_promoted < n,
+                "rung {k}: {n_promoted} of {n}"
+            );
+        }
+        assert!(promoted_from[top - 1] > 0, "something reached the full run");
+    }
 }

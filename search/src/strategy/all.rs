@@ -1,0 +1,99 @@
+//! Every genome of the space, once each, in a seeded order (a seeded sample of the budget's
+//! size when the space holds more): the strategy of `flashnas tabulate`. The order is shuffled
+//! so that a table cut short is still a uniform sample of the space.
+
+use super::{Ask, Proposal, Strategy, Submitted, View};
+use crate::genome::{Genome, SpaceConfig};
+use crate::journal::Origin;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+/// More genomes than this are sampled rather than enumerated.
+const ENUMERATION_CAP: usize = 1_000_000;
+
+pub struct Exhaustive {
+    space: SpaceConfig,
+    budget: usize,
+    /// Chosen on the first `ask` (it needs the campaign's RNG).
+    order: Option<Vec<Genome>>,
+    next: usize,
+}
+
+impl Exhaustive {
+    /// At most `budget` genomes of `space`.
+    pub fn new(space: SpaceConfig, budget: usize) -> Self {
+        Self {
+            space,
+            budget,
+            order: None,
+            next: 0,
+        }
+    }
+
+    fn choose(&self, rng: &mut ChaCha8Rng) -> Vec<Genome> {
+        match Genome::enumerate(&self.space, ENUMERATION_CAP) {
+            Some(mut all) => {
+                all.shuffle(rng);
+                all.truncate(self.budget);
+                all
+            }
+            None => {
+                let mut seen = std::collections::HashSet::new();
+                let mut out = Vec::new();
+                let mut misses = 0;
+                while out.len() < self.budget && misses < 100_000 {
+                    let g = Genome::random(&self.space, rng);
+                    if seen.insert(g.key()) {
+                        out.push(g);
+                    } else {
+                        misses += 1;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// How many genomes it will propose (chosen on the first `ask`).
+    pub fn size(&self) -> Option<usize> {
+        self.order.as_ref().map(Vec::len)
+    }
+}
+
+impl Strategy for Exhaustive {
+    fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Ask> {
+        if self.order.is_none() {
+            self.order = Some(self.choose(rng));
+        }
+        let order = self.order.as_ref().expect("chosen");
+        if !view.budget_left || self.next >= order.len() {
+            let n = order.len();
+            return Ok(Ask::Done((self.next >= n).then(|| {
+                format!("all {n} genomes chosen from the space evaluated")
+            })));
+        }
+        let genome = order[self.next].clone();
+        self.next += 1;
+        Ok(Ask::Propose(Proposal {
+            genome,
+            cycle: 0,
+            parent: None,
+            second_parent: None,
+            origin: Origin::Random,
+            mutation: None,
+            rung: None,
+        }))
+    }
+
+    fn submitted(&mut self, _view: &View, _outcome: Submitted) {}
+
+    fn tell(&mut self, _view: &View, _id: usize) {}
+
+    fn population(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    fn cycle(&self) -> usize {
+        0
+    }
+}
