@@ -10,7 +10,7 @@
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{Executor, Pipeline};
+use crate::executor::{Executor, ExecutorConfig, Pipeline};
 use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
 use crate::lock::FolderLock;
@@ -279,18 +279,9 @@ impl<'a> Campaign<'a> {
     /// Runs the evaluations on another executor or with another worker count. The search
     /// trajectory does not change: it depends on `executor.in_flight`, which stays as
     /// configured.
-    pub fn set_executor(
-        &mut self,
-        kind: Option<crate::executor::ExecutorKind>,
-        workers: Option<usize>,
-    ) -> Result<()> {
+    pub fn set_executor(&mut self, change: &dyn Fn(&mut ExecutorConfig)) -> Result<()> {
         let in_flight = self.cfg.executor.in_flight();
-        if let Some(k) = kind {
-            self.cfg.executor.kind = k;
-        }
-        if let Some(w) = workers {
-            self.cfg.executor.workers = w;
-        }
+        change(&mut self.cfg.executor);
         self.cfg.executor.in_flight = Some(in_flight);
         self.cfg
             .executor

@@ -3,6 +3,7 @@
 //! checkpoint and resume, export and plots.
 
 pub mod audit;
+pub mod benchmark;
 pub mod campaign;
 pub mod config;
 pub mod depth_width;
@@ -19,6 +20,7 @@ pub mod rank;
 pub mod scaling;
 pub mod store;
 pub mod strategy;
+pub mod table;
 pub mod task;
 pub mod warm_start;
 

@@ -10,6 +10,7 @@ mod logits;
 pub mod npy;
 mod profile;
 mod search;
+mod tabulate;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -37,6 +38,9 @@ enum Command {
     Resume(search::ResumeArgs),
     /// Depth–width study: train and time a grid of shapes, fit L(D,W), pick shapes per budget.
     DepthWidth(depth_width::Args),
+    /// Build a benchmark table of a search space: every genome trained (with a fidelity
+    /// ladder) and timed once.
+    Tabulate(tabulate::Args),
     /// Proxy fidelity audit: retrain K candidates F× longer and rank-correlate the losses.
     Audit(search::AuditArgs),
     /// Evaluate one candidate of a campaign (what every executor runs).
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(a) => search::resume(a),
         Command::Worker(a) => search::worker(a),
         Command::Audit(a) => search::audit(a),
+        Command::Tabulate(a) => tabulate::run(a),
         Command::DepthWidth(a) => depth_width::run(a),
         Command::Status(a) => search::status(a),
         Command::Export(a) => search::export(a),

@@ -30,9 +30,10 @@ pub struct SearchArgs {
 /// Who evaluates the candidates (overrides `[executor]` of the config).
 #[derive(clap::Args, Debug)]
 pub struct ExecArgs {
-    /// inline (this process), local (a pool of worker processes) or slurm (sbatch jobs).
+    /// inline (this process), local (a pool of worker processes), slurm (sbatch jobs) or
+    /// table:PATH (answers from a benchmark table of `flashnas tabulate`).
     #[arg(long)]
-    pub(crate) executor: Option<ExecutorKind>,
+    pub(crate) executor: Option<ExecutorChoice>,
     /// Concurrent workers (local) or jobs in flight (slurm).
     #[arg(long)]
     pub(crate) workers: Option<usize>,
@@ -128,7 +129,7 @@ pub(crate) fn say(multi: &MultiProgress, line: String) {
     }
 }
 
-fn run_campaign(
+pub(crate) fn run_campaign(
     mut make: impl FnMut(&mut dyn FnMut(Event)) -> flashnas_search::Result<()>,
 ) -> anyhow::Result<()> {
     let multi = MultiProgress::new();
@@ -207,7 +208,7 @@ fn run_campaign(
     Ok(r?)
 }
 
-fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
     let cfg = CampaignConfig::from_file(&dir.join("config.toml"))?;
     if cfg.audit.enabled
         && flashnas_search::audit::load_report(dir)
@@ -237,11 +238,8 @@ fn summary(dir: &std::path::Path) -> anyhow::Result<()> {
 pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
     let (cfg, _, _) = load_records(&a.dir)?;
     let mut exec = cfg.executor.clone();
-    if let Some(k) = a.exec.executor {
-        exec.kind = k;
-    }
-    if let Some(w) = a.exec.workers {
-        exec.workers = w;
+    a.exec.apply_to(&mut exec);
+    if a.exec.workers.is_some() {
         exec.in_flight = None;
     }
     let bars = TaskBars::new("audit", "retrained", a.sample, |n| n.starts_with("audit ["));
@@ -417,6 +415,9 @@ pub(crate) fn absolutize_paths(
             value["seeds"][i]["arch"] = absolute(p, &key, true)?;
         }
     }
+    if let Some(p) = get(value, &["executor", "table"]) {
+        value["executor"]["table"] = absolute(&p, "executor.table", true)?;
+    }
     let n_from = value
         .get("warm_start")
         .and_then(|w| w.get("from"))
@@ -431,16 +432,62 @@ pub(crate) fn absolutize_paths(
     Ok(())
 }
 
+/// `--executor`: a kind, or `table:PATH`.
+#[derive(Debug, Clone)]
+pub struct ExecutorChoice {
+    kind: ExecutorKind,
+    /// The table's absolute path (`table:PATH`).
+    table: Option<String>,
+}
+
+impl std::str::FromStr for ExecutorChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.strip_prefix("table:") {
+            Some(p) => {
+                let abs = std::fs::canonicalize(p)
+                    .map_err(|e| format!("table '{p}': {e} (build one with flashnas tabulate)"))?;
+                Ok(Self {
+                    kind: ExecutorKind::Table,
+                    table: Some(abs.display().to_string()),
+                })
+            }
+            None => Ok(Self {
+                kind: s.parse()?,
+                table: None,
+            }),
+        }
+    }
+}
+
 impl ExecArgs {
+    /// Applies `--executor` / `--workers` to an executor config.
+    pub(crate) fn apply_to(&self, executor: &mut ExecutorConfig) {
+        if let Some(c) = &self.executor {
+            executor.kind = c.kind;
+            if c.table.is_some() {
+                executor.table = c.table.clone();
+            }
+        }
+        if let Some(w) = self.workers {
+            executor.workers = w;
+        }
+    }
+
     /// Applies `--executor` / `--workers` to a config and to the copy written beside the run.
     pub(crate) fn apply(&self, executor: &mut ExecutorConfig, value: &mut toml::Value) {
-        if let Some(k) = self.executor {
+        if let Some(c) = &self.executor {
+            let k = c.kind;
             executor.kind = k;
             set_executor_key(
                 value,
                 "kind",
                 toml::Value::String(format!("{k:?}").to_lowercase()),
             );
+            if let Some(t) = &c.table {
+                executor.table = Some(t.clone());
+                set_executor_key(value, "table", toml::Value::String(t.clone()));
+            }
         }
         if let Some(w) = self.workers {
             executor.workers = w;
@@ -461,43 +508,61 @@ pub(crate) fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Valu
     }
 }
 
-pub fn search(a: SearchArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.config)
-        .with_context(|| format!("{}: cannot read", a.config.display()))?;
-    let mut cfg = CampaignConfig::from_toml(&text, &a.config.display().to_string())?;
+/// The campaign's own copy of `config` with `overrides` (`(table, key, value)`, table `""` for
+/// a top-level key) and the executor flags applied, `in_flight` pinned and relative paths made
+/// absolute; and the config parsed from exactly that copy (what a resume reads back).
+pub(crate) fn campaign_copy(
+    config: &std::path::Path,
+    overrides: &[(&str, &str, toml::Value)],
+    exec: &ExecArgs,
+    tool: &str,
+) -> anyhow::Result<(CampaignConfig, String)> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("{}: cannot read", config.display()))?;
+    // Parsed first so that errors name the user's file and key.
+    CampaignConfig::from_toml(&text, &config.display().to_string())?;
     let mut value: toml::Value = toml::from_str(&text)?;
-    if let Some(s) = a.seed {
-        cfg.seed = s;
-        value
-            .as_table_mut()
-            .expect("table")
-            .insert("seed".into(), toml::Value::Integer(s as i64));
+    for (table, key, v) in overrides {
+        let root = value.as_table_mut().expect("table");
+        let t = if table.is_empty() {
+            root
+        } else {
+            root.entry(table.to_string())
+                .or_insert_with(|| toml::Value::Table(Default::default()))
+                .as_table_mut()
+                .with_context(|| format!("{}: [{table}] is not a table", config.display()))?
+        };
+        t.insert(key.to_string(), v.clone());
     }
-    if let Some(b) = a.budget {
-        cfg.evaluations = b;
-        value
-            .as_table_mut()
-            .expect("table")
-            .insert("evaluations".into(), toml::Value::Integer(b as i64));
-    }
-    a.exec.apply(&mut cfg.executor, &mut value);
+    let mut cfg: CampaignConfig = value.clone().try_into()?;
+    exec.apply(&mut cfg.executor, &mut value);
     cfg.validate()?;
     // The trajectory depends on in_flight: pin it so a resume with other workers replays it.
     let in_flight = cfg.executor.in_flight();
-    cfg.executor.in_flight = Some(in_flight);
     set_executor_key(
         &mut value,
         "in_flight",
         toml::Value::Integer(in_flight as i64),
     );
-    absolutize_paths(&a.config, &mut value)?;
+    absolutize_paths(config, &mut value)?;
     let copy = format!(
-        "# copied from {} by flashnas search\n{}",
-        a.config.display(),
+        "# copied from {} by flashnas {tool}\n{}",
+        config.display(),
         toml::to_string_pretty(&value)?
     );
-    // The run uses exactly what a resume will read back: the copy.
-    let cfg = CampaignConfig::from_toml(&copy, &a.config.display().to_string())?;
+    let cfg = CampaignConfig::from_toml(&copy, &config.display().to_string())?;
+    Ok((cfg, copy))
+}
+
+pub fn search(a: SearchArgs) -> anyhow::Result<()> {
+    let mut overrides = Vec::new();
+    if let Some(s) = a.seed {
+        overrides.push(("", "seed", toml::Value::Integer(s as i64)));
+    }
+    if let Some(b) = a.budget {
+        overrides.push(("", "evaluations", toml::Value::Integer(b as i64)));
+    }
+    let (cfg, copy) = campaign_copy(&a.config, &overrides, &a.exec, "search")?;
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
     run_campaign(|ev| {
@@ -515,7 +580,7 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
             c.extend_budget(n)?;
         }
         if a.exec.executor.is_some() || a.exec.workers.is_some() {
-            c.set_executor(a.exec.executor, a.exec.workers)?;
+            c.set_executor(&|e| a.exec.apply_to(e))?;
         }
         c.run().map(|_| ())
     })?;

@@ -12,10 +12,12 @@
 mod local;
 mod pipeline;
 mod slurm;
+mod table;
 
 pub use local::LocalExecutor;
 pub use pipeline::{run_in_order, Admit, Pipeline};
 pub use slurm::SlurmExecutor;
+pub use table::TableExecutor;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -33,6 +35,8 @@ pub enum ExecutorKind {
     Local,
     /// Slurm batch jobs.
     Slurm,
+    /// Answers from a benchmark table (`table`), with simulated training time.
+    Table,
 }
 
 impl std::str::FromStr for ExecutorKind {
@@ -42,8 +46,11 @@ impl std::str::FromStr for ExecutorKind {
             "inline" => Ok(Self::Inline),
             "local" => Ok(Self::Local),
             "slurm" => Ok(Self::Slurm),
+            "table" => Err(
+                "the table executor is spelled table:PATH (a table from flashnas tabulate)".into(),
+            ),
             _ => Err(format!(
-                "unknown executor '{s}' (expected inline, local or slurm)"
+                "unknown executor '{s}' (expected inline, local, slurm or table:PATH)"
             )),
         }
     }
@@ -104,6 +111,9 @@ pub struct ExecutorConfig {
     pub poll_interval_s: f64,
     #[serde(default)]
     pub slurm: SlurmConfig,
+    /// `kind = "table"`: the benchmark table (Parquet from `flashnas tabulate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 /// `[executor.slurm]`.
@@ -170,6 +180,9 @@ impl ExecutorConfig {
         if self.slurm.cpus_per_job == 0 {
             return Err("slurm.cpus_per_job: must be at least 1".into());
         }
+        if self.kind == ExecutorKind::Table && self.table.is_none() {
+            return Err("table: the table executor needs the table's path".into());
+        }
         if self.slurm.time_limit.trim().is_empty() {
             return Err("slurm.time_limit: must not be empty".into());
         }
@@ -179,7 +192,7 @@ impl ExecutorConfig {
     /// Candidates in flight (see the field).
     pub fn in_flight(&self) -> usize {
         self.in_flight.unwrap_or(match self.kind {
-            ExecutorKind::Inline => 1,
+            ExecutorKind::Inline | ExecutorKind::Table => 1,
             _ => self.workers,
         })
     }
@@ -211,6 +224,12 @@ impl ExecutorConfig {
             ExecutorKind::Inline => Box::new(InlineExecutor),
             ExecutorKind::Local => Box::new(LocalExecutor::new(self.clone())?),
             ExecutorKind::Slurm => Box::new(SlurmExecutor::new(self.clone())?),
+            ExecutorKind::Table => {
+                let path = self.table.as_deref().unwrap_or_default();
+                Box::new(TableExecutor::new(crate::table::Table::load(Path::new(
+                    path,
+                ))?))
+            }
         })
     }
 }

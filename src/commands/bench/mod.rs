@@ -9,6 +9,7 @@ use std::time::Instant;
 
 mod calibration;
 mod decode;
+mod strategies;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Bench {
@@ -28,6 +29,10 @@ pub enum Bench {
     /// Tokens/second of forward+backward+optimizer (the proxy's training step) for a reference
     /// arch (d=128, 8 sublayers: attention, mamba2, deltanet, ffn; T=256, batch 16) and peak RSS.
     Train(TrainArgs),
+    /// Every strategy over many seeds against a benchmark table (`flashnas tabulate`):
+    /// hypervolume per evaluation and per simulated training second, mean ± 95 % CI, the
+    /// fraction of seeds reaching 95 % of the table's hypervolume, rank tests, plots.
+    Strategies(strategies::StrategiesArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,6 +81,7 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Train(a) => train_bench(a),
         Bench::Decode(a) => decode::run(a),
         Bench::Calibration(a) => calibration::run(a),
+        Bench::Strategies(a) => strategies::run_bench(a),
     }
 }
 

@@ -1,0 +1,109 @@
+//! An executor that answers from a benchmark table (`--executor table:PATH`): any strategy
+//! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is the
+//! training time the table recorded for it (to the rung asked for; a promotion retrains from
+//! the start, as the real executors do), so simulated compute can be compared across
+//! strategies. Latency comes first, as on the real executors: a candidate over the
+//! campaign's budget is answered untrained, at no training cost.
+
+use super::Executor;
+use crate::error::Result;
+use crate::event::Event;
+use crate::journal::RecordStatus;
+use crate::table::{key_of, Table};
+use crate::task::{Latency, Task, TaskResult};
+use flashnas_training::{ProxyResult, Status};
+use std::path::Path;
+
+pub struct TableExecutor {
+    table: Table,
+}
+
+impl TableExecutor {
+    pub fn new(table: Table) -> Self {
+        Self { table }
+    }
+
+    fn answer(&self, task: &Task) -> TaskResult {
+        let key = key_of(&task.spec.layer_string(), task.spec.d_model);
+        let Some(row) = self.table.get(&key) else {
+            let reason = format!(
+                "'{key}' is not in the table {} (is the campaign's space the table's?)",
+                self.table.path.display()
+            );
+            return TaskResult::gave_up(task, reason, 1, "table");
+        };
+        let latency = Latency {
+            seconds: row.latency_s,
+            cv: None,
+            source: row.latency_source.clone(),
+            raw_s: None,
+            ratio: row.latency_ref,
+        };
+        let params = row.params;
+        let mut result = TaskResult {
+            name: task.name.clone(),
+            proposal_key: task.proposal_key.clone(),
+            proxy: ProxyResult::failed(Status::Ok, params),
+            latency: latency.clone(),
+            eval_seconds: 0.0,
+            worker: "table".into(),
+            attempt: 1,
+        };
+        if let Some(l) = task.latency.as_ref().filter(|l| !l.train_over_budget) {
+            if let (Some(budget), Some(s)) = (l.budget_seconds(), row.latency_s) {
+                if s > budget {
+                    let reason = format!("latency {s:.6} s is over the budget {budget:.6} s");
+                    result.proxy.status = Status::NotTrained { reason };
+                    return result;
+                }
+            }
+        }
+        if row.status == RecordStatus::Failed {
+            let reason = row.failure.clone().unwrap_or_else(|| "failed".into());
+            result.proxy.status = Status::Error { reason };
+            result.latency = Latency::default();
+            return result;
+        }
+        let step = task.train.run_steps();
+        match row.at(step) {
+            Some((loss, seconds)) => {
+                result.proxy.val_loss = Some(loss);
+                result.proxy.perplexity = Some(loss.exp());
+                result.proxy.steps = step;
+                result.proxy.tokens_seen = step * task.train.batch_size * task.train.seq_len;
+                result.proxy.wall_seconds = seconds;
+                result.eval_seconds = seconds;
+            }
+            None => {
+                let have: Vec<String> = row
+                    .rungs
+                    .iter()
+                    .map(|r| r.0)
+                    .chain([row.steps])
+                    .map(|s| s.to_string())
+                    .collect();
+                result.proxy.status = Status::Error {
+                    reason: format!(
+                        "the table has the loss after {} steps, not {step}",
+                        have.join(", ")
+                    ),
+                };
+            }
+        }
+        result
+    }
+}
+
+impl Executor for TableExecutor {
+    fn name(&self) -> &'static str {
+        "table"
+    }
+
+    fn start(&mut self, _dir: &Path, _task: &Task, _ev: &mut dyn FnMut(Event)) -> Result<()> {
+        Ok(())
+    }
+
+    fn wait(&mut self, _dir: &Path, task: &Task, _ev: &mut dyn FnMut(Event)) -> TaskResult {
+        self.answer(task)
+    }
+}

@@ -1,0 +1,181 @@
+//! A tabular benchmark of a search space (as NAS-Bench-201 and HW-GPT-Bench are for theirs):
+//! every genome evaluated once — latency, and the validation loss at each rung of a fidelity
+//! ladder from one training run — so strategies replay against it in seconds
+//! (`--executor table:PATH`, `flashnas bench strategies`). `flashnas tabulate` builds one
+//! (`crate::export::write_table` writes it); this reads it.
+//!
+//! Parquet columns: `key` (`layers | wW`), `layers`, `width`, `depth`, `params`, `status`,
+//! `failure`, `latency_s`, `latency_ref`, `latency_source`, `val_loss`, `steps`, `train_s`
+//! (training seconds of the full run), `eval_s` (the whole evaluation, latency included), and
+//! per rung below the full run `val_loss@<step>` and `train_s@<step>`.
+
+use crate::error::{Error, Result};
+use crate::journal::RecordStatus;
+use crate::task::LatencyOrigin;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One genome of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub key: String,
+    pub layers: String,
+    pub width: usize,
+    pub params: usize,
+    pub status: RecordStatus,
+    pub failure: Option<String>,
+    pub latency_s: Option<f64>,
+    pub latency_ref: Option<f64>,
+    pub latency_source: LatencyOrigin,
+    /// Validation loss of the full run.
+    pub val_loss: Option<f64>,
+    pub steps: usize,
+    /// Training seconds of the full run (validation excluded).
+    pub train_s: f64,
+    /// (step, validation loss, training seconds to that step) below the full run.
+    pub rungs: Vec<(usize, f64, f64)>,
+}
+
+impl TableRow {
+    /// Validation loss and training seconds after `step` steps (the full run at its steps).
+    pub fn at(&self, step: usize) -> Option<(f64, f64)> {
+        if step == self.steps {
+            return self.val_loss.map(|l| (l, self.train_s));
+        }
+        self.rungs
+            .iter()
+            .find(|r| r.0 == step)
+            .map(|&(_, l, s)| (l, s))
+    }
+}
+
+pub struct Table {
+    pub path: PathBuf,
+    pub rows: Vec<TableRow>,
+    index: HashMap<String, usize>,
+}
+
+/// Where a table's config lives: `T.parquet` → `T.table.toml` (the campaign config it was
+/// built under, reference latency pinned; never the user's own config file).
+pub fn config_path(table: &Path) -> PathBuf {
+    table.with_extension("table.toml")
+}
+
+/// The table key of an architecture: its layer string and width.
+pub fn key_of(layers: &str, width: usize) -> String {
+    format!("{layers} | w{width}")
+}
+
+impl Table {
+    pub fn load(path: &Path) -> Result<Self> {
+        let bad = |why: String| Error::file(path, why);
+        let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+        let strings = |name: &str| -> Result<Vec<Option<String>>> {
+            let c = df
+                .column(name)
+                .map_err(|_| bad(format!("no column '{name}': not a flashnas table")))?;
+            let s = c
+                .str()
+                .map_err(|_| bad(format!("column '{name}' is not text")))?;
+            Ok(s.iter().map(|v| v.map(str::to_string)).collect())
+        };
+        let floats = |name: &str| -> Result<Vec<Option<f64>>> {
+            let c = df
+                .column(name)
+                .map_err(|_| bad(format!("no column '{name}': not a flashnas table")))?;
+            let c = c
+                .cast(&DataType::Float64)
+                .map_err(|_| bad(format!("column '{name}' is not numeric")))?;
+            let f = c.f64().map_err(|e| bad(e.to_string()))?;
+            Ok(f.iter().collect())
+        };
+        let rung_steps: Vec<usize> = {
+            let mut s: Vec<usize> = df
+                .get_column_names()
+                .iter()
+                .filter_map(|n| n.strip_prefix("val_loss@")?.parse().ok())
+                .collect();
+            s.sort_unstable();
+            s
+        };
+        let keys = strings("key")?;
+        let layers = strings("layers")?;
+        let status = strings("status")?;
+        let failure = strings("failure")?;
+        let source = strings("latency_source")?;
+        let (width, params, steps) = (floats("width")?, floats("params")?, floats("steps")?);
+        let (latency, ratio) = (floats("latency_s")?, floats("latency_ref")?);
+        let (loss, train) = (floats("val_loss")?, floats("train_s")?);
+        let mut rung_cols = Vec::new();
+        for s in &rung_steps {
+            rung_cols.push((
+                *s,
+                floats(&format!("val_loss@{s}"))?,
+                floats(&format!("train_s@{s}"))?,
+            ));
+        }
+        let mut rows = Vec::with_capacity(df.height());
+        for i in 0..df.height() {
+            let text = |v: &Vec<Option<String>>| v[i].clone().unwrap_or_default();
+            let status = match text(&status).as_str() {
+                "ok" => RecordStatus::Ok,
+                "over_budget" => RecordStatus::OverBudget,
+                "failed" => RecordStatus::Failed,
+                s => {
+                    return Err(bad(format!(
+                        "row {i}: status '{s}' is not ok, failed or over_budget"
+                    )))
+                }
+            };
+            let latency_source: LatencyOrigin =
+                serde_json::from_value(serde_json::Value::String(text(&source)))
+                    .map_err(|e| bad(format!("row {i}: {e}")))?;
+            let rungs = rung_cols
+                .iter()
+                .filter_map(|(s, l, t)| Some((*s, l[i]?, t[i].unwrap_or(0.0))))
+                .collect();
+            rows.push(TableRow {
+                key: text(&keys),
+                layers: text(&layers),
+                width: width[i].unwrap_or(0.0) as usize,
+                params: params[i].unwrap_or(0.0) as usize,
+                status,
+                failure: failure[i].clone().filter(|f| !f.is_empty()),
+                latency_s: latency[i],
+                latency_ref: ratio[i],
+                latency_source,
+                val_loss: loss[i],
+                steps: steps[i].unwrap_or(0.0) as usize,
+                train_s: train[i].unwrap_or(0.0),
+                rungs,
+            });
+        }
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        Ok(Self {
+            path: path.to_path_buf(),
+            rows,
+            index,
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&TableRow> {
+        self.index.get(key).map(|&i| &self.rows[i])
+    }
+
+    /// The steps of the rungs below the full run that every trained row has.
+    pub fn rung_steps(&self) -> Vec<usize> {
+        self.rows
+            .iter()
+            .find(|r| r.status == RecordStatus::Ok)
+            .map(|r| r.rungs.iter().map(|g| g.0).collect())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,99 @@
+//! `flashnas tabulate`: a benchmark table of a search space — every genome (or a seeded
+//! sample) trained once with validation checkpoints at the fidelity ladder, and timed — so
+//! strategies can be compared against it in seconds (`--executor table:PATH`,
+//! `flashnas bench strategies`). The evaluation is a campaign with `strategy = "all"`, so it
+//! runs on any executor and resumes like any campaign.
+
+use super::search::{campaign_copy, run_campaign, summary, ExecArgs};
+use flashnas_search::campaign::default_dir;
+use flashnas_search::config::StrategyKind;
+use flashnas_search::{Campaign, CampaignConfig, Genome};
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A campaign config with `strategy = "all"`; `evaluations` caps the genomes (a larger
+    /// space is sampled, seeded), `train.rungs` is the fidelity ladder. Not needed to resume.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The table to write (Parquet; the config it was built under goes beside it as .toml).
+    #[arg(long)]
+    out: PathBuf,
+    /// The campaign folder (default: results/<name>-<timestamp>); one holding a campaign is
+    /// resumed.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print how many genomes the space holds and exit.
+    #[arg(long)]
+    count: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let resuming = a
+        .dir
+        .as_ref()
+        .is_some_and(|d| d.join("config.toml").exists());
+    let dir = if resuming {
+        let dir = a.dir.clone().expect("dir");
+        println!("resuming {}", dir.display());
+        run_campaign(|ev| {
+            let mut c = Campaign::resume(&dir, ev)?;
+            if a.exec.executor.is_some() || a.exec.workers.is_some() {
+                c.set_executor(&|e| a.exec.apply_to(e))?;
+            }
+            c.run().map(|_| ())
+        })?;
+        dir
+    } else {
+        let Some(config) = &a.config else {
+            anyhow::bail!(
+                "--config: name the table's campaign config (or --dir a tabulation to resume)"
+            );
+        };
+        let user = CampaignConfig::from_file(config)?;
+        if user.strategy != StrategyKind::All {
+            anyhow::bail!(
+                "{}: strategy: tabulate evaluates every genome; set strategy = \"all\"",
+                config.display()
+            );
+        }
+        let space = Genome::enumerate(&user.space, 1_000_000);
+        let n = space.as_ref().map(Vec::len);
+        match n {
+            Some(n) => println!(
+                "the space holds {n} genomes; the table will hold {}",
+                n.min(user.evaluations)
+            ),
+            None => println!(
+                "the space holds more than a million genomes; the table will hold a seeded sample of {}",
+                user.evaluations
+            ),
+        }
+        if a.count {
+            return Ok(());
+        }
+        // A table holds every genome's figures, whatever the budget a later campaign sets.
+        let overrides = [("latency", "train_over_budget", toml::Value::Boolean(true))];
+        let (cfg, copy) = campaign_copy(config, &overrides, &a.exec, "tabulate")?;
+        if cfg.train.rungs.is_empty() {
+            println!("note: train.rungs is empty: the table has the full run's loss only (no fidelity ladder)");
+        }
+        let dir = a.dir.clone().unwrap_or_else(|| default_dir(&cfg));
+        println!("tabulating {} → {}", cfg.name, dir.display());
+        run_campaign(|ev| {
+            let mut c = Campaign::create(&dir, cfg.clone(), &copy, ev)?;
+            c.run().map(|_| ())
+        })?;
+        dir
+    };
+    summary(&dir)?;
+    let rows = flashnas_search::export::write_table(&dir, &a.out)?;
+    println!(
+        "wrote {rows} rows to {} (config: {})",
+        a.out.display(),
+        flashnas_search::table::config_path(&a.out).display()
+    );
+    Ok(())
+}
