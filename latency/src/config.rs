@@ -22,6 +22,9 @@ fn d_repeats() -> usize {
 fn d_lut_err() -> f64 {
     10.0
 }
+fn d_uncertainty() -> f64 {
+    10.0
+}
 fn d_reference() -> Vec<String> {
     ["a", "f", "a", "f"].iter().map(|s| s.to_string()).collect()
 }
@@ -68,6 +71,13 @@ pub struct LatencyConfig {
     /// and `budget_ref` means `budget_ref × reference_s`.
     #[serde(default)]
     pub reference_s: Option<f64>,
+    /// The predictor for `source = "predicted"` (from `flashnas latency-model build`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_file: Option<String>,
+    /// `source = "predicted"`: measure a candidate whose prediction is less certain than this
+    /// (half the 95 % interval, % of the prediction), or whose interval holds the budget.
+    #[serde(default = "d_uncertainty")]
+    pub predict_max_uncertainty_pct: f64,
     /// Roofline preset (`cpu-2core`, `a100`, `h100`, `h200`) for `source = "analytic"`.
     #[serde(default)]
     pub roofline: Option<String>,
@@ -106,6 +116,15 @@ impl LatencyConfig {
                 (None, None) => return Err("latency.roofline: set a preset (cpu-2core, a100, h100, h200) or latency.roofline_device for source = \"analytic\"".into()),
             }
         }
+        if l.source == LatencySource::Predicted && l.model_file.is_none() {
+            return Err(
+                "latency.model_file: required for source = \"predicted\" (flashnas latency-model build)"
+                    .into(),
+            );
+        }
+        if l.predict_max_uncertainty_pct.is_nan() || l.predict_max_uncertainty_pct <= 0.0 {
+            return Err("latency.predict_max_uncertainty_pct: must be > 0".into());
+        }
         if l.source == LatencySource::Lut && l.lut_file.is_none() {
             return Err("latency.lut_file: required for source = \"lut\"".into());
         }
@@ -123,9 +142,10 @@ impl LatencyConfig {
         Ok(())
     }
 
-    /// Whether the campaign needs the reference model (calibration, or a budget in its units).
+    /// Whether the campaign needs the reference model (calibration, a budget in its units,
+    /// or a predictor, which predicts in its units).
     pub fn uses_reference(&self) -> bool {
-        self.calibrate || self.budget_ref.is_some()
+        self.calibrate || self.budget_ref.is_some() || self.source == LatencySource::Predicted
     }
 
     /// The budget in seconds (`None` while a `budget_ref` waits for `reference_s`).

@@ -12,6 +12,7 @@ pub mod calibrate;
 pub mod config;
 pub mod error;
 pub mod lut;
+pub mod predictor;
 pub mod profile;
 pub mod stats;
 
@@ -33,4 +34,7 @@ pub enum LatencySource {
     Lut,
     /// Roofline model of a configured device (deterministic).
     Analytic,
+    /// A learned predictor (`flashnas latency-model build`), measuring whenever its interval
+    /// straddles the budget or it is unsure.
+    Predicted,
 }

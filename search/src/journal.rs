@@ -126,6 +126,10 @@ pub struct Record {
     pub latency_ref: Option<f64>,
     pub latency_cv: Option<f64>,
     pub latency_source: crate::task::LatencyOrigin,
+    /// What the latency predictor said (`source = "predicted"`); beside a measured latency
+    /// it is the predictor's validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_predicted_s: Option<f64>,
     /// Ran without failure and met the latency budget.
     pub feasible: bool,
     /// `ok` or `failed`.

@@ -58,6 +58,10 @@ pub enum LatencyOrigin {
     MeasuredLutNotValidated,
     /// The roofline estimate.
     Analytic,
+    /// The learned predictor, sure enough of it.
+    Predicted,
+    /// Timed because the predictor was unsure or its interval held the budget.
+    MeasuredPredictionUncertain,
     /// Not priced (the candidate was not evaluated).
     #[default]
     Skipped,
@@ -73,6 +77,8 @@ impl LatencyOrigin {
             "lut" => Self::Lut,
             "measured (lut not yet validated)" => Self::MeasuredLutNotValidated,
             "analytic" => Self::Analytic,
+            "predicted" => Self::Predicted,
+            "measured (prediction uncertain)" => Self::MeasuredPredictionUncertain,
             "skipped" => Self::Skipped,
             _ => Self::Error(s.strip_prefix("error: ")?.to_string()),
         })
@@ -87,6 +93,8 @@ impl std::fmt::Display for LatencyOrigin {
             Self::Lut => "lut",
             Self::MeasuredLutNotValidated => "measured (lut not yet validated)",
             Self::Analytic => "analytic",
+            Self::Predicted => "predicted",
+            Self::MeasuredPredictionUncertain => "measured (prediction uncertain)",
             Self::Skipped => "skipped",
             Self::Error(e) => return write!(f, "error: {e}"),
         })
@@ -127,6 +135,9 @@ pub struct Latency {
     /// In reference units (candidate / reference), when the campaign has a reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
+    /// What the predictor said (`source = "predicted"`), also when it was then measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_s: Option<f64>,
 }
 
 /// What an evaluation produced.
@@ -372,6 +383,9 @@ pub fn latency_of(
     if l.calibrate && l.source == LatencySource::Measured {
         return calibrated_latency(spec, l, reference);
     }
+    if l.source == LatencySource::Predicted {
+        return predicted_latency(spec, l, base, reference);
+    }
     let mut out = uncalibrated_latency(spec, l, base);
     out.raw_s = out.seconds;
     out.ratio = match (out.seconds, l.reference_s) {
@@ -379,6 +393,69 @@ pub fn latency_of(
         _ => None,
     };
     out
+}
+
+/// The predictor's latency (`ratio × reference_s`), or a calibrated measurement when the
+/// prediction's 95 % interval holds the budget or is wider than allowed; then the prediction
+/// is kept beside the measurement (`predicted_s`), which validates the predictor.
+fn predicted_latency(
+    spec: &ArchSpec,
+    l: &LatencyConfig,
+    base: &Path,
+    reference: Option<&ArchSpec>,
+) -> Latency {
+    let run = || -> Result<Latency, String> {
+        let reference = reference.ok_or("the predictor needs the reference model")?;
+        let unit = l
+            .reference_s
+            .ok_or("the predictor needs latency.reference_s (pinned when the campaign starts)")?;
+        let path = flashnas_training::config::resolve_path(
+            l.model_file
+                .as_deref()
+                .ok_or("latency.model_file missing")?,
+            base,
+        );
+        let model =
+            flashnas_latency::predictor::LatencyModel::load(&path).map_err(|e| e.to_string())?;
+        let want = format!("{} w{}", reference.layer_string(), reference.d_model);
+        let device = flashnas_latency::profile::device_name_of(&l.device);
+        if model.reference != want
+            || model.device != device
+            || model.backend != flashnas_model::backend::backend_name()
+            || (model.protocol.prompt, model.protocol.generate) != (l.prompt, l.generate)
+        {
+            return Err(format!(
+                "{}: built for {}, the campaign runs {device} with reference {want}, prompt {} + generate {}",
+                path.display(),
+                model.key(),
+                l.prompt,
+                l.generate
+            ));
+        }
+        let p = model.predict(spec);
+        let (seconds, lower, upper) = (p.ratio * unit, p.lower * unit, p.upper * unit);
+        let straddles = l.budget_seconds().is_some_and(|b| lower <= b && b <= upper);
+        if straddles || p.uncertainty_pct() > l.predict_max_uncertainty_pct {
+            let mut measured = calibrated_latency(spec, l, Some(reference));
+            if measured.seconds.is_some() {
+                measured.source = LatencyOrigin::MeasuredPredictionUncertain;
+            }
+            measured.predicted_s = Some(seconds);
+            return Ok(measured);
+        }
+        Ok(Latency {
+            seconds: Some(seconds),
+            cv: None,
+            source: LatencyOrigin::Predicted,
+            raw_s: None,
+            ratio: Some(p.ratio),
+            predicted_s: Some(seconds),
+        })
+    };
+    run().unwrap_or_else(|e| Latency {
+        source: LatencyOrigin::Error(e),
+        ..Default::default()
+    })
 }
 
 /// The candidate timed interleaved with the reference: `ratio × reference_s` seconds.
@@ -407,6 +484,7 @@ fn calibrated_latency(spec: &ArchSpec, l: &LatencyConfig, reference: Option<&Arc
             source: LatencyOrigin::MeasuredCalibrated,
             raw_s: Some(c.raw_s),
             ratio: Some(c.ratio),
+            predicted_s: None,
         })
     };
     run().unwrap_or_else(|e| Latency {
@@ -421,6 +499,9 @@ pub fn reference_seconds(reference: &ArchSpec, l: &LatencyConfig, base: &Path) -
     let mut l = l.clone();
     l.calibrate = false;
     l.repeats = l.repeats.max(5);
+    if l.source == LatencySource::Predicted {
+        l.source = LatencySource::Measured;
+    }
     let out = uncalibrated_latency(reference, &l, base);
     out.seconds
         .ok_or_else(|| Error::Latency(format!("the reference model's latency: {}", out.source)))
@@ -452,7 +533,7 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
             )),
             None => Err("no roofline device configured".into()),
         },
-        LatencySource::Measured => {
+        LatencySource::Measured | LatencySource::Predicted => {
             measure(spec).map(|(m, cv)| (m, Some(cv), LatencyOrigin::Measured))
         }
         LatencySource::Lut => (|| {

@@ -6,6 +6,7 @@ mod arch;
 mod bench;
 mod depth_width;
 mod init;
+mod latency_model;
 mod logits;
 pub mod npy;
 mod profile;
@@ -53,6 +54,10 @@ enum Command {
     Plot(search::PlotArgs),
     /// Train an architecture with the short-training proxy and report validation figures.
     Train(train::Args),
+    /// A learned latency predictor: build one for a campaign's space and protocol, or check
+    /// it on unseen architectures against the lookup table and the roofline.
+    #[command(subcommand)]
+    LatencyModel(latency_model::LatencyModelCmd),
     /// Measure decode / prefill latency and throughput of an architecture on a device.
     Profile(profile::Args),
     /// Benchmarks that print figures (model: forward+backward step times).
@@ -76,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(a) => search::plot(a),
         Command::Train(a) => train::run(a),
         Command::Profile(a) => profile::run(a),
+        Command::LatencyModel(c) => latency_model::run(c),
         Command::Bench(b) => bench::run(b),
     }
 }

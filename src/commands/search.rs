@@ -632,9 +632,39 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         cfg.latency.prompt,
         cfg.latency.generate
     );
+    // The predictor's validation: candidates it was unsure of were measured too.
+    let checked: Vec<f64> = records
+        .iter()
+        .filter_map(|r| {
+            let measured = r.latency_s.filter(|_| {
+                r.latency_source
+                    == flashnas_search::task::LatencyOrigin::MeasuredPredictionUncertain
+            })?;
+            Some(100.0 * (r.latency_predicted_s? - measured).abs() / measured)
+        })
+        .collect();
+    let predicted = records
+        .iter()
+        .filter(|r| r.latency_source == flashnas_search::task::LatencyOrigin::Predicted)
+        .count();
+    if predicted + checked.len() > 0 {
+        println!(
+            "predictor    {predicted} latencies predicted, {} measured where it was unsure{}",
+            checked.len(),
+            if checked.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (its error there: mean {:.1} %, worst {:.1} %)",
+                    checked.iter().sum::<f64>() / checked.len() as f64,
+                    checked.iter().copied().fold(0.0, f64::max)
+                )
+            }
+        );
+    }
     let best = records
         .iter()
-        .filter(|r| r.feasible)
+        .filter(|r| r.feasible && r.rung.is_none())
         .min_by(|a, b| a.loss().partial_cmp(&b.loss()).expect("finite"));
     match best {
         Some(b) => println!(

@@ -38,6 +38,7 @@ impl TableExecutor {
             source: row.latency_source.clone(),
             raw_s: None,
             ratio: row.latency_ref,
+            predicted_s: None,
         };
         let params = row.params;
         let mut result = TaskResult {

@@ -76,6 +76,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         latency_raw_s: Some(latency),
         latency_ref: None,
         latency_cv: None,
+        latency_predicted_s: None,
         latency_source: crate::task::LatencyOrigin::Analytic,
         feasible: latency <= 0.5,
         status: RecordStatus::Ok,
