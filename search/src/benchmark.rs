@@ -71,6 +71,7 @@ pub fn run(cfg: &CampaignConfig, dir: &Path) -> Result<Trajectory> {
         .map_err(|e| Error::Config(format!("the benchmark run's config: {e}")))?;
     let mut quiet = |_e: Event| {};
     let mut c = Campaign::create(dir, cfg.clone(), &text, &mut quiet)?;
+    c.write_report = false;
     c.run()?;
     let mut spent = 0.0;
     let compute_s = c

@@ -65,6 +65,8 @@ pub struct Campaign<'a> {
     warm: Vec<WarmSeed>,
     /// This driver's hold on the folder (one driver per campaign).
     _lock: FolderLock,
+    /// Rewrite `report.html` after each evaluation (off for benchmark runs).
+    pub write_report: bool,
 }
 
 /// The result of a campaign.
@@ -186,6 +188,7 @@ impl<'a> Campaign<'a> {
             reference,
             warm,
             _lock: lock,
+            write_report: true,
         })
     }
 
@@ -579,6 +582,11 @@ impl<'a> Campaign<'a> {
             }
         }
         let _ = self.checkpoint(false).save(&self.dir);
+        if self.write_report && (!replayed || self.replay.is_empty()) {
+            if let Err(e) = crate::report::write(&self.dir, &self.cfg, &self.records) {
+                (self.on_event)(Event::Note(format!("report.html: {e}")));
+            }
+        }
         let best = self.best().map(|b| self.records[b].loss());
         let n = self.records.len();
         (self.on_event)(Event::Done {

@@ -17,6 +17,7 @@ pub mod lock;
 pub mod pareto;
 pub mod plot;
 pub mod rank;
+pub mod report;
 pub mod scaling;
 pub mod store;
 pub mod strategy;

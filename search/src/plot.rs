@@ -1,214 +1,42 @@
-//! SVG plots of a campaign: latency vs proxy loss with the frontier highlighted, and the
-//! hypervolume after each evaluation. Plain SVG, no font or system dependency.
+//! Charts with `plotters`, as SVG and PNG: the frontier of a campaign (loss vs latency in ms,
+//! the budget line, feasible / over-budget / failed marked apart, the frontier as a step
+//! line), the hypervolume per evaluation, and the generic [`Chart`] the audit, the
+//! depth–width study and the strategy benchmark draw with. Ticks are plotters' round ones;
+//! axes that count (evaluations) carry integer ticks only. Text is drawn with the bundled
+//! DejaVu Sans (`assets/`), so no system font is needed.
 
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
 use crate::store::{load_records, pareto_flags};
-use std::fmt::Write;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 
-struct Axes {
-    x0: f64,
-    x1: f64,
-    y0: f64,
-    y1: f64,
-}
+const SIZE: (u32, u32) = (760, 500);
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+];
 
-const W: f64 = 720.0;
-const H: f64 = 480.0;
-const L: f64 = 80.0;
-const B: f64 = 60.0;
-
-impl Axes {
-    fn px(&self, x: f64) -> f64 {
-        L + (x - self.x0) / (self.x1 - self.x0).max(1e-12) * (W - L - 20.0)
-    }
-    fn py(&self, y: f64) -> f64 {
-        H - B - (y - self.y0) / (self.y1 - self.y0).max(1e-12) * (H - B - 40.0)
-    }
-}
-
-fn frame(svg: &mut String, ax: &Axes, title: &str, xlabel: &str, ylabel: &str) {
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/>"#
-    );
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="15">{title}</text>"#,
-        W / 2.0
-    );
-    let _ = write!(
-        svg,
-        r#"<line x1="{L}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{L}" y1="40" x2="{L}" y2="{}" stroke="black"/>"#,
-        H - B,
-        W - 20.0,
-        H - B,
-        H - B
-    );
-    for k in 0..=4 {
-        let x = ax.x0 + (ax.x1 - ax.x0) * k as f64 / 4.0;
-        let y = ax.y0 + (ax.y1 - ax.y0) * k as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{:.4}</text>"#,
-            ax.px(x),
-            H - B + 18.0,
-            x
+fn fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
         );
-        let _ = write!(
-            svg,
-            r#"<text x="{}" y="{:.1}" text-anchor="end">{:.3}</text>"#,
-            L - 6.0,
-            ax.py(y) + 4.0,
-            y
-        );
-    }
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">{xlabel}</text>"#,
-        (L + W) / 2.0,
-        H - 16.0
-    );
-    let _ = write!(
-        svg,
-        r#"<text x="18" y="{}" text-anchor="middle" transform="rotate(-90 18 {})">{ylabel}</text>"#,
-        H / 2.0,
-        H / 2.0
-    );
-}
-
-fn range(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let lo = v.clone().fold(f64::INFINITY, f64::min);
-    let hi = v.fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.08).max(1e-6);
-    (lo - pad, hi + pad)
-}
-
-/// Writes `frontier.svg` and `hypervolume.svg` into `out_dir`; returns their paths.
-pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
-    let (cfg, records, _) = load_records(dir)?;
-    let ok: Vec<usize> = (0..records.len())
-        .filter(|&i| records[i].status == RecordStatus::Ok && records[i].latency_s.is_some())
-        .collect();
-    if ok.is_empty() {
-        return Err(Error::Analysis(format!(
-            "{}: no successful candidates to plot yet",
-            dir.display()
-        )));
-    }
-    let flags = pareto_flags(&cfg, &records);
-    let (x0, x1) = range(
-        ok.iter()
-            .map(|&i| records[i].latency())
-            .chain(cfg.latency.budget_seconds()),
-    );
-    let (y0, y1) = range(ok.iter().map(|&i| records[i].loss()));
-    let ax = Axes { x0, x1, y0, y1 };
-    let mut svg = String::new();
-    frame(
-        &mut svg,
-        &ax,
-        &format!("{}: proxy loss vs decode latency", cfg.name),
-        "decode latency (s)",
-        "validation loss (nats/token)",
-    );
-    let bx = ax.px(cfg.latency.budget_seconds().unwrap_or(x1));
-    let _ = write!(
-        svg,
-        r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">budget</text>"##,
-        H - B,
-        bx + 4.0
-    );
-    let mut front: Vec<usize> = ok.iter().copied().filter(|&i| flags[i]).collect();
-    front.sort_by(|&a, &b| {
-        records[a]
-            .latency()
-            .partial_cmp(&records[b].latency())
-            .expect("finite")
     });
-    let path: Vec<String> = front
-        .iter()
-        .map(|&i| {
-            format!(
-                "{:.1},{:.1}",
-                ax.px(records[i].latency()),
-                ax.py(records[i].loss())
-            )
-        })
-        .collect();
-    let _ = write!(
-        svg,
-        r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##,
-        path.join(" ")
-    );
-    for &i in &ok {
-        let r = &records[i];
-        let (fill, rad) = if flags[i] {
-            ("#1a5fb4", 5.0)
-        } else {
-            ("#9a9a9a", 3.5)
-        };
-        let _ = write!(
-            svg,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="{rad}" fill="{fill}"><title>#{} {} | loss {:.4} | {:.4} s</title></circle>"#,
-            ax.px(r.latency()),
-            ax.py(r.loss()),
-            r.id,
-            r.genome.describe(),
-            r.loss(),
-            r.latency()
-        );
-        if flags[i] {
-            let _ = write!(
-                svg,
-                r#"<text x="{:.1}" y="{:.1}" font-size="10">#{}</text>"#,
-                ax.px(r.latency()) + 6.0,
-                ax.py(r.loss()) - 6.0,
-                r.id
-            );
-        }
-    }
-    svg.push_str("</svg>");
-    let p1 = out_dir.join("frontier.svg");
-    std::fs::write(&p1, &svg).map_err(|e| Error::file(&p1, e))?;
-
-    let (hx0, hx1) = (0.0, records.len().max(2) as f64 - 1.0);
-    let (hy0, hy1) = range(records.iter().map(|r| r.hypervolume).chain([0.0]));
-    let ax = Axes {
-        x0: hx0,
-        x1: hx1,
-        y0: hy0,
-        y1: hy1,
-    };
-    let mut svg = String::new();
-    frame(
-        &mut svg,
-        &ax,
-        &format!("{}: hypervolume per evaluation", cfg.name),
-        "evaluation",
-        "hypervolume (loss × s)",
-    );
-    let pts: Vec<String> = records
-        .iter()
-        .map(|r| format!("{:.1},{:.1}", ax.px(r.id as f64), ax.py(r.hypervolume)))
-        .collect();
-    let _ = write!(
-        svg,
-        r##"<polyline points="{}" fill="none" stroke="#1a5fb4" stroke-width="2"/>"##,
-        pts.join(" ")
-    );
-    svg.push_str("</svg>");
-    let p2 = out_dir.join("hypervolume.svg");
-    std::fs::write(&p2, &svg).map_err(|e| Error::file(&p2, e))?;
-    Ok(vec![p1, p2])
 }
 
-/// One series of a [`chart`]: points, drawn as dots (and joined when `line`), with an
-/// optional label per point.
+/// One series: points drawn as dots and/or joined, with an optional label per point.
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
@@ -216,16 +44,245 @@ pub struct Series {
     pub line: bool,
     pub dots: bool,
     pub dashed: bool,
-    /// Color slot (series of one group share a color).
+    /// Colour slot (series of one group share a colour).
     pub group: usize,
 }
 
-const PALETTE: [&str; 8] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
-];
+/// A chart of several series with a legend; `vlines` are labelled vertical markers (latency
+/// budgets), `diagonal` draws y = x, `integer_x` keeps only whole-number ticks on x.
+pub struct Chart<'a> {
+    pub title: &'a str,
+    pub xlabel: &'a str,
+    pub ylabel: &'a str,
+    pub series: &'a [Series],
+    pub vlines: &'a [(f64, String)],
+    pub diagonal: bool,
+    pub integer_x: bool,
+}
 
-/// A plain SVG chart of several series with a legend; `vlines` are labeled vertical markers
-/// (e.g. latency budgets) and `diagonal` draws y = x.
+fn padded(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = v
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+            (l.min(x), h.max(x))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.06).max(hi.abs() * 1e-3).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+/// A tick label with the digits the tick spacing needs (about 8 ticks over `span`).
+fn tick(v: f64, span: f64) -> String {
+    let step = (span.abs() / 8.0).max(1e-12);
+    let digits = (-step.log10().floor()).clamp(0.0, 8.0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.starts_with('-') && s.trim_start_matches(['-', '0', '.']).is_empty() {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+impl Chart<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String>
+    where
+        DB::ErrorType: 'static,
+    {
+        fonts();
+        let e = |x: plotters::drawing::DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let finite = |f: fn(&(f64, f64)) -> f64| {
+            self.series
+                .iter()
+                .flat_map(move |s| s.points.iter().map(f))
+                .collect::<Vec<f64>>()
+        };
+        let (mut x0, mut x1) = padded(
+            finite(|p| p.0)
+                .into_iter()
+                .chain(self.vlines.iter().map(|v| v.0)),
+        );
+        let (mut y0, mut y1) = padded(finite(|p| p.1).into_iter());
+        if self.diagonal {
+            (x0, x1) = (x0.min(y0), x1.max(y1));
+            (y0, y1) = (x0, x1);
+        }
+        let mut chart = ChartBuilder::on(root)
+            .caption(self.title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(e)?;
+        let (xspan, yspan) = (x1 - x0, y1 - y0);
+        let integer_x = self.integer_x;
+        let xfmt = move |v: &f64| {
+            if integer_x {
+                if (v - v.round()).abs() < 1e-9 {
+                    format!("{}", v.round() as i64)
+                } else {
+                    String::new()
+                }
+            } else {
+                tick(*v, xspan)
+            }
+        };
+        let yfmt = move |v: &f64| tick(*v, yspan);
+        chart
+            .configure_mesh()
+            .x_desc(self.xlabel)
+            .y_desc(self.ylabel)
+            .x_labels(if integer_x {
+                (xspan.round() as usize + 1).clamp(2, 11)
+            } else {
+                8
+            })
+            .y_labels(8)
+            .x_label_formatter(&xfmt)
+            .y_label_formatter(&yfmt)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 13))
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(BLACK.mix(0.08))
+            .draw()
+            .map_err(e)?;
+        if self.diagonal {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, y0), (x1, y1)],
+                    5,
+                    4,
+                    BLACK.mix(0.4).stroke_width(1),
+                ))
+                .map_err(e)?;
+        }
+        for (x, label) in self.vlines {
+            let red = RGBColor(0xc3, 0x33, 0x33);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(*x, y0), (*x, y1)],
+                    6,
+                    4,
+                    red.stroke_width(1),
+                ))
+                .map_err(e)?;
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((*x, y0))
+                        + Text::new(
+                            label.clone(),
+                            (-4, -4),
+                            ("sans-serif", 11)
+                                .into_font()
+                                .color(&red)
+                                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+                        ),
+                ))
+                .map_err(e)?;
+        }
+        for s in self.series.iter().filter(|s| !s.points.is_empty()) {
+            let color = PALETTE[s.group % PALETTE.len()];
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
+            let legend_style = color.stroke_width(2);
+            let mut drew_legend = false;
+            if s.line && pts.len() > 1 {
+                let anno = if s.dashed {
+                    chart
+                        .draw_series(DashedLineSeries::new(
+                            pts.clone(),
+                            6,
+                            4,
+                            color.stroke_width(1),
+                        ))
+                        .map_err(e)?
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                        .map_err(e)?
+                };
+                if !s.name.is_empty() {
+                    anno.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], legend_style)
+                    });
+                    drew_legend = true;
+                }
+            }
+            if s.dots {
+                let anno = chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(e)?;
+                if !s.name.is_empty() && !drew_legend {
+                    anno.label(s.name.clone())
+                        .legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
+                }
+                let labelled = s
+                    .points
+                    .iter()
+                    .zip(&s.labels)
+                    .filter(|(p, l)| p.0.is_finite() && p.1.is_finite() && !l.is_empty());
+                chart
+                    .draw_series(labelled.map(|(&p, l)| {
+                        EmptyElement::at(p) + Text::new(l.clone(), (6, -14), ("sans-serif", 10))
+                    }))
+                    .map_err(e)?;
+            }
+        }
+        if self
+            .series
+            .iter()
+            .any(|s| !s.name.is_empty() && !s.points.is_empty())
+        {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(("sans-serif", 12))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .draw()
+                .map_err(e)?;
+        }
+        root.present().map_err(e)?;
+        Ok(())
+    }
+
+    pub fn svg(&self) -> String {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+            if let Err(e) = self.draw(&root) {
+                return format!("<svg xmlns=\"http://www.w3.org/2000/svg\"><text y=\"20\">chart: {e}</text></svg>");
+            }
+        }
+        out
+    }
+
+    pub fn png(&self, path: &Path) -> Result<()> {
+        let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+        self.draw(&root).map_err(|e| Error::file(path, e))
+    }
+
+    /// Writes `stem.svg` and `stem.png` into `dir`; returns both paths.
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+        let svg = dir.join(format!("{stem}.svg"));
+        flashnas_model::weights::write_atomic(&svg, self.svg().as_bytes())
+            .map_err(|e| Error::file(&svg, e))?;
+        let png = dir.join(format!("{stem}.png"));
+        self.png(&png)?;
+        Ok(vec![svg, png])
+    }
+}
+
+/// The SVG of a chart (what the audit, the study and the benchmark embed).
 pub fn chart(
     title: &str,
     xlabel: &str,
@@ -234,103 +291,232 @@ pub fn chart(
     vlines: &[(f64, String)],
     diagonal: bool,
 ) -> String {
-    let xs = series
+    Chart {
+        title,
+        xlabel,
+        ylabel,
+        series,
+        vlines,
+        diagonal,
+        integer_x: false,
+    }
+    .svg()
+}
+
+/// Writes `frontier.{svg,png}` (loss vs decode latency in ms: feasible candidates filled,
+/// over-budget ones hollow, the frontier as a step line, the budget dashed) and
+/// `hypervolume.{svg,png}` (per evaluation, integer ticks) into `out_dir`.
+pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let (cfg, records, _) = load_records(dir)?;
+    let trained: Vec<usize> = (0..records.len())
+        .filter(|&i| {
+            records[i].status == RecordStatus::Ok
+                && records[i].latency_s.is_some()
+                && records[i].rung.is_none()
+        })
+        .collect();
+    if trained.is_empty() {
+        return Err(Error::Analysis(format!(
+            "{}: no successful candidates to plot yet",
+            dir.display()
+        )));
+    }
+    let flags = pareto_flags(&cfg, &records);
+    let ms = |s: f64| s * 1e3;
+    let point = |i: usize| (ms(records[i].latency()), records[i].loss());
+    let mut front: Vec<usize> = trained.iter().copied().filter(|&i| flags[i]).collect();
+    front.sort_by(|&a, &b| records[a].latency().total_cmp(&records[b].latency()));
+    // The attained region's boundary: a step down at each frontier point.
+    let mut steps = Vec::new();
+    for (k, &i) in front.iter().enumerate() {
+        let (x, y) = point(i);
+        if k > 0 {
+            steps.push((x, steps.last().map_or(y, |p: &(f64, f64)| p.1)));
+        }
+        steps.push((x, y));
+    }
+    let over = records
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .chain(vlines.iter().map(|v| v.0))
-        .filter(|v| v.is_finite())
-        .collect::<Vec<_>>();
-    let ys = series
+        .filter(|r| r.status == RecordStatus::OverBudget)
+        .count();
+    let failed = records
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .filter(|v| v.is_finite())
-        .collect::<Vec<_>>();
-    let (mut x0, mut x1) = range(xs.iter().copied());
-    let (mut y0, mut y1) = range(ys.iter().copied());
-    if diagonal {
-        (x0, x1) = (x0.min(y0), x1.max(y1));
-        (y0, y1) = (x0, x1);
-    }
-    let ax = Axes { x0, x1, y0, y1 };
-    let mut svg = String::new();
-    frame(&mut svg, &ax, title, xlabel, ylabel);
-    if diagonal {
-        let _ = write!(
-            svg,
-            r##"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999" stroke-dasharray="4,4"/>"##,
-            ax.px(x0),
-            ax.py(y0),
-            ax.px(x1),
-            ax.py(y1)
-        );
-    }
-    for (x, label) in vlines {
-        let bx = ax.px(*x);
-        let _ = write!(
-            svg,
-            r##"<line x1="{bx:.1}" y1="40" x2="{bx:.1}" y2="{}" stroke="#c33" stroke-dasharray="5,4"/><text x="{:.1}" y="52" fill="#c33">{label}</text>"##,
-            H - B,
-            bx + 3.0
-        );
-    }
-    for (k, s) in series.iter().enumerate() {
-        let color = PALETTE[s.group % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
-            .collect();
-        if s.line && pts.len() > 1 {
-            let path: Vec<String> = pts
+        .filter(|r| r.status == RecordStatus::Failed)
+        .count();
+    let series = vec![
+        Series {
+            name: "frontier".into(),
+            points: steps,
+            labels: Vec::new(),
+            line: true,
+            dots: false,
+            dashed: false,
+            group: 0,
+        },
+        Series {
+            name: "within the budget".into(),
+            points: trained
                 .iter()
-                .map(|&(x, y)| format!("{:.1},{:.1}", ax.px(x), ax.py(y)))
-                .collect();
-            let _ = write!(
-                svg,
-                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.5"{}/>"#,
-                path.join(" "),
-                if s.dashed {
-                    r#" stroke-dasharray="6,4""#
-                } else {
-                    ""
-                }
-            );
-        }
-        if s.dots {
-            for (i, &(x, y)) in s.points.iter().enumerate() {
-                if !(x.is_finite() && y.is_finite()) {
-                    continue;
-                }
-                let _ = write!(
-                    svg,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"/>"#,
-                    ax.px(x),
-                    ax.py(y)
-                );
-                if let Some(l) = s.labels.get(i).filter(|l| !l.is_empty()) {
-                    let _ = write!(
-                        svg,
-                        r#"<text x="{:.1}" y="{:.1}" font-size="10">{l}</text>"#,
-                        ax.px(x) + 5.0,
-                        ax.py(y) - 5.0
-                    );
-                }
-            }
-        }
-        if !s.name.is_empty() {
-            let ly = 60.0 + 16.0 * k as f64;
-            let _ = write!(
-                svg,
-                r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{color}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-                W - 170.0,
-                ly - 9.0,
-                W - 155.0,
-                ly,
-                s.name
-            );
-        }
+                .filter(|&&i| records[i].feasible)
+                .map(|&i| point(i))
+                .collect(),
+            labels: trained
+                .iter()
+                .filter(|&&i| records[i].feasible)
+                .map(|&i| {
+                    if flags[i] {
+                        format!("#{i}")
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect(),
+            line: false,
+            dots: true,
+            dashed: false,
+            group: 0,
+        },
+        Series {
+            name: "over the budget (trained)".into(),
+            points: trained
+                .iter()
+                .filter(|&&i| !records[i].feasible)
+                .map(|&i| point(i))
+                .collect(),
+            labels: Vec::new(),
+            line: false,
+            dots: true,
+            dashed: false,
+            group: 7,
+        },
+    ];
+    let budget: Vec<(f64, String)> = cfg
+        .latency
+        .budget_seconds()
+        .map(|b| (ms(b), format!("budget {:.3} ms", ms(b))))
+        .into_iter()
+        .collect();
+    let title = format!(
+        "{}: proxy loss vs decode latency ({over} over budget untrained, {failed} failed)",
+        cfg.name
+    );
+    let mut written = Chart {
+        title: &title,
+        xlabel: "decode latency (ms)",
+        ylabel: "validation loss (nats/token)",
+        series: &series,
+        vlines: &budget,
+        diagonal: false,
+        integer_x: false,
     }
-    svg.push_str("</svg>\n");
-    svg
+    .write(out_dir, "frontier")?;
+    let hv = vec![Series {
+        name: String::new(),
+        points: records
+            .iter()
+            .enumerate()
+            .map(|(k, r)| ((k + 1) as f64, r.hypervolume))
+            .collect(),
+        labels: Vec::new(),
+        line: true,
+        dots: false,
+        dashed: false,
+        group: 0,
+    }];
+    let title = format!("{}: hypervolume per evaluation", cfg.name);
+    written.extend(
+        Chart {
+            title: &title,
+            xlabel: "evaluations",
+            ylabel: "hypervolume (loss × s)",
+            series: &hv,
+            vlines: &[],
+            diagonal: false,
+            integer_x: true,
+        }
+        .write(out_dir, "hypervolume")?,
+    );
+    // Against training compute: cumulative evaluation seconds, in hours.
+    let mut spent = 0.0;
+    let per_hour = vec![Series {
+        name: String::new(),
+        points: records
+            .iter()
+            .map(|r| {
+                spent += r.eval_seconds;
+                (spent / 3600.0, r.hypervolume)
+            })
+            .collect(),
+        labels: Vec::new(),
+        line: true,
+        dots: true,
+        dashed: false,
+        group: 0,
+    }];
+    let title = format!("{}: hypervolume per hour of evaluation", cfg.name);
+    written.extend(
+        Chart {
+            title: &title,
+            xlabel: "evaluation time (hours, cumulative)",
+            ylabel: "hypervolume (loss × s)",
+            series: &per_hour,
+            vlines: &[],
+            diagonal: false,
+            integer_x: false,
+        }
+        .write(out_dir, "hypervolume_per_hour")?,
+    );
+    // Loss vs latency coloured by which mixers a candidate uses.
+    let mix = |i: usize| {
+        let kinds: std::collections::BTreeSet<&str> = records[i]
+            .spec
+            .layers
+            .iter()
+            .map(|l| l.kind.name())
+            .filter(|k| *k != "ffn")
+            .collect();
+        match kinds.len() {
+            1 => kinds.into_iter().next().unwrap_or("").to_string(),
+            _ => "mixed".to_string(),
+        }
+    };
+    let groups = [
+        "attention",
+        "swa",
+        "mamba2",
+        "deltanet",
+        "gated_deltanet",
+        "mixed",
+    ];
+    let by_mix: Vec<Series> = groups
+        .iter()
+        .enumerate()
+        .map(|(g, name)| Series {
+            name: name.to_string(),
+            points: trained
+                .iter()
+                .filter(|&&i| mix(i) == *name)
+                .map(|&i| point(i))
+                .collect(),
+            labels: Vec::new(),
+            line: false,
+            dots: true,
+            dashed: false,
+            group: g + 1,
+        })
+        .collect();
+    let title = format!("{}: loss vs latency by mixer composition", cfg.name);
+    written.extend(
+        Chart {
+            title: &title,
+            xlabel: "decode latency (ms)",
+            ylabel: "validation loss (nats/token)",
+            series: &by_mix,
+            vlines: &budget,
+            diagonal: false,
+            integer_x: false,
+        }
+        .write(out_dir, "composition")?,
+    );
+    Ok(written)
 }

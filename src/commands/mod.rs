@@ -10,6 +10,7 @@ mod latency_model;
 mod logits;
 pub mod npy;
 mod profile;
+mod report;
 mod search;
 mod tabulate;
 mod train;
@@ -50,6 +51,10 @@ enum Command {
     Status(search::StatusArgs),
     /// Export a campaign's frontier or all candidates (CSV or Parquet).
     Export(search::ExportArgs),
+    /// Write the campaign's report.html (frontier, hypervolume, factors, every candidate).
+    Report(report::ReportArgs),
+    /// Serve a campaign's report live on 127.0.0.1 (read-only).
+    Serve(report::ServeArgs),
     /// Draw the frontier and the hypervolume per evaluation (SVG).
     Plot(search::PlotArgs),
     /// Train an architecture with the short-training proxy and report validation figures.
@@ -79,6 +84,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => search::status(a),
         Command::Export(a) => search::export(a),
         Command::Plot(a) => search::plot(a),
+        Command::Report(a) => report::report(a),
+        Command::Serve(a) => report::serve(a),
         Command::Train(a) => train::run(a),
         Command::Profile(a) => profile::run(a),
         Command::LatencyModel(c) => latency_model::run(c),

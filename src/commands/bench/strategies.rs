@@ -4,7 +4,7 @@ use flashnas_search::benchmark::{
     compute_to_reach, run, run_config, summarize, table_hypervolume, Trajectory,
 };
 use flashnas_search::config::StrategyKind;
-use flashnas_search::plot::{chart, Series};
+use flashnas_search::plot::{Chart, Series};
 use flashnas_search::table::{config_path, Table};
 use flashnas_search::CampaignConfig;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -287,30 +287,38 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             series
         };
     let per_eval = curves(&|k| k as f64, &|t, k| t.at_evaluation(k), budget);
-    let svg1 = chart(
-        &format!(
-            "{}: hypervolume per evaluation (mean, dashed: 95 % CI, {} seeds)",
-            cfg.name, a.seeds
-        ),
-        "evaluations",
-        "hypervolume",
-        &per_eval,
-        &[],
-        false,
+    let title1 = format!(
+        "{}: hypervolume per evaluation (mean, dashed: 95 % CI, {} seeds)",
+        cfg.name, a.seeds
     );
+    let mut written = Chart {
+        title: &title1,
+        xlabel: "evaluations",
+        ylabel: "hypervolume",
+        series: &per_eval,
+        vlines: &[],
+        diagonal: false,
+        integer_x: true,
+    }
+    .write(&out, "hv_per_evaluation")?;
     let steps = 100;
     let per_compute = curves(
         &|k| max_compute * k as f64 / steps as f64,
         &|t, k| t.at_compute(max_compute * k as f64 / steps as f64),
         steps,
     );
-    let svg2 = chart(
-        &format!("{}: hypervolume per simulated training second", cfg.name),
-        "simulated training compute (s)",
-        "hypervolume",
-        &per_compute,
-        &[],
-        false,
+    let title2 = format!("{}: hypervolume per simulated training second", cfg.name);
+    written.extend(
+        Chart {
+            title: &title2,
+            xlabel: "simulated training compute (s)",
+            ylabel: "hypervolume",
+            series: &per_compute,
+            vlines: &[],
+            diagonal: false,
+            integer_x: false,
+        }
+        .write(&out, "hv_per_compute")?,
     );
     let mut csv = String::from("strategy,seed,evaluation,hypervolume,compute_s\n");
     for t in &runs {
@@ -327,9 +335,10 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         "summaries": summaries,
         "comparisons": comparisons,
     });
+    for p in &written {
+        println!("wrote {}", p.display());
+    }
     for (file, text) in [
-        ("hv_per_evaluation.svg", svg1),
-        ("hv_per_compute.svg", svg2),
         ("trajectories.csv", csv),
         ("summary.json", serde_json::to_string_pretty(&summary)?),
         ("report.txt", report),

@@ -1,0 +1,362 @@
+//! `report.html`: a self-contained page of a campaign (no network; the script is this file's
+//! own, embedded): progress, the loss–latency frontier (hover shows the candidate), the
+//! hypervolume history, a parallel-coordinates view of the genome factors against loss and
+//! latency, and a sortable table of every candidate with its status and failure reason.
+//!
+//! The campaign rewrites it atomically after each evaluation; `flashnas report DIR` builds it
+//! for any campaign, and `flashnas serve DIR` serves the same page live (its data refreshed
+//! from the journal, never written to the folder).
+
+use crate::config::CampaignConfig;
+use crate::journal::Record;
+use crate::store::pareto_flags;
+use serde_json::json;
+
+/// The data the page draws (also what `flashnas serve` answers at `/data.json`).
+pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json::Value {
+    let flags = pareto_flags(cfg, records);
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .zip(&flags)
+        .map(|(r, &frontier)| {
+            let count = |k: &str| r.spec.layers.iter().filter(|l| l.kind.name() == k).count();
+            json!({
+                "id": r.id,
+                "origin": r.origin.as_str(),
+                "layers": r.layers,
+                "structure": r.genome.describe(),
+                "stages": r.genome.stages.len(),
+                "width": r.width,
+                "depth": r.depth,
+                "params": r.params,
+                "loss": r.proxy.val_loss.filter(|_| r.status == crate::journal::RecordStatus::Ok),
+                "latency_ms": r.latency_s.map(|s| s * 1e3),
+                "status": r.status.as_str(),
+                "failure": r.failure,
+                "feasible": r.feasible,
+                "frontier": frontier,
+                "hypervolume": r.hypervolume,
+                "rung": r.rung,
+                "eval_s": r.eval_seconds,
+                "attention": count("attention") + count("swa"),
+                "mamba2": count("mamba2"),
+                "deltanet": count("deltanet") + count("gated_deltanet"),
+                "ffn": count("ffn"),
+            })
+        })
+        .collect();
+    json!({
+        "name": cfg.name,
+        "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
+        "seed": cfg.seed,
+        "budget_evaluations": cfg.evaluations,
+        "budget_ms": cfg.latency.budget_seconds().map(|s| s * 1e3),
+        "reference_point": {"loss": cfg.objectives.reference_point.loss,
+                            "latency_ms": cfg.objectives.reference_point.latency_s * 1e3},
+        "live": live,
+        "records": rows,
+    })
+}
+
+/// The page with `data` embedded.
+pub fn html(data: &serde_json::Value) -> String {
+    // `</` inside the JSON must not close the script element.
+    let json = data.to_string().replace("</", "<\\/");
+    let title = data["name"].as_str().unwrap_or("campaign");
+    PAGE.replace("{{TITLE}}", &escape(title))
+        .replace("{{DATA}}", &json)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+const PAGE: &str = r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>flashnas · {{TITLE}}</title>
+<style>
+body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+h2 { font-size: 16px; margin: 28px 0 8px; }
+.summary span { margin-right: 18px; }
+.charts { display: flex; flex-wrap: wrap; gap: 24px; }
+svg text { font-size: 11px; fill: #333; }
+svg .axis line { stroke: #888; }
+svg .axis line.grid { stroke: #e6e6e6; }
+.tip { position: fixed; pointer-events: none; background: #fff; border: 1px solid #999; padding: 6px 8px;
+       font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.15); display: none; max-width: 420px; }
+table { border-collapse: collapse; font-size: 12px; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+th { cursor: pointer; background: #f6f6f6; position: sticky; top: 0; }
+td.text, th.text { text-align: left; }
+tr.frontier td { font-weight: 600; }
+tr.failed td { color: #b00; }
+tr.over_budget td { color: #888; }
+.legend span { margin-right: 14px; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
+</style>
+</head>
+<body>
+<h1>{{TITLE}}</h1>
+<div class="summary" id="summary"></div>
+<div class="charts">
+  <div><h2>Loss vs decode latency</h2><div id="frontier"></div><div class="legend" id="legend"></div></div>
+  <div><h2>Hypervolume after each evaluation</h2><div id="hv"></div></div>
+</div>
+<h2>Genome factors against loss and latency</h2>
+<div id="parallel"></div>
+<h2>Candidates</h2>
+<table id="table"></table>
+<div class="tip" id="tip"></div>
+<script id="data" type="application/json">{{DATA}}</script>
+<script>
+"use strict";
+document.body.dataset.errors = "";
+window.addEventListener("error", e => { document.body.dataset.errors += (e.message || "error") + ";"; });
+const NS = "http://www.w3.org/2000/svg";
+const KINDS = ["attention", "mamba2", "deltanet", "ffn"];
+const COLORS = {attention: "#d62728", mamba2: "#1f77b4", deltanet: "#2ca02c", mixed: "#9467bd"};
+let DATA = JSON.parse(document.getElementById("data").textContent);
+let sortKey = "id", sortUp = true;
+
+function el(tag, attrs, parent) {
+  const e = document.createElementNS(NS, tag);
+  for (const k in attrs) e.setAttribute(k, attrs[k]);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+// Round ticks: 1, 2 or 5 × 10^k, about n of them; integers when `integer`.
+function ticks(lo, hi, n, integer) {
+  if (!(hi > lo)) { hi = lo + 1; }
+  let step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
+  for (const m of [1, 2, 5, 10]) { if ((hi - lo) / (step * m) <= n) { step *= m; break; } }
+  if (integer) step = Math.max(1, Math.round(step));
+  const out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(+t.toPrecision(12));
+  return out;
+}
+function fmt(v, step) {
+  const digits = Math.max(0, -Math.floor(Math.log10(step || 1)));
+  return v.toFixed(Math.min(digits, 6));
+}
+function axes(svg, x, y, xl, yl, xs, ys) {
+  const g = el("g", {class: "axis"}, svg);
+  const xt = ticks(x.lo, x.hi, 6, x.integer), yt = ticks(y.lo, y.hi, 6, y.integer);
+  const xstep = xt.length > 1 ? xt[1] - xt[0] : 1, ystep = yt.length > 1 ? yt[1] - yt[0] : 1;
+  for (const t of xt) {
+    el("line", {class: "grid", x1: xs(t), x2: xs(t), y1: ys(y.lo), y2: ys(y.hi)}, g);
+    el("text", {x: xs(t), y: ys(y.lo) + 16, "text-anchor": "middle"}, g).textContent = fmt(t, xstep);
+  }
+  for (const t of yt) {
+    el("line", {class: "grid", x1: xs(x.lo), x2: xs(x.hi), y1: ys(t), y2: ys(t)}, g);
+    el("text", {x: xs(x.lo) - 6, y: ys(t) + 4, "text-anchor": "end"}, g).textContent = fmt(t, ystep);
+  }
+  el("text", {x: (xs(x.lo) + xs(x.hi)) / 2, y: ys(y.lo) + 34, "text-anchor": "middle"}, g).textContent = xl;
+  const yl_ = el("text", {x: 0, y: 0, "text-anchor": "middle",
+    transform: `translate(${xs(x.lo) - 52},${(ys(y.lo) + ys(y.hi)) / 2}) rotate(-90)`}, g);
+  yl_.textContent = yl;
+}
+function range(vals, pad) {
+  let lo = Math.min(...vals), hi = Math.max(...vals);
+  if (!isFinite(lo)) { lo = 0; hi = 1; }
+  if (hi === lo) { lo -= 1; hi += 1; }
+  const p = (hi - lo) * (pad || 0.05);
+  return {lo: lo - p, hi: hi + p};
+}
+function composition(r) {
+  const m = {attention: r.attention, mamba2: r.mamba2, deltanet: r.deltanet};
+  const top = Object.keys(m).filter(k => m[k] > 0);
+  return top.length === 1 ? top[0] : "mixed";
+}
+function tip(e, r) {
+  const t = document.getElementById("tip");
+  t.style.display = "block"; t.style.left = (e.clientX + 12) + "px"; t.style.top = (e.clientY + 12) + "px";
+  t.innerHTML = `<b>#${r.id}</b> ${r.structure}<br>${r.layers}<br>loss ${r.loss == null ? "–" : r.loss.toFixed(4)}` +
+    ` · latency ${r.latency_ms == null ? "–" : r.latency_ms.toFixed(3) + " ms"}<br>` +
+    `${r.params.toLocaleString()} params · depth ${r.depth} · ${r.status}${r.frontier ? " · on the frontier" : ""}`;
+}
+function untip() { document.getElementById("tip").style.display = "none"; }
+
+function drawFrontier() {
+  const host = document.getElementById("frontier"); host.innerHTML = "";
+  const W = 560, H = 380, L = 70, B = 50, T = 14, R = 16;
+  const svg = el("svg", {width: W, height: H}, host);
+  const pts = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null);
+  const xsv = pts.map(r => r.latency_ms).concat(DATA.budget_ms != null ? [DATA.budget_ms] : []);
+  const x = range(xsv), y = range(pts.map(r => r.loss));
+  const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
+  const ys = v => H - B - (v - y.lo) / (y.hi - y.lo) * (H - B - T);
+  axes(svg, x, y, "decode latency (ms)", "proxy validation loss (nats/token)", xs, ys);
+  if (DATA.budget_ms != null) {
+    el("line", {x1: xs(DATA.budget_ms), x2: xs(DATA.budget_ms), y1: ys(y.lo), y2: ys(y.hi),
+      stroke: "#444", "stroke-dasharray": "5,4"}, svg);
+    el("text", {x: xs(DATA.budget_ms) - 4, y: ys(y.hi) + 12, "text-anchor": "end"}, svg).textContent = "budget";
+  }
+  const front = pts.filter(r => r.frontier).sort((a, b) => a.latency_ms - b.latency_ms);
+  if (front.length) {
+    let d = `M${xs(front[0].latency_ms)},${ys(y.hi)} V${ys(front[0].loss)}`;
+    for (let i = 1; i < front.length; i++) d += ` H${xs(front[i].latency_ms)} V${ys(front[i].loss)}`;
+    d += ` H${xs(x.hi)}`;
+    el("path", {d, fill: "none", stroke: "#111", "stroke-width": 1.5}, svg);
+  }
+  for (const r of pts) {
+    const c = COLORS[composition(r)];
+    const attrs = {cx: xs(r.latency_ms), cy: ys(r.loss), r: r.frontier ? 5 : 3.5,
+      fill: r.feasible ? c : "none", stroke: c, "stroke-width": 1.5, class: "pt"};
+    if (r.frontier) { attrs["data-frontier-id"] = r.id; attrs.stroke = "#111"; }
+    const p = el("circle", attrs, svg);
+    p.addEventListener("mousemove", e => tip(e, r));
+    p.addEventListener("mouseleave", untip);
+  }
+  const untrained = DATA.records.filter(r => r.status === "over_budget").length;
+  const failed = DATA.records.filter(r => r.status === "failed").length;
+  document.getElementById("legend").innerHTML =
+    Object.keys(COLORS).map(k => `<span><i class="swatch" style="background:${COLORS[k]}"></i>${k}</span>`).join("") +
+    `<span>filled: within budget · hollow: over · black ring: frontier</span>` +
+    (untrained ? `<span>${untrained} over budget, not trained (no loss)</span>` : "") +
+    (failed ? `<span>${failed} failed</span>` : "");
+}
+
+function drawHv() {
+  const host = document.getElementById("hv"); host.innerHTML = "";
+  const W = 460, H = 380, L = 70, B = 50, T = 14, R = 16;
+  const svg = el("svg", {width: W, height: H}, host);
+  const rs = DATA.records;
+  const x = {lo: 0, hi: Math.max(DATA.budget_evaluations, rs.length), integer: true};
+  const y = range(rs.map(r => r.hypervolume).concat([0]), 0.05);
+  y.lo = 0;
+  const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
+  const ys = v => H - B - (v - y.lo) / (y.hi - y.lo) * (H - B - T);
+  axes(svg, x, y, "evaluations", "hypervolume", xs, ys);
+  let d = `M${xs(0)},${ys(0)}`;
+  rs.forEach((r, i) => { d += ` H${xs(i + 1)} V${ys(r.hypervolume)}`; });
+  el("path", {d, fill: "none", stroke: "#1f77b4", "stroke-width": 2}, svg);
+}
+
+// Parallel coordinates: one polyline per trained candidate over the genome factors, then
+// loss and latency; colour by loss (dark = low), dashed when over the budget.
+function drawParallel() {
+  const host = document.getElementById("parallel"); host.innerHTML = "";
+  const dims = [["stages", "stages"], ["width", "width"], ["depth", "depth"],
+    ["attention", "attention"], ["mamba2", "mamba2"], ["deltanet", "deltanet (+gated)"],
+    ["ffn", "FFNs"], ["params", "params"], ["latency_ms", "latency ms"], ["loss", "loss"]];
+  const rs = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null);
+  const W = Math.max(760, dims.length * 96), H = 300, T = 30, B = 30;
+  const svg = el("svg", {width: W, height: H}, host);
+  const xs = i => 40 + i * (W - 80) / (dims.length - 1);
+  const ranges = dims.map(([k]) => range(rs.map(r => r[k]), 0.02));
+  const ys = (i, v) => H - B - (v - ranges[i].lo) / (ranges[i].hi - ranges[i].lo) * (H - B - T);
+  const lr = range(rs.map(r => r.loss), 0);
+  for (const r of rs) {
+    const shade = Math.round(40 + 180 * (r.loss - lr.lo) / (lr.hi - lr.lo));
+    const d = dims.map(([k], i) => `${i ? "L" : "M"}${xs(i)},${ys(i, r[k])}`).join(" ");
+    const p = el("path", {d, fill: "none", stroke: `rgb(${shade},${shade},255)`, "stroke-width": r.frontier ? 2.5 : 1,
+      "stroke-dasharray": r.feasible ? "" : "3,3", opacity: 0.8}, svg);
+    p.addEventListener("mousemove", e => tip(e, r));
+    p.addEventListener("mouseleave", untip);
+  }
+  dims.forEach(([k, label], i) => {
+    el("line", {x1: xs(i), x2: xs(i), y1: T, y2: H - B, stroke: "#666"}, svg);
+    el("text", {x: xs(i), y: T - 10, "text-anchor": "middle"}, svg).textContent = label;
+    const integer = !["latency_ms", "loss"].includes(k);
+    const tk = ticks(ranges[i].lo, ranges[i].hi, 4, integer);
+    const step = tk.length > 1 ? tk[1] - tk[0] : 1;
+    for (const t of tk) {
+      el("text", {x: xs(i) + 4, y: ys(i, t) + 4}, svg).textContent = k === "params" ? (t / 1000).toFixed(0) + "k" : fmt(t, step);
+    }
+  });
+}
+
+function drawTable() {
+  const cols = [["id", "id"], ["origin", "origin", 1], ["structure", "genome", 1], ["width", "width"],
+    ["depth", "depth"], ["params", "params"], ["loss", "loss"], ["latency_ms", "latency ms"],
+    ["status", "status", 1], ["frontier", "frontier", 1], ["failure", "failure", 1]];
+  const rs = DATA.records.slice().sort((a, b) => {
+    const u = a[sortKey], v = b[sortKey];
+    const c = u == null ? 1 : v == null ? -1 : (u < v ? -1 : u > v ? 1 : a.id - b.id);
+    return sortUp ? c : -c;
+  });
+  const t = document.getElementById("table");
+  const cell = (r, k) => {
+    const v = r[k];
+    if (v == null) return "–";
+    if (k === "loss") return v.toFixed(4);
+    if (k === "latency_ms") return v.toFixed(3);
+    if (k === "params") return v.toLocaleString();
+    if (k === "frontier") return v ? "yes" : "";
+    return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  };
+  t.innerHTML = "<thead><tr>" + cols.map(([k, label, text]) =>
+      `<th data-key="${k}" class="${text ? "text" : ""}">${label}${k === sortKey ? (sortUp ? " ▲" : " ▼") : ""}</th>`).join("") +
+    "</tr></thead><tbody>" + rs.map(r =>
+      `<tr class="row ${r.status}${r.frontier ? " frontier" : ""}" data-id="${r.id}">` +
+      cols.map(([k, , text]) => `<td class="${text ? "text" : ""}">${cell(r, k)}</td>`).join("") + "</tr>").join("") +
+    "</tbody>";
+  t.querySelectorAll("th").forEach(th => th.addEventListener("click", () => {
+    const k = th.dataset.key; sortUp = k === sortKey ? !sortUp : true; sortKey = k; drawTable();
+  }));
+}
+
+function drawSummary() {
+  const rs = DATA.records;
+  const best = rs.filter(r => r.feasible && r.loss != null && r.rung == null).sort((a, b) => a.loss - b.loss)[0];
+  const n = k => rs.filter(r => r.status === k).length;
+  document.getElementById("summary").innerHTML = [
+    `strategy <b>${DATA.strategy}</b> (seed ${DATA.seed})`,
+    `<b>${rs.length}</b> / ${DATA.budget_evaluations} evaluations`,
+    `${n("failed")} failed, ${n("over_budget")} over budget (not trained)`,
+    DATA.budget_ms != null ? `budget ${DATA.budget_ms.toFixed(3)} ms` : "no budget",
+    best ? `best #${best.id} loss ${best.loss.toFixed(4)} at ${best.latency_ms.toFixed(3)} ms` : "no feasible candidate yet",
+    `hypervolume ${rs.length ? rs[rs.length - 1].hypervolume.toFixed(5) : "0"}`,
+    DATA.live ? "live (refreshes every 2 s)" : "",
+  ].map(s => `<span>${s}</span>`).join("");
+}
+
+function render() {
+  drawSummary(); drawFrontier(); drawHv(); drawParallel(); drawTable();
+  document.body.dataset.rendered = "ok";
+  document.body.dataset.records = String(DATA.records.length);
+}
+render();
+if (DATA.live) {
+  setInterval(() => fetch("data.json").then(r => r.json()).then(d => {
+    if (d.records.length !== DATA.records.length) { DATA = d; render(); }
+  }).catch(() => {}), 2000);
+}
+</script>
+</body>
+</html>
+"##;
+
+/// Writes `DIR/report.html` (atomically) from the records given.
+pub fn write(
+    dir: &std::path::Path,
+    cfg: &CampaignConfig,
+    records: &[Record],
+) -> crate::error::Result<std::path::PathBuf> {
+    let path = dir.join("report.html");
+    let page = html(&data(cfg, records, false));
+    flashnas_model::weights::write_atomic(&path, page.as_bytes())
+        .map_err(|e| crate::error::Error::file(&path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_data_cannot_close_its_script_element() {
+        let page = html(&json!({"name": "a</script><b>", "records": []}));
+        assert_eq!(
+            page.matches("</script>").count(),
+            2,
+            "only the page's own two"
+        );
+        assert!(page.contains("a&lt;/script&gt;&lt;b&gt;"));
+    }
+}
