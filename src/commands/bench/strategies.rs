@@ -34,6 +34,16 @@ pub struct StrategiesArgs {
     /// Runs in parallel (default: this machine's cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Evaluations of a multi-fidelity run (default: --budget). Its rung evaluations are
+    /// cheaper, so compare it at equal simulated compute rather than equal evaluations.
+    #[arg(long)]
+    asha_budget: Option<usize>,
+    /// Override the table config's `[multi_fidelity] rungs` (fractions of the steps).
+    #[arg(long, value_delimiter = ',')]
+    rungs: Vec<f64>,
+    /// Override the table config's `[multi_fidelity] eta`.
+    #[arg(long)]
+    eta: Option<usize>,
 }
 
 fn kind(s: &str) -> anyhow::Result<StrategyKind> {
@@ -64,7 +74,23 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let table_path = std::fs::canonicalize(&a.table)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.table.display()))?;
     let table = Table::load(&table_path)?;
-    let cfg = CampaignConfig::from_file(&config_path(&table_path))?;
+    let mut cfg = CampaignConfig::from_file(&config_path(&table_path))?;
+    if !a.rungs.is_empty() {
+        cfg.multi_fidelity.rungs = a.rungs.clone();
+    }
+    if let Some(e) = a.eta {
+        cfg.multi_fidelity.eta = e;
+    }
+    let mut asha = cfg.clone();
+    asha.strategy = StrategyKind::Asha;
+    asha.validate()?;
+    let have = table.rung_steps();
+    for s in cfg.multi_fidelity.rung_steps(cfg.train.total_steps()) {
+        anyhow::ensure!(
+            have.contains(&s),
+            "multi_fidelity.rungs: the table has losses after {have:?} steps, not {s}"
+        );
+    }
     let strategies: Vec<StrategyKind> = a
         .strategies
         .iter()
@@ -117,7 +143,11 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(s, seed)) = jobs.get(i) else { break };
-                let c = run_config(&cfg, &table_path, s, seed, budget);
+                let b = match s {
+                    StrategyKind::Asha => a.asha_budget.unwrap_or(budget),
+                    _ => budget,
+                };
+                let c = run_config(&cfg, &table_path, s, seed, b);
                 let dir = work.path().join(format!("{}-{seed}", name(s)));
                 let r = run(&c, &dir).map_err(anyhow::Error::from);
                 let _ = std::fs::remove_dir_all(&dir);
