@@ -20,6 +20,33 @@ fn browser() -> Option<&'static str> {
         })
 }
 
+/// The DOM after the page's script ran, and Chromium's log.
+fn render(browser: &str, page: &Path) -> (String, String) {
+    let out = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(
+        dom.contains("data-rendered=\"ok\""),
+        "the script did not finish: {log}"
+    );
+    assert!(dom.contains("data-errors=\"\""), "script errors: {dom}");
+    assert!(!log.contains("Uncaught"), "console errors: {log}");
+    (dom, log)
+}
+
 fn journal_len(dir: &Path) -> usize {
     flashnas_search::journal::Journal::new(dir)
         .read()
@@ -45,28 +72,7 @@ fn the_report_renders_in_a_browser_and_matches_the_journal() {
         eprintln!("SKIPPED: no Chromium on this machine (CI installs it)");
         return;
     };
-    let out = std::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=2000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    assert!(
-        dom.contains("data-rendered=\"ok\""),
-        "the script did not finish: {log}"
-    );
-    assert!(dom.contains("data-errors=\"\""), "script errors: {dom}");
-    assert!(!log.contains("Uncaught"), "console errors: {log}");
+    let (dom, _) = render(browser, &page);
     // The table as rendered (the script's own source also spells the row markup).
     let table = dom
         .split("<table id=\"table\">")
@@ -93,6 +99,62 @@ fn the_report_renders_in_a_browser_and_matches_the_journal() {
         .collect();
     assert!(!exported.is_empty());
     assert_eq!(shown, exported, "frontier points on the page vs the export");
+
+    // With an audit, the page shows its pairs.
+    ok(bin()
+        .arg("audit")
+        .arg(&dir)
+        .args(["--sample", "3", "--factor", "2"]));
+    ok(bin().arg("report").arg(&dir));
+    let (dom, _) = render(browser, &page);
+    let pairs = std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(dom.matches("class=\"audit-pt\"").count(), pairs);
+
+    // A depth–width study gets the same page, one row per shape.
+    let study_cfg = tmp.path().join("dw.toml");
+    std::fs::write(
+        &study_cfg,
+        r#"
+name = "dw"
+pattern = ["a", "f"]
+depths = [1, 2, 3]
+widths = [16, 32]
+budgets_s = [0.01]
+holdout = 1
+[model]
+head_dim = 8
+ffn_ratio = 2.0
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+prompt = 8
+generate = 8
+[train]
+seq_len = 16
+batch_size = 4
+steps = 2
+[train.data]
+val_windows = 2
+"#,
+    )
+    .unwrap();
+    let study = tmp.path().join("study");
+    ok(bin()
+        .args(["depth-width", "--config"])
+        .arg(&study_cfg)
+        .arg("--out")
+        .arg(&study));
+    ok(bin().arg("report").arg(&study));
+    let (dom, _) = render(browser, &study.join("report.html"));
+    let table = dom
+        .split("<table id=\"table\">")
+        .nth(1)
+        .and_then(|s| s.split("</table>").next())
+        .unwrap();
+    assert_eq!(table.matches("<tr class=\"row").count(), 6);
 }
 
 #[test]

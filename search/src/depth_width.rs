@@ -700,3 +700,73 @@ mod tests {
         assert_eq!((c.best_measured, c.best_predicted), (Some(3), Some(3)));
     }
 }
+
+/// The data of a study's `report.html` (the campaign report's page): one row per shape, the
+/// frontier over (loss, latency), the largest budget as the budget line.
+pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
+    let cfg = DepthWidthConfig::from_file(&dir.join("config.toml"))?;
+    let rows = Journal::<ShapeRow>::at(dir.join("journal.jsonl"))
+        .read()
+        .map_err(|e| Error::file(&dir.join("journal.jsonl"), e))?
+        .records;
+    let budget = cfg.budgets_s.iter().copied().fold(f64::NAN, f64::max);
+    let pts: Vec<crate::pareto::Point> = rows
+        .iter()
+        .map(|r| crate::pareto::Point {
+            objectives: vec![
+                r.loss().unwrap_or(f64::INFINITY),
+                r.latency.seconds.unwrap_or(f64::INFINITY),
+            ],
+            violation: if r.loss().is_some() && r.latency.seconds.is_some() {
+                0.0
+            } else {
+                f64::INFINITY
+            },
+        })
+        .collect();
+    let front = crate::pareto::frontier(&pts);
+    let count = |layers: &str, names: &[&str]| {
+        layers
+            .split_whitespace()
+            .filter(|k| names.contains(k))
+            .count()
+    };
+    let records: Vec<serde_json::Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({
+                "id": r.id,
+                "origin": "grid",
+                "layers": r.layers,
+                "structure": format!("D{} W{}", r.depth, r.width),
+                "stages": 1,
+                "width": r.width,
+                "depth": r.depth,
+                "params": r.params,
+                "loss": r.loss(),
+                "latency_ms": r.latency.seconds.map(|s| s * 1e3),
+                "status": if r.loss().is_some() { "ok" } else { "failed" },
+                "failure": (!r.proxy.status.is_ok()).then(|| r.proxy.status.describe()),
+                "feasible": r.latency.seconds.is_some_and(|s| !(s > budget)),
+                "frontier": front.contains(&i),
+                "hypervolume": 0.0,
+                "rung": null,
+                "eval_s": r.eval_seconds,
+                "attention": count(&r.layers, &["a", "swa"]),
+                "mamba2": count(&r.layers, &["m2"]),
+                "deltanet": count(&r.layers, &["deltanet", "gdn"]),
+                "ffn": count(&r.layers, &["f"]),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "kind": "study",
+        "name": cfg.name,
+        "budget_evaluations": cfg.shapes().len(),
+        "budget_ms": budget.is_finite().then_some(budget * 1e3),
+        "live": false,
+        "audit": null,
+        "records": records,
+    }))
+}

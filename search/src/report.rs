@@ -46,6 +46,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
         })
         .collect();
     json!({
+        "kind": "campaign",
         "name": cfg.name,
         "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
         "seed": cfg.seed,
@@ -56,6 +57,29 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
         "live": live,
         "records": rows,
     })
+}
+
+/// The proxy fidelity audit of the campaign in `dir`, when one was run: its retrained pairs
+/// (short vs long loss) and rank correlations.
+pub fn audit_data(dir: &std::path::Path) -> Option<serde_json::Value> {
+    let (jsonl, _, _) = crate::audit::audit_paths(dir);
+    let rows = crate::journal::Journal::<crate::audit::AuditRow>::at(jsonl)
+        .read()
+        .ok()?
+        .records;
+    if rows.is_empty() {
+        return None;
+    }
+    let report = crate::audit::load_report(dir);
+    let interval =
+        |i: &crate::rank::Interval| json!({"value": i.value, "lower": i.lower, "upper": i.upper});
+    Some(json!({
+        "factor": rows[0].factor,
+        "rows": rows.iter().map(|r| json!({"id": r.id, "layers": r.layers, "width": r.width,
+            "short": r.short_loss, "long": r.long_loss, "failure": r.failure})).collect::<Vec<_>>(),
+        "spearman": report.as_ref().map(|r| interval(&r.spearman)),
+        "kendall": report.as_ref().map(|r| interval(&r.kendall)),
+    }))
 }
 
 /// The page with `data` embedded.
@@ -105,10 +129,11 @@ tr.over_budget td { color: #888; }
 <div class="summary" id="summary"></div>
 <div class="charts">
   <div><h2>Loss vs decode latency</h2><div id="frontier"></div><div class="legend" id="legend"></div></div>
-  <div><h2>Hypervolume after each evaluation</h2><div id="hv"></div></div>
+  <div id="hv-section"><h2>Hypervolume after each evaluation</h2><div id="hv"></div></div>
 </div>
 <h2>Genome factors against loss and latency</h2>
 <div id="parallel"></div>
+<div id="audit-section" style="display:none"><h2>Proxy fidelity audit</h2><div id="audit-text"></div><div id="audit"></div></div>
 <h2>Candidates</h2>
 <table id="table"></table>
 <div class="tip" id="tip"></div>
@@ -306,7 +331,7 @@ function drawSummary() {
   const best = rs.filter(r => r.feasible && r.loss != null && r.rung == null).sort((a, b) => a.loss - b.loss)[0];
   const n = k => rs.filter(r => r.status === k).length;
   document.getElementById("summary").innerHTML = [
-    `strategy <b>${DATA.strategy}</b> (seed ${DATA.seed})`,
+    DATA.kind === "study" ? `depth–width study` : `strategy <b>${DATA.strategy}</b> (seed ${DATA.seed})`,
     `<b>${rs.length}</b> / ${DATA.budget_evaluations} evaluations`,
     `${n("failed")} failed, ${n("over_budget")} over budget (not trained)`,
     DATA.budget_ms != null ? `budget ${DATA.budget_ms.toFixed(3)} ms` : "no budget",
@@ -316,8 +341,38 @@ function drawSummary() {
   ].map(s => `<span>${s}</span>`).join("");
 }
 
+// The audit: short-proxy loss against the F× longer run's, one point per retrained candidate.
+function drawAudit() {
+  const a = DATA.audit;
+  document.getElementById("audit-section").style.display = a ? "" : "none";
+  if (!a) return;
+  const host = document.getElementById("audit"); host.innerHTML = "";
+  const pts = a.rows.filter(r => r.long != null);
+  const iv = i => i ? `${i.value.toFixed(3)} [${i.lower.toFixed(3)}, ${i.upper.toFixed(3)}]` : "–";
+  document.getElementById("audit-text").textContent =
+    `${a.rows.length} candidates retrained ${a.factor}× longer; Spearman ${iv(a.spearman)}, Kendall ${iv(a.kendall)} (90 % bootstrap intervals)`;
+  const W = 460, H = 380, L = 70, B = 50, T = 14, R = 16;
+  const svg = el("svg", {width: W, height: H}, host);
+  const all = pts.map(r => r.short).concat(pts.map(r => r.long));
+  const x = range(all), y = range(all);
+  const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
+  const ys = v => H - B - (v - y.lo) / (y.hi - y.lo) * (H - B - T);
+  axes(svg, x, y, "proxy loss (short run)", `loss after ${a.factor}× the training`, xs, ys);
+  el("line", {x1: xs(x.lo), y1: ys(y.lo), x2: xs(x.hi), y2: ys(y.hi), stroke: "#999", "stroke-dasharray": "4,4"}, svg);
+  for (const r of pts) {
+    const c = el("circle", {cx: xs(r.short), cy: ys(r.long), r: 4, fill: "#1f77b4", class: "audit-pt"}, svg);
+    c.addEventListener("mousemove", e => {
+      const t = document.getElementById("tip");
+      t.style.display = "block"; t.style.left = (e.clientX + 12) + "px"; t.style.top = (e.clientY + 12) + "px";
+      t.innerHTML = `<b>#${r.id}</b> ${r.layers} w${r.width}<br>short ${r.short.toFixed(4)} · long ${r.long.toFixed(4)}`;
+    });
+    c.addEventListener("mouseleave", untip);
+  }
+}
+
 function render() {
-  drawSummary(); drawFrontier(); drawHv(); drawParallel(); drawTable();
+  document.getElementById("hv-section").style.display = DATA.kind === "study" ? "none" : "";
+  drawSummary(); drawFrontier(); if (DATA.kind !== "study") drawHv(); drawParallel(); drawAudit(); drawTable();
   document.body.dataset.rendered = "ok";
   document.body.dataset.records = String(DATA.records.length);
 }
@@ -332,14 +387,25 @@ if (DATA.live) {
 </html>
 "##;
 
-/// Writes `DIR/report.html` (atomically) from the records given.
+/// Writes `DIR/report.html` (atomically) from the records given, with the folder's audit
+/// when it has one.
 pub fn write(
     dir: &std::path::Path,
     cfg: &CampaignConfig,
     records: &[Record],
 ) -> crate::error::Result<std::path::PathBuf> {
+    let mut d = data(cfg, records, false);
+    d["audit"] = audit_data(dir).unwrap_or(serde_json::Value::Null);
+    write_page(dir, &d)
+}
+
+/// Writes `DIR/report.html` (atomically) for any page data (campaigns, studies).
+pub fn write_page(
+    dir: &std::path::Path,
+    data: &serde_json::Value,
+) -> crate::error::Result<std::path::PathBuf> {
     let path = dir.join("report.html");
-    let page = html(&data(cfg, records, false));
+    let page = html(data);
     flashnas_model::weights::write_atomic(&path, page.as_bytes())
         .map_err(|e| crate::error::Error::file(&path, e))?;
     Ok(path)

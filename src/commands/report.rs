@@ -27,13 +27,31 @@ pub struct ServeArgs {
     bind: String,
 }
 
+/// A depth–width study's folder (its config is a study config, not a campaign's).
+fn is_study(dir: &std::path::Path) -> bool {
+    flashnas_search::depth_width::DepthWidthConfig::from_file(&dir.join("config.toml")).is_ok()
+        && flashnas_search::CampaignConfig::from_file(&dir.join("config.toml")).is_err()
+}
+
 pub fn report(a: ReportArgs) -> anyhow::Result<()> {
-    let (cfg, records, problems) = load_records(&a.dir)?;
-    for p in problems {
-        println!("note: {p}");
-    }
-    let path = flashnas_search::report::write(&a.dir, &cfg, &records)?;
-    println!("wrote {} ({} candidates)", path.display(), records.len());
+    let path = if is_study(&a.dir) {
+        let d = flashnas_search::depth_width::report_data(&a.dir)?;
+        let n = d["records"].as_array().map_or(0, Vec::len);
+        let path = flashnas_search::report::write_page(&a.dir, &d)?;
+        println!(
+            "wrote {} ({n} shapes of a depth–width study)",
+            path.display()
+        );
+        path
+    } else {
+        let (cfg, records, problems) = load_records(&a.dir)?;
+        for p in problems {
+            println!("note: {p}");
+        }
+        let path = flashnas_search::report::write(&a.dir, &cfg, &records)?;
+        println!("wrote {} ({} candidates)", path.display(), records.len());
+        path
+    };
     if a.open {
         let opener = if cfg!(target_os = "macos") {
             "open"
@@ -51,6 +69,11 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let live = |cfg: &flashnas_search::CampaignConfig, records: &[flashnas_search::Record]| {
+        let mut d = data(cfg, records, true);
+        d["audit"] = flashnas_search::report::audit_data(&a.dir).unwrap_or(serde_json::Value::Null);
+        d
+    };
     // Fail now, not on the first request, when the folder holds no campaign.
     load_records(&a.dir)?;
     let listener = TcpListener::bind((a.bind.as_str(), a.port))?;
@@ -72,12 +95,12 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
                 "/" | "/index.html" | "/report.html" => (
                     "200 OK",
                     "text/html; charset=utf-8",
-                    html(&data(&cfg, &records, true)),
+                    html(&live(&cfg, &records)),
                 ),
                 "/data.json" => (
                     "200 OK",
                     "application/json",
-                    data(&cfg, &records, true).to_string(),
+                    live(&cfg, &records).to_string(),
                 ),
                 _ => ("404 Not Found", "text/plain", format!("no {path} here")),
             },
