@@ -675,32 +675,6 @@ pub fn write_outputs(
     Ok(written)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn budget_choice_on_a_hand_made_table() {
-        // (latency, measured loss, predicted loss)
-        let rows = vec![
-            (Some(0.010), Some(3.0), Some(3.05)), // 0: fast, poor
-            (Some(0.020), Some(2.6), Some(2.55)), // 1
-            (Some(0.020), Some(2.5), Some(2.70)), // 2: best measured at 0.02, predicted worse
-            (Some(0.040), Some(2.2), Some(2.20)), // 3: best overall, slow
-            (None, None, None),                   // 4: failed
-            (Some(0.015), None, None),            // 5: trained but diverged
-        ];
-        let c = choose(&rows, 0.005);
-        assert_eq!((c.best_measured, c.best_predicted), (None, None));
-        let c = choose(&rows, 0.015);
-        assert_eq!((c.best_measured, c.best_predicted), (Some(0), Some(0)));
-        let c = choose(&rows, 0.020);
-        assert_eq!((c.best_measured, c.best_predicted), (Some(2), Some(1)));
-        let c = choose(&rows, 1.0);
-        assert_eq!((c.best_measured, c.best_predicted), (Some(3), Some(3)));
-    }
-}
-
 /// The data of a study's `report.html` (the campaign report's page): one row per shape, the
 /// frontier over (loss, latency), the largest budget as the budget line.
 pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
@@ -748,7 +722,7 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
                 "latency_ms": r.latency.seconds.map(|s| s * 1e3),
                 "status": if r.loss().is_some() { "ok" } else { "failed" },
                 "failure": (!r.proxy.status.is_ok()).then(|| r.proxy.status.describe()),
-                "feasible": r.latency.seconds.is_some_and(|s| !(s > budget)),
+                "feasible": r.latency.seconds.is_some_and(|s| budget.is_nan() || s <= budget),
                 "frontier": front.contains(&i),
                 "hypervolume": 0.0,
                 "rung": null,
@@ -769,4 +743,30 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
         "audit": null,
         "records": records,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_choice_on_a_hand_made_table() {
+        // (latency, measured loss, predicted loss)
+        let rows = vec![
+            (Some(0.010), Some(3.0), Some(3.05)), // 0: fast, poor
+            (Some(0.020), Some(2.6), Some(2.55)), // 1
+            (Some(0.020), Some(2.5), Some(2.70)), // 2: best measured at 0.02, predicted worse
+            (Some(0.040), Some(2.2), Some(2.20)), // 3: best overall, slow
+            (None, None, None),                   // 4: failed
+            (Some(0.015), None, None),            // 5: trained but diverged
+        ];
+        let c = choose(&rows, 0.005);
+        assert_eq!((c.best_measured, c.best_predicted), (None, None));
+        let c = choose(&rows, 0.015);
+        assert_eq!((c.best_measured, c.best_predicted), (Some(0), Some(0)));
+        let c = choose(&rows, 0.020);
+        assert_eq!((c.best_measured, c.best_predicted), (Some(2), Some(1)));
+        let c = choose(&rows, 1.0);
+        assert_eq!((c.best_measured, c.best_predicted), (Some(3), Some(3)));
+    }
 }
