@@ -295,27 +295,37 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         widths.push(min - step);
     }
     let archs = random_archs(&s, a.n, a.seed, &widths);
-    let progress = bar(archs.len(), "measured");
-    let mut measured = Vec::new();
+    // Two sweeps over all archs, minutes apart: the ground truth is their mean, and how far
+    // the two disagree is the truth's own repeatability on this machine.
+    let progress = bar(2 * archs.len(), "measured");
+    let mut sweeps: Vec<Vec<f64>> = vec![Vec::new(), Vec::new()];
     let mut reference_raw = Vec::new();
-    for spec in &archs {
-        let mut clock = WallClock::default();
-        let c = calibrated_decode::<Compute>(
-            spec,
-            &s.reference,
-            l.prompt,
-            l.generate,
-            s.rounds.max(5),
-            &dev,
-            &sync_dev,
-            &mut clock,
-        );
-        measured.push(c.ratio);
-        reference_raw.push(c.reference_s);
-        progress.inc(1);
-        progress.set_message(describe(spec));
+    for sweep in sweeps.iter_mut() {
+        for spec in &archs {
+            let mut clock = WallClock::default();
+            let c = calibrated_decode::<Compute>(
+                spec,
+                &s.reference,
+                l.prompt,
+                l.generate,
+                s.rounds.max(5),
+                &dev,
+                &sync_dev,
+                &mut clock,
+            );
+            sweep.push(c.ratio);
+            reference_raw.push(c.reference_s);
+            progress.inc(1);
+            progress.set_message(describe(spec));
+        }
     }
     progress.finish_and_clear();
+    let measured: Vec<f64> = sweeps[0]
+        .iter()
+        .zip(&sweeps[1])
+        .map(|(a, b)| 0.5 * (a + b))
+        .collect();
+    let repeat = accuracy("repeat", &sweeps[1], &sweeps[0]);
     let reference_s = flashnas_latency::Stats::from_samples(reference_raw).median;
     let predicted: Vec<f64> = archs.iter().map(|x| model.predict(x).ratio).collect();
     let covered = archs
@@ -355,7 +365,7 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     let in_grid = archs.iter().filter(|x| grid.contains(&x.d_model)).count();
     println!(
         "{} unseen architectures ({in_grid} at grid widths {grid:?}, {} outside), ground truth: \
-         decode time ÷ the reference's, timed interleaved ({} rounds)",
+         decode time ÷ the reference's, timed interleaved ({} rounds), mean of two sweeps",
         archs.len(),
         archs.len() - in_grid,
         s.rounds.max(5)
@@ -379,6 +389,13 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         "predictor's 95 % interval holds the measurement for {covered} of {}",
         archs.len()
     );
+    println!(
+        "the ground truth's own repeatability (second sweep vs first): {:.0} % within ±5 %, {:.0} % within ±10 %, mean {:.1} %, worst {:.1} %",
+        100.0 * repeat.within_5,
+        100.0 * repeat.within_10,
+        repeat.mean_error_pct,
+        repeat.worst_error_pct
+    );
     if let Some(p) = &a.json {
         let rows: Vec<serde_json::Value> = archs
             .iter()
@@ -390,7 +407,9 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
             .collect();
         std::fs::write(
             p,
-            serde_json::to_string_pretty(&serde_json::json!({"summary": results, "rows": rows}))?,
+            serde_json::to_string_pretty(
+                &serde_json::json!({"summary": results, "repeatability": repeat, "rows": rows}),
+            )?,
         )?;
     }
     Ok(())
