@@ -600,6 +600,16 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
     }
 }
 
+/// Why a candidate priced at `seconds` is left untrained under `l` (latency first: over the
+/// budget, and `train_over_budget` off), or `None` when it is to be trained.
+pub fn untrained_reason(l: &LatencyConfig, seconds: Option<f64>) -> Option<String> {
+    if l.train_over_budget {
+        return None;
+    }
+    let (budget, s) = (l.budget_seconds()?, seconds?);
+    (s > budget).then(|| format!("latency {s:.6} s is over the budget {budget:.6} s"))
+}
+
 /// Trains and times one task. `lock_dir` holds the device locks (the campaign directory).
 pub fn evaluate_task(
     task: &Task,
@@ -639,15 +649,13 @@ pub fn evaluate_task(
     };
     // Latency first: a candidate already over the budget is not worth its training.
     let priced = match &task.latency {
-        Some(l) if !l.train_over_budget => l.budget_seconds().map(|budget| {
-            let latency = task.known_latency.clone().unwrap_or_else(|| time_it(l));
-            (latency, budget)
-        }),
+        Some(l) if !l.train_over_budget && l.budget_seconds().is_some() => {
+            Some(task.known_latency.clone().unwrap_or_else(|| time_it(l)))
+        }
         _ => None,
     };
-    if let Some((latency, budget)) = &priced {
-        if let Some(s) = latency.seconds.filter(|s| s > budget) {
-            let reason = format!("latency {s:.6} s is over the budget {budget:.6} s");
+    if let (Some(latency), Some(l)) = (&priced, &task.latency) {
+        if let Some(reason) = untrained_reason(l, latency.seconds) {
             let params = flashnas_model::accounting::param_count(&task.spec);
             let proxy = ProxyResult::failed(Status::NotTrained { reason }, params);
             return finish(proxy, latency.clone());
@@ -667,7 +675,7 @@ pub fn evaluate_task(
     };
     let latency = match (&task.latency, &task.known_latency, priced) {
         _ if !proxy.status.is_ok() => skipped(),
-        (_, _, Some((priced, _))) => priced,
+        (_, _, Some(priced)) => priced,
         (_, Some(known), None) => known.clone(),
         (None, None, None) => skipped(),
         (Some(l), None, None) => time_it(l),

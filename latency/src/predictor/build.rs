@@ -3,7 +3,7 @@
 //! each measured and predicted before it joins the training set; where a probe misses by more
 //! than the target, its layer list is also measured at the neighbouring widths of the grid.
 
-use super::{adjacency, base_features, LatencyModel, ModelIdentity, Sample};
+use super::{features, LatencyModel, ModelIdentity, Sample};
 use flashnas_model::spec::LayerKind;
 use flashnas_model::ArchSpec;
 use serde::Serialize;
@@ -40,14 +40,6 @@ pub struct Report {
     pub rounds: Vec<Round>,
 }
 
-fn sample(model_features: &dyn Fn(&ArchSpec) -> Vec<f64>, spec: &ArchSpec, ratio: f64) -> Sample {
-    Sample {
-        layers: format!("{} w{}", spec.layer_string(), spec.d_model),
-        features: model_features(spec),
-        ratio,
-    }
-}
-
 /// Builds the model; `measure(spec)` returns the architecture's decode time ÷ the reference's
 /// (timed interleaved), `progress` hears what is being measured.
 pub fn build(
@@ -56,8 +48,6 @@ pub fn build(
     measure: &mut dyn FnMut(&ArchSpec) -> f64,
     progress: &mut dyn FnMut(&str),
 ) -> (LatencyModel, Report) {
-    let protocol = id.protocol.clone();
-    let base = |s: &ArchSpec| base_features(s, &protocol);
     // The context every kind is also measured after (and pairs are tested in).
     let context = vec![LayerKind::Ffn];
     // 1. Design: each kind alone (×1, ×3) and after the context, at every width.
@@ -84,13 +74,10 @@ pub fn build(
     let fit_on = |measured: &[(ArchSpec, f64)], pairs: &[(LayerKind, LayerKind)]| {
         let samples: Vec<Sample> = measured
             .iter()
-            .map(|(s, r)| {
-                let f = |s: &ArchSpec| {
-                    let mut x = base(s);
-                    x.extend(pairs.iter().map(|&(a, b)| adjacency(s, a, b)));
-                    x
-                };
-                sample(&f, s, *r)
+            .map(|(s, r)| Sample {
+                layers: format!("{} w{}", s.layer_string(), s.d_model),
+                features: features(s, &id.protocol, pairs),
+                ratio: *r,
             })
             .collect();
         id.model(pairs.to_vec(), &samples)
@@ -190,6 +177,7 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::lut::LutProtocol;
+    use crate::predictor::{adjacency, base_features};
 
     fn arch(layers: &[LayerKind], w: usize) -> ArchSpec {
         let names: Vec<String> = layers.iter().map(|k| format!("\"{}\"", k.name())).collect();

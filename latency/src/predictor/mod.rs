@@ -62,6 +62,17 @@ pub fn base_feature_names() -> Vec<String> {
     names
 }
 
+/// The base features, then one adjacency count per interaction pair.
+pub fn features(
+    spec: &ArchSpec,
+    protocol: &LutProtocol,
+    interactions: &[(LayerKind, LayerKind)],
+) -> Vec<f64> {
+    let mut x = base_features(spec, protocol);
+    x.extend(interactions.iter().map(|&(a, b)| adjacency(spec, a, b)));
+    x
+}
+
 /// How often `x` is directly followed by `y` in the layer list.
 pub fn adjacency(spec: &ArchSpec, x: LayerKind, y: LayerKind) -> f64 {
     spec.layers
@@ -125,11 +136,7 @@ impl LatencyModel {
     }
 
     pub fn features(&self, spec: &ArchSpec) -> Vec<f64> {
-        let mut x = base_features(spec, &self.protocol);
-        for &(a, b) in &self.interactions {
-            x.push(adjacency(spec, a, b));
-        }
-        x
+        features(spec, &self.protocol, &self.interactions)
     }
 
     pub fn predict(&self, spec: &ArchSpec) -> Prediction {

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::journal::RecordStatus;
 use crate::table::{key_of, Table};
-use crate::task::{Latency, Task, TaskResult};
+use crate::task::{untrained_reason, Latency, Task, TaskResult};
 use flashnas_training::{ProxyResult, Status};
 use std::path::Path;
 
@@ -50,14 +50,13 @@ impl TableExecutor {
             worker: "table".into(),
             attempt: 1,
         };
-        if let Some(l) = task.latency.as_ref().filter(|l| !l.train_over_budget) {
-            if let (Some(budget), Some(s)) = (l.budget_seconds(), row.latency_s) {
-                if s > budget {
-                    let reason = format!("latency {s:.6} s is over the budget {budget:.6} s");
-                    result.proxy.status = Status::NotTrained { reason };
-                    return result;
-                }
-            }
+        if let Some(reason) = task
+            .latency
+            .as_ref()
+            .and_then(|l| untrained_reason(l, row.latency_s))
+        {
+            result.proxy.status = Status::NotTrained { reason };
+            return result;
         }
         if row.status == RecordStatus::Failed {
             let reason = row.failure.clone().unwrap_or_else(|| "failed".into());

@@ -53,11 +53,6 @@ impl Exhaustive {
             }
         }
     }
-
-    /// How many genomes it will propose (chosen on the first `ask`).
-    pub fn size(&self) -> Option<usize> {
-        self.order.as_ref().map(Vec::len)
-    }
 }
 
 impl Strategy for Exhaustive {
