@@ -8,7 +8,7 @@
 //! recomputes `P = exp(S − lse)` and, with `D_i = dO_i · O_i`:
 //! `dV += Pᵀ dO`, `dS = P ⊙ (dO Vᵀ − D)`, `dQ = scale · dS K`, `dK += scale · dSᵀ Q`.
 
-use super::{gemm, Mat};
+use super::{for_each, gemm, Mat};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -73,10 +73,12 @@ pub fn forward(q: &[f32], k: &[f32], v: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>)
     let (qs, ks) = (d.h * d.dh, d.hkv * d.dh);
     let mut o = vec![0.0f32; q.len()];
     let mut lse = vec![0.0f32; d.b * d.h * d.t];
-    o.par_chunks_mut(d.t * qs)
-        .zip(lse.par_chunks_mut(d.h * d.t))
-        .enumerate()
-        .for_each(|(b, (ob, lb))| {
+    for_each(
+        2 * d.b * d.h * d.t * d.t * d.dh,
+        o.par_chunks_mut(d.t * qs)
+            .zip(lse.par_chunks_mut(d.h * d.t))
+            .enumerate(),
+        |(b, (ob, lb))| {
             let qb = &q[b * d.t * qs..(b + 1) * d.t * qs];
             let kb = &k[b * d.t * ks..(b + 1) * d.t * ks];
             let vb = &v[b * d.t * ks..(b + 1) * d.t * ks];
@@ -123,7 +125,8 @@ pub fn forward(q: &[f32], k: &[f32], v: &[f32], d: Dims) -> (Vec<f32>, Vec<f32>)
                     );
                 }
             }
-        });
+        },
+    );
     (o, lse)
 }
 
@@ -141,11 +144,13 @@ pub fn backward(
     let mut dq = vec![0.0f32; q.len()];
     let mut dk = vec![0.0f32; k.len()];
     let mut dv = vec![0.0f32; v.len()];
-    dq.par_chunks_mut(d.t * qs)
-        .zip(dk.par_chunks_mut(d.t * ks))
-        .zip(dv.par_chunks_mut(d.t * ks))
-        .enumerate()
-        .for_each(|(b, ((dqb, dkb), dvb))| {
+    for_each(
+        4 * d.b * d.h * d.t * d.t * d.dh,
+        dq.par_chunks_mut(d.t * qs)
+            .zip(dk.par_chunks_mut(d.t * ks))
+            .zip(dv.par_chunks_mut(d.t * ks))
+            .enumerate(),
+        |(b, ((dqb, dkb), dvb))| {
             let qb = &q[b * d.t * qs..(b + 1) * d.t * qs];
             let kb = &k[b * d.t * ks..(b + 1) * d.t * ks];
             let vb = &v[b * d.t * ks..(b + 1) * d.t * ks];
@@ -226,6 +231,7 @@ pub fn backward(
                     );
                 }
             }
-        });
+        },
+    );
     (dq, dk, dv)
 }

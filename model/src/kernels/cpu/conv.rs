@@ -5,7 +5,7 @@
 //! Backward with `dz = dy · silu'(z)`: `dx[t+j−(K−1)] += w[j] ⊙ dz[t]`,
 //! `dw[j] += Σ_t x[t+j−(K−1)] ⊙ dz[t]`, `dbias = Σ_t dz[t]`.
 
-use super::sigmoid;
+use super::{for_each, map_collect, sigmoid};
 use rayon::prelude::*;
 
 /// Pre-activations of row `t` of one batch item `xb: [T, C]`.
@@ -30,16 +30,18 @@ fn preact(xb: &[f32], t: usize, w: &[f32], bias: Option<&[f32]>, z: &mut [f32]) 
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, shape: [usize; 3]) -> Vec<f32> {
     let [_, t, c] = shape;
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(t * c)
-        .zip(x.par_chunks(t * c))
-        .for_each(|(yb, xb)| {
+    for_each(
+        x.len() * (w.len() / c),
+        y.par_chunks_mut(t * c).zip(x.par_chunks(t * c)),
+        |(yb, xb)| {
             for (tt, yr) in yb.chunks_exact_mut(c).enumerate() {
                 preact(xb, tt, w, bias, yr);
                 for v in yr.iter_mut() {
                     *v *= sigmoid(*v);
                 }
             }
-        });
+        },
+    );
     y
 }
 
@@ -55,11 +57,12 @@ pub fn backward(
     let k = w.len() / c;
     let mut dx = vec![0.0f32; x.len()];
     // Per batch item: its dx rows, and partial dw / dbias summed in order below.
-    let parts: Vec<(Vec<f32>, Vec<f32>)> = dx
-        .par_chunks_mut(t * c)
-        .zip(x.par_chunks(t * c))
-        .zip(dy.par_chunks(t * c))
-        .map(|((dxb, xb), dyb)| {
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = map_collect(
+        2 * x.len() * k,
+        dx.par_chunks_mut(t * c)
+            .zip(x.par_chunks(t * c))
+            .zip(dy.par_chunks(t * c)),
+        |((dxb, xb), dyb)| {
             let mut dw = vec![0.0f32; k * c];
             let mut db = vec![0.0f32; c];
             let mut dz = vec![0.0f32; c];
@@ -89,8 +92,8 @@ pub fn backward(
                 }
             }
             (dw, db)
-        })
-        .collect();
+        },
+    );
     let (dws, dbs): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     let dw = super::sum_in_order(dws, k * c);
     let db = match bias {

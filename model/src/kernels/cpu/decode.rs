@@ -4,7 +4,7 @@
 //! for all `rep` queries of its group, and nothing is copied or packed: the step streams K and
 //! V once, which is what it must cost.
 
-use super::{axpy, dot, exp};
+use super::{axpy, dot, exp, for_each};
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -31,49 +31,54 @@ pub fn forward(
     let (dh, rep) = (d.dh, d.rep);
     let n = d.len + usize::from(own.is_some()); // keys seen
     let mut o = vec![0.0f32; d.b * d.hkv * rep * dh];
-    o.par_chunks_mut(rep * dh).enumerate().for_each(|(bh, ob)| {
-        let cache = bh * d.slots * dh;
-        let qs = &q[bh * rep * dh..(bh + 1) * rep * dh];
-        let own = own.map(|(k1, v1)| (&k1[bh * dh..(bh + 1) * dh], &v1[bh * dh..(bh + 1) * dh]));
-        let key = |j: usize| match (j < d.len, own) {
-            (true, _) => &k[cache + j * dh..cache + (j + 1) * dh],
-            (false, Some((k1, _))) => k1,
-            (false, None) => unreachable!("j < n"),
-        };
-        let value = |j: usize| match (j < d.len, own) {
-            (true, _) => &v[cache + j * dh..cache + (j + 1) * dh],
-            (false, Some((_, v1))) => v1,
-            (false, None) => unreachable!("j < n"),
-        };
-        // Scores of every query of the group, key by key: s[r * n + j].
-        let mut s = vec![0.0f32; rep * n];
-        for j in 0..n {
-            let kj = key(j);
-            for (r, qr) in qs.chunks_exact(dh).enumerate() {
-                s[r * n + j] = dot(qr, kj);
+    for_each(
+        2 * d.b * d.hkv * rep * n * dh,
+        o.par_chunks_mut(rep * dh).enumerate(),
+        |(bh, ob)| {
+            let cache = bh * d.slots * dh;
+            let qs = &q[bh * rep * dh..(bh + 1) * rep * dh];
+            let own =
+                own.map(|(k1, v1)| (&k1[bh * dh..(bh + 1) * dh], &v1[bh * dh..(bh + 1) * dh]));
+            let key = |j: usize| match (j < d.len, own) {
+                (true, _) => &k[cache + j * dh..cache + (j + 1) * dh],
+                (false, Some((k1, _))) => k1,
+                (false, None) => unreachable!("j < n"),
+            };
+            let value = |j: usize| match (j < d.len, own) {
+                (true, _) => &v[cache + j * dh..cache + (j + 1) * dh],
+                (false, Some((_, v1))) => v1,
+                (false, None) => unreachable!("j < n"),
+            };
+            // Scores of every query of the group, key by key: s[r * n + j].
+            let mut s = vec![0.0f32; rep * n];
+            for j in 0..n {
+                let kj = key(j);
+                for (r, qr) in qs.chunks_exact(dh).enumerate() {
+                    s[r * n + j] = dot(qr, kj);
+                }
             }
-        }
-        let mut norm = vec![0.0f32; rep];
-        for (r, row) in s.chunks_exact_mut(n).enumerate() {
-            let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let mut l = 0.0f32;
-            for x in row.iter_mut() {
-                *x = exp(*x - m);
-                l += *x;
+            let mut norm = vec![0.0f32; rep];
+            for (r, row) in s.chunks_exact_mut(n).enumerate() {
+                let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let mut l = 0.0f32;
+                for x in row.iter_mut() {
+                    *x = exp(*x - m);
+                    l += *x;
+                }
+                norm[r] = 1.0 / l;
             }
-            norm[r] = 1.0 / l;
-        }
-        for j in 0..n {
-            let vj = value(j);
-            for (r, or) in ob.chunks_exact_mut(dh).enumerate() {
-                axpy(or, s[r * n + j], vj);
+            for j in 0..n {
+                let vj = value(j);
+                for (r, or) in ob.chunks_exact_mut(dh).enumerate() {
+                    axpy(or, s[r * n + j], vj);
+                }
             }
-        }
-        for (or, &z) in ob.chunks_exact_mut(dh).zip(&norm) {
-            for a in or.iter_mut() {
-                *a *= z;
+            for (or, &z) in ob.chunks_exact_mut(dh).zip(&norm) {
+                for a in or.iter_mut() {
+                    *a *= z;
+                }
             }
-        }
-    });
+        },
+    );
     o
 }

@@ -6,7 +6,7 @@
 //! `dS̃ = dS − k dwᵀ`, `dg = ⟨dS̃, S̃⟩`, `dS ← e^{g} dS̃`. The forward keeps the state at every
 //! [`CHUNK`]-th step; the backward recomputes the states inside a chunk from there.
 
-use super::{axpy, dot};
+use super::{axpy, dot, for_each};
 use rayon::prelude::*;
 
 pub const CHUNK: usize = 64;
@@ -64,10 +64,12 @@ pub fn forward(x: Inputs, d: Dims) -> (Vec<f32>, Vec<f32>) {
     let nc = d.t.div_ceil(CHUNK);
     let mut o = vec![0.0f32; d.b * d.t * d.h * dv];
     let mut ck = vec![0.0f32; d.b * d.h * nc * dk * dv];
-    o.par_chunks_mut(d.t * d.h * dv)
-        .zip(ck.par_chunks_mut(d.h * nc * dk * dv))
-        .enumerate()
-        .for_each(|(b, (ob, ckb))| {
+    for_each(
+        4 * d.b * d.t * d.h * dk * dv,
+        o.par_chunks_mut(d.t * d.h * dv)
+            .zip(ck.par_chunks_mut(d.h * nc * dk * dv))
+            .enumerate(),
+        |(b, (ob, ckb))| {
             let mut s = vec![0.0f32; dk * dv];
             let mut w = vec![0.0f32; dv];
             for h in 0..d.h {
@@ -91,7 +93,8 @@ pub fn forward(x: Inputs, d: Dims) -> (Vec<f32>, Vec<f32>) {
                     read(&s, &x.q[row * dk..(row + 1) * dk], &mut ob[oo..oo + dv]);
                 }
             }
-        });
+        },
+    );
     (o, ck)
 }
 
@@ -113,13 +116,15 @@ pub fn backward(x: Inputs, ck: &[f32], d_o: &[f32], d: Dims) -> Grads {
     } else {
         (0..d.b).map(|_| Default::default()).collect()
     };
-    dq.par_chunks_mut(per * dk)
-        .zip(dkk.par_chunks_mut(per * dk))
-        .zip(dvv.par_chunks_mut(per * dv))
-        .zip(dbeta.par_chunks_mut(per))
-        .zip(dg_chunks.into_par_iter())
-        .enumerate()
-        .for_each(|(b, ((((dqb, dkb), dvb), dbb), dgb))| {
+    for_each(
+        12 * d.b * d.t * d.h * dk * dv,
+        dq.par_chunks_mut(per * dk)
+            .zip(dkk.par_chunks_mut(per * dk))
+            .zip(dvv.par_chunks_mut(per * dv))
+            .zip(dbeta.par_chunks_mut(per))
+            .zip(dg_chunks.into_par_iter())
+            .enumerate(),
+        |(b, ((((dqb, dkb), dvb), dbb), dgb))| {
             let mut ds = vec![0.0f32; dk * dv];
             let mut states = vec![0.0f32; CHUNK * dk * dv]; // S after each step of a chunk
             let mut w = vec![0.0f32; dv];
@@ -214,6 +219,7 @@ pub fn backward(x: Inputs, ck: &[f32], d_o: &[f32], d: Dims) -> Grads {
                     }
                 }
             }
-        });
+        },
+    );
     (dq, dkk, dvv, dbeta, dg)
 }

@@ -17,6 +17,64 @@ pub mod ssd;
 pub mod swiglu;
 pub mod xent;
 
+use rayon::iter::plumbing::{Producer, ProducerCallback};
+use rayon::prelude::*;
+
+/// Work (element operations, roughly) below which a kernel call runs on the calling thread.
+/// Handing a job to rayon's pool from outside it parks the caller on a latch and wakes a
+/// worker: two context switches, tens of µs on a shared VM, more than a whole decode step's
+/// kernels cost at small widths (measured: 200k context switches a second while decoding a
+/// d=64 model, which made its timings swing by 10-25 %).
+pub const PARALLEL_MIN_WORK: usize = 1 << 16;
+
+/// `items.for_each(f)` on rayon's pool when `work` pays for the hand-off, else the same items
+/// in order on the calling thread. The items (chunks) are the same either way, so are the
+/// results.
+pub fn for_each<I, F>(work: usize, items: I, f: F)
+where
+    I: IndexedParallelIterator,
+    F: Fn(I::Item) + Sync + Send,
+{
+    if work >= PARALLEL_MIN_WORK {
+        items.for_each(f)
+    } else {
+        items.with_producer(InOrder(f))
+    }
+}
+
+/// `items.map(f).collect()`, in parallel or in order by the same rule as [`for_each`].
+pub fn map_collect<I, F, R>(work: usize, items: I, f: F) -> Vec<R>
+where
+    I: IndexedParallelIterator,
+    F: Fn(I::Item) -> R + Sync + Send,
+    R: Send,
+{
+    if work >= PARALLEL_MIN_WORK {
+        items.map(f).collect()
+    } else {
+        items.map(f).with_producer(CollectInOrder)
+    }
+}
+
+/// Drives a parallel iterator's producer as a plain iterator (no thread pool involved).
+struct InOrder<F>(F);
+
+impl<T, F: Fn(T)> ProducerCallback<T> for InOrder<F> {
+    type Output = ();
+    fn callback<P: Producer<Item = T>>(self, producer: P) {
+        producer.into_iter().for_each(self.0)
+    }
+}
+
+struct CollectInOrder;
+
+impl<T> ProducerCallback<T> for CollectInOrder {
+    type Output = Vec<T>;
+    fn callback<P: Producer<Item = T>>(self, producer: P) -> Vec<T> {
+        producer.into_iter().collect()
+    }
+}
+
 /// Rows per parallel task in row-wise kernels: fixed, so partial sums (and therefore
 /// results) do not depend on the thread count.
 pub const ROW_BLOCK: usize = 64;
@@ -234,6 +292,33 @@ pub fn sum_in_order(parts: Vec<Vec<f32>>, n: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Small work stays on the calling thread (no hand-off to rayon), large work may not; both
+    /// paths see the same chunks in the same places, so the outputs are identical.
+    #[test]
+    fn small_work_runs_in_order_on_the_caller() {
+        let x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let me = std::thread::current().id();
+        let run = |work: usize| {
+            let mut y = vec![0.0f32; x.len()];
+            let threads = std::sync::Mutex::new(Vec::new());
+            for_each(work, y.par_chunks_mut(64).zip(x.par_chunks(64)), |(yb, xb)| {
+                threads.lock().unwrap().push(std::thread::current().id());
+                for (o, v) in yb.iter_mut().zip(xb) {
+                    *o = 2.0 * v + 1.0;
+                }
+            });
+            let sums = map_collect(work, x.par_chunks(64), |c| c.iter().sum::<f32>());
+            (y, sums, threads.into_inner().unwrap())
+        };
+        let (y_small, sums_small, on) = run(0);
+        assert!(on.iter().all(|&t| t == me), "a small call left the caller");
+        assert_eq!(on.len(), 16);
+        let (y_large, sums_large, _) = run(PARALLEL_MIN_WORK);
+        assert_eq!(y_small, y_large);
+        assert_eq!(sums_small, sums_large);
+        assert_eq!(sums_small[1], (64..128).sum::<i32>() as f32);
+    }
 
     #[test]
     fn fast_exp_matches_libm() {

@@ -3,7 +3,7 @@
 //! Backward, per row with `r = rsqrt(mean(x²) + eps)`, `x̂ = x·r`, `g = dy ⊙ w`:
 //! `dx = r · (g − x̂ · mean(g ⊙ x̂))`, `dw = Σ_rows dy ⊙ x̂`.
 
-use super::{sum_in_order, ROW_BLOCK};
+use super::{for_each, map_collect, sum_in_order, ROW_BLOCK};
 use rayon::prelude::*;
 
 fn inv_rms(row: &[f32], eps: f32) -> f32 {
@@ -14,16 +14,19 @@ fn inv_rms(row: &[f32], eps: f32) -> f32 {
 pub fn forward(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
     let d = w.len();
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(d * ROW_BLOCK)
-        .zip(x.par_chunks(d * ROW_BLOCK))
-        .for_each(|(yb, xb)| {
+    for_each(
+        3 * x.len(),
+        y.par_chunks_mut(d * ROW_BLOCK)
+            .zip(x.par_chunks(d * ROW_BLOCK)),
+        |(yb, xb)| {
             for (yr, xr) in yb.chunks_exact_mut(d).zip(xb.chunks_exact(d)) {
                 let r = inv_rms(xr, eps);
                 for ((o, &v), &g) in yr.iter_mut().zip(xr).zip(w) {
                     *o = v * r * g;
                 }
             }
-        });
+        },
+    );
     y
 }
 
@@ -31,11 +34,12 @@ pub fn forward(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
 pub fn backward(x: &[f32], w: &[f32], dy: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>) {
     let d = w.len();
     let mut dx = vec![0.0f32; x.len()];
-    let parts: Vec<Vec<f32>> = dx
-        .par_chunks_mut(d * ROW_BLOCK)
-        .zip(x.par_chunks(d * ROW_BLOCK))
-        .zip(dy.par_chunks(d * ROW_BLOCK))
-        .map(|((dxb, xb), dyb)| {
+    let parts: Vec<Vec<f32>> = map_collect(
+        6 * x.len(),
+        dx.par_chunks_mut(d * ROW_BLOCK)
+            .zip(x.par_chunks(d * ROW_BLOCK))
+            .zip(dy.par_chunks(d * ROW_BLOCK)),
+        |((dxb, xb), dyb)| {
             let mut dw = vec![0.0f32; d];
             for ((dxr, xr), dyr) in dxb
                 .chunks_exact_mut(d)
@@ -70,34 +74,39 @@ pub fn backward(x: &[f32], w: &[f32], dy: &[f32], eps: f32) -> (Vec<f32>, Vec<f3
                 }
             }
             dw
-        })
-        .collect();
+        },
+    );
     (dx, sum_in_order(parts, d))
 }
 
 /// `y = scale · x / sqrt(Σx² + 1e-6)` per row (fla's `l2norm`, §3.3, with a scale).
 pub fn l2_forward(x: &[f32], d: usize, scale: f32) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(d * ROW_BLOCK)
-        .zip(x.par_chunks(d * ROW_BLOCK))
-        .for_each(|(yb, xb)| {
+    for_each(
+        2 * x.len(),
+        y.par_chunks_mut(d * ROW_BLOCK)
+            .zip(x.par_chunks(d * ROW_BLOCK)),
+        |(yb, xb)| {
             for (yr, xr) in yb.chunks_exact_mut(d).zip(xb.chunks_exact(d)) {
                 let r = scale / (super::dot(xr, xr) + 1e-6).sqrt();
                 for (o, &v) in yr.iter_mut().zip(xr) {
                     *o = v * r;
                 }
             }
-        });
+        },
+    );
     y
 }
 
 /// With `n = sqrt(Σx² + 1e-6)`, `x̂ = x / n`: `dx = scale/n · (dy − x̂ ⟨dy, x̂⟩)`.
 pub fn l2_backward(x: &[f32], dy: &[f32], d: usize, scale: f32) -> Vec<f32> {
     let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(d * ROW_BLOCK)
-        .zip(x.par_chunks(d * ROW_BLOCK))
-        .zip(dy.par_chunks(d * ROW_BLOCK))
-        .for_each(|((dxb, xb), dyb)| {
+    for_each(
+        4 * x.len(),
+        dx.par_chunks_mut(d * ROW_BLOCK)
+            .zip(x.par_chunks(d * ROW_BLOCK))
+            .zip(dy.par_chunks(d * ROW_BLOCK)),
+        |((dxb, xb), dyb)| {
             for ((dxr, xr), dyr) in dxb
                 .chunks_exact_mut(d)
                 .zip(xb.chunks_exact(d))
@@ -109,6 +118,7 @@ pub fn l2_backward(x: &[f32], dy: &[f32], d: usize, scale: f32) -> Vec<f32> {
                     *o = scale * inv * (g - v * proj);
                 }
             }
-        });
+        },
+    );
     dx
 }

@@ -3,6 +3,7 @@
 //! It is a rotation of each (i, i + D/2) pair, so the backward is the inverse rotation:
 //! `dx = dy ⊙ cos + rotᵀ(dy ⊙ sin)`, `rotᵀ(g) = [g₂, −g₁]`.
 
+use super::for_each;
 use rayon::prelude::*;
 
 /// `sign = 1`: forward; `sign = −1`: backward (rotation by −θ).
@@ -10,9 +11,10 @@ pub fn apply(x: &[f32], cos: &[f32], sin: &[f32], shape: [usize; 4], sign: f32) 
     let [_, t, h, d] = shape;
     let half = d / 2;
     let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(t * h * d)
-        .zip(x.par_chunks(t * h * d))
-        .for_each(|(yb, xb)| {
+    for_each(
+        3 * x.len(),
+        y.par_chunks_mut(t * h * d).zip(x.par_chunks(t * h * d)),
+        |(yb, xb)| {
             for ti in 0..t {
                 let (c, s) = (&cos[ti * d..(ti + 1) * d], &sin[ti * d..(ti + 1) * d]);
                 for hi in 0..h {
@@ -26,6 +28,7 @@ pub fn apply(x: &[f32], cos: &[f32], sin: &[f32], shape: [usize; 4], sign: f32) 
                     }
                 }
             }
-        });
+        },
+    );
     y
 }

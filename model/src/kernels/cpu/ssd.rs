@@ -11,7 +11,7 @@
 //! The forward keeps the state at every [`CHUNK`]-th step; the backward recomputes the states
 //! inside a chunk from there.
 
-use super::{axpy, dot};
+use super::{axpy, dot, for_each, map_collect};
 use rayon::prelude::*;
 
 pub const CHUNK: usize = 64;
@@ -61,10 +61,12 @@ pub fn forward(
     let nc = d.chunks();
     let mut y = vec![0.0f32; x.len()];
     let mut ck = vec![0.0f32; d.b * d.h * nc * p * n];
-    y.par_chunks_mut(d.t * d.h * p)
-        .zip(ck.par_chunks_mut(d.h * nc * p * n))
-        .enumerate()
-        .for_each(|(b, (yb, ckb))| {
+    for_each(
+        3 * d.b * d.t * d.h * p * n,
+        y.par_chunks_mut(d.t * d.h * p)
+            .zip(ck.par_chunks_mut(d.h * nc * p * n))
+            .enumerate(),
+        |(b, (yb, ckb))| {
             let mut s = vec![0.0f32; p * n];
             let mut u = vec![0.0f32; p];
             for h in 0..d.h {
@@ -94,7 +96,8 @@ pub fn forward(
                     axpy(yr, dskip[h], xr);
                 }
             }
-        });
+        },
+    );
     (y, ck)
 }
 
@@ -119,13 +122,14 @@ pub fn backward(
     let mut ddt = vec![0.0f32; dt.len()];
     let mut db = vec![0.0f32; bm.len()];
     let mut dc = vec![0.0f32; cm.len()];
-    let parts: Vec<(Vec<f32>, Vec<f32>)> = dx
-        .par_chunks_mut(d.t * d.h * p)
-        .zip(ddt.par_chunks_mut(d.t * d.h))
-        .zip(db.par_chunks_mut(d.t * d.g * n))
-        .zip(dc.par_chunks_mut(d.t * d.g * n))
-        .enumerate()
-        .map(|(b, (((dxb, ddtb), dbb), dcb))| {
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = map_collect(
+        9 * d.b * d.t * d.h * p * n,
+        dx.par_chunks_mut(d.t * d.h * p)
+            .zip(ddt.par_chunks_mut(d.t * d.h))
+            .zip(db.par_chunks_mut(d.t * d.g * n))
+            .zip(dc.par_chunks_mut(d.t * d.g * n))
+            .enumerate(),
+        |(b, (((dxb, ddtb), dbb), dcb))| {
             let mut da = vec![0.0f32; d.h];
             let mut dd = vec![0.0f32; d.h];
             let mut ds = vec![0.0f32; p * n];
@@ -203,8 +207,8 @@ pub fn backward(
                 }
             }
             (da, dd)
-        })
-        .collect();
+        },
+    );
     let (das, dds): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     let da = super::sum_in_order(das, d.h);
     let dd = super::sum_in_order(dds, d.h);
