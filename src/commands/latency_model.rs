@@ -63,6 +63,10 @@ pub struct CheckArgs {
     /// Seed of the unseen architectures (use another than the build's).
     #[arg(long, default_value_t = 1000)]
     seed: u64,
+    /// Sweeps over all architectures, minutes apart; the ground truth is each one's median
+    /// over the sweeps (at least 2: the second against the first is the truth's repeatability).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
+    sweeps: u64,
     /// Also write the rows and the summary as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -81,6 +85,7 @@ struct Setup {
     vocab: usize,
     reference: ArchSpec,
     protocol: LutProtocol,
+    /// Interleaved rounds per measurement (the config's repeats, at least 5).
     rounds: usize,
 }
 
@@ -103,7 +108,7 @@ fn setup(config: &std::path::Path) -> anyhow::Result<Setup> {
         repeats: l.repeats,
     };
     Ok(Setup {
-        rounds: l.repeats.max(3),
+        rounds: l.repeats.max(5),
         cfg,
         vocab,
         reference,
@@ -113,6 +118,23 @@ fn setup(config: &std::path::Path) -> anyhow::Result<Setup> {
 
 fn describe(s: &ArchSpec) -> String {
     format!("{} w{}", s.layer_string(), s.d_model)
+}
+
+/// The widths the build measures every kind at: the space's, and a head beyond each end, so
+/// that a campaign's widths sit inside the fitted range rather than at its edges.
+fn design_widths(grid: &[usize], step: usize) -> Vec<usize> {
+    let mut widths = grid.to_vec();
+    let (min, max) = (
+        *grid.iter().min().expect("widths"),
+        *grid.iter().max().expect("widths"),
+    );
+    if min > step {
+        widths.push(min - step);
+    }
+    widths.push(max + step);
+    widths.sort_unstable();
+    widths.dedup();
+    widths
 }
 
 /// Random genomes of the space at the given widths.
@@ -150,8 +172,10 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let space = s.cfg.space.clone();
     let vocab = s.vocab;
     let arch = move |layers: &[LayerKind], w: usize| space.arch_for(layers, w, vocab);
+    // Probes span every design width, the edges too: that is where a fit's curvature shows.
+    let widths = design_widths(&s.cfg.space.widths, s.cfg.space.head_dim);
     let probes: Vec<Vec<ArchSpec>> = (0..a.rounds)
-        .map(|r| random_archs(&s, a.probes, a.seed * 1000 + r as u64, &s.cfg.space.widths))
+        .map(|r| random_archs(&s, a.probes, a.seed * 1000 + r as u64, &widths))
         .collect();
     let reference_s = {
         let mut clock = WallClock::default();
@@ -160,7 +184,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
             &s.reference,
             l.prompt,
             l.generate,
-            s.rounds.max(5),
+            s.rounds,
             &dev,
             &sync_dev,
             &mut clock,
@@ -175,7 +199,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     };
     let plan = Plan {
         kinds,
-        widths: s.cfg.space.widths.clone(),
+        widths,
         arch: &arch,
         probes,
         target_pct: a.target,
@@ -283,23 +307,31 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     #[allow(clippy::clone_on_copy)]
     let d2 = dev.clone();
     let sync_dev = move || sync(&d2);
-    // Widths of the grid and outside it (a head beyond the largest, and below the smallest).
+    // The space's widths, and widths the model never measured: one and two heads beyond the
+    // largest it sampled, and one below the smallest.
     let grid = s.cfg.space.widths.clone();
     let step = s.cfg.space.head_dim;
-    let max = *grid.iter().max().expect("widths");
-    let min = *grid.iter().min().expect("widths");
-    let mut widths = grid.clone();
-    widths.push(max + step);
-    widths.push(max + 2 * step);
+    let max = *model
+        .widths
+        .iter()
+        .max()
+        .context("the model lists no widths")?;
+    let min = *model
+        .widths
+        .iter()
+        .min()
+        .context("the model lists no widths")?;
+    let mut unseen = vec![max + step, max + 2 * step];
     if min > step {
-        widths.push(min - step);
+        unseen.push(min - step);
     }
+    let widths: Vec<usize> = grid.iter().chain(&unseen).copied().collect();
     let archs = random_archs(&s, a.n, a.seed, &widths);
-    // Two sweeps over all archs, minutes apart: the ground truth is their mean, and how far
-    // the two disagree is the truth's own repeatability on this machine.
-    let progress = bar(2 * archs.len(), "measured");
-    let mut sweeps: Vec<Vec<f64>> = vec![Vec::new(), Vec::new()];
-    let mut reference_raw = Vec::new();
+    // Sweeps over all archs, minutes apart: the ground truth is the median over sweeps (a
+    // burst of load during one sweep does not move it), and how far the first two disagree
+    // is the truth's own repeatability on this machine.
+    let progress = bar(a.sweeps as usize * archs.len(), "measured");
+    let mut sweeps: Vec<Vec<f64>> = vec![Vec::new(); a.sweeps as usize];
     for sweep in sweeps.iter_mut() {
         for spec in &archs {
             let mut clock = WallClock::default();
@@ -308,25 +340,23 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
                 &s.reference,
                 l.prompt,
                 l.generate,
-                s.rounds.max(5),
+                s.rounds,
                 &dev,
                 &sync_dev,
                 &mut clock,
             );
             sweep.push(c.ratio);
-            reference_raw.push(c.reference_s);
             progress.inc(1);
             progress.set_message(describe(spec));
         }
     }
     progress.finish_and_clear();
-    let measured: Vec<f64> = sweeps[0]
-        .iter()
-        .zip(&sweeps[1])
-        .map(|(a, b)| 0.5 * (a + b))
+    let measured: Vec<f64> = (0..archs.len())
+        .map(|i| {
+            flashnas_latency::Stats::from_samples(sweeps.iter().map(|s| s[i]).collect()).median
+        })
         .collect();
     let repeat = accuracy("repeat", &sweeps[1], &sweeps[0]);
-    let reference_s = flashnas_latency::Stats::from_samples(reference_raw).median;
     let predicted: Vec<f64> = archs.iter().map(|x| model.predict(x).ratio).collect();
     let covered = archs
         .iter()
@@ -336,7 +366,23 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
             p.lower <= **m && **m <= p.upper
         })
         .count();
-    // The lookup table, built now for these archs' sublayers, in reference units.
+    // The lookup table, built now for these archs' sublayers, in units of the reference
+    // timed just before and just after the build (the table's own seconds drift with the
+    // machine's speed like any raw timing; this is the fairest unit it can have).
+    let reference_now = || {
+        flashnas_latency::profile::decode_seconds::<Compute>(
+            &s.reference,
+            l.prompt,
+            l.generate,
+            1,
+            1,
+            s.rounds,
+            &dev,
+            &sync_dev,
+        )
+        .median
+    };
+    let before = reference_now();
     let mut table = LatencyTable::new(&device_name_of(&l.device), s.protocol.clone());
     let lut_bar = bar(0, "lut");
     table.add::<Compute>(&archs, &dev, &sync_dev, &mut |sig| {
@@ -344,9 +390,10 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         lut_bar.set_message(sig.chars().take(40).collect::<String>());
     });
     lut_bar.finish_and_clear();
+    let lut_reference_s = 0.5 * (before + reference_now());
     let lut: Vec<f64> = archs
         .iter()
-        .map(|x| table.predict(x).unwrap_or(f64::NAN) / reference_s)
+        .map(|x| table.predict(x).unwrap_or(f64::NAN) / lut_reference_s)
         .collect();
     let roof = s
         .cfg
@@ -364,11 +411,14 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     ];
     let in_grid = archs.iter().filter(|x| grid.contains(&x.d_model)).count();
     println!(
-        "{} unseen architectures ({in_grid} at grid widths {grid:?}, {} outside), ground truth: \
-         decode time ÷ the reference's, timed interleaved ({} rounds), mean of two sweeps",
+        "{} unseen architectures ({in_grid} at the space's widths {grid:?}, {} at widths the \
+         model never measured {unseen:?}; it measured {:?}), ground truth: decode time ÷ the \
+         reference's, timed interleaved ({} rounds), median of {} sweeps",
         archs.len(),
         archs.len() - in_grid,
-        s.rounds.max(5)
+        model.widths,
+        s.rounds,
+        a.sweeps
     );
     println!(
         "{:<10} {:>9} {:>9} {:>10} {:>10} {:>9}",

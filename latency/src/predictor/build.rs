@@ -80,7 +80,7 @@ pub fn build(
                 ratio: *r,
             })
             .collect();
-        id.model(pairs.to_vec(), &samples)
+        id.model(pairs.to_vec(), &samples, &plan.widths)
     };
     // 2. Interactions, measured directly: [c, x, y] − [c, x] − [c, y] + [c] (c the context)
     // is what the pair costs beyond its parts, at the smallest and largest width; a pair
@@ -177,7 +177,7 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::lut::LutProtocol;
-    use crate::predictor::{adjacency, base_features};
+    use crate::predictor::{adjacency, base_features, KIND_FEATURES, SHELL_FEATURES};
 
     fn arch(layers: &[LayerKind], w: usize) -> ArchSpec {
         let names: Vec<String> = layers.iter().map(|k| format!("\"{}\"", k.name())).collect();
@@ -206,9 +206,12 @@ mod tests {
         };
         let truth = |s: &ArchSpec| {
             let x = base_features(s, &protocol);
-            let mut t = 0.5 + 2e-6 * x[1];
-            for (k, chunk) in x[2..].chunks(3).enumerate() {
-                t += chunk[0] * (0.05 + 0.01 * k as f64) + chunk[1] * 3e-6 + chunk[2] * 1e-8;
+            let mut t = 0.5 + 2e-6 * x[2];
+            for (k, chunk) in x[SHELL_FEATURES..].chunks(KIND_FEATURES).enumerate() {
+                t += chunk[0] * (0.05 + 0.01 * k as f64)
+                    + chunk[1] * 1e-4
+                    + chunk[2] * 3e-6
+                    + chunk[3] * 1e-8;
             }
             t += 0.2 * adjacency(s, LayerKind::Attention, LayerKind::Ffn);
             let h = flashnas_model::init::fnv1a(&format!("{} {}", s.layer_string(), s.d_model));

@@ -2,8 +2,10 @@
 //! both timed interleaved: robust to a loaded machine) as a sum of per-operator costs plus
 //! the measured interactions between neighbouring operators, each with an interval.
 //!
-//! Each sublayer kind costs `c₀ + c₁·params + c₂·FLOPs` (FLOPs per token at mid-generation,
-//! so attention's growing cache is in it), the model shell `s₀ + s₁·params outside layers`;
+//! Each sublayer kind costs `c₀ + c₁·d + c₂·params + c₃·FLOPs` (`d` the width: the
+//! activation-sized elementwise work, which dominates small layers; FLOPs per token at
+//! mid-generation, so attention's growing cache is in it), the model shell
+//! `s₀ + s₁·d + s₂·params outside layers`;
 //! an adjacency term `n(x→y)` enters for each pair whose measured `[x, y]` differs from `x + y`
 //! (what the runtime overlaps or fuses). Coefficients are fitted by non-negative least squares
 //! on relative error (`nalgebra`, already a dependency: the basis is physical and small, and a
@@ -31,11 +33,16 @@ pub const KINDS: [LayerKind; 6] = [
     LayerKind::Ffn,
 ];
 
-/// The base features of `spec` under the protocol: shell (2), then per kind (3 each).
+/// Features of the shell, then of each kind.
+pub const SHELL_FEATURES: usize = 3;
+pub const KIND_FEATURES: usize = 4;
+
+/// The base features of `spec` under the protocol: the shell's, then each kind's.
 pub fn base_features(spec: &ArchSpec, protocol: &LutProtocol) -> Vec<f64> {
     let mid = protocol.prompt + protocol.generate / 2;
     let acc = accounting(spec, mid);
-    let mut x = vec![1.0, acc.params_outside_layers as f64];
+    let d = spec.d_model as f64;
+    let mut x = vec![1.0, d, acc.params_outside_layers as f64];
     for kind in KINDS {
         let (mut n, mut p, mut f) = (0.0, 0.0, 0.0);
         for (i, l) in acc.layers.iter().enumerate() {
@@ -45,20 +52,36 @@ pub fn base_features(spec: &ArchSpec, protocol: &LutProtocol) -> Vec<f64> {
                 f += l.flops_per_token;
             }
         }
-        x.extend([n, p, f]);
+        x.extend([n, n * d, p, f]);
     }
     x
 }
 
 pub fn base_feature_names() -> Vec<String> {
-    let mut names = vec!["shell".to_string(), "shell_params".to_string()];
+    let mut names = vec![
+        "shell".to_string(),
+        "shell_width".to_string(),
+        "shell_params".to_string(),
+    ];
     for k in KINDS {
         names.extend([
             k.name().to_string(),
+            format!("{}_width", k.name()),
             format!("{}_params", k.name()),
             format!("{}_flops", k.name()),
         ]);
     }
+    names
+}
+
+/// The names of [`features`].
+pub fn feature_names(interactions: &[(LayerKind, LayerKind)]) -> Vec<String> {
+    let mut names = base_feature_names();
+    names.extend(
+        interactions
+            .iter()
+            .map(|(a, b)| format!("{}→{}", a.name(), b.name())),
+    );
     names
 }
 
@@ -118,6 +141,8 @@ pub struct LatencyModel {
     pub sigma_rel: f64,
     /// Measured architectures the fit used.
     pub samples: usize,
+    /// The widths the design measured every kind at: predictions beyond them extrapolate.
+    pub widths: Vec<usize>,
 }
 
 impl LatencyModel {
@@ -161,12 +186,24 @@ impl LatencyModel {
     pub fn load(path: &Path) -> Result<Self, crate::Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| crate::Error::Table(format!("{}: cannot read: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let model: Self = serde_json::from_str(&text).map_err(|e| {
             crate::Error::Table(format!(
                 "{}: not a flashnas latency model: {e}",
                 path.display()
             ))
-        })
+        })?;
+        // A model built by another version of the feature set would predict nonsense.
+        let names = feature_names(&model.interactions);
+        if model.names != names || model.coef.len() != names.len() {
+            return Err(crate::Error::Table(format!(
+                "{}: its features ({}) are not this flashnas's ({}); rebuild it with \
+                 `flashnas latency-model build`",
+                path.display(),
+                model.names.join(", "),
+                names.join(", ")
+            )));
+        }
+        Ok(model)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), crate::Error> {
@@ -237,15 +274,11 @@ impl ModelIdentity {
         &self,
         interactions: Vec<(LayerKind, LayerKind)>,
         samples: &[Sample],
+        widths: &[usize],
     ) -> LatencyModel {
         let n_base = base_feature_names().len();
         let (coef, cov, sigma_rel) = fit(samples, n_base);
-        let mut names = base_feature_names();
-        names.extend(
-            interactions
-                .iter()
-                .map(|(a, b)| format!("{}→{}", a.name(), b.name())),
-        );
+        let names = feature_names(&interactions);
         LatencyModel {
             device: self.device.clone(),
             backend: flashnas_model::backend::backend_name().into(),
@@ -259,6 +292,7 @@ impl ModelIdentity {
             cov,
             sigma_rel,
             samples: samples.len(),
+            widths: widths.to_vec(),
         }
     }
 }
