@@ -137,6 +137,15 @@ fn design_widths(grid: &[usize], step: usize) -> Vec<usize> {
     widths
 }
 
+/// Repeats of the deep stacks `[kind, ffn] × n`: doubling from 2 while `n` ≤ the depth cap,
+/// so the deepest (2 × the cap sublayers at the widest design width) reads more per step
+/// than any model of the space.
+fn stack_depths(depth_cap: usize) -> Vec<usize> {
+    std::iter::successors(Some(2), |n| Some(n * 2))
+        .take_while(|&n| n <= depth_cap.max(2))
+        .collect()
+}
+
 /// Random genomes of the space at the given widths.
 fn random_archs(s: &Setup, n: usize, seed: u64, widths: &[usize]) -> Vec<ArchSpec> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -200,6 +209,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let plan = Plan {
         kinds,
         widths,
+        depths: stack_depths(s.cfg.space.depth_cap),
         arch: &arch,
         probes,
         target_pct: a.target,
@@ -233,6 +243,15 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     println!("reference {} = {reference_s:.6} s", model.reference);
+    let beyond = model.names.iter().position(|n| n == "bytes_beyond_cache");
+    match beyond.map(|i| model.coef[i]) {
+        Some(c) if c > 0.0 => println!(
+            "working set: reads beyond {:.1} MB per step cost {:.3} reference units per MB more",
+            model.cache_bytes / 1e6,
+            c * 1e6
+        ),
+        _ => println!("working set: no knee within the design's models"),
+    }
     let kept: Vec<&String> = report.pairs.iter().filter(|p| p.3).map(|p| &p.0).collect();
     println!(
         "interactions: {} of {} adjacent pairs kept ({})",

@@ -1,9 +1,10 @@
-//! Building a predictor: a designed set of in-context measurements, a test of every adjacent
-//! pair for interaction, a fit, then adaptive sampling: rounds of unseen probe architectures,
+//! Building a predictor: a designed set of in-context measurements (every kind at every width,
+//! and deep stacks at the widest, whose working sets reach past the caches), a test of every
+//! adjacent pair for interaction, a fit, then adaptive sampling: rounds of unseen probe architectures,
 //! each measured and predicted before it joins the training set; where a probe misses by more
 //! than the target, its layer list is also measured at the neighbouring widths of the grid.
 
-use super::{features, LatencyModel, ModelIdentity, Sample};
+use super::{cache_candidates, features, LatencyModel, ModelIdentity, Sample};
 use flashnas_model::spec::LayerKind;
 use flashnas_model::ArchSpec;
 use serde::Serialize;
@@ -13,6 +14,9 @@ pub struct Plan<'a> {
     pub kinds: Vec<LayerKind>,
     /// The widths of the design grid.
     pub widths: Vec<usize>,
+    /// Repeats `n` of the deep stacks `[kind, ffn] × n` measured at the widest width (for the
+    /// working-set term: make the deepest reach past the space's largest model).
+    pub depths: Vec<usize>,
     /// The architecture of a layer list at a width (the search space's rule).
     pub arch: &'a dyn Fn(&[LayerKind], usize) -> ArchSpec,
     /// Unseen architectures that steer sampling, in rounds (random genomes of the space).
@@ -70,17 +74,31 @@ pub fn build(
             }
         }
     }
+    let widest = *plan.widths.iter().max().expect("widths");
+    for &k in &plan.kinds {
+        for &n in &plan.depths {
+            let layers: Vec<LayerKind> = (0..n).flat_map(|_| [k, LayerKind::Ffn]).collect();
+            take((plan.arch)(&layers, widest), &mut measured, "stack");
+        }
+    }
     let design_samples = measured.len();
+    // One fit per candidate cache knee; the one with the smallest relative residual stays.
     let fit_on = |measured: &[(ArchSpec, f64)], pairs: &[(LayerKind, LayerKind)]| {
-        let samples: Vec<Sample> = measured
-            .iter()
-            .map(|(s, r)| Sample {
-                layers: format!("{} w{}", s.layer_string(), s.d_model),
-                features: features(s, &id.protocol, pairs),
-                ratio: *r,
+        cache_candidates()
+            .into_iter()
+            .map(|c| {
+                let samples: Vec<Sample> = measured
+                    .iter()
+                    .map(|(s, r)| Sample {
+                        layers: format!("{} w{}", s.layer_string(), s.d_model),
+                        features: features(s, &id.protocol, pairs, c),
+                        ratio: *r,
+                    })
+                    .collect();
+                id.model(pairs.to_vec(), &samples, &plan.widths, c)
             })
-            .collect();
-        id.model(pairs.to_vec(), &samples, &plan.widths)
+            .min_by(|a, b| a.sigma_rel.total_cmp(&b.sigma_rel))
+            .expect("candidates")
     };
     // 2. Interactions, measured directly: [c, x, y] − [c, x] − [c, y] + [c] (c the context)
     // is what the pair costs beyond its parts, at the smallest and largest width; a pair
@@ -191,12 +209,14 @@ mod tests {
         .unwrap()
     }
 
-    /// A synthetic device: per-kind costs linear in params and FLOPs, a shell, an extra cost
-    /// whenever attention is followed by an FFN, and ±1 % noise (hashed from the model). The
-    /// build finds that interaction, keeps no other, predicts unseen models (widths outside
-    /// the grid too) within 1.5 % on average, and its interval covers the truth.
+    /// A synthetic device: per-kind costs linear in width, params and FLOPs, a shell, a cache
+    /// of 128 KiB beyond which every byte a step reads costs extra, an extra cost whenever
+    /// attention is followed by an FFN, and ±1 % noise (hashed from the model). The build
+    /// finds that interaction and no other, places the cache knee within a grid step, predicts
+    /// unseen models (widths outside the grid too) within 1.5 % on average, and its interval
+    /// covers the truth.
     #[test]
-    fn recovers_a_synthetic_device_and_its_one_interaction() {
+    fn recovers_a_synthetic_device_its_cache_and_its_one_interaction() {
         let protocol = LutProtocol {
             prompt: 8,
             generate: 16,
@@ -205,8 +225,9 @@ mod tests {
             repeats: 1,
         };
         let truth = |s: &ArchSpec| {
-            let x = base_features(s, &protocol);
-            let mut t = 0.5 + 2e-6 * x[2];
+            let x = base_features(s, &protocol, 0.0);
+            let read = x[3]; // all bytes read per step (nothing is "in cache" at C = 0)
+            let mut t = 0.5 + 2e-6 * x[2] + 4e-6 * (read - 131072.0).max(0.0);
             for (k, chunk) in x[SHELL_FEATURES..].chunks(KIND_FEATURES).enumerate() {
                 t += chunk[0] * (0.05 + 0.01 * k as f64)
                     + chunk[1] * 1e-4
@@ -235,6 +256,7 @@ mod tests {
         let plan = Plan {
             kinds: kinds.clone(),
             widths: vec![16, 32, 48],
+            depths: vec![2, 4, 8],
             arch: &arch,
             probes,
             target_pct: 10.0,
@@ -251,6 +273,8 @@ mod tests {
             vec![(LayerKind::Attention, LayerKind::Ffn)]
         );
         assert!(report.pairs.iter().filter(|p| p.3).count() == 1);
+        let knee = (model.cache_bytes / 131072.0).log2();
+        assert!(knee.abs() <= 0.51, "cache knee {} B", model.cache_bytes);
         // 30 unseen models, widths inside and outside the grid (up to 64 > 48).
         let (mut errors, mut covered) = (Vec::new(), 0);
         for i in 0..30usize {

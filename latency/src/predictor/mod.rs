@@ -5,7 +5,11 @@
 //! Each sublayer kind costs `c₀ + c₁·d + c₂·params + c₃·FLOPs` (`d` the width: the
 //! activation-sized elementwise work, which dominates small layers; FLOPs per token at
 //! mid-generation, so attention's growing cache is in it), the model shell
-//! `s₀ + s₁·d + s₂·params outside layers`;
+//! `s₀ + s₁·d + s₂·params outside layers + s₃·max(0, W − C)`, where `W` is the bytes a decode
+//! step reads (weights, caches, states) and `C` the working set the memory hierarchy holds:
+//! beyond it every byte comes from further out (measured here: an FFN stack at d = 288 costs
+//! 0.72 reference units a layer up to 8 MB of weights, 1.29 at 32 MB). `C` is fitted: the
+//! one of a geometric grid whose fit leaves the smallest residual;
 //! an adjacency term `n(x→y)` enters for each pair whose measured `[x, y]` differs from `x + y`
 //! (what the runtime overlaps or fuses). Coefficients are fitted by non-negative least squares
 //! on relative error (`nalgebra`, already a dependency: the basis is physical and small, and a
@@ -34,15 +38,25 @@ pub const KINDS: [LayerKind; 6] = [
 ];
 
 /// Features of the shell, then of each kind.
-pub const SHELL_FEATURES: usize = 3;
+pub const SHELL_FEATURES: usize = 4;
 pub const KIND_FEATURES: usize = 4;
 
-/// The base features of `spec` under the protocol: the shell's, then each kind's.
-pub fn base_features(spec: &ArchSpec, protocol: &LutProtocol) -> Vec<f64> {
+/// The working-set sizes (bytes) the build tries as the cache knee `C`: 32 KiB to 256 MiB in
+/// steps of √2.
+pub fn cache_candidates() -> Vec<f64> {
+    (0..=26)
+        .map(|i| 32768.0 * 2f64.powf(i as f64 / 2.0))
+        .collect()
+}
+
+/// The base features of `spec` under the protocol, with `cache_bytes` the knee `C`: the
+/// shell's, then each kind's.
+pub fn base_features(spec: &ArchSpec, protocol: &LutProtocol, cache_bytes: f64) -> Vec<f64> {
     let mid = protocol.prompt + protocol.generate / 2;
     let acc = accounting(spec, mid);
     let d = spec.d_model as f64;
-    let mut x = vec![1.0, d, acc.params_outside_layers as f64];
+    let beyond = (acc.bytes_per_token - cache_bytes).max(0.0);
+    let mut x = vec![1.0, d, acc.params_outside_layers as f64, beyond];
     for kind in KINDS {
         let (mut n, mut p, mut f) = (0.0, 0.0, 0.0);
         for (i, l) in acc.layers.iter().enumerate() {
@@ -62,6 +76,7 @@ pub fn base_feature_names() -> Vec<String> {
         "shell".to_string(),
         "shell_width".to_string(),
         "shell_params".to_string(),
+        "bytes_beyond_cache".to_string(),
     ];
     for k in KINDS {
         names.extend([
@@ -90,8 +105,9 @@ pub fn features(
     spec: &ArchSpec,
     protocol: &LutProtocol,
     interactions: &[(LayerKind, LayerKind)],
+    cache_bytes: f64,
 ) -> Vec<f64> {
-    let mut x = base_features(spec, protocol);
+    let mut x = base_features(spec, protocol, cache_bytes);
     x.extend(interactions.iter().map(|&(a, b)| adjacency(spec, a, b)));
     x
 }
@@ -143,6 +159,8 @@ pub struct LatencyModel {
     pub samples: usize,
     /// The widths the design measured every kind at: predictions beyond them extrapolate.
     pub widths: Vec<usize>,
+    /// The fitted cache knee `C` (bytes read per step beyond which each byte costs more).
+    pub cache_bytes: f64,
 }
 
 impl LatencyModel {
@@ -161,7 +179,7 @@ impl LatencyModel {
     }
 
     pub fn features(&self, spec: &ArchSpec) -> Vec<f64> {
-        features(spec, &self.protocol, &self.interactions)
+        features(spec, &self.protocol, &self.interactions, self.cache_bytes)
     }
 
     pub fn predict(&self, spec: &ArchSpec) -> Prediction {
@@ -275,6 +293,7 @@ impl ModelIdentity {
         interactions: Vec<(LayerKind, LayerKind)>,
         samples: &[Sample],
         widths: &[usize],
+        cache_bytes: f64,
     ) -> LatencyModel {
         let n_base = base_feature_names().len();
         let (coef, cov, sigma_rel) = fit(samples, n_base);
@@ -293,6 +312,7 @@ impl ModelIdentity {
             sigma_rel,
             samples: samples.len(),
             widths: widths.to_vec(),
+            cache_bytes,
         }
     }
 }

@@ -302,12 +302,16 @@ mod tests {
         let run = |work: usize| {
             let mut y = vec![0.0f32; x.len()];
             let threads = std::sync::Mutex::new(Vec::new());
-            for_each(work, y.par_chunks_mut(64).zip(x.par_chunks(64)), |(yb, xb)| {
-                threads.lock().unwrap().push(std::thread::current().id());
-                for (o, v) in yb.iter_mut().zip(xb) {
-                    *o = 2.0 * v + 1.0;
-                }
-            });
+            for_each(
+                work,
+                y.par_chunks_mut(64).zip(x.par_chunks(64)),
+                |(yb, xb)| {
+                    threads.lock().unwrap().push(std::thread::current().id());
+                    for (o, v) in yb.iter_mut().zip(xb) {
+                        *o = 2.0 * v + 1.0;
+                    }
+                },
+            );
             let sums = map_collect(work, x.par_chunks(64), |c| c.iter().sum::<f32>());
             (y, sums, threads.into_inner().unwrap())
         };
