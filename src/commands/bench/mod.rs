@@ -21,13 +21,15 @@ pub enum Bench {
     /// in separate processes, as separate campaigns would.
     Calibration(calibration::CalibrationArgs),
     /// Forward+backward time per training step of a reference arch of each kind
-    /// (d=128, batch 8, T=256 and T=1024), and the T=1024/T=256 ratio.
+    /// (d=128 unless --width, batch 8, T=256 and T=1024), and the T=1024/T=256 ratio.
+    /// On the active backend's device (cuda:0 in a --features cuda build).
     Model(ModelArgs),
     /// Repeatability of the CPU decode measurement (CV over 10 runs of a fixed arch) and the
     /// lookup table's prediction error on 5 mixed archs.
     Latency(LatencyArgs),
     /// Tokens/second of forward+backward+optimizer (the proxy's training step) for a reference
-    /// arch (d=128, 8 sublayers: attention, mamba2, deltanet, ffn; T=256, batch 16) and peak RSS.
+    /// arch (d=128 unless --width, 8 sublayers: attention, mamba2, deltanet, ffn; T=256,
+    /// batch 16) and peak RSS, on the active backend's device.
     Train(TrainArgs),
     /// Every strategy over many seeds against a benchmark table (`flashnas tabulate`):
     /// hypervolume per evaluation and per simulated training second, mean ± 95 % CI, the
@@ -43,6 +45,20 @@ pub struct TrainArgs {
     batch: usize,
     #[arg(long, default_value_t = 256)]
     seq_len: usize,
+    /// Model width (d_model, a multiple of 64): heads of 32, half as many KV heads.
+    #[arg(long, default_value_t = 128, value_parser = width)]
+    width: usize,
+}
+
+/// Parses `--width`: the bench archs need whole heads of 32 and whole KV-head pairs.
+fn width(s: &str) -> Result<usize, String> {
+    let d: usize = s.parse().map_err(|e| format!("{s}: {e}"))?;
+    if d == 0 || d % 64 != 0 {
+        return Err(format!(
+            "{d}: the width must be a positive multiple of 64 (heads of 32, KV heads half of them)"
+        ));
+    }
+    Ok(d)
 }
 
 #[derive(clap::Args, Debug)]
@@ -69,6 +85,9 @@ pub struct ModelArgs {
     lengths: Vec<usize>,
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Model width (d_model, a multiple of 64): heads of 32, half as many KV heads.
+    #[arg(long, default_value_t = 128, value_parser = width)]
+    width: usize,
     /// Also write the table as JSON.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -85,20 +104,27 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
     }
 }
 
-/// The reference arch of one kind: `[kind, ffn, kind, ffn]`, d = 128, byte vocabulary.
-pub fn reference_arch(kind: &str) -> anyhow::Result<ArchSpec> {
+/// The reference arch of one kind: `[kind, ffn, kind, ffn]` at width `d` (128 in the README's
+/// tables), heads of 32, byte vocabulary.
+pub fn reference_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
     let layer = match kind {
         "swa" => r#"{"kind": "swa", "window": 128}"#.to_string(),
         k => format!("\"{k}\""),
     };
+    bench_arch(d, &format!("[{layer}, \"ffn\", {layer}, \"ffn\"]"))
+}
+
+/// A bench architecture at width `d` (a multiple of 64): heads of 32, half as many KV heads.
+fn bench_arch(d: usize, layers: &str) -> anyhow::Result<ArchSpec> {
+    let (h, kv) = (d / 32, d / 64);
     let json = format!(
-        r#"{{"vocab_size": 256, "d_model": 128,
-            "attention": {{"n_heads": 4, "n_kv_heads": 2}},
+        r#"{{"vocab_size": 256, "d_model": {d},
+            "attention": {{"n_heads": {h}, "n_kv_heads": {kv}}},
             "mamba2": {{"d_state": 16, "head_dim": 32, "chunk_size": 64}},
-            "deltanet": {{"n_heads": 4, "chunk_size": 64}},
-            "gated_deltanet": {{"n_heads": 4, "chunk_size": 64}},
+            "deltanet": {{"n_heads": {h}, "chunk_size": 64}},
+            "gated_deltanet": {{"n_heads": {h}, "chunk_size": 64}},
             "ffn": {{"ratio": 3.0, "multiple_of": 8}},
-            "layers": [{layer}, "ffn", {layer}, "ffn"]}}"#
+            "layers": {layers}}}"#
     );
     Ok(ArchSpec::from_json(&json)?)
 }
@@ -144,8 +170,9 @@ fn model(a: ModelArgs) -> anyhow::Result<()> {
         a.kinds.clone()
     };
     println!(
-        "backend {} | batch {} | fwd+bwd (cross-entropy) per step, median of {} after 1 warm-up",
+        "backend {} | d={} | batch {} | fwd+bwd (cross-entropy) per step, median of {} after 1 warm-up",
         backend_name(),
+        a.width,
         a.batch,
         a.repeats
     );
@@ -159,7 +186,7 @@ fn model(a: ModelArgs) -> anyhow::Result<()> {
     println!();
     let mut rows = Vec::new();
     for kind in &kinds {
-        let spec = reference_arch(kind)?;
+        let spec = reference_arch(kind, a.width)?;
         let model = HybridLm::<Train>::init(&spec, 0, &device());
         print!(
             "{:<16}{:>10}",
@@ -186,7 +213,7 @@ fn model(a: ModelArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(p) = a.json {
-        let out = serde_json::json!({"backend": backend_name(), "batch": a.batch, "rows": rows});
+        let out = serde_json::json!({"backend": backend_name(), "width": a.width, "batch": a.batch, "rows": rows});
         std::fs::write(&p, serde_json::to_string_pretty(&out)?)?;
     }
     Ok(())
@@ -303,11 +330,9 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
     use flashnas_training::{train, Dataset, TrainConfig};
-    let spec = ArchSpec::from_json(
-        r#"{"vocab_size": 256, "d_model": 128, "attention": {"n_heads": 4, "n_kv_heads": 2},
-            "mamba2": {"d_state": 16, "head_dim": 32, "chunk_size": 64}, "deltanet": {"n_heads": 4, "chunk_size": 64},
-            "ffn": {"ratio": 3.0, "multiple_of": 8},
-            "layers": ["a", "f", "m2", "f", "deltanet", "f", "m2", "f"]}"#,
+    let spec = bench_arch(
+        a.width,
+        r#"["a", "f", "m2", "f", "deltanet", "f", "m2", "f"]"#,
     )?;
     let cfg = TrainConfig::from_toml(
         &format!(
@@ -331,9 +356,10 @@ fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
     // The first step includes allocation warm-up; report the rest.
     let steady: f64 = step_times[1..].iter().sum::<f64>() / (step_times.len() - 1).max(1) as f64;
     println!(
-        "backend {} | arch {} (d=128, {} params) | T={} batch {}",
+        "backend {} | arch {} (d={}, {} params) | T={} batch {}",
         backend_name(),
         spec.layer_string(),
+        a.width,
         r.params,
         a.seq_len,
         a.batch
