@@ -120,18 +120,40 @@ fn describe(s: &ArchSpec) -> String {
     format!("{} w{}", s.layer_string(), s.d_model)
 }
 
-/// The widths the build measures every kind at: the space's, and a head beyond each end, so
-/// that a campaign's widths sit inside the fitted range rather than at its edges.
-fn design_widths(grid: &[usize], step: usize) -> Vec<usize> {
+/// Whether every kind of the space (and the FFN) makes a valid layer at width `w` (a width
+/// beyond the space's can fail a rule the space's own widths meet, e.g. an FFN hidden size
+/// rounded down to 0).
+fn valid_width(s: &Setup, w: usize) -> bool {
+    let mut kinds = s.cfg.space.mixer_kinds();
+    kinds.push(LayerKind::Ffn);
+    s.cfg.space.arch_for(&kinds, w, s.vocab).validate().is_ok()
+}
+
+/// The valid widths beyond `from`, whole heads at a time, upwards or downwards (at most 16
+/// heads away: grouped KV heads can make only every k-th head count valid).
+fn widths_beyond(s: &Setup, from: usize, up: bool) -> impl Iterator<Item = usize> + '_ {
+    let step = s.cfg.space.head_dim;
+    (1..=16usize)
+        .filter_map(move |k| {
+            if up {
+                Some(from + k * step)
+            } else {
+                from.checked_sub(k * step).filter(|&w| w > 0)
+            }
+        })
+        .filter(move |&w| valid_width(s, w))
+}
+
+/// The widths the build measures every kind at: the space's, and the nearest valid width
+/// beyond each end, so that a campaign's widths sit inside the fitted range rather than at
+/// its edges.
+fn design_widths(s: &Setup) -> Vec<usize> {
+    let grid = &s.cfg.space.widths;
+    let min = *grid.iter().min().expect("widths");
+    let max = *grid.iter().max().expect("widths");
     let mut widths = grid.to_vec();
-    let (min, max) = (
-        *grid.iter().min().expect("widths"),
-        *grid.iter().max().expect("widths"),
-    );
-    if min > step {
-        widths.push(min - step);
-    }
-    widths.push(max + step);
+    widths.extend(widths_beyond(s, min, false).next());
+    widths.extend(widths_beyond(s, max, true).next());
     widths.sort_unstable();
     widths.dedup();
     widths
@@ -182,7 +204,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let vocab = s.vocab;
     let arch = move |layers: &[LayerKind], w: usize| space.arch_for(layers, w, vocab);
     // Probes span every design width, the edges too: that is where a fit's curvature shows.
-    let widths = design_widths(&s.cfg.space.widths, s.cfg.space.head_dim);
+    let widths = design_widths(&s);
     let probes: Vec<Vec<ArchSpec>> = (0..a.rounds)
         .map(|r| random_archs(&s, a.probes, a.seed * 1000 + r as u64, &widths))
         .collect();
@@ -326,10 +348,9 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     #[allow(clippy::clone_on_copy)]
     let d2 = dev.clone();
     let sync_dev = move || sync(&d2);
-    // The space's widths, and widths the model never measured: one and two heads beyond the
-    // largest it sampled, and one below the smallest.
+    // The space's widths, and widths the model never measured: the two nearest valid widths
+    // beyond the largest it sampled, and the nearest below the smallest.
     let grid = s.cfg.space.widths.clone();
-    let step = s.cfg.space.head_dim;
     let max = *model
         .widths
         .iter()
@@ -340,10 +361,8 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         .iter()
         .min()
         .context("the model lists no widths")?;
-    let mut unseen = vec![max + step, max + 2 * step];
-    if min > step {
-        unseen.push(min - step);
-    }
+    let mut unseen: Vec<usize> = widths_beyond(&s, max, true).take(2).collect();
+    unseen.extend(widths_beyond(&s, min, false).next());
     let widths: Vec<usize> = grid.iter().chain(&unseen).copied().collect();
     let archs = random_archs(&s, a.n, a.seed, &widths);
     // Sweeps over all archs, minutes apart: the ground truth is the median over sweeps (a

@@ -21,7 +21,7 @@ pub struct Args {
     /// Tokens generated one decode step at a time.
     #[arg(long, default_value_t = 256)]
     generate: usize,
-    /// Decode throughput batch.
+    /// Decode throughput batch (0: no throughput run, e.g. for a long batch-1 profile).
     #[arg(long, default_value_t = 8)]
     batch: usize,
     /// Prefill measurement length (batch 1).
@@ -51,11 +51,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         generate: a.generate,
         prefill_batch: 1,
         prefill_len: a.prefill_len,
-        throughput_batch: if a.memory_mib.is_some() {
-            None
-        } else {
-            Some(a.batch)
-        },
+        throughput_batch: (a.memory_mib.is_none() && a.batch > 0).then_some(a.batch),
         memory_budget: a.memory_mib.map(|m| m * 1024 * 1024),
         warmup: a.warmup,
         repeats: a.repeats,

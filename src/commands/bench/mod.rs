@@ -53,7 +53,7 @@ pub struct TrainArgs {
 /// Parses `--width`: the bench archs need whole heads of 32 and whole KV-head pairs.
 fn width(s: &str) -> Result<usize, String> {
     let d: usize = s.parse().map_err(|e| format!("{s}: {e}"))?;
-    if d == 0 || d % 64 != 0 {
+    if d == 0 || !d.is_multiple_of(64) {
         return Err(format!(
             "{d}: the width must be a positive multiple of 64 (heads of 32, KV heads half of them)"
         ));
