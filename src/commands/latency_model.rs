@@ -3,7 +3,8 @@
 //! with the lookup table and the roofline.
 
 use anyhow::Context;
-use flashnas_latency::calibrate::WallClock;
+use burn::tensor::Device;
+use flashnas_latency::calibrate::{Calibrated, WallClock};
 use flashnas_latency::lut::{LatencyTable, LutProtocol};
 use flashnas_latency::predictor::build::{build, Plan};
 use flashnas_latency::predictor::{LatencyModel, ModelIdentity};
@@ -116,6 +117,24 @@ fn setup(config: &std::path::Path) -> anyhow::Result<Setup> {
     })
 }
 
+impl Setup {
+    /// `spec`'s batch-1 decode under the config's protocol, timed interleaved with the
+    /// reference model for `rounds` rounds.
+    fn calibrated(&self, spec: &ArchSpec, dev: &Device<Compute>, sync: &dyn Fn()) -> Calibrated {
+        let l = &self.cfg.latency;
+        calibrated_decode::<Compute>(
+            spec,
+            &self.reference,
+            l.prompt,
+            l.generate,
+            self.rounds,
+            dev,
+            sync,
+            &mut WallClock::default(),
+        )
+    }
+}
+
 fn describe(s: &ArchSpec) -> String {
     format!("{} w{}", s.layer_string(), s.d_model)
 }
@@ -208,20 +227,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let probes: Vec<Vec<ArchSpec>> = (0..a.rounds)
         .map(|r| random_archs(&s, a.probes, a.seed * 1000 + r as u64, &widths))
         .collect();
-    let reference_s = {
-        let mut clock = WallClock::default();
-        calibrated_decode::<Compute>(
-            &s.reference,
-            &s.reference,
-            l.prompt,
-            l.generate,
-            s.rounds,
-            &dev,
-            &sync_dev,
-            &mut clock,
-        )
-        .reference_s
-    };
+    let reference_s = s.calibrated(&s.reference, &dev, &sync_dev).reference_s;
     let id = ModelIdentity {
         device: device_name_of(&l.device),
         protocol: s.protocol.clone(),
@@ -237,20 +243,7 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
         target_pct: a.target,
     };
     let progress = bar(0, "measured");
-    let mut measure = |spec: &ArchSpec| {
-        let mut clock = WallClock::default();
-        calibrated_decode::<Compute>(
-            spec,
-            &s.reference,
-            l.prompt,
-            l.generate,
-            s.rounds,
-            &dev,
-            &sync_dev,
-            &mut clock,
-        )
-        .ratio
-    };
+    let mut measure = |spec: &ArchSpec| s.calibrated(spec, &dev, &sync_dev).ratio;
     let (model, report) = build(&id, &plan, &mut measure, &mut |what| {
         progress.inc(1);
         progress.set_message(what.to_string());
@@ -268,8 +261,12 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
     let beyond = model.names.iter().position(|n| n == "bytes_beyond_cache");
     match beyond.map(|i| model.coef[i]) {
         Some(c) if c > 0.0 => println!(
-            "working set: reads beyond {:.1} MB per step cost {:.3} reference units per MB more",
-            model.cache_bytes / 1e6,
+            "working set: reads beyond {} per step cost {:.3} reference units per MB more",
+            if model.cache_bytes < 1e6 {
+                format!("{:.0} KiB", model.cache_bytes / 1024.0)
+            } else {
+                format!("{:.1} MB", model.cache_bytes / 1e6)
+            },
             c * 1e6
         ),
         _ => println!("working set: no knee within the design's models"),
@@ -372,18 +369,7 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     let mut sweeps: Vec<Vec<f64>> = vec![Vec::new(); a.sweeps as usize];
     for sweep in sweeps.iter_mut() {
         for spec in &archs {
-            let mut clock = WallClock::default();
-            let c = calibrated_decode::<Compute>(
-                spec,
-                &s.reference,
-                l.prompt,
-                l.generate,
-                s.rounds,
-                &dev,
-                &sync_dev,
-                &mut clock,
-            );
-            sweep.push(c.ratio);
+            sweep.push(s.calibrated(spec, &dev, &sync_dev).ratio);
             progress.inc(1);
             progress.set_message(describe(spec));
         }
