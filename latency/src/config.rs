@@ -93,6 +93,18 @@ pub struct LatencyConfig {
 }
 
 impl LatencyConfig {
+    /// The decode protocol a lookup table or a latency model is keyed by: batch-1 decoding of
+    /// `prompt` + `generate` tokens, one warm-up, `repeats` timings.
+    pub fn lut_protocol(&self) -> crate::lut::LutProtocol {
+        crate::lut::LutProtocol {
+            prompt: self.prompt,
+            generate: self.generate,
+            batch: 1,
+            warmup: 1,
+            repeats: self.repeats,
+        }
+    }
+
     /// Everything but the budget: protocol sizes, device, and what the source needs.
     pub fn validate_protocol(&self) -> Result<(), crate::Error> {
         self.check_protocol().map_err(crate::Error::Config)

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
-use crate::store::{load_records, pareto_flags};
+use crate::store::{count_status, load_records, pareto_flags};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -335,14 +335,8 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
         }
         steps.push((x, y));
     }
-    let over = records
-        .iter()
-        .filter(|r| r.status == RecordStatus::OverBudget)
-        .count();
-    let failed = records
-        .iter()
-        .filter(|r| r.status == RecordStatus::Failed)
-        .count();
+    let over = count_status(&records, RecordStatus::OverBudget);
+    let failed = count_status(&records, RecordStatus::Failed);
     let series = vec![
         Series {
             name: "frontier".into(),

@@ -3,10 +3,15 @@
 
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
-use crate::journal::{Journal, Record};
+use crate::journal::{Journal, Record, RecordStatus};
 use crate::pareto::{frontier, Point};
 use crate::strategy::violation;
 use std::path::Path;
+
+/// How many records ended with `status` (status and the plots count over-budget and failed).
+pub fn count_status(records: &[Record], status: RecordStatus) -> usize {
+    records.iter().filter(|r| r.status == status).count()
+}
 
 /// Reads a finished or running campaign's records (for export, plot, status).
 pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<String>)> {

@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use flashnas_latency::calibrate::WallClock;
 use flashnas_latency::config::LatencyConfig;
-use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol, ValidationRow};
+use flashnas_latency::lut::{LatencyTable, LutFile, ValidationRow};
 use flashnas_latency::profile::{calibrated_decode, decode_seconds};
 use flashnas_latency::LatencySource;
 use flashnas_model::backend::{device, parse_device, sync, Compute, Train};
@@ -548,13 +548,7 @@ fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Late
             };
             let dev_name = flashnas_latency::profile::device_name_of(&l.device);
             let backend = flashnas_model::backend::backend_name();
-            let protocol = LutProtocol {
-                prompt: l.prompt,
-                generate: l.generate,
-                batch: 1,
-                warmup: 1,
-                repeats: l.repeats,
-            };
+            let protocol = l.lut_protocol();
             // Only a table of this device model, backend and protocol is reused.
             let mut table = file
                 .table(&dev_name, backend, &protocol)

@@ -100,16 +100,9 @@ fn setup(config: &std::path::Path) -> anyhow::Result<Setup> {
     let reference = with_ref
         .reference_spec(vocab)
         .context("latency.reference: the predictor works in units of the reference model")?;
-    let l = &cfg.latency;
-    let protocol = LutProtocol {
-        prompt: l.prompt,
-        generate: l.generate,
-        batch: 1,
-        warmup: 1,
-        repeats: l.repeats,
-    };
+    let protocol = cfg.latency.lut_protocol();
     Ok(Setup {
-        rounds: l.repeats.max(5),
+        rounds: cfg.latency.repeats.max(5),
         cfg,
         vocab,
         reference,
@@ -381,14 +374,12 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
         })
         .collect();
     let repeat = accuracy("repeat", &sweeps[1], &sweeps[0]);
-    let predicted: Vec<f64> = archs.iter().map(|x| model.predict(x).ratio).collect();
-    let covered = archs
+    let predictions: Vec<_> = archs.iter().map(|x| model.predict(x)).collect();
+    let predicted: Vec<f64> = predictions.iter().map(|p| p.ratio).collect();
+    let covered = predictions
         .iter()
         .zip(&measured)
-        .filter(|(x, m)| {
-            let p = model.predict(x);
-            p.lower <= **m && **m <= p.upper
-        })
+        .filter(|(p, m)| p.lower <= **m && **m <= p.upper)
         .count();
     // The lookup table, built now for these archs' sublayers, in units of the reference
     // timed just before and just after the build (the table's own seconds drift with the

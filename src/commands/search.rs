@@ -4,7 +4,7 @@ use anyhow::Context;
 use flashnas_search::campaign::default_dir;
 use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
 use flashnas_search::journal::RecordStatus;
-use flashnas_search::store::{load_records, pareto_flags};
+use flashnas_search::store::{count_status, load_records, pareto_flags};
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -596,14 +596,8 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         .ok()
         .flatten();
     let flags = pareto_flags(&cfg, &records);
-    let over = records
-        .iter()
-        .filter(|r| r.status == RecordStatus::OverBudget)
-        .count();
-    let failed = records
-        .iter()
-        .filter(|r| r.status == RecordStatus::Failed)
-        .count();
+    let over = count_status(&records, RecordStatus::OverBudget);
+    let failed = count_status(&records, RecordStatus::Failed);
     println!(
         "campaign     {} ({:?}, seed {})",
         cfg.name, cfg.strategy, cfg.seed

@@ -28,15 +28,6 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-pub const KINDS: [LayerKind; 6] = [
-    LayerKind::Attention,
-    LayerKind::Swa,
-    LayerKind::Mamba2,
-    LayerKind::DeltaNet,
-    LayerKind::GatedDeltaNet,
-    LayerKind::Ffn,
-];
-
 /// Features of the shell, then of each kind.
 pub const SHELL_FEATURES: usize = 4;
 pub const KIND_FEATURES: usize = 4;
@@ -57,7 +48,7 @@ pub fn base_features(spec: &ArchSpec, protocol: &LutProtocol, cache_bytes: f64) 
     let d = spec.d_model as f64;
     let beyond = (acc.bytes_per_token - cache_bytes).max(0.0);
     let mut x = vec![1.0, d, acc.params_outside_layers as f64, beyond];
-    for kind in KINDS {
+    for kind in LayerKind::ALL {
         let (mut n, mut p, mut f) = (0.0, 0.0, 0.0);
         for (i, l) in acc.layers.iter().enumerate() {
             if spec.layers[i].kind == kind {
@@ -78,7 +69,7 @@ pub fn base_feature_names() -> Vec<String> {
         "shell_params".to_string(),
         "bytes_beyond_cache".to_string(),
     ];
-    for k in KINDS {
+    for k in LayerKind::ALL {
         names.extend([
             k.name().to_string(),
             format!("{}_width", k.name()),
