@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 fn config(dir: &Path) -> PathBuf {
     let executor = "[executor]\nin_flight = 2\nthreads_per_worker = 1\npoll_interval_s = 0.2\n";
     let p = dir.join("executors.toml");
-    std::fs::write(&p, campaign_toml("executors", 11, 8, 150, executor)).unwrap();
+    std::fs::write(&p, campaign_toml("executors", 11, 8, 400, executor)).unwrap();
     p
 }
 
@@ -180,31 +180,49 @@ fn local_pool_and_slurm_write_the_inline_journal() {
     let slurm = tmp.path().join("slurm");
     let log = tmp.path().join("slurm.log");
     let mut driver = spawn_search(&cfg, &slurm, "slurm", &log);
-    let mut cancelled: Option<(String, String)> = None;
-    wait_until("a running Slurm job", || {
-        for (name, lease) in leases(&slurm) {
-            let job = lease["job"].as_str().unwrap().to_string();
-            if lease["executor"] == "slurm" && squeue_state(&job) == "RUNNING" {
-                ok(Command::new("scancel").arg(&job));
-                cancelled = Some((name, job));
-                return true;
+    // A job can finish between `squeue` saying RUNNING and the cancel landing; its result is
+    // then journaled as a normal one (attempt 1), and the test cancels another job.
+    let mut cancelled: Option<(usize, String)> = None;
+    let mut lost_races = 0;
+    while cancelled.is_none() {
+        let mut target: Option<(usize, String)> = None;
+        wait_until("a running Slurm job", || {
+            for (name, lease) in leases(&slurm) {
+                let job = lease["job"].as_str().unwrap().to_string();
+                let has_result = slurm
+                    .join("candidates")
+                    .join(&name)
+                    .join("result.json")
+                    .exists();
+                if lease["executor"] == "slurm" && !has_result && squeue_state(&job) == "RUNNING" {
+                    ok(Command::new("scancel").arg(&job));
+                    target = Some((name.parse().unwrap(), job));
+                    return true;
+                }
             }
+            false
+        });
+        let (id, job) = target.unwrap();
+        println!(
+            "{:6.2} s  scancel job {job} (candidate {id})",
+            t2.elapsed().as_secs_f64()
+        );
+        wait_until("the cancelled candidate in the journal", || {
+            journal_len(&slurm) > id
+        });
+        if attempts(&slurm, id) == 2 {
+            println!(
+                "{:6.2} s  candidate {id} journaled after resubmission",
+                t2.elapsed().as_secs_f64()
+            );
+            cancelled = Some((id, job));
+        } else {
+            lost_races += 1;
+            println!("         job {job} finished before the cancel landed; cancelling another");
+            assert!(lost_races < 3, "three cancels in a row came too late");
         }
-        false
-    });
-    let (cancelled, job) = cancelled.unwrap();
-    println!(
-        "{:6.2} s  scancel job {job} (candidate {cancelled})",
-        t2.elapsed().as_secs_f64()
-    );
-    let cancelled: usize = cancelled.parse().unwrap();
-    wait_until("the cancelled candidate in the journal", || {
-        journal_len(&slurm) > cancelled
-    });
-    println!(
-        "{:6.2} s  candidate {cancelled} journaled after resubmission",
-        t2.elapsed().as_secs_f64()
-    );
+    }
+    let (cancelled, _) = cancelled.unwrap();
     // Kill the driver while a job of a candidate not yet journaled is queued or running.
     let mut attached: Option<String> = None;
     wait_until("an in-flight Slurm job to leave behind", || {
