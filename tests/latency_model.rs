@@ -3,7 +3,7 @@
 //! predictor is unsure of and keeps its prediction beside the measurement.
 
 mod common;
-use common::{bin, campaign_toml, ok};
+use common::{bin, campaign_toml, ok, search};
 use flashnas_search::journal::Journal;
 use flashnas_search::task::LatencyOrigin;
 
@@ -67,11 +67,7 @@ fn build_check_and_search_with_a_predictor() {
     )
     .unwrap();
     let dir = tmp.path().join("run");
-    ok(bin()
-        .args(["search", "--config"])
-        .arg(&search_cfg)
-        .arg("--out")
-        .arg(&dir));
+    ok(&mut search(&search_cfg, &dir));
     let records = Journal::new(&dir).read().unwrap().records;
     assert_eq!(records.len(), 8);
     let budget: f64 = {

@@ -64,7 +64,7 @@ pub struct CheckArgs {
     /// Seed of the unseen architectures (use another than the build's).
     #[arg(long, default_value_t = 1000)]
     seed: u64,
-    /// Sweeps over all architectures, minutes apart; the ground truth is each one's median
+    /// Sweeps over all architectures, one after another; the ground truth is each one's median
     /// over the sweeps (at least 2: the second against the first is the truth's repeatability).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..))]
     sweeps: u64,
@@ -355,7 +355,7 @@ fn check_cmd(a: CheckArgs) -> anyhow::Result<()> {
     unseen.extend(widths_beyond(&s, min, false).next());
     let widths: Vec<usize> = grid.iter().chain(&unseen).copied().collect();
     let archs = random_archs(&s, a.n, a.seed, &widths);
-    // Sweeps over all archs, minutes apart: the ground truth is the median over sweeps (a
+    // Sweeps over all archs, one after another: the ground truth is the median over sweeps (a
     // burst of load during one sweep does not move it), and how far the first two disagree
     // is the truth's own repeatability on this machine.
     let progress = bar(a.sweeps as usize * archs.len(), "measured");
