@@ -158,7 +158,7 @@ val_windows = 2
 }
 
 #[test]
-fn serve_answers_from_the_journal_and_writes_nothing() {
+fn serve_answers_from_the_journal_with_idle_clients_open_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
     let cfg = tmp.path().join("c.toml");
@@ -201,20 +201,48 @@ fn serve_answers_from_the_journal_and_writes_nothing() {
         .to_string();
     let get = |path: &str| {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        // A stuck server fails the test instead of hanging it.
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut body = String::new();
-        s.read_to_string(&mut body).unwrap();
+        s.read_to_string(&mut body)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         body
     };
+    // Idle clients (a browser's pre-connections, a half-sent request) hold up nobody.
+    let idle: Vec<std::net::TcpStream> = (0..3)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            if i == 2 {
+                write!(s, "GET / HT").unwrap();
+            }
+            s
+        })
+        .collect();
     let page = get("/");
     let data = get("/data.json");
+    let answered: Vec<String> = (0..3).map(|_| get("/report.html")).collect();
     let missing = get("/config.toml");
+    let escape = get("/../journal.jsonl");
+    let escape_encoded = get("/..%2Fjournal.jsonl");
+    drop(idle);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(page.starts_with("HTTP/1.1 200") && page.contains("\"live\":true"));
+    for a in &answered {
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+    }
     let json: serde_json::Value =
         serde_json::from_str(data.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(json["records"].as_array().unwrap().len(), journal_len(&dir));
-    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    for m in [&missing, &escape, &escape_encoded] {
+        assert!(m.starts_with("HTTP/1.1 404"), "{m}");
+        assert!(!m.contains("\"check\""), "a journal line was served: {m}");
+    }
     assert_eq!(listing(&dir), before, "serve wrote to the campaign folder");
 }

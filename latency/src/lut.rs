@@ -200,7 +200,7 @@ impl LutFile {
 
     pub fn save(&self, path: &Path) -> Result<(), crate::Error> {
         let text = serde_json::to_string_pretty(self).expect("serializable");
-        flashnas_model::weights::write_atomic(path, text.as_bytes())
+        flashnas_model::fsio::write_atomic(path, text.as_bytes())
             .map_err(|e| crate::Error::Table(format!("{}: cannot write: {e}", path.display())))
     }
 

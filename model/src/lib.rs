@@ -8,6 +8,7 @@ pub mod backend;
 pub mod delta_rule;
 pub mod deltanet;
 pub mod ffn;
+pub mod fsio;
 pub mod gated_deltanet;
 pub mod init;
 pub mod kernels;

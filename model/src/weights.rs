@@ -5,6 +5,7 @@
 //! presence and shape and, at the end, that nothing unexpected is left. Saving goes the other
 //! way: each module writes its tensors into a map under the §10 names.
 
+use crate::fsio::write_atomic;
 use burn::module::Param;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -259,26 +260,4 @@ pub fn load_safetensors(path: &Path) -> Result<WeightMap, WeightError> {
         map.insert(name, HostTensor::new(view.shape().to_vec(), data));
     }
     Ok(map)
-}
-
-/// Writes `data` to `path` atomically: a temp file beside it, fsync, rename, fsync the folder.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    // The rename is durable only once the folder is.
-    std::fs::File::open(&dir)?.sync_all()
 }

@@ -67,6 +67,8 @@ pub struct Campaign<'a> {
     _lock: FolderLock,
     /// Rewrite `report.html` after each evaluation (off for benchmark runs).
     pub write_report: bool,
+    /// Why the last rewrite of `report.html` failed, while it is stale.
+    report_stale: Option<String>,
 }
 
 /// The result of a campaign.
@@ -74,6 +76,9 @@ pub struct Outcome {
     pub best: Option<usize>,
     pub frontier: Vec<usize>,
     pub hypervolume: f64,
+    /// `report.html` could not be rewritten after the last evaluation (why): it shows an
+    /// earlier state. The journal and checkpoint are whole (their write failures stop the run).
+    pub report_stale: Option<String>,
 }
 
 impl<'a> Campaign<'a> {
@@ -189,6 +194,7 @@ impl<'a> Campaign<'a> {
             warm,
             _lock: lock,
             write_report: true,
+            report_stale: None,
         })
     }
 
@@ -306,21 +312,32 @@ impl<'a> Campaign<'a> {
 
     /// Admits the oldest in-flight candidates until fewer than `in_flight` remain; returns
     /// the admitted ids in order.
-    fn make_room(&mut self) -> Vec<usize> {
+    fn make_room(&mut self) -> Result<Vec<usize>> {
         let mut ids = Vec::new();
         while self.pipeline.is_full() {
-            ids.push(self.admit_head());
+            ids.push(self.admit_head()?);
         }
-        ids
+        Ok(ids)
     }
 
     /// Admits every in-flight candidate, in order.
-    fn drain(&mut self) -> Vec<usize> {
+    fn drain(&mut self) -> Result<Vec<usize>> {
         let mut ids = Vec::new();
         while !self.pipeline.is_empty() {
-            ids.push(self.admit_head());
+            ids.push(self.admit_head()?);
         }
-        ids
+        Ok(ids)
+    }
+
+    /// A failed write of this campaign's files: the run stops; `flashnas resume` continues it.
+    fn write_error(&self, path: &Path, e: &std::io::Error) -> Error {
+        Error::write(path, e, &format!("flashnas resume {}", self.dir.display()))
+    }
+
+    /// Writes the checkpoint; a failure stops the run.
+    fn save_checkpoint(&self, ck: &Checkpoint) -> Result<()> {
+        ck.save(&self.dir)
+            .map_err(|e| self.write_error(&Checkpoint::path(&self.dir), &e))
     }
 
     /// The journal stops matching what the strategy proposes (the config or seed changed):
@@ -337,7 +354,7 @@ impl<'a> Campaign<'a> {
             .find(|p| !p.exists())
             .expect("a free name");
         let text: String = rest.iter().map(crate::journal::line_of).collect();
-        flashnas_model::weights::write_atomic(&aside, text.as_bytes())
+        flashnas_model::fsio::write_atomic(&aside, text.as_bytes())
             .map_err(|e| Error::file(&aside, e))?;
         crate::lock::fault_point("journal-rewrite:replaced-written");
         let kept: Vec<Record> = self
@@ -378,7 +395,7 @@ impl<'a> Campaign<'a> {
                     replay: Some(r),
                     reused: None,
                 };
-                self.submit_item(item, None);
+                self.submit_item(item, None)?;
                 return Ok(Ok(id));
             }
             let msg = format!(
@@ -438,7 +455,7 @@ impl<'a> Campaign<'a> {
             replay: None,
             reused,
         };
-        self.submit_item(item, task);
+        self.submit_item(item, task)?;
         if started {
             let mut ck = self.checkpoint(false);
             ck.in_flight = self
@@ -447,24 +464,20 @@ impl<'a> Campaign<'a> {
                 .next()
                 .map(|q| q.proposal.genome.key());
             ck.in_flight_ids = self.pipeline.items().map(|q| q.id).collect();
-            let _ = ck.save(&self.dir);
+            self.save_checkpoint(&ck)?;
         }
         Ok(Ok(id))
     }
 
     /// Queues a candidate; with a task, the executor starts on it (a failure to start is
-    /// noted; waiting for it then reports the failure).
-    fn submit_item(&mut self, item: Pending, task: Option<Task>) {
-        let id = item.id;
+    /// noted; waiting for it then reports the failure). A task that cannot be written stops
+    /// the run.
+    fn submit_item(&mut self, item: Pending, task: Option<Task>) -> Result<()> {
         let ev = &mut self.on_event;
-        let started =
-            self.pipeline
-                .submit(&self.dir, self.executor.as_mut(), item, task, &mut |e| {
-                    ev(e)
-                });
-        if let Err(e) = started {
-            (self.on_event)(Event::Note(format!("candidate {id}: {e}")));
-        }
+        self.pipeline
+            .submit(&self.dir, self.executor.as_mut(), item, task, &mut |e| {
+                ev(e)
+            })
     }
 
     /// Candidate `id`'s task.
@@ -498,7 +511,7 @@ impl<'a> Campaign<'a> {
     }
 
     /// Waits for the oldest in-flight candidate and admits it.
-    fn admit_head(&mut self) -> usize {
+    fn admit_head(&mut self) -> Result<usize> {
         let ev = &mut self.on_event;
         let (q, waited) = self
             .pipeline
@@ -563,8 +576,11 @@ impl<'a> Campaign<'a> {
         self.admit(record, false)
     }
 
-    /// Adds a record: frontier update, journal append (new ones), checkpoint, event.
-    fn admit(&mut self, mut r: Record, replayed: bool) -> usize {
+    /// Adds a record: frontier update, journal append (new ones), checkpoint, event. A
+    /// journal or checkpoint that cannot be written stops the run at once (the record is not
+    /// counted: resume evaluates it again); a report that cannot be written is noted and
+    /// remembered as stale.
+    fn admit(&mut self, mut r: Record, replayed: bool) -> Result<usize> {
         let id = r.id;
         self.by_key.insert(r.proposal_key.clone(), id);
         self.by_key.insert(r.key.clone(), id);
@@ -575,16 +591,23 @@ impl<'a> Campaign<'a> {
         *self.records.last_mut().expect("pushed") = r.clone();
         if !replayed {
             if let Err(e) = self.journal.append(&r) {
-                (self.on_event)(Event::Note(format!(
-                    "{}: cannot append: {e}",
-                    self.journal.path().display()
-                )));
+                self.records.pop();
+                return Err(self.write_error(self.journal.path(), &e));
             }
         }
-        let _ = self.checkpoint(false).save(&self.dir);
+        self.save_checkpoint(&self.checkpoint(false))?;
         if self.write_report && (!replayed || self.replay.is_empty()) {
-            if let Err(e) = crate::report::write(&self.dir, &self.cfg, &self.records) {
-                (self.on_event)(Event::Note(format!("report.html: {e}")));
+            match crate::report::write(&self.dir, &self.cfg, &self.records) {
+                Ok(_) => self.report_stale = None,
+                Err(e) => {
+                    let why = e.to_string();
+                    if self.report_stale.is_none() {
+                        (self.on_event)(Event::Note(format!(
+                            "{why}; the report is stale until it can be written again (the journal is whole)"
+                        )));
+                    }
+                    self.report_stale = Some(why);
+                }
             }
         }
         let best = self.best().map(|b| self.records[b].loss());
@@ -596,7 +619,7 @@ impl<'a> Campaign<'a> {
             budget: self.cfg.evaluations,
             best_loss: best,
         });
-        id
+        Ok(id)
     }
 
     fn checkpoint(&self, finished: bool) -> Checkpoint {
@@ -649,7 +672,7 @@ impl<'a> Campaign<'a> {
     pub fn run(&mut self) -> Result<Outcome> {
         let mut strategy = build_strategy(&self.cfg, &self.dir, self.warm.clone());
         loop {
-            for id in self.make_room() {
+            for id in self.make_room()? {
                 strategy.tell(&self.view(), id);
             }
             let (in_flight, budget_left, budget_s) =
@@ -672,7 +695,7 @@ impl<'a> Campaign<'a> {
                     strategy.submitted(&self.view(), outcome);
                 }
                 Ask::Wait => {
-                    let id = self.admit_head();
+                    let id = self.admit_head()?;
                     strategy.tell(&self.view(), id);
                 }
                 Ask::Done(note) => {
@@ -684,16 +707,17 @@ impl<'a> Campaign<'a> {
             }
             self.population = strategy.population();
         }
-        for id in self.drain() {
+        for id in self.drain()? {
             strategy.tell(&self.view(), id);
         }
         self.population = strategy.population();
-        let _ = self.checkpoint(true).save(&self.dir);
+        self.save_checkpoint(&self.checkpoint(true))?;
         let (frontier, hypervolume) = self.frontier();
         Ok(Outcome {
             best: self.best(),
             frontier,
             hypervolume,
+            report_stale: self.report_stale.clone(),
         })
     }
 
@@ -761,11 +785,11 @@ pub fn pin_config_value(dir: &Path, table: &str, key: &str, value: toml::Value) 
         "{comments}{}",
         toml::to_string_pretty(&doc).map_err(|e| Error::file(&path, e))?
     );
-    flashnas_model::weights::write_atomic(&path, out.as_bytes()).map_err(|e| Error::file(&path, e))
+    flashnas_model::fsio::write_atomic(&path, out.as_bytes())
+        .map_err(|e| Error::write(&path, &e, &format!("flashnas resume {}", dir.display())))
 }
 
-/// Name of the lock a campaign (or study) driver holds on its folder.
-pub const DRIVER_LOCK: &str = "driver";
+pub use crate::lock::DRIVER_LOCK;
 
 /// Creates a run folder for a new driver: takes the folder's driver lock, refuses a folder
 /// that already holds a journal (`exists` says what to do instead), writes the config copy.
@@ -778,8 +802,10 @@ pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<Folder
             hint: exists.to_string(),
         });
     }
-    flashnas_model::weights::write_atomic(&dir.join("config.toml"), config_text.as_bytes())
-        .map_err(|e| Error::file(dir, e))?;
+    let config = dir.join("config.toml");
+    // Nothing has run yet: the user starts the same command again once there is room.
+    flashnas_model::fsio::write_atomic(&config, config_text.as_bytes())
+        .map_err(|e| Error::file(&config, flashnas_model::fsio::reason(&e)))?;
     Ok(lock)
 }
 

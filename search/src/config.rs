@@ -69,6 +69,9 @@ pub struct CampaignConfig {
     /// Proxy fidelity audit run at the end of `flashnas search` when enabled.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// `flashnas validate`: picks against hand-designed baselines after long training.
+    #[serde(default)]
+    pub validate: crate::validate::config::ValidateConfig,
 }
 
 impl CampaignConfig {
@@ -158,6 +161,8 @@ impl CampaignConfig {
         if self.audit.enabled {
             self.audit.validate().map_err(|e| format!("audit.{e}"))?;
         }
+        // Checked before any work, like every section (its messages name `validate.…`).
+        self.validate.validate()?;
         if let Some(w) = &self.warm_start {
             w.validate().map_err(|e| format!("warm_start.{e}"))?;
         }

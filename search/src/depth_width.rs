@@ -391,6 +391,7 @@ impl<'a> Study<'a> {
         let total = shapes.len();
         let journal = &self.journal;
         let rows = &mut self.rows;
+        let resume = format!("flashnas depth-width --resume {}", self.dir.display());
         let mut admit = |task: Task, r: TaskResult, ev: &mut dyn FnMut(Event)| {
             let id = rows.len();
             let (depth, width) = shapes[id];
@@ -405,9 +406,9 @@ impl<'a> Study<'a> {
                 eval_seconds: r.eval_seconds,
                 attempts: r.attempt,
             };
-            if let Err(e) = journal.append(&row) {
-                ev(Event::Note(format!("{}: {e}", journal.path().display())));
-            }
+            journal
+                .append(&row)
+                .map_err(|e| Error::write(journal.path(), &e, &resume))?;
             ev(Event::Note(format!(
                 "[{}/{total}] D{depth:<3} W{width:<5} params {:>9}  loss {}  latency {}",
                 id + 1,
@@ -421,6 +422,7 @@ impl<'a> Study<'a> {
                     .unwrap_or_else(|| row.latency.source.to_string())
             )));
             rows.push(row);
+            Ok(())
         };
         {
             let ev = &mut self.on_event;
@@ -431,7 +433,8 @@ impl<'a> Study<'a> {
                 tasks,
                 &mut |e| ev(e),
                 &mut admit,
-            )?;
+            )
+            .map_err(|e| e.with_resume(&resume))?;
         }
         let report = analyze(&self.cfg, &self.rows)?;
         write_outputs(&self.dir, &self.cfg, &self.rows, &report)?;
@@ -582,8 +585,8 @@ pub fn write_outputs(
     let mut written = Vec::new();
     let mut put = |name: &str, text: &str| -> Result<()> {
         let p = dir.join(name);
-        flashnas_model::weights::write_atomic(&p, text.as_bytes())
-            .map_err(|e| Error::file(&p, e))?;
+        flashnas_model::fsio::write_atomic(&p, text.as_bytes())
+            .map_err(|e| Error::file(&p, flashnas_model::fsio::reason(&e)))?;
         written.push(p);
         Ok(())
     };

@@ -26,6 +26,17 @@ pub enum Error {
     /// A file could not be read, parsed, written or locked.
     #[error("{}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
+    /// A file of a run could not be written (a full disk, say): the driver stopped; what it
+    /// had recorded before is whole, and `resume` (the command named) goes on from there.
+    #[error("{}: {}", path.display(), write_reason(cause, *disk_full, resume))]
+    Write {
+        path: PathBuf,
+        /// The OS error.
+        cause: String,
+        disk_full: bool,
+        /// The command that continues the run.
+        resume: String,
+    },
     /// The training data could not be loaded.
     #[error("train.data: {0}")]
     Data(String),
@@ -47,6 +58,45 @@ impl Error {
             path: path.to_path_buf(),
             reason: reason.to_string(),
         }
+    }
+}
+
+impl Error {
+    /// A failed write of a run's file; `resume` is the command that continues the run.
+    pub fn write(path: &Path, e: &std::io::Error, resume: &str) -> Self {
+        Self::Write {
+            path: path.to_path_buf(),
+            cause: e.to_string(),
+            disk_full: flashnas_model::fsio::is_disk_full(e),
+            resume: resume.to_string(),
+        }
+    }
+
+    /// The same error, naming `resume` as the command that continues the run (a write error
+    /// of a study or an audit, whose tasks are written by shared code).
+    pub fn with_resume(self, command: &str) -> Self {
+        match self {
+            Self::Write {
+                path,
+                cause,
+                disk_full,
+                ..
+            } => Self::Write {
+                path,
+                cause,
+                disk_full,
+                resume: command.to_string(),
+            },
+            other => other,
+        }
+    }
+}
+
+fn write_reason(cause: &str, disk_full: bool, resume: &str) -> String {
+    if disk_full {
+        format!("disk full ({cause}): free space and run `{resume}`")
+    } else {
+        format!("cannot write ({cause}); fix the cause and run `{resume}`")
     }
 }
 

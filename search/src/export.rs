@@ -75,16 +75,7 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame> {
 /// Writes the table as CSV or Parquet.
 pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Result<usize> {
     let mut df = table(dir, frontier_only)?;
-    let tmp = out.with_extension("tmp-export");
-    let file =
-        std::fs::File::create(&tmp).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
-    let res = if parquet {
-        ParquetWriter::new(file).finish(&mut df).map(|_| ())
-    } else {
-        CsvWriter::new(file).include_header(true).finish(&mut df)
-    };
-    res.map_err(|e| Error::file(out, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, out).map_err(|e| Error::file(out, e))?;
+    write_frame(out, &mut df, parquet)?;
     Ok(df.height())
 }
 
@@ -130,17 +121,34 @@ pub fn write_table(dir: &Path, out: &Path) -> Result<usize> {
     }
     let mut df = DataFrame::new(rs.len(), columns)
         .map_err(|e| Error::Analysis(format!("building the table: {e}")))?;
-    let tmp = out.with_extension("tmp-table");
-    let file =
-        std::fs::File::create(&tmp).map_err(|e| Error::file(out, format!("cannot create: {e}")))?;
-    ParquetWriter::new(file)
-        .finish(&mut df)
-        .map_err(|e| Error::file(out, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, out).map_err(|e| Error::file(out, e))?;
+    write_frame(out, &mut df, true)?;
     let config = std::fs::read_to_string(dir.join("config.toml"))
         .map_err(|e| Error::file(&dir.join("config.toml"), e))?;
     let sidecar = crate::table::config_path(out);
-    flashnas_model::weights::write_atomic(&sidecar, config.as_bytes())
-        .map_err(|e| Error::file(&sidecar, e))?;
+    flashnas_model::fsio::write_atomic(&sidecar, config.as_bytes())
+        .map_err(|e| Error::file(&sidecar, flashnas_model::fsio::reason(&e)))?;
     Ok(df.height())
+}
+
+/// Writes a table as Parquet or CSV, atomically (a failed write leaves no temp file and the
+/// old `out`, if any, in place).
+pub fn write_frame(out: &Path, df: &mut DataFrame, parquet: bool) -> Result<()> {
+    flashnas_model::fsio::write_atomic_with(out, |file| {
+        let res = if parquet {
+            ParquetWriter::new(&mut *file).finish(df).map(|_| ())
+        } else {
+            CsvWriter::new(&mut *file).include_header(true).finish(df)
+        };
+        // Keep the OS error's kind: a full disk must read as one.
+        res.map_err(|e| match e {
+            PolarsError::IO { error, .. } => std::io::Error::new(error.kind(), error.to_string()),
+            other => std::io::Error::other(other.to_string()),
+        })
+    })
+    .map_err(|e| {
+        Error::file(
+            out,
+            format!("cannot write: {}", flashnas_model::fsio::reason(&e)),
+        )
+    })
 }

@@ -229,14 +229,11 @@ impl<T: Entry> Journal<T> {
         &self.path
     }
 
-    /// Appends one record durably.
+    /// Appends one record durably. When the write fails (a full disk) the journal is cut
+    /// back to its last whole line, so it never holds a torn record; if even that fails, the
+    /// next driver's [`Journal::repair`] moves the torn tail aside.
     pub fn append(&self, r: &T) -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        f.write_all(line_of(r).as_bytes())?;
-        f.sync_all()
+        flashnas_model::fsio::append_durable(&self.path, line_of(r).as_bytes())
     }
 
     /// Reads the good prefix and says what it ignored; never writes. This is what readers
@@ -268,7 +265,7 @@ impl<T: Entry> Journal<T> {
                 .map(|i| self.path.with_extension(format!("jsonl.corrupt-{i}")))
                 .find(|p| !p.exists())
                 .expect("a free name");
-            flashnas_model::weights::write_atomic(&aside, &scan.bytes[scan.good_bytes..])?;
+            flashnas_model::fsio::write_atomic(&aside, &scan.bytes[scan.good_bytes..])?;
             let f = std::fs::OpenOptions::new().write(true).open(&self.path)?;
             f.set_len(scan.good_bytes as u64)?;
             f.sync_all()?;
@@ -290,13 +287,20 @@ impl<T: Entry> Journal<T> {
     pub fn rewrite(&self, records: &[T]) -> std::io::Result<()> {
         let text: String = records.iter().map(line_of).collect();
         let tmp = self.path.with_extension("jsonl.rewrite-tmp");
-        {
+        let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
+            flashnas_model::fsio::injected_fault(&self.path)?;
             f.sync_all()?;
+            drop(f);
+            crate::lock::fault_point("journal-rewrite:temp-written");
+            std::fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = written {
+            // The old journal stands; the half-written copy would only hold space.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        crate::lock::fault_point("journal-rewrite:temp-written");
-        std::fs::rename(&tmp, &self.path)?;
         let parent = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -405,7 +409,7 @@ impl Checkpoint {
     }
 
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        flashnas_model::weights::write_atomic(
+        flashnas_model::fsio::write_atomic(
             &Self::path(dir),
             serde_json::to_string_pretty(self).expect("json").as_bytes(),
         )

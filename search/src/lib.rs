@@ -23,6 +23,7 @@ pub mod store;
 pub mod strategy;
 pub mod table;
 pub mod task;
+pub mod validate;
 pub mod warm_start;
 
 pub use campaign::{Campaign, Outcome};

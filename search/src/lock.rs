@@ -8,6 +8,9 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+/// Name of the lock a campaign, study or validation driver holds on its folder.
+pub const DRIVER_LOCK: &str = "driver";
+
 #[derive(Debug)]
 pub struct FolderLock {
     _file: File,

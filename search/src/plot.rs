@@ -48,6 +48,14 @@ pub struct Series {
     pub group: usize,
 }
 
+/// A vertical interval at `x` (a mean's confidence interval), in its group's colour.
+pub struct ErrorBar {
+    pub x: f64,
+    pub low: f64,
+    pub high: f64,
+    pub group: usize,
+}
+
 /// A chart of several series with a legend; `vlines` are labelled vertical markers (latency
 /// budgets), `diagonal` draws y = x, `integer_x` keeps only whole-number ticks on x.
 pub struct Chart<'a> {
@@ -58,6 +66,8 @@ pub struct Chart<'a> {
     pub vlines: &'a [(f64, String)],
     pub diagonal: bool,
     pub integer_x: bool,
+    /// Vertical intervals drawn under the points (empty: none).
+    pub error_bars: &'a [ErrorBar],
 }
 
 fn padded(v: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -107,7 +117,11 @@ impl Chart<'_> {
                 .into_iter()
                 .chain(self.vlines.iter().map(|v| v.0)),
         );
-        let (mut y0, mut y1) = padded(finite(|p| p.1).into_iter());
+        let (mut y0, mut y1) = padded(
+            finite(|p| p.1)
+                .into_iter()
+                .chain(self.error_bars.iter().flat_map(|b| [b.low, b.high])),
+        );
         if self.diagonal {
             (x0, x1) = (x0.min(y0), x1.max(y1));
             (y0, y1) = (x0, x1);
@@ -184,6 +198,18 @@ impl Chart<'_> {
                         ),
                 ))
                 .map_err(e)?;
+        }
+        for b in self.error_bars {
+            let color = PALETTE[b.group % PALETTE.len()];
+            let cap = (x1 - x0) * 0.006;
+            let style = color.stroke_width(1);
+            for seg in [
+                vec![(b.x, b.low), (b.x, b.high)],
+                vec![(b.x - cap, b.low), (b.x + cap, b.low)],
+                vec![(b.x - cap, b.high), (b.x + cap, b.high)],
+            ] {
+                chart.draw_series(LineSeries::new(seg, style)).map_err(e)?;
+            }
         }
         for s in self.series.iter().filter(|s| !s.points.is_empty()) {
             let color = PALETTE[s.group % PALETTE.len()];
@@ -266,16 +292,39 @@ impl Chart<'_> {
         out
     }
 
+    /// Renders to a temp file beside `path` (its `.png` tells the encoder the format), then
+    /// renames it: a failed write leaves neither a torn picture nor the temp file.
     pub fn png(&self, path: &Path) -> Result<()> {
-        let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-        self.draw(&root).map_err(|e| Error::file(path, e))
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp-{}.png", std::process::id()));
+        let drawn = {
+            let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+            self.draw(&root)
+        };
+        let done = drawn.and_then(|_| {
+            flashnas_model::fsio::injected_fault(path)
+                .and_then(|_| std::fs::rename(&tmp, path))
+                .map_err(|e| flashnas_model::fsio::reason(&e))
+        });
+        if let Err(e) = done {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::file(path, format!("cannot write: {e}")));
+        }
+        Ok(())
     }
 
     /// Writes `stem.svg` and `stem.png` into `dir`; returns both paths.
     pub fn write(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
         let svg = dir.join(format!("{stem}.svg"));
-        flashnas_model::weights::write_atomic(&svg, self.svg().as_bytes())
-            .map_err(|e| Error::file(&svg, e))?;
+        flashnas_model::fsio::write_atomic(&svg, self.svg().as_bytes()).map_err(|e| {
+            Error::file(
+                &svg,
+                format!("cannot write: {}", flashnas_model::fsio::reason(&e)),
+            )
+        })?;
         let png = dir.join(format!("{stem}.png"));
         self.png(&png)?;
         Ok(vec![svg, png])
@@ -299,6 +348,7 @@ pub fn chart(
         vlines,
         diagonal,
         integer_x: false,
+        error_bars: &[],
     }
     .svg()
 }
@@ -402,6 +452,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
         vlines: &budget,
         diagonal: false,
         integer_x: false,
+        error_bars: &[],
     }
     .write(out_dir, "frontier")?;
     let hv = vec![Series {
@@ -427,6 +478,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             vlines: &[],
             diagonal: false,
             integer_x: true,
+            error_bars: &[],
         }
         .write(out_dir, "hypervolume")?,
     );
@@ -457,6 +509,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             vlines: &[],
             diagonal: false,
             integer_x: false,
+            error_bars: &[],
         }
         .write(out_dir, "hypervolume_per_hour")?,
     );
@@ -509,6 +562,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             vlines: &budget,
             diagonal: false,
             integer_x: false,
+            error_bars: &[],
         }
         .write(out_dir, "composition")?,
     );

@@ -134,6 +134,8 @@ tr.over_budget td { color: #888; }
 <h2>Genome factors against loss and latency</h2>
 <div id="parallel"></div>
 <div id="audit-section" style="display:none"><h2>Proxy fidelity audit</h2><div id="audit-text"></div><div id="audit"></div></div>
+<div id="validation-section" style="display:none"><h2>Validation: picks against hand-designed baselines</h2>
+<div id="validation-text"></div><div id="validation-chart"></div><table id="validation-table"></table></div>
 <h2>Candidates</h2>
 <table id="table"></table>
 <div class="tip" id="tip"></div>
@@ -370,9 +372,34 @@ function drawAudit() {
   }
 }
 
+// The validation (flashnas validate): per budget, the pick and each family's baseline after
+// the long runs, the verdict, and the chart drawn by plotters (embedded SVG).
+function drawValidation() {
+  const v = DATA.validation;
+  document.getElementById("validation-section").style.display = v ? "" : "none";
+  if (!v) return;
+  const esc = s => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  document.getElementById("validation-text").innerHTML =
+    v.lines.map(l => `<div>${esc(l)}</div>`).join("") +
+    `<div>proxy vs long run: ${v.spearman == null ? "too few models" : "Spearman " + v.spearman.toFixed(3) + " over " + v.spearman_n + " models"}` +
+    ` · cost: campaign ${v.cost.campaign_trained} trained, baselines ${v.cost.baseline_shapes_trained} trained of ${v.cost.baseline_shapes_priced} priced, ${v.cost.long_runs} long runs</div>`;
+  document.getElementById("validation-chart").innerHTML = v.svg;
+  const f = (x, d) => x == null ? "–" : x.toFixed(d);
+  document.getElementById("validation-table").innerHTML =
+    "<thead><tr><th class='text'>budget</th><th class='text'>model</th><th class='text'>layers</th><th>width</th><th>depth</th>" +
+    "<th>params</th><th>latency ms</th><th>re-measured ms</th><th>proxy</th><th>long (95 % CI)</th><th class='text'>verdict</th></tr></thead><tbody>" +
+    v.rows.map(r => `<tr class="vrow${r.role === "pick" ? " frontier" : ""}${r.over ? " failed" : ""}">` +
+      `<td class="text">${esc(r.budget)}</td><td class="text">${esc(r.role)}${r.id == null ? "" : " #" + r.id}${r.best ? " (best)" : ""}</td>` +
+      `<td class="text">${esc(r.layers)}</td><td>${r.width}</td><td>${r.depth}</td><td>${r.params.toLocaleString()}</td>` +
+      `<td>${f(r.latency_ms, 4)}</td><td>${f(r.recheck_ms, 4)}${r.recheck_spread_ms ? " ± " + f(r.recheck_spread_ms / 2, 4) : ""}${r.over ? " over" : ""}</td>` +
+      `<td>${f(r.proxy, 4)}</td><td>${r.long == null ? "failed" : f(r.long, 4) + " ± " + f(r.ci, 4)}</td>` +
+      `<td class="text">${r.verdict == null ? "" : esc(r.verdict) + " (" + (r.gap >= 0 ? "+" : "") + f(r.gap, 4) + ")"}</td></tr>`).join("") +
+    "</tbody>";
+}
+
 function render() {
   document.getElementById("hv-section").style.display = DATA.kind === "study" ? "none" : "";
-  drawSummary(); drawFrontier(); if (DATA.kind !== "study") drawHv(); drawParallel(); drawAudit(); drawTable();
+  drawSummary(); drawFrontier(); if (DATA.kind !== "study") drawHv(); drawParallel(); drawAudit(); drawValidation(); drawTable();
   document.body.dataset.rendered = "ok";
   document.body.dataset.records = String(DATA.records.length);
 }
@@ -396,6 +423,8 @@ pub fn write(
 ) -> crate::error::Result<std::path::PathBuf> {
     let mut d = data(cfg, records, false);
     d["audit"] = audit_data(dir).unwrap_or(serde_json::Value::Null);
+    d["validation"] =
+        crate::validate::analysis::report_data(dir).unwrap_or(serde_json::Value::Null);
     write_page(dir, &d)
 }
 
@@ -406,8 +435,8 @@ pub fn write_page(
 ) -> crate::error::Result<std::path::PathBuf> {
     let path = dir.join("report.html");
     let page = html(data);
-    flashnas_model::weights::write_atomic(&path, page.as_bytes())
-        .map_err(|e| crate::error::Error::file(&path, e))?;
+    flashnas_model::fsio::write_atomic(&path, page.as_bytes())
+        .map_err(|e| crate::error::Error::file(&path, flashnas_model::fsio::reason(&e)))?;
     Ok(path)
 }
 

@@ -181,17 +181,22 @@ pub fn candidate_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join("candidates").join(name)
 }
 
+/// Writes a candidate file (`candidates/<name>/…`) atomically. A failure is an error of the
+/// run (named with `flashnas resume` of the run folder; a study or audit renames it).
 fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    // candidates/<name>/<file>: the run folder is three levels up.
+    let run = path.ancestors().nth(3).unwrap_or(Path::new("."));
+    let resume = format!("flashnas resume {}", run.display());
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::file(parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, &e, &resume))?;
     }
-    flashnas_model::weights::write_atomic(
+    flashnas_model::fsio::write_atomic(
         path,
         serde_json::to_string_pretty(value)
             .expect("json")
             .as_bytes(),
     )
-    .map_err(|e| Error::file(path, e))
+    .map_err(|e| Error::write(path, &e, &resume))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
@@ -236,19 +241,34 @@ pub fn read_result(dir: &Path, name: &str, proposal_key: &str) -> Option<TaskRes
 /// ignored and logged in `ignored.log`.
 pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool> {
     let folder = candidate_dir(dir, &result.name);
-    std::fs::create_dir_all(&folder).map_err(|e| Error::file(&folder, e))?;
+    let cannot = |path: &Path, e: std::io::Error| {
+        Error::file(
+            path,
+            if flashnas_model::fsio::is_disk_full(&e) {
+                format!("disk full, the result cannot be written ({e})")
+            } else {
+                format!("the result cannot be written ({e})")
+            },
+        )
+    };
+    std::fs::create_dir_all(&folder).map_err(|e| cannot(&folder, e))?;
     let target = folder.join("result.json");
     let tmp = folder.join(format!(".result.{}.tmp", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::file(&tmp, e))?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(
             serde_json::to_string_pretty(result)
                 .expect("json")
                 .as_bytes(),
-        )
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::file(&tmp, e))?;
+        )?;
+        flashnas_model::fsio::injected_fault(&target)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cannot(&target, e));
     }
+    // A hard link publishes only if no result is there yet (a rename would replace one).
     let linked = std::fs::hard_link(&tmp, &target);
     let _ = std::fs::remove_file(&tmp);
     match linked {
@@ -263,15 +283,15 @@ pub fn publish_result(dir: &Path, result: &TaskResult) -> Result<bool> {
                 "{} attempt {}: a result was already accepted; this one (val loss {:?}) is ignored\n",
                 result.worker, result.attempt, result.proxy.val_loss
             );
-            let mut log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(folder.join("ignored.log"))
-                .map_err(|e| Error::file(&folder, e))?;
-            let _ = log.write_all(line.as_bytes());
+            // The accepted result is safe; a lost line of this log costs nothing.
+            if let Err(e) =
+                flashnas_model::fsio::append_durable(&folder.join("ignored.log"), line.as_bytes())
+            {
+                eprintln!("{}: {e}", folder.join("ignored.log").display());
+            }
             Ok(false)
         }
-        Err(e) => Err(Error::file(&target, e)),
+        Err(e) => Err(cannot(&target, e)),
     }
 }
 

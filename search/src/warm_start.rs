@@ -116,7 +116,7 @@ pub fn designs(
         text.push_str(&serde_json::to_string(s).expect("json"));
         text.push('\n');
     }
-    flashnas_model::weights::write_atomic(&path, text.as_bytes())
-        .map_err(|e| Error::file(&path, e))?;
+    flashnas_model::fsio::write_atomic(&path, text.as_bytes())
+        .map_err(|e| Error::file(&path, flashnas_model::fsio::reason(&e)))?;
     Ok(chosen)
 }

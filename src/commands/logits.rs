@@ -4,7 +4,7 @@ use super::npy;
 use anyhow::{bail, Context};
 use burn::tensor::{Int, Tensor, TensorData};
 use flashnas_model::backend::{device, Compute};
-use flashnas_model::weights::write_atomic;
+use flashnas_model::fsio::write_atomic;
 use flashnas_model::{ArchSpec, HybridLm};
 use std::path::PathBuf;
 

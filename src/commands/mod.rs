@@ -14,6 +14,7 @@ mod report;
 mod search;
 mod tabulate;
 mod train;
+mod validate;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,6 +46,9 @@ enum Command {
     Tabulate(tabulate::Args),
     /// Proxy fidelity audit: retrain K candidates F× longer and rank-correlate the losses.
     Audit(search::AuditArgs),
+    /// Validate a campaign: its picks against hand-designed baselines at equal latency, after
+    /// F× longer training with S seeds (resumable).
+    Validate(validate::Args),
     /// Evaluate one candidate of a campaign (what every executor runs).
     Worker(search::WorkerArgs),
     /// Progress, best feasible candidate, frontier and hypervolume of a campaign.
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(a) => search::resume(a),
         Command::Worker(a) => search::worker(a),
         Command::Audit(a) => search::audit(a),
+        Command::Validate(a) => validate::run(a),
         Command::Tabulate(a) => tabulate::run(a),
         Command::DepthWidth(a) => depth_width::run(a),
         Command::Status(a) => search::status(a),

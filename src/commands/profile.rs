@@ -4,7 +4,7 @@ use anyhow::Context;
 use flashnas_latency::profile::{profile, ProfileConfig};
 use flashnas_latency::DeviceModel;
 use flashnas_model::backend::{parse_device, sync, Compute};
-use flashnas_model::weights::write_atomic;
+use flashnas_model::fsio::write_atomic;
 use flashnas_model::ArchSpec;
 use std::path::PathBuf;
 

@@ -3,8 +3,6 @@
 
 use flashnas_search::report::{data, html};
 use flashnas_search::store::load_records;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -68,48 +66,108 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `serve` answers for a request path: the page and its data, nothing else.
+#[derive(Debug, PartialEq)]
+enum Route {
+    Page,
+    Data,
+    NotFound,
+}
+
+fn route(url: &str) -> Route {
+    // The query string says nothing to us; a path is matched whole, so `..` or any other
+    // path (the journal, the config) is never a file name here.
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    match path {
+        "/" | "/index.html" | "/report.html" => Route::Page,
+        "/data.json" => Route::Data,
+        _ => Route::NotFound,
+    }
+}
+
+/// Worker threads answering requests; each client connection is read on its own thread by
+/// tiny_http, so an idle one (a browser's pre-connection) holds up nobody.
+const SERVE_THREADS: usize = 4;
+
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    let live = |cfg: &flashnas_search::CampaignConfig, records: &[flashnas_search::Record]| {
-        let mut d = data(cfg, records, true);
-        d["audit"] = flashnas_search::report::audit_data(&a.dir).unwrap_or(serde_json::Value::Null);
-        d
-    };
     // Fail now, not on the first request, when the folder holds no campaign.
     load_records(&a.dir)?;
-    let listener = TcpListener::bind((a.bind.as_str(), a.port))?;
+    let server = tiny_http::Server::http((a.bind.as_str(), a.port))
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", a.bind, a.port))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| anyhow::anyhow!("not an IP address"))?;
     println!(
-        "serving {} at http://{}/ (read-only; Ctrl-C to stop)",
-        a.dir.display(),
-        listener.local_addr()?
+        "serving {} at http://{addr}/ (read-only; Ctrl-C to stop)",
+        a.dir.display()
     );
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let mut line = String::new();
-        if BufReader::new(&stream).read_line(&mut line).is_err() {
-            continue;
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let (status, kind, body) = match load_records(&a.dir) {
-            Err(e) => ("500 Internal Server Error", "text/plain", e.to_string()),
-            Ok((cfg, records, _)) => match path.as_str() {
-                "/" | "/index.html" | "/report.html" => (
-                    "200 OK",
-                    "text/html; charset=utf-8",
-                    html(&live(&cfg, &records)),
-                ),
-                "/data.json" => (
-                    "200 OK",
-                    "application/json",
-                    live(&cfg, &records).to_string(),
-                ),
-                _ => ("404 Not Found", "text/plain", format!("no {path} here")),
-            },
-        };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+    let server = std::sync::Arc::new(server);
+    let workers: Vec<_> = (0..SERVE_THREADS)
+        .map(|_| {
+            let (server, dir) = (server.clone(), a.dir.clone());
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    answer(&dir, request);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
     }
     Ok(())
+}
+
+/// One response: the journal is read per request, nothing is written.
+fn answer(dir: &std::path::Path, request: tiny_http::Request) {
+    use tiny_http::{Header, Method, Response};
+    let text = |status: u16, kind: &str, body: String| {
+        Response::from_string(body)
+            .with_status_code(status)
+            .with_header(Header::from_bytes("Content-Type", kind).expect("header"))
+            .with_header(Header::from_bytes("Cache-Control", "no-store").expect("header"))
+    };
+    let response = if !matches!(request.method(), Method::Get | Method::Head) {
+        text(405, "text/plain", "read-only: GET or HEAD".into())
+    } else {
+        match (route(request.url()), load_records(dir)) {
+            (Route::NotFound, _) => text(404, "text/plain", format!("no {} here", request.url())),
+            (_, Err(e)) => text(500, "text/plain", e.to_string()),
+            (r, Ok((cfg, records, _))) => {
+                let mut d = data(&cfg, &records, true);
+                d["audit"] =
+                    flashnas_search::report::audit_data(dir).unwrap_or(serde_json::Value::Null);
+                d["validation"] = flashnas_search::validate::analysis::report_data(dir)
+                    .unwrap_or(serde_json::Value::Null);
+                match r {
+                    Route::Page => text(200, "text/html; charset=utf-8", html(&d)),
+                    _ => text(200, "application/json", d.to_string()),
+                }
+            }
+        }
+    };
+    // A client that went away is its own business.
+    let _ = request.respond(response);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_page_and_its_data_are_served() {
+        for (url, want) in [
+            ("/", Route::Page),
+            ("/report.html?x=1", Route::Page),
+            ("/data.json", Route::Data),
+            ("/../journal.jsonl", Route::NotFound),
+            ("/..%2fconfig.toml", Route::NotFound),
+            ("/config.toml", Route::NotFound),
+            ("/data.json/..", Route::NotFound),
+            ("", Route::NotFound),
+        ] {
+            assert_eq!(route(url), want, "{url}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use flashnas_search::campaign::default_dir;
+use flashnas_search::campaign::Outcome;
 use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
 use flashnas_search::journal::RecordStatus;
 use flashnas_search::store::{count_status, load_records, pareto_flags};
@@ -129,9 +130,10 @@ pub(crate) fn say(multi: &MultiProgress, line: String) {
     }
 }
 
+/// Runs a campaign with progress bars; returns its outcome.
 pub(crate) fn run_campaign(
-    mut make: impl FnMut(&mut dyn FnMut(Event)) -> flashnas_search::Result<()>,
-) -> anyhow::Result<()> {
+    mut make: impl FnMut(&mut dyn FnMut(Event)) -> flashnas_search::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
     let multi = MultiProgress::new();
     let campaign = multi.add(ProgressBar::new(0));
     campaign.set_style(
@@ -565,16 +567,30 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     let (cfg, copy) = campaign_copy(&a.config, &overrides, &a.exec, "search")?;
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
-    run_campaign(|ev| {
+    let outcome = run_campaign(|ev| {
         let mut c = Campaign::create(&dir, cfg.clone(), &copy, ev)?;
-        c.run().map(|_| ())
+        c.run()
     })?;
-    summary(&dir)
+    summary(&dir)?;
+    report_fresh(&dir, &outcome)
+}
+
+/// The run finished, but its report.html could not be written last time: say so, and fail,
+/// so that scripts notice (every evaluation is in the journal).
+pub(crate) fn report_fresh(dir: &std::path::Path, outcome: &Outcome) -> anyhow::Result<()> {
+    match &outcome.report_stale {
+        None => Ok(()),
+        Some(why) => anyhow::bail!(
+            "the campaign finished and its journal is whole, but report.html is stale ({why}); \
+             free space and run `flashnas report {}`",
+            dir.display()
+        ),
+    }
 }
 
 pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
     println!("resuming {}", a.dir.display());
-    run_campaign(|ev| {
+    let outcome = run_campaign(|ev| {
         let mut c = Campaign::resume(&a.dir, ev)?;
         if let Some(n) = a.budget {
             c.extend_budget(n)?;
@@ -582,9 +598,10 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
         if a.exec.executor.is_some() || a.exec.workers.is_some() {
             c.set_executor(&|e| a.exec.apply_to(e))?;
         }
-        c.run().map(|_| ())
+        c.run()
     })?;
-    summary(&a.dir)
+    summary(&a.dir)?;
+    report_fresh(&a.dir, &outcome)
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
@@ -682,6 +699,17 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     );
     if let Some(r) = flashnas_search::audit::load_report(&a.dir) {
         print_audit(&r);
+    }
+    if let Some(r) = flashnas_search::validate::analysis::load_report(&a.dir) {
+        let lines = flashnas_search::validate::analysis::summary_lines(&r);
+        println!(
+            "validation   {}× longer training, {} seeds (flashnas validate; validate/validate.csv):",
+            r.factor,
+            r.seeds.len()
+        );
+        for l in lines {
+            println!("             {l}");
+        }
     }
     println!();
     println!(

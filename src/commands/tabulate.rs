@@ -43,7 +43,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             if a.exec.executor.is_some() || a.exec.workers.is_some() {
                 c.set_executor(&|e| a.exec.apply_to(e))?;
             }
-            c.run().map(|_| ())
+            c.run()
         })?;
         dir
     } else {
@@ -84,7 +84,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("tabulating {} → {}", cfg.name, dir.display());
         run_campaign(|ev| {
             let mut c = Campaign::create(&dir, cfg.clone(), &copy, ev)?;
-            c.run().map(|_| ())
+            c.run()
         })?;
         dir
     };

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use flashnas_model::backend::{device, Train};
-use flashnas_model::weights::write_atomic;
+use flashnas_model::fsio::write_atomic;
 use flashnas_model::ArchSpec;
 use flashnas_training::{train, Dataset, TrainConfig};
 use indicatif::{ProgressBar, ProgressStyle};

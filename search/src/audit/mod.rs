@@ -201,6 +201,10 @@ pub fn run_audit(
         .map_err(|e| Error::Config(format!("executor.{e}")))?;
     let mut exec = exec_cfg.build()?;
     let total = selected.len();
+    let resume = format!(
+        "flashnas audit {} --sample {sample} --factor {factor}",
+        dir.display()
+    );
     {
         let rows = &mut rows;
         let mut admit = |_task: Task, r: crate::task::TaskResult, ev: &mut dyn FnMut(Event)| {
@@ -221,9 +225,9 @@ pub fn run_audit(
                 failure: (!ok).then(|| r.proxy.status.describe()),
                 eval_seconds: r.eval_seconds,
             };
-            if let Err(e) = journal.append(&row) {
-                ev(Event::Note(format!("{}: {e}", journal.path().display())));
-            }
+            journal
+                .append(&row)
+                .map_err(|e| Error::write(journal.path(), &e, &resume))?;
             ev(Event::Note(format!(
                 "audit [{}/{total}] #{id} {} w{}: short {:.4} ({short_steps} steps) → long {} ({long_steps} steps)",
                 index + 1,
@@ -235,18 +239,20 @@ pub fn run_audit(
                     .unwrap_or_else(|| row.failure.clone().unwrap_or_default())
             )));
             rows.push(row);
+            Ok(())
         };
         let in_flight = exec_cfg.in_flight();
-        run_in_order(dir, exec.as_mut(), in_flight, tasks, on_event, &mut admit)?;
+        run_in_order(dir, exec.as_mut(), in_flight, tasks, on_event, &mut admit)
+            .map_err(|e| e.with_resume(&resume))?;
     }
     let report = summarize(&rows, sample, factor, cfg.seed, &selected, min_spearman);
-    flashnas_model::weights::write_atomic(
+    flashnas_model::fsio::write_atomic(
         &json,
         serde_json::to_string_pretty(&report)
             .expect("json")
             .as_bytes(),
     )
-    .map_err(|e| Error::file(&json, e))?;
+    .map_err(|e| Error::file(&json, flashnas_model::fsio::reason(&e)))?;
     let pairs: Vec<&AuditRow> = rows.iter().filter(|r| r.long_loss.is_some()).collect();
     let plot = chart(
         &format!(
@@ -270,8 +276,8 @@ pub fn run_audit(
         &[],
         false,
     );
-    flashnas_model::weights::write_atomic(&svg, plot.as_bytes())
-        .map_err(|e| Error::file(&svg, e))?;
+    flashnas_model::fsio::write_atomic(&svg, plot.as_bytes())
+        .map_err(|e| Error::file(&svg, flashnas_model::fsio::reason(&e)))?;
     Ok(report)
 }
 

@@ -45,9 +45,10 @@ impl<T> Pipeline<T> {
         self.queue.iter().map(|(item, _)| item)
     }
 
-    /// Queues `item`; with a task, writes `task.json` and hands it to the executor. When that
-    /// fails the item stays queued (waiting for it reports the failure as its result) and the
-    /// error is returned for the caller to note or abort on.
+    /// Queues `item`; with a task, writes `task.json` and hands it to the executor. A task
+    /// that cannot be written is an error of the run (a full disk, say): nothing is queued and
+    /// the caller stops. An executor that cannot start it is noted, and the item stays queued:
+    /// waiting for it reports the failure as its result.
     pub fn submit(
         &mut self,
         dir: &Path,
@@ -56,12 +57,14 @@ impl<T> Pipeline<T> {
         task: Option<Task>,
         ev: &mut dyn FnMut(Event),
     ) -> Result<()> {
-        let started = match &task {
-            Some(t) => write_task(dir, t).and_then(|_| executor.start(dir, t, ev)),
-            None => Ok(()),
-        };
+        if let Some(t) = &task {
+            write_task(dir, t)?;
+            if let Err(e) = executor.start(dir, t, ev) {
+                ev(Event::Note(format!("candidate {}: {e}", t.name)));
+            }
+        }
         self.queue.push_back((item, task));
-        started
+        Ok(())
     }
 
     /// The oldest item and its result (`None` for an item queued without a task), after
@@ -78,8 +81,9 @@ impl<T> Pipeline<T> {
     }
 }
 
-/// Receives each finished task with its result, in order.
-pub type Admit<'a> = dyn FnMut(Task, TaskResult, &mut dyn FnMut(Event)) + 'a;
+/// Receives each finished task with its result, in order; an error (its journal could not be
+/// written) stops the run.
+pub type Admit<'a> = dyn FnMut(Task, TaskResult, &mut dyn FnMut(Event)) -> Result<()> + 'a;
 
 /// Evaluates `tasks` with at most `in_flight` at once, handing the results to `admit` in the
 /// order of `tasks`: what the depth–width study and the proxy audit run on.
@@ -94,12 +98,12 @@ pub fn run_in_order(
     let mut pipeline = Pipeline::new(in_flight);
     for task in tasks {
         while pipeline.is_full() {
-            admit_next(&mut pipeline, dir, executor, ev, admit);
+            admit_next(&mut pipeline, dir, executor, ev, admit)?;
         }
         pipeline.submit(dir, executor, task.clone(), Some(task), ev)?;
     }
     while !pipeline.is_empty() {
-        admit_next(&mut pipeline, dir, executor, ev, admit);
+        admit_next(&mut pipeline, dir, executor, ev, admit)?;
     }
     Ok(())
 }
@@ -110,13 +114,13 @@ fn admit_next(
     executor: &mut dyn Executor,
     ev: &mut dyn FnMut(Event),
     admit: &mut Admit<'_>,
-) {
+) -> Result<()> {
     let (task, result) = pipeline.admit_head(dir, executor, ev).expect("an item out");
     admit(
         task,
         result.expect("every task was submitted with itself"),
         ev,
-    );
+    )
 }
 
 #[cfg(test)]
@@ -214,6 +218,7 @@ mod tests {
                         .describe()
                         .contains(&format!("result of {}", t.name)));
                     admitted.push(t.name.parse::<usize>().unwrap());
+                    Ok(())
                 },
             )
             .unwrap();

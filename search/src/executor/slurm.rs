@@ -244,7 +244,7 @@ impl SlurmExecutor {
             dir = quote(&dir.display().to_string()),
         );
         let path = scripts.join(format!("{tag}.sh"));
-        flashnas_model::weights::write_atomic(&path, script.as_bytes())
+        flashnas_model::fsio::write_atomic(&path, script.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let s = &self.cfg.slurm;
         let mut cmd = Command::new("sbatch");

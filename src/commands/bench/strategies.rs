@@ -329,6 +329,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         vlines: &[],
         diagonal: false,
         integer_x: true,
+        error_bars: &[],
     }
     .write(&out, "hv_per_evaluation")?;
     let steps = 100;
@@ -347,6 +348,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             vlines: &[],
             diagonal: false,
             integer_x: false,
+            error_bars: &[],
         }
         .write(&out, "hv_per_compute")?,
     );
@@ -374,7 +376,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         ("report.txt", report),
     ] {
         let p = out.join(file);
-        flashnas_model::weights::write_atomic(&p, text.as_bytes())?;
+        flashnas_model::fsio::write_atomic(&p, text.as_bytes())?;
         println!("wrote {}", p.display());
     }
     Ok(())

@@ -1,0 +1,950 @@
+//! Validation: is the pick better than the design a user would have built by hand at the same
+//! latency? The last stage of a campaign (`flashnas validate DIR`), after Nemotron-Flash §4:
+//!
+//! 1. **Picks**: the campaign's best feasible candidate at each latency budget (fractions of
+//!    its budget), or explicit record ids (each compared at its own latency).
+//! 2. **Baselines, tuned as fairly as the picks**: for each hand-designed family (a layer
+//!    pattern repeated to depth), every (depth, width) of the campaign's space is priced with
+//!    the campaign's latency source; the shapes within the largest budget are trained at proxy
+//!    length (the per-candidate compute the search spent), and the lowest proxy loss within a
+//!    budget is the family's baseline there.
+//! 3. **Latency re-checked**: each validated model is timed again (calibrated when the campaign
+//!    is, `recheck_rounds` rounds); a model over its budget on re-measurement is flagged.
+//! 4. **Long training**: every pick and baseline trains F× the proxy's tokens with S seeds
+//!    (init and data order), through the campaign's executor.
+//! 5. **The answer** ([`analysis`]): per budget, the long-run loss of each model (mean and 95 %
+//!    interval over seeds) and the pick's gap to the best baseline with a verdict; Spearman of
+//!    proxy vs long-run loss over the models.
+//!
+//! Everything lives in `DIR/validate/`: `plan.json` (what was resolved at the start; a resume
+//! continues it), one journal per stage (`price.jsonl`, `proxy.jsonl`, `recheck.jsonl`,
+//! `long.jsonl`: checksummed lines, appended durably, replayed on resume), `candidates/` (the
+//! executor's tasks), and the outputs `validate.json`, `validate.csv`, `validate.{svg,png}`.
+//! One driver at a time (`validate/driver.lock`); readers never write.
+
+pub mod analysis;
+pub mod config;
+
+pub use analysis::{Gap, ModelResult, TargetResult, ValidationReport, Verdict};
+pub use config::{Family, ValidateConfig};
+
+use crate::config::CampaignConfig;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::executor::{run_in_order, ExecutorConfig};
+use crate::journal::{Entry, Journal, Record, RecordStatus};
+use crate::lock::FolderLock;
+use crate::store::load_records;
+use crate::task::{DeviceLock, Latency, Task, TaskResult};
+use flashnas_latency::LatencySource;
+use flashnas_model::spec::LayerKind;
+use flashnas_model::{accounting, ArchSpec};
+use flashnas_training::{ProxyResult, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One latency budget of the validation and the campaign record picked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// `1×`, `0.75×` (of the campaign's budget), or `#12` (an explicit pick).
+    pub label: String,
+    pub budget_s: f64,
+    /// The campaign record picked.
+    pub pick: usize,
+}
+
+/// A baseline shape: a family's pattern repeated `repeats` times at `width`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub family: String,
+    pub repeats: usize,
+    pub width: usize,
+    pub layers: String,
+}
+
+/// What a validation does, resolved at its start and pinned in `validate/plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub settings: ValidateConfig,
+    pub targets: Vec<Target>,
+    /// Every baseline shape to price, in order.
+    pub shapes: Vec<Shape>,
+    pub vocab_size: usize,
+}
+
+/// A priced baseline shape (`price.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceRow {
+    pub index: usize,
+    pub family: String,
+    pub repeats: usize,
+    pub width: usize,
+    pub layers: String,
+    pub params: usize,
+    pub latency: Latency,
+}
+
+/// A baseline shape trained at proxy length (`proxy.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxyRow {
+    pub index: usize,
+    /// Its row in `price.jsonl`.
+    pub shape: usize,
+    pub family: String,
+    pub repeats: usize,
+    pub width: usize,
+    pub layers: String,
+    pub params: usize,
+    pub latency_s: f64,
+    pub proxy: ProxyResult,
+    pub eval_seconds: f64,
+    pub attempts: usize,
+}
+
+impl ProxyRow {
+    pub fn loss(&self) -> Option<f64> {
+        self.proxy.val_loss.filter(|_| self.proxy.status.is_ok())
+    }
+}
+
+/// A validated model timed again (`recheck.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecheckRow {
+    pub index: usize,
+    pub model: String,
+    /// Seconds of each round, in the campaign's unit (calibrated when it is).
+    pub samples: Vec<f64>,
+    /// How they were obtained (`measured (calibrated)`, `analytic`, or the error).
+    pub source: String,
+}
+
+/// One long run of a model at one seed (`long.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LongRow {
+    pub index: usize,
+    pub model: String,
+    pub seed: u64,
+    pub proxy: ProxyResult,
+    pub eval_seconds: f64,
+    pub attempts: usize,
+}
+
+impl LongRow {
+    pub fn loss(&self) -> Option<f64> {
+        self.proxy.val_loss.filter(|_| self.proxy.status.is_ok())
+    }
+}
+
+macro_rules! entries {
+    ($($t:ty),*) => {$(
+        impl Entry for $t {
+            fn index(&self) -> usize {
+                self.index
+            }
+        }
+    )*};
+}
+entries!(PriceRow, ProxyRow, RecheckRow, LongRow);
+
+/// Who a validated model is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    /// The search's pick: a campaign record.
+    Pick { id: usize },
+    /// A family's best shape at some budget: a `proxy.jsonl` row.
+    Baseline { family: String, row: usize },
+}
+
+/// A model the validation trains long: a pick or a baseline (each shape once, whatever the
+/// number of budgets or roles it serves).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// `layers|wW`: identical architectures are one model.
+    pub key: String,
+    pub role: Role,
+    pub spec: ArchSpec,
+    pub layers: String,
+    pub width: usize,
+    pub depth: usize,
+    pub params: usize,
+    /// The campaign-source latency it was picked or priced at.
+    pub latency_s: f64,
+    pub proxy_loss: Option<f64>,
+}
+
+fn model_key(layers: &str, width: usize) -> String {
+    format!("{layers}|w{width}")
+}
+
+/// The folder of a campaign's validation.
+pub fn validate_dir(campaign: &Path) -> PathBuf {
+    campaign.join("validate")
+}
+
+/// What the CLI may change of `[validate]` (`None`: the config's, or the pinned plan's).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub budgets: Option<Vec<f64>>,
+    pub ids: Option<Vec<usize>>,
+    pub families: Option<Vec<Family>>,
+    pub factor: Option<f64>,
+    pub seeds: Option<usize>,
+    pub recheck_rounds: Option<usize>,
+}
+
+impl Overrides {
+    fn apply(&self, s: &mut ValidateConfig) {
+        if let Some(b) = &self.budgets {
+            s.budgets = b.clone();
+            s.ids.clear();
+        }
+        if let Some(i) = &self.ids {
+            s.ids = i.clone();
+        }
+        if let Some(f) = &self.families {
+            s.families = f.clone();
+        }
+        if let Some(f) = self.factor {
+            s.factor = f;
+        }
+        if let Some(n) = self.seeds {
+            s.seeds = n;
+        }
+        if let Some(n) = self.recheck_rounds {
+            s.recheck_rounds = n;
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.budgets.is_some()
+            || self.ids.is_some()
+            || self.families.is_some()
+            || self.factor.is_some()
+            || self.seeds.is_some()
+            || self.recheck_rounds.is_some()
+    }
+}
+
+/// Records that can be picked: trained, within the campaign's budget, full fidelity.
+fn pickable(r: &Record) -> bool {
+    r.feasible && r.status == RecordStatus::Ok && r.rung.is_none() && r.proxy.val_loss.is_some()
+}
+
+/// The best pickable record within `budget_s` (lowest proxy loss, ties to the lower id).
+pub fn best_within(records: &[Record], budget_s: f64) -> Option<usize> {
+    records
+        .iter()
+        .filter(|r| pickable(r) && r.latency() <= budget_s)
+        .min_by(|a, b| a.loss().total_cmp(&b.loss()).then(a.id.cmp(&b.id)))
+        .map(|r| r.id)
+}
+
+/// The family's baseline within `budget_s`: its trained shape with the lowest proxy loss
+/// (ties to the lower row).
+pub fn baseline_within(rows: &[ProxyRow], family: &str, budget_s: f64) -> Option<usize> {
+    rows.iter()
+        .filter(|r| r.family == family && r.latency_s <= budget_s)
+        .filter_map(|r| r.loss().map(|l| (l, r.index)))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+        .map(|(_, i)| i)
+}
+
+/// Resolves the plan: the picks at each budget (or the ids), and every baseline shape. The
+/// errors name the key; nothing is written.
+pub fn plan(
+    dir: &Path,
+    cfg: &CampaignConfig,
+    records: &[Record],
+    settings: &ValidateConfig,
+) -> Result<Plan> {
+    settings.validate().map_err(Error::Config)?;
+    let Some(first) = records.iter().find(|r| pickable(r)) else {
+        return Err(Error::Analysis(format!(
+            "{}: the campaign has no feasible trained candidate (its frontier is empty); nothing to validate",
+            dir.display()
+        )));
+    };
+    let vocab_size = first.spec.vocab_size;
+    let mut targets = Vec::new();
+    if settings.ids.is_empty() {
+        let budget = cfg.latency.budget_seconds().ok_or_else(|| {
+            Error::Config(format!(
+                "{}: latency: the campaign has no budget in seconds yet (budget_ref without a pinned reference); give validate.ids",
+                dir.display()
+            ))
+        })?;
+        for (i, f) in settings.budgets.iter().enumerate() {
+            let budget_s = f * budget;
+            let pick = best_within(records, budget_s).ok_or_else(|| {
+                let fastest = records
+                    .iter()
+                    .filter(|r| pickable(r))
+                    .map(|r| r.latency())
+                    .fold(f64::INFINITY, f64::min);
+                Error::Config(format!(
+                    "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {fastest:.6} s)"
+                ))
+            })?;
+            targets.push(Target {
+                label: format!("{f}×"),
+                budget_s,
+                pick,
+            });
+        }
+    } else {
+        for (i, &id) in settings.ids.iter().enumerate() {
+            let r = records.get(id).ok_or_else(|| {
+                Error::Config(format!(
+                    "validate.ids[{i}]: the journal has no record {id} ({} records)",
+                    records.len()
+                ))
+            })?;
+            if !pickable(r) {
+                return Err(Error::Config(format!(
+                    "validate.ids[{i}]: record {id} is {}{}; only trained candidates within the budget can be validated",
+                    r.status,
+                    if r.status == RecordStatus::Ok && !r.feasible { " but over the budget" } else { "" }
+                )));
+            }
+            targets.push(Target {
+                label: format!("#{id}"),
+                budget_s: r.latency(),
+                pick: id,
+            });
+        }
+    }
+    let mut shapes = Vec::new();
+    for (i, f) in settings.families.iter().enumerate() {
+        let kinds = f.kinds();
+        let most = (cfg.space.depth_cap / kinds.len()).max(1);
+        let mut widths = cfg.space.widths.clone();
+        widths.sort_unstable();
+        widths.dedup();
+        let mut first_error = None;
+        let before = shapes.len();
+        for repeats in 1..=most {
+            let layers: Vec<LayerKind> = (0..repeats).flat_map(|_| kinds.clone()).collect();
+            for &width in &widths {
+                let spec = cfg.space.arch_for(&layers, width, vocab_size);
+                match spec.validate() {
+                    Ok(()) => shapes.push(Shape {
+                        family: f.name.clone(),
+                        repeats,
+                        width,
+                        layers: spec.layer_string(),
+                    }),
+                    Err(e) => {
+                        first_error.get_or_insert(format!("width {width}: {e}"));
+                    }
+                }
+            }
+        }
+        if shapes.len() == before {
+            return Err(Error::Config(format!(
+                "validate.families[{i}] ({}): no valid shape in the campaign's space ({})",
+                f.name,
+                first_error.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(Plan {
+        settings: settings.clone(),
+        targets,
+        shapes,
+        vocab_size,
+    })
+}
+
+/// Journals one stage result; the error is the journal's path and the OS error.
+type JournalRow<'a> = dyn FnMut(
+        Task,
+        TaskResult,
+        &mut dyn FnMut(Event),
+    ) -> std::result::Result<(), (PathBuf, std::io::Error)>
+    + 'a;
+
+/// A validation of one campaign, opened for running (or resuming).
+pub struct Validation<'a> {
+    pub campaign: PathBuf,
+    pub dir: PathBuf,
+    pub cfg: CampaignConfig,
+    pub records: Vec<Record>,
+    pub plan: Plan,
+    executor: ExecutorConfig,
+    on_event: &'a mut dyn FnMut(Event),
+    _lock: FolderLock,
+}
+
+impl<'a> Validation<'a> {
+    /// Opens the validation of the campaign in `campaign`: a new one (the plan resolved from
+    /// `[validate]` and `overrides`, checked before anything is written), or the one its
+    /// `validate/` holds (then `overrides` must agree with its plan).
+    pub fn open(
+        campaign: &Path,
+        overrides: &Overrides,
+        executor: Option<ExecutorConfig>,
+        on_event: &'a mut dyn FnMut(Event),
+    ) -> Result<Self> {
+        let (cfg, records, problems) = load_records(campaign)?;
+        for p in problems {
+            on_event(Event::Note(p));
+        }
+        let dir = validate_dir(campaign);
+        let plan_path = dir.join("plan.json");
+        let executor = executor.unwrap_or_else(|| cfg.executor.clone());
+        executor
+            .validate()
+            .map_err(|e| Error::Config(format!("executor.{e}")))?;
+        let mut settings = cfg.validate.clone();
+        overrides.apply(&mut settings);
+        let (plan, lock) = if plan_path.exists() {
+            let lock = FolderLock::acquire(&dir, crate::lock::DRIVER_LOCK, "validation")?;
+            let pinned = load_plan(&dir)?;
+            if overrides.any() && pinned.settings != settings {
+                return Err(Error::AlreadyExists {
+                    dir: dir.clone(),
+                    hint: format!(
+                        "holds a validation with other settings ({}); run `flashnas validate {}` without flags to resume it, or move it aside to run another",
+                        describe(&pinned.settings),
+                        campaign.display()
+                    ),
+                });
+            }
+            (pinned, lock)
+        } else {
+            let plan = plan(campaign, &cfg, &records, &settings)?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::file(&dir, flashnas_model::fsio::reason(&e)))?;
+            let lock = FolderLock::acquire(&dir, crate::lock::DRIVER_LOCK, "validation")?;
+            flashnas_model::fsio::write_atomic(
+                &plan_path,
+                serde_json::to_string_pretty(&plan)
+                    .expect("json")
+                    .as_bytes(),
+            )
+            .map_err(|e| Error::file(&plan_path, flashnas_model::fsio::reason(&e)))?;
+            (plan, lock)
+        };
+        Ok(Self {
+            campaign: campaign.to_path_buf(),
+            dir,
+            cfg,
+            records,
+            plan,
+            executor,
+            on_event,
+            _lock: lock,
+        })
+    }
+
+    fn resume_command(&self) -> String {
+        format!("flashnas validate {}", self.campaign.display())
+    }
+
+    fn write_error(&self, path: &Path, e: &std::io::Error) -> Error {
+        Error::write(path, e, &self.resume_command())
+    }
+
+    /// The journal of a stage, read back (repaired: this driver holds the lock), each row
+    /// checked against what the plan expects at its place.
+    fn replay<T: Entry + Clone>(
+        &mut self,
+        name: &str,
+        expected: &[String],
+        key: impl Fn(&T) -> String,
+    ) -> Result<(Journal<T>, Vec<T>)> {
+        let journal = Journal::<T>::at(self.dir.join(name));
+        let read = journal
+            .repair()
+            .map_err(|e| Error::file(journal.path(), e))?;
+        for p in read.problems {
+            (self.on_event)(Event::Note(p));
+        }
+        for (i, r) in read.records.iter().enumerate() {
+            if expected.get(i) != Some(&key(r)) {
+                return Err(Error::AlreadyExists {
+                    dir: journal.path().to_path_buf(),
+                    hint: format!(
+                        "row {i} is '{}', but this validation's plan has '{}' there; move validate/ aside",
+                        key(r),
+                        expected.get(i).map_or("nothing", |s| s.as_str())
+                    ),
+                });
+            }
+        }
+        Ok((journal, read.records))
+    }
+
+    fn shape_spec(&self, s: &Shape) -> ArchSpec {
+        let f = self
+            .plan
+            .settings
+            .families
+            .iter()
+            .find(|f| f.name == s.family)
+            .expect("a family of the plan");
+        let layers: Vec<LayerKind> = (0..s.repeats).flat_map(|_| f.kinds()).collect();
+        self.cfg
+            .space
+            .arch_for(&layers, s.width, self.plan.vocab_size)
+    }
+
+    /// Runs every stage not yet in its journal; returns the answer and writes the outputs.
+    pub fn run(&mut self) -> Result<ValidationReport> {
+        let priced = self.price()?;
+        let trained = self.train_baselines(&priced)?;
+        let models = self.models(&trained);
+        let rechecks = self.recheck(&models)?;
+        let long = self.train_long(&models)?;
+        let report = analysis::analyze(self, &priced, &trained, &models, &rechecks, &long);
+        analysis::write_outputs(&self.dir, &report)?;
+        Ok(report)
+    }
+
+    /// The reference model of a calibrated or relative-budget campaign.
+    fn reference(&self) -> Option<ArchSpec> {
+        self.cfg.reference_spec(self.plan.vocab_size)
+    }
+
+    /// Stage 1: every baseline shape priced with the campaign's latency source, in the driver
+    /// (under the device lock when it measures).
+    fn price(&mut self) -> Result<Vec<PriceRow>> {
+        let expected: Vec<String> = self
+            .plan
+            .shapes
+            .iter()
+            .map(|s| model_key(&s.layers, s.width))
+            .collect();
+        let (journal, mut rows) =
+            self.replay::<PriceRow>("price.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        let total = self.plan.shapes.len();
+        if rows.len() < total {
+            (self.on_event)(Event::Note(format!(
+                "pricing {} baseline shapes with the campaign's latency source ({} from the journal)",
+                total,
+                rows.len()
+            )));
+        }
+        let reference = self.reference();
+        let l = self.cfg.latency.clone();
+        let lock = match l.source {
+            LatencySource::Analytic => None,
+            _ => DeviceLock::open(&self.campaign, &l.device).ok(),
+        };
+        for i in rows.len()..total {
+            let shape = self.plan.shapes[i].clone();
+            let spec = self.shape_spec(&shape);
+            let latency = {
+                let _exclusive = lock.as_ref().map(|k| k.exclusive());
+                crate::task::latency_of(&spec, &l, &self.campaign, reference.as_ref())
+            };
+            let row = PriceRow {
+                index: i,
+                family: shape.family.clone(),
+                repeats: shape.repeats,
+                width: shape.width,
+                layers: shape.layers.clone(),
+                params: accounting::param_count(&spec),
+                latency,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| self.write_error(journal.path(), &e))?;
+            crate::lock::fault_point(&format!("validate:price-{i}"));
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The largest budget of the plan: shapes over it are not trained.
+    fn largest_budget(&self) -> f64 {
+        self.plan
+            .targets
+            .iter()
+            .map(|t| t.budget_s)
+            .fold(0.0, f64::max)
+    }
+
+    fn proxy_train(&self) -> TrainConfig {
+        let mut t = self.cfg.train.clone();
+        // The seed rule of the campaign's own candidates.
+        t.seed = self.cfg.seed;
+        t.stop_at = None;
+        t
+    }
+
+    /// Stage 2: the shapes within the largest budget trained at proxy length through the
+    /// campaign's executor.
+    fn train_baselines(&mut self, priced: &[PriceRow]) -> Result<Vec<ProxyRow>> {
+        let largest = self.largest_budget();
+        let within: Vec<&PriceRow> = priced
+            .iter()
+            .filter(|r| r.latency.seconds.is_some_and(|s| s <= largest))
+            .collect();
+        let expected: Vec<String> = within
+            .iter()
+            .map(|r| model_key(&r.layers, r.width))
+            .collect();
+        let (journal, mut rows) =
+            self.replay::<ProxyRow>("proxy.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        let train = self.proxy_train();
+        let tasks: Vec<Task> = within[rows.len()..]
+            .iter()
+            .map(|r| {
+                let spec = self.shape_spec(&self.plan.shapes[r.index]);
+                Task {
+                    name: format!("base-{}-r{}-w{}", r.family, r.repeats, r.width),
+                    proposal_key: format!("validate-proxy|{}", model_key(&r.layers, r.width)),
+                    spec,
+                    train: train.clone(),
+                    latency: None,
+                    known_latency: None,
+                    base_dir: self.campaign.clone(),
+                    reference: None,
+                }
+            })
+            .collect();
+        if !tasks.is_empty() {
+            (self.on_event)(Event::Note(format!(
+                "training {} baseline shapes within {:.6} s at proxy length ({} steps; {} from the journal)",
+                within.len(),
+                largest,
+                train.total_steps(),
+                rows.len()
+            )));
+        }
+        let total = within.len();
+        self.run_tasks(tasks, &mut |_task, r, ev| {
+            let p = within[rows.len()];
+            let row = ProxyRow {
+                index: rows.len(),
+                shape: p.index,
+                family: p.family.clone(),
+                repeats: p.repeats,
+                width: p.width,
+                layers: p.layers.clone(),
+                params: p.params,
+                latency_s: p.latency.seconds.expect("within the budget"),
+                proxy: r.proxy,
+                eval_seconds: r.eval_seconds,
+                attempts: r.attempt,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| (journal.path().to_path_buf(), e))?;
+            ev(Event::Note(format!(
+                "baseline [{}/{total}] {} r{} w{}: proxy loss {}",
+                row.index + 1,
+                row.family,
+                row.repeats,
+                row.width,
+                row.loss()
+                    .map(|l| format!("{l:.4}"))
+                    .unwrap_or_else(|| row.proxy.status.describe())
+            )));
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs `tasks` through the executor in order; `admit` journals each result (a journal
+    /// write error stops the run with the resume command).
+    fn run_tasks(&mut self, tasks: Vec<Task>, admit: &mut JournalRow<'_>) -> Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut executor = self.executor.build()?;
+        let in_flight = self.executor.in_flight();
+        let resume = self.resume_command();
+        let ev = &mut self.on_event;
+        run_in_order(
+            &self.dir,
+            executor.as_mut(),
+            in_flight,
+            tasks,
+            &mut |e| ev(e),
+            &mut |t, r, ev| admit(t, r, ev).map_err(|(p, e)| Error::write(&p, &e, &resume)),
+        )
+        .map_err(|e| e.with_resume(&resume))
+    }
+
+    /// The models to validate: the picks (in budget order), then each family's baseline at
+    /// each budget; an architecture serving several roles is one model.
+    pub fn models(&self, trained: &[ProxyRow]) -> Vec<Model> {
+        let mut models: Vec<Model> = Vec::new();
+        let mut add = |m: Model| {
+            if !models.iter().any(|n| n.key == m.key) {
+                models.push(m);
+            }
+        };
+        for t in &self.plan.targets {
+            let r = &self.records[t.pick];
+            add(Model {
+                key: model_key(&r.layers, r.width),
+                role: Role::Pick { id: r.id },
+                spec: r.spec.clone(),
+                layers: r.layers.clone(),
+                width: r.width,
+                depth: r.depth,
+                params: r.params,
+                latency_s: r.latency(),
+                proxy_loss: Some(r.loss()),
+            });
+        }
+        for t in &self.plan.targets {
+            for f in &self.plan.settings.families {
+                let Some(i) = baseline_within(trained, &f.name, t.budget_s) else {
+                    continue;
+                };
+                let row = &trained[i];
+                let spec = self.shape_spec(&self.plan.shapes[row.shape]);
+                add(Model {
+                    key: model_key(&row.layers, row.width),
+                    role: Role::Baseline {
+                        family: f.name.clone(),
+                        row: i,
+                    },
+                    depth: spec.layers.len(),
+                    spec,
+                    layers: row.layers.clone(),
+                    width: row.width,
+                    params: row.params,
+                    latency_s: row.latency_s,
+                    proxy_loss: row.loss(),
+                });
+            }
+        }
+        models
+    }
+
+    /// Stage 3: each model timed again, `recheck_rounds` rounds (calibrated when the campaign
+    /// is). An analytic campaign's latency is a formula: it is recomputed, not re-measured.
+    fn recheck(&mut self, models: &[Model]) -> Result<Vec<RecheckRow>> {
+        let expected: Vec<String> = models.iter().map(|m| m.key.clone()).collect();
+        let (journal, mut rows) =
+            self.replay::<RecheckRow>("recheck.jsonl", &expected, |r| r.model.clone())?;
+        if rows.len() < models.len() {
+            (self.on_event)(Event::Note(format!(
+                "re-checking the latency of {} models ({} rounds each)",
+                models.len(),
+                self.plan.settings.recheck_rounds
+            )));
+        }
+        let reference = self.reference();
+        let mut l = self.cfg.latency.clone();
+        let analytic = l.source == LatencySource::Analytic;
+        if !analytic {
+            l.source = LatencySource::Measured;
+            l.calibrate = reference.is_some() && l.reference_s.is_some();
+            l.repeats = l.repeats.max(5);
+        }
+        let rounds = if analytic {
+            1
+        } else {
+            self.plan.settings.recheck_rounds
+        };
+        let lock = match analytic {
+            true => None,
+            false => DeviceLock::open(&self.campaign, &l.device).ok(),
+        };
+        for (i, m) in models.iter().enumerate().skip(rows.len()) {
+            let mut samples = Vec::new();
+            let mut source = String::new();
+            for _ in 0..rounds {
+                let out = {
+                    let _exclusive = lock.as_ref().map(|k| k.exclusive());
+                    crate::task::latency_of(&m.spec, &l, &self.campaign, reference.as_ref())
+                };
+                source = out.source.to_string();
+                match out.seconds {
+                    Some(s) => samples.push(s),
+                    None => break,
+                }
+            }
+            let row = RecheckRow {
+                index: i,
+                model: m.key.clone(),
+                samples,
+                source,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| self.write_error(journal.path(), &e))?;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The seed of long run `s` (0-based): one stream per run, from the campaign seed.
+    pub fn long_seed(&self, s: usize) -> u64 {
+        self.cfg.seed.wrapping_add(1000 * (s as u64 + 1))
+    }
+
+    /// The long runs' training config at seed `seed`: F× the proxy's tokens or steps, the
+    /// warm-up stretched with it (a fraction stays a fraction), no recall task.
+    pub fn long_train(&self, seed: u64) -> TrainConfig {
+        let f = self.plan.settings.factor;
+        let mut t = self.proxy_train();
+        t.seed = seed;
+        match (t.steps, t.tokens) {
+            (Some(s), _) => t.steps = Some((s as f64 * f).round() as usize),
+            (None, Some(n)) => t.tokens = Some((n as f64 * f).round() as usize),
+            _ => {}
+        }
+        if let Some(w) = t.optimizer.warmup_steps {
+            t.optimizer.warmup_steps = Some((w as f64 * f).round() as usize);
+        }
+        t.recall.enabled = false;
+        t.rungs.clear();
+        t.log_every = (t.log_every as f64 * f).round().max(1.0) as usize;
+        t
+    }
+
+    /// Stage 4: every model trained long, at each seed.
+    fn train_long(&mut self, models: &[Model]) -> Result<Vec<LongRow>> {
+        let seeds: Vec<u64> = (0..self.plan.settings.seeds)
+            .map(|s| self.long_seed(s))
+            .collect();
+        let runs: Vec<(usize, u64)> = (0..models.len())
+            .flat_map(|m| seeds.iter().map(move |&s| (m, s)))
+            .collect();
+        let expected: Vec<String> = runs
+            .iter()
+            .map(|(m, s)| format!("{} seed {s}", models[*m].key))
+            .collect();
+        let (journal, mut rows) = self.replay::<LongRow>("long.jsonl", &expected, |r| {
+            format!("{} seed {}", r.model, r.seed)
+        })?;
+        let f = self.plan.settings.factor;
+        let tasks: Vec<Task> = runs[rows.len()..]
+            .iter()
+            .map(|&(m, seed)| Task {
+                name: format!("long-{m}-s{seed}"),
+                proposal_key: format!("validate-long|{}|x{f}|seed {seed}", models[m].key),
+                spec: models[m].spec.clone(),
+                train: self.long_train(seed),
+                latency: None,
+                known_latency: None,
+                base_dir: self.campaign.clone(),
+                reference: None,
+            })
+            .collect();
+        let long_steps = self.long_train(seeds[0]).total_steps();
+        if !tasks.is_empty() {
+            (self.on_event)(Event::Note(format!(
+                "training {} models {f}× longer ({long_steps} steps) with {} seeds: {} runs ({} from the journal)",
+                models.len(),
+                seeds.len(),
+                runs.len(),
+                rows.len()
+            )));
+        }
+        let total = runs.len();
+        self.run_tasks(tasks, &mut |_task, r, ev| {
+            let (m, seed) = runs[rows.len()];
+            let row = LongRow {
+                index: rows.len(),
+                model: models[m].key.clone(),
+                seed,
+                proxy: r.proxy,
+                eval_seconds: r.eval_seconds,
+                attempts: r.attempt,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| (journal.path().to_path_buf(), e))?;
+            crate::lock::fault_point(&format!("validate:long-{}", row.index));
+            ev(Event::Note(format!(
+                "long [{}/{total}] {} seed {seed}: loss {}",
+                row.index + 1,
+                row.model,
+                row.loss()
+                    .map(|l| format!("{l:.4}"))
+                    .unwrap_or_else(|| row.proxy.status.describe())
+            )));
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+}
+
+/// The plan pinned in `DIR/validate/plan.json` (`campaign` = DIR/validate's parent's folder).
+pub fn load_plan(dir: &Path) -> Result<Plan> {
+    let p = dir.join("plan.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::file(&p, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::file(&p, format!("corrupt plan ({e})")))
+}
+
+fn describe(s: &ValidateConfig) -> String {
+    format!(
+        "{}, families {}, factor {}, {} seeds",
+        if s.ids.is_empty() {
+            format!("budgets {:?}", s.budgets)
+        } else {
+            format!("ids {:?}", s.ids)
+        },
+        s.families
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        s.factor,
+        s.seeds
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flashnas_training::Status;
+
+    fn proxy_row(index: usize, family: &str, latency_s: f64, loss: Option<f64>) -> ProxyRow {
+        let mut proxy = ProxyResult::failed(
+            match loss {
+                Some(_) => Status::Ok,
+                None => Status::Error {
+                    reason: "diverged".into(),
+                },
+            },
+            100,
+        );
+        proxy.val_loss = loss;
+        ProxyRow {
+            index,
+            shape: index,
+            family: family.into(),
+            repeats: 1,
+            width: 16,
+            layers: format!("x{index}"),
+            params: 100,
+            latency_s,
+            proxy,
+            eval_seconds: 0.0,
+            attempts: 1,
+        }
+    }
+
+    /// The baseline is the lowest proxy loss among the family's shapes within the budget:
+    /// not a faster or slower one, not another family's, not a failed one; ties go to the
+    /// lower row.
+    #[test]
+    fn a_familys_baseline_is_its_lowest_proxy_loss_within_the_budget() {
+        let rows = vec![
+            proxy_row(0, "t", 1.0, Some(3.0)),
+            proxy_row(1, "t", 2.0, Some(2.5)),
+            proxy_row(2, "t", 3.0, Some(2.0)), // best overall, but over a 2.5 budget
+            proxy_row(3, "m", 1.5, Some(1.0)), // another family
+            proxy_row(4, "t", 2.4, None),      // failed
+            proxy_row(5, "t", 2.5, Some(2.5)), // ties row 1: the lower row wins
+        ];
+        assert_eq!(baseline_within(&rows, "t", 2.5), Some(1));
+        assert_eq!(baseline_within(&rows, "t", 3.0), Some(2));
+        assert_eq!(baseline_within(&rows, "t", 1.9), Some(0));
+        assert_eq!(baseline_within(&rows, "t", 0.5), None);
+        assert_eq!(baseline_within(&rows, "m", 9.0), Some(3));
+        assert_eq!(baseline_within(&rows, "x", 9.0), None);
+    }
+}
