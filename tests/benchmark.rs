@@ -72,8 +72,10 @@ fn tabulate_then_replay_strategies_against_the_table() {
         .arg("--out")
         .arg(&table_path)
         .arg("--dir")
-        .arg(&run));
+        .arg(&run)
+        .args(["--replicates", "2"]));
     assert!(out.contains("the space holds 24 genomes"), "{out}");
+    let rep1 = tmp.path().join("run-rep1");
     // The user's config is left alone; the table's own goes beside the table.
     assert_eq!(
         std::fs::read_to_string(&cfg).unwrap(),
@@ -81,24 +83,42 @@ fn tabulate_then_replay_strategies_against_the_table() {
     );
     assert!(config_path(&table_path).exists());
 
-    // Table == journal: every genome once, with its latency and its loss at every rung.
+    // Table == journals: every genome once, with the mean of its two seeds' losses at every
+    // rung and their standard deviation, and the median of the two latency sweeps.
     let journal = records(&run);
+    let twins = records(&rep1);
     assert_eq!(journal.len(), 24);
+    assert_eq!(twins.len(), 24);
     let table = Table::load(&table_path).unwrap();
     assert_eq!(table.rows.len(), 24);
-    for r in &journal {
+    let mut differ = 0;
+    for (r, t) in journal.iter().zip(&twins) {
+        assert_eq!(r.key, t.key, "a replicate tabulates the same proposals");
         let row = table
             .get(&key_of(&r.layers, r.width))
             .expect("in the table");
         assert_eq!(row.status, r.status);
-        assert_eq!(row.val_loss, r.proxy.val_loss);
-        assert_eq!(row.latency_s, r.latency_s);
+        assert_eq!(row.replicates, 2);
+        let (a, b) = (r.proxy.val_loss.unwrap(), t.proxy.val_loss.unwrap());
+        differ += (a != b) as usize;
+        assert!((row.val_loss.unwrap() - (a + b) / 2.0).abs() < 1e-12);
+        let sd = row.val_loss_std.unwrap();
+        assert!(
+            (sd - (a - b).abs() / std::f64::consts::SQRT_2).abs() < 1e-9,
+            "{sd}"
+        );
+        assert_eq!(
+            row.latency_s.unwrap(),
+            (r.latency_s.unwrap() + t.latency_s.unwrap()) / 2.0
+        );
+        assert!(row.timing_s >= 0.0 && row.val_s >= 0.0);
         assert_eq!(
             row.rungs.iter().map(|g| (g.0, g.1)).collect::<Vec<_>>(),
             r.proxy
                 .rungs
                 .iter()
-                .map(|g| (g.step, g.val_loss))
+                .zip(&t.proxy.rungs)
+                .map(|(g, h)| (g.step, (g.val_loss + h.val_loss) / 2.0))
                 .collect::<Vec<_>>()
         );
         assert_eq!(
@@ -108,6 +128,10 @@ fn tabulate_then_replay_strategies_against_the_table() {
         // Every genome is trained, whatever its latency: a table is the whole landscape.
         assert_eq!(r.status, RecordStatus::Ok);
     }
+    assert!(
+        differ > 12,
+        "the seeds must train differently ({differ} of 24 differ)"
+    );
     let over = journal
         .iter()
         .filter(|r| r.latency_s.unwrap() > 0.0018)
@@ -118,7 +142,8 @@ fn tabulate_then_replay_strategies_against_the_table() {
     );
 
     // A campaign on the table executor sees exactly the table's figures; over-budget
-    // candidates are answered untrained, at no compute.
+    // candidates are answered untrained, charged their timing; trained ones their timing,
+    // training to the rung and one validation.
     for strategy in ["random", "asha"] {
         let c = tmp.path().join(format!("{strategy}.toml"));
         std::fs::write(&c, table_toml(strategy, 12)).unwrap();
@@ -138,12 +163,13 @@ fn tabulate_then_replay_strategies_against_the_table() {
             match r.status {
                 RecordStatus::OverBudget => {
                     assert!(row.latency_s.unwrap() > 0.0018);
-                    assert_eq!(r.eval_seconds, 0.0);
+                    assert_eq!(r.eval_seconds, row.timing_s);
                 }
                 RecordStatus::Ok => {
                     let (loss, seconds) = row.at(r.proxy.steps).unwrap();
                     assert_eq!(r.proxy.val_loss, Some(loss));
-                    assert_eq!(r.eval_seconds, seconds);
+                    assert_eq!(r.eval_seconds, row.timing_s + seconds + row.val_s);
+                    assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
                     assert_eq!(r.proxy.steps == 8, r.rung.is_none());
                 }
                 RecordStatus::Failed => panic!("{:?}", r.failure),
@@ -155,31 +181,151 @@ fn tabulate_then_replay_strategies_against_the_table() {
         }
     }
 
-    // The strategy benchmark over a few seeds.
+    // The strategy benchmark over a few seeds, at equal compute.
     let bench = tmp.path().join("bench");
     let out = ok(bin()
         .args(["bench", "strategies", "--table"])
         .arg(&table_path)
-        .args(["--seeds", "4", "--budget", "10", "--threads", "2", "--out"])
+        .args([
+            "--seeds",
+            "4",
+            "--seed-offset",
+            "100",
+            "--budget",
+            "10",
+            "--threads",
+            "2",
+            "--out",
+        ])
         .arg(&bench));
-    assert!(out.contains("rank tests"), "{out}");
+    assert!(
+        out.contains("rank tests") && out.contains("discriminates"),
+        "{out}"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bench.join("summary.json")).unwrap())
             .unwrap();
     let table_hv = summary["table_hypervolume"].as_f64().unwrap();
-    assert!(table_hv > 0.0);
+    let compute = summary["compute_s"].as_f64().unwrap();
+    assert!(table_hv > 0.0 && compute > 0.0);
+    assert!(summary["seed_noise"].as_f64().unwrap() > 0.0);
     assert_eq!(summary["summaries"].as_array().unwrap().len(), 4);
     for s in summary["summaries"].as_array().unwrap() {
         assert_eq!(s["seeds"], 4);
-        let last = s["by_evaluations"].as_array().unwrap().last().unwrap()[1]["mean"]
-            .as_f64()
-            .unwrap();
+        let by = s["by_compute"].as_array().unwrap();
+        let (c, last) = (
+            by.last().unwrap()[0].as_f64().unwrap(),
+            by.last().unwrap()[1]["mean"].as_f64().unwrap(),
+        );
+        assert!(
+            (c - compute).abs() < 1e-9,
+            "every figure at the compute budget"
+        );
         assert!(last <= table_hv + 1e-12, "{s}");
         if s["strategy"] == "random" {
             assert!(last > 0.0, "{s}");
+            assert_eq!(s["rung"], 0.0, "random search trains no rungs");
+        }
+        if s["strategy"] == "asha" {
+            assert!(s["rung"].as_f64().unwrap() > 0.0, "{s}");
         }
     }
+    // Raw trajectories: seeds 100..104; each run's charges sum to its compute, and no run
+    // admits a record after its budget was spent (one may overshoot it by its last answer).
     let csv = std::fs::read_to_string(bench.join("trajectories.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + 4 * 4 * 10);
-    assert!(bench.join("hv_per_evaluation.svg").exists());
+    let mut runs: std::collections::BTreeMap<(String, u64), Vec<(f64, f64)>> = Default::default();
+    for l in csv.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let seed: u64 = f[1].parse().unwrap();
+        assert!((100..104).contains(&seed), "{l}");
+        assert!(
+            ["full", "rung", "over_budget", "failed"].contains(&f[3]),
+            "{l}"
+        );
+        runs.entry((f[0].to_string(), seed))
+            .or_default()
+            .push((f[4].parse().unwrap(), f[5].parse().unwrap()));
+    }
+    assert_eq!(runs.len(), 16);
+    for (run, rs) in &runs {
+        let mut sum = 0.0;
+        for (k, (cost, cum)) in rs.iter().enumerate() {
+            sum += cost;
+            assert!((sum - cum).abs() < 1e-6 * cum.max(1.0), "{run:?}");
+            if k + 1 < rs.len() {
+                assert!(*cum < compute, "{run:?} went on after its budget");
+            }
+        }
+    }
+    assert!(bench.join("hv_per_compute.svg").exists());
+
+    // A surrogate of the table answers the space; a genome outside it is refused.
+    let surrogate = tmp.path().join("s.json");
+    let out = ok(bin()
+        .args(["surrogate", "fit", "--table"])
+        .arg(&table_path)
+        .arg("--out")
+        .arg(&surrogate)
+        .args(["--holdout", "0"]));
+    assert!(out.contains("fitted on 24 rows"), "{out}");
+    let c = tmp.path().join("wide.toml");
+    std::fs::write(
+        &c,
+        table_toml("random", 10).replace("widths = [16, 32]", "widths = [16, 32, 48]"),
+    )
+    .unwrap();
+    let dir = tmp.path().join("on-surrogate");
+    ok(bin()
+        .args(["search", "--config"])
+        .arg(&c)
+        .arg("--out")
+        .arg(&dir)
+        .arg("--executor")
+        .arg(format!("surrogate:{}", surrogate.display())));
+    let rs = records(&dir);
+    assert_eq!(rs.len(), 10);
+    for r in &rs {
+        if r.width == 48 {
+            let why = r.failure.clone().unwrap_or_default();
+            assert!(
+                why.contains("outside the surrogate's space") && why.contains("width 48"),
+                "{why}"
+            );
+        } else {
+            assert!(r.latency_s.is_some(), "{:?}", r.failure);
+        }
+    }
+    assert!(rs.iter().any(|r| r.width == 48) && rs.iter().any(|r| r.width != 48));
+}
+
+/// A table whose trained row lacks a cost is refused at load, naming the row and column.
+#[test]
+fn a_table_without_costs_is_refused() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("t.parquet");
+    let mut df = df!(
+        "key" => ["a | w16", "m2 | w16"],
+        "layers" => ["a", "m2"],
+        "width" => [16u64, 16],
+        "params" => [100u64, 100],
+        "status" => ["ok", "ok"],
+        "failure" => ["", ""],
+        "latency_s" => [0.001, 0.002],
+        "latency_ref" => [None::<f64>, None],
+        "latency_source" => ["analytic", "analytic"],
+        "val_loss" => [3.0, 2.9],
+        "steps" => [8u64, 8],
+        "train_s" => [Some(0.1), None],
+        "eval_s" => [0.2, 0.2],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let e = Table::load(&path).err().expect("refused").to_string();
+    assert!(
+        e.contains("row 1 (m2 | w16)") && e.contains("train_s"),
+        "{e}"
+    );
 }

@@ -14,18 +14,44 @@ use crate::{Campaign, Event};
 use serde::Serialize;
 use std::path::Path;
 
-/// One campaign's course: after each evaluation, the frontier's hypervolume and the simulated
-/// training seconds spent so far.
+/// What an admitted record was, for the counts a comparison reports apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    /// Trained to the full run (what "evaluations" counts).
+    Full,
+    /// Trained to a multi-fidelity rung below the full run.
+    Rung,
+    /// Priced over the latency budget, not trained.
+    OverBudget,
+    /// Failed (diverged, or no latency).
+    Failed,
+}
+
+/// One campaign's course: after each admitted record, the frontier's hypervolume, the
+/// simulated compute spent so far (every answer charged: timing, training, validation), what
+/// the record was, and its (loss, latency) when it is a feasible full-fidelity result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trajectory {
     pub strategy: StrategyKind,
     pub seed: u64,
     pub hypervolume: Vec<f64>,
     pub compute_s: Vec<f64>,
+    pub kinds: Vec<AnswerKind>,
+    pub results: Vec<Option<(f64, f64)>>,
+}
+
+/// Counts of a run's answers by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Counts {
+    pub full: usize,
+    pub rung: usize,
+    pub over_budget: usize,
+    pub failed: usize,
 }
 
 impl Trajectory {
-    /// Hypervolume after `n` evaluations (the last one when the campaign stopped earlier).
+    /// Hypervolume after `n` records (the last one when the campaign stopped earlier).
     pub fn at_evaluation(&self, n: usize) -> f64 {
         match n.min(self.hypervolume.len()) {
             0 => 0.0,
@@ -33,45 +59,92 @@ impl Trajectory {
         }
     }
 
-    /// Hypervolume once `seconds` of simulated training compute are spent (what was admitted
-    /// within that compute).
+    /// Records admitted within `seconds` of simulated compute.
+    pub fn within(&self, seconds: f64) -> usize {
+        self.compute_s.partition_point(|&c| c <= seconds)
+    }
+
+    /// Hypervolume once `seconds` of simulated compute are spent (what was admitted within
+    /// that compute).
     pub fn at_compute(&self, seconds: f64) -> f64 {
-        let k = self.compute_s.partition_point(|&c| c <= seconds);
-        self.at_evaluation(k)
+        self.at_evaluation(self.within(seconds))
+    }
+
+    /// The answers admitted within `seconds`, by kind.
+    pub fn counts(&self, seconds: f64) -> Counts {
+        let mut c = Counts::default();
+        for k in &self.kinds[..self.within(seconds)] {
+            match k {
+                AnswerKind::Full => c.full += 1,
+                AnswerKind::Rung => c.rung += 1,
+                AnswerKind::OverBudget => c.over_budget += 1,
+                AnswerKind::Failed => c.failed += 1,
+            }
+        }
+        c
+    }
+
+    /// The lowest loss of a feasible full-fidelity result within `latency_s`, among those
+    /// admitted within `seconds` (`None`: none found).
+    pub fn best_within(&self, latency_s: f64, seconds: f64) -> Option<f64> {
+        self.results[..self.within(seconds)]
+            .iter()
+            .flatten()
+            .filter(|(_, l)| *l <= latency_s)
+            .map(|(loss, _)| *loss)
+            .min_by(f64::total_cmp)
+    }
+
+    /// The whole run's compute.
+    pub fn total_compute(&self) -> f64 {
+        self.compute_s.last().copied().unwrap_or(0.0)
     }
 }
 
 /// The campaign config a benchmark run uses: the table's own config with `strategy`, `seed`,
-/// `budget` evaluations and the table executor (latency first, as in any search).
+/// the table executor — or the surrogate's, when given — (latency first, as in any search) and
+/// an evaluation cap that the compute budget, not the cap, ends (`cap` records).
 pub fn run_config(
     table_cfg: &CampaignConfig,
     table: &Path,
+    surrogate: Option<&Path>,
     strategy: StrategyKind,
     seed: u64,
-    budget: usize,
+    cap: usize,
 ) -> CampaignConfig {
     let mut cfg = table_cfg.clone();
     cfg.name = format!("bench-{strategy:?}-{seed}").to_lowercase();
     cfg.strategy = strategy;
     cfg.seed = seed;
-    cfg.evaluations = budget;
+    cfg.replicate = 0;
+    cfg.evaluations = cap;
     cfg.latency.train_over_budget = false;
     cfg.executor = Default::default();
-    cfg.executor.kind = ExecutorKind::Table;
-    cfg.executor.table = Some(table.display().to_string());
+    match surrogate {
+        Some(s) => {
+            cfg.executor.kind = ExecutorKind::Surrogate;
+            cfg.executor.surrogate = Some(s.display().to_string());
+        }
+        None => {
+            cfg.executor.kind = ExecutorKind::Table;
+            cfg.executor.table = Some(table.display().to_string());
+        }
+    }
     cfg.executor.in_flight = Some(1);
     cfg.audit.enabled = false;
     cfg.warm_start = None;
     cfg
 }
 
-/// Runs one campaign against the table in `dir` (a fresh folder).
-pub fn run(cfg: &CampaignConfig, dir: &Path) -> Result<Trajectory> {
+/// Runs one campaign against the table in `dir` (a fresh folder) until it has spent
+/// `compute_s` simulated seconds (or its evaluation cap).
+pub fn run(cfg: &CampaignConfig, dir: &Path, compute_s: f64) -> Result<Trajectory> {
     let text = toml::to_string_pretty(cfg)
         .map_err(|e| Error::Config(format!("the benchmark run's config: {e}")))?;
     let mut quiet = |_e: Event| {};
     let mut c = Campaign::create(dir, cfg.clone(), &text, &mut quiet)?;
     c.write_report = false;
+    c.compute_budget_s = Some(compute_s);
     c.run()?;
     let mut spent = 0.0;
     let compute_s = c
@@ -82,30 +155,58 @@ pub fn run(cfg: &CampaignConfig, dir: &Path) -> Result<Trajectory> {
             spent
         })
         .collect();
+    let kinds = c
+        .records
+        .iter()
+        .map(|r| match (r.status, r.rung) {
+            (RecordStatus::OverBudget, _) => AnswerKind::OverBudget,
+            (RecordStatus::Failed, _) => AnswerKind::Failed,
+            (RecordStatus::Ok, Some(_)) => AnswerKind::Rung,
+            (RecordStatus::Ok, None) => AnswerKind::Full,
+        })
+        .collect();
+    let results = c
+        .records
+        .iter()
+        .map(|r| (r.feasible && r.rung.is_none()).then(|| (r.loss(), r.latency())))
+        .collect();
     Ok(Trajectory {
         strategy: cfg.strategy,
         seed: cfg.seed,
         hypervolume: c.records.iter().map(|r| r.hypervolume).collect(),
         compute_s,
+        kinds,
+        results,
     })
 }
 
-/// The hypervolume of the table's own frontier under `cfg`'s budget and reference point: the
-/// most any strategy can reach.
-pub fn table_hypervolume(table: &Table, cfg: &CampaignConfig) -> f64 {
+/// The simulated compute of `n` full-fidelity evaluations of random genomes: `n` × the mean
+/// cost of a table answer at the full run under latency first (an over-budget genome costs its
+/// timing). The unit every strategy is given, whatever it spends it on.
+pub fn compute_of_random_evaluations(table: &Table, cfg: &CampaignConfig, n: usize) -> f64 {
     let budget = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
-    let pts: Vec<crate::pareto::Point> = table
+    let steps = cfg.train.total_steps();
+    let costs: Vec<f64> = table
         .rows
         .iter()
-        .map(|r| crate::pareto::Point {
-            objectives: vec![
-                r.val_loss
-                    .filter(|_| r.status == RecordStatus::Ok)
-                    .unwrap_or(f64::INFINITY),
-                r.latency_s.unwrap_or(f64::INFINITY),
-            ],
-            violation: match r.latency_s {
-                Some(l) if r.status == RecordStatus::Ok => (l - budget).max(0.0),
+        .map(|r| match r.latency_s {
+            Some(l) if l > budget => r.cost(None),
+            _ => r.cost(Some(steps)),
+        })
+        .collect();
+    n as f64 * costs.iter().sum::<f64>() / costs.len().max(1) as f64
+}
+
+/// The hypervolume of `(loss, latency)` points' frontier under `cfg`'s budget and reference
+/// point (rows: loss `None` = not a result).
+fn frontier_hypervolume(points: &[(Option<f64>, Option<f64>)], cfg: &CampaignConfig) -> f64 {
+    let budget = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
+    let pts: Vec<crate::pareto::Point> = points
+        .iter()
+        .map(|&(loss, lat)| crate::pareto::Point {
+            objectives: vec![loss.unwrap_or(f64::INFINITY), lat.unwrap_or(f64::INFINITY)],
+            violation: match (loss, lat) {
+                (Some(_), Some(l)) => (l - budget).max(0.0),
                 _ => f64::INFINITY,
             },
         })
@@ -118,6 +219,86 @@ pub fn table_hypervolume(table: &Table, cfg: &CampaignConfig) -> f64 {
     hypervolume_2d(&front, (rp.loss, rp.latency_s))
 }
 
+fn table_points(table: &Table) -> Vec<(Option<f64>, Option<f64>)> {
+    table
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.val_loss.filter(|_| r.status == RecordStatus::Ok),
+                r.latency_s,
+            )
+        })
+        .collect()
+}
+
+/// The hypervolume of the table's own frontier under `cfg`'s budget and reference point: the
+/// most any strategy can reach.
+pub fn table_hypervolume(table: &Table, cfg: &CampaignConfig) -> f64 {
+    frontier_hypervolume(&table_points(table), cfg)
+}
+
+/// The largest share of the table's hypervolume that one genome holds on its own (its point's
+/// hypervolume alone over the frontier's), and which genome: a table where one genome holds
+/// most of it cannot tell strategies apart.
+pub fn largest_single_share(table: &Table, cfg: &CampaignConfig) -> (f64, String) {
+    let total = table_hypervolume(table, cfg);
+    let pts = table_points(table);
+    let mut best = (0.0, String::new());
+    for (i, p) in pts.iter().enumerate() {
+        if p.0.is_none() {
+            continue;
+        }
+        let share = frontier_hypervolume(&[*p], cfg) / total.max(f64::MIN_POSITIVE);
+        if share > best.0 {
+            best = (share, table.rows[i].key.clone());
+        }
+    }
+    best
+}
+
+/// The table's best full-run loss within `latency_s` (what a perfect search would find).
+pub fn table_best_within(table: &Table, latency_s: f64) -> Option<f64> {
+    table
+        .rows
+        .iter()
+        .filter(|r| r.status == RecordStatus::Ok && r.latency_s.is_some_and(|l| l <= latency_s))
+        .filter_map(|r| r.val_loss)
+        .min_by(f64::total_cmp)
+}
+
+/// How much the table's hypervolume moves with its seed noise: the standard deviation of the
+/// frontier's hypervolume when every genome's loss is redrawn from N(mean, its replicate
+/// standard deviation) (`draws` times, seeded). `None` for a table of single runs.
+pub fn hypervolume_noise(
+    table: &Table,
+    cfg: &CampaignConfig,
+    draws: usize,
+    seed: u64,
+) -> Option<f64> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let fallback = table.replicate_noise()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let base = table_points(table);
+    let hv: Vec<f64> = (0..draws)
+        .map(|_| {
+            let pts: Vec<(Option<f64>, Option<f64>)> = base
+                .iter()
+                .zip(&table.rows)
+                .map(|(&(loss, lat), r)| {
+                    let sd = r.val_loss_std.unwrap_or(fallback).max(1e-12);
+                    let noisy = loss.map(|l| Normal::new(l, sd).expect("finite").sample(&mut rng));
+                    (noisy, lat)
+                })
+                .collect();
+            frontier_hypervolume(&pts, cfg)
+        })
+        .collect();
+    let m = hv.iter().sum::<f64>() / hv.len() as f64;
+    Some((hv.iter().map(|h| (h - m).powi(2)).sum::<f64>() / (hv.len() - 1).max(1) as f64).sqrt())
+}
+
 /// Mean ± 95 % CI of one strategy's hypervolume at a point of the budget.
 #[derive(Debug, Clone, Serialize)]
 pub struct AtBudget {
@@ -125,7 +306,8 @@ pub struct AtBudget {
     pub ci95: f64,
 }
 
-/// How strategy `a` compares with strategy `b` at the full budget (Mann–Whitney U).
+/// How strategy `a` compares with strategy `b` at equal compute (Mann–Whitney U on the
+/// hypervolume each run reached within the compute budget).
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub a: StrategyKind,
@@ -133,21 +315,135 @@ pub struct Comparison {
     /// P(a run of `a` ends above a run of `b`), ties half.
     pub prob_a_better: f64,
     pub p_value: f64,
+    /// Difference of the mean hypervolumes (a − b).
+    pub mean_difference: f64,
+    /// `better`, `worse` (p < 0.01 and the difference beyond twice the table's hypervolume
+    /// noise) or `tie`; `tie?` when the table has no replicate noise to judge by.
+    pub verdict: String,
 }
 
-/// Summary of one strategy over its seeds.
+/// One strategy's mean regret within a latency budget: the best loss its runs found there
+/// minus the table's best there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Regret {
+    pub budget_s: f64,
+    pub mean: f64,
+    pub ci95: f64,
+    /// Runs that found no feasible genome within it (left out of the mean).
+    pub none_found: usize,
+}
+
+/// Summary of one strategy over its seeds, every figure at the same simulated compute.
 #[derive(Debug, Clone, Serialize)]
 pub struct StrategySummary {
     pub strategy: StrategyKind,
     pub seeds: usize,
-    /// (evaluations, hypervolume) at each reported budget.
-    pub by_evaluations: Vec<(usize, AtBudget)>,
-    /// (simulated training seconds, hypervolume) at each reported compute.
+    /// (simulated seconds, hypervolume) at each reported compute, the last the budget.
     pub by_compute: Vec<(f64, AtBudget)>,
-    /// Mean simulated training seconds of a whole run.
-    pub mean_compute_s: f64,
-    /// Fraction of seeds whose final hypervolume reaches 95 % of the table's.
+    /// Mean answers of each kind within the compute budget (full-fidelity results are the
+    /// "evaluations").
+    pub full: f64,
+    pub rung: f64,
+    pub over_budget: f64,
+    pub failed: f64,
+    /// Fraction of seeds whose hypervolume within the budget reaches 95 % of the table's.
     pub reach_95: f64,
+    /// Runs whose evaluation cap ended them before the compute budget.
+    pub short_runs: usize,
+    pub regrets: Vec<Regret>,
+    /// Simulated seconds at which the mean curve reaches the target (random search's mean at
+    /// the budget); `None`: not within the budget.
+    pub compute_to_target: Option<f64>,
+}
+
+/// Per-strategy summaries at `compute_s` checkpoints (the last is the budget every figure is
+/// taken at), pairwise rank tests there, and each strategy's compute to reach random search's
+/// final mean, from the same curves. `hv_noise`: the table's hypervolume noise (ties within
+/// twice of it); `budgets`: latency budgets for the regrets with the table's best within each.
+pub fn summarize(
+    runs: &[Trajectory],
+    strategies: &[StrategyKind],
+    compute_s: &[f64],
+    table_hv: f64,
+    hv_noise: Option<f64>,
+    budgets: &[(f64, Option<f64>)],
+) -> (Vec<StrategySummary>, Vec<Comparison>) {
+    let budget = *compute_s.last().expect("a compute budget");
+    let of =
+        |s: StrategyKind| -> Vec<&Trajectory> { runs.iter().filter(|t| t.strategy == s).collect() };
+    let finals =
+        |s: StrategyKind| -> Vec<f64> { of(s).iter().map(|t| t.at_compute(budget)).collect() };
+    let target = strategies
+        .iter()
+        .find(|&&s| s == StrategyKind::Random)
+        .map(|&s| mean_of(&finals(s)));
+    let summaries = strategies
+        .iter()
+        .map(|&s| {
+            let rs = of(s);
+            let fin = finals(s);
+            let n = rs.len().max(1) as f64;
+            let count = |f: &dyn Fn(&Counts) -> usize| {
+                rs.iter().map(|t| f(&t.counts(budget)) as f64).sum::<f64>() / n
+            };
+            StrategySummary {
+                strategy: s,
+                seeds: rs.len(),
+                by_compute: compute_s
+                    .iter()
+                    .map(|&c| (c, at(&rs, |t| t.at_compute(c))))
+                    .collect(),
+                full: count(&|c| c.full),
+                rung: count(&|c| c.rung),
+                over_budget: count(&|c| c.over_budget),
+                failed: count(&|c| c.failed),
+                reach_95: fin.iter().filter(|&&h| h >= 0.95 * table_hv).count() as f64
+                    / fin.len().max(1) as f64,
+                short_runs: rs.iter().filter(|t| t.total_compute() < budget).count(),
+                regrets: budgets
+                    .iter()
+                    .map(|&(b, best)| {
+                        let found: Vec<f64> = rs
+                            .iter()
+                            .filter_map(|t| Some(t.best_within(b, budget)? - best?))
+                            .collect();
+                        let (mean, ci95) = mean_ci95(&found);
+                        Regret {
+                            budget_s: b,
+                            mean,
+                            ci95,
+                            none_found: rs.len() - found.len(),
+                        }
+                    })
+                    .collect(),
+                compute_to_target: target.and_then(|t| compute_to_reach(&rs, t, budget, 400)),
+            }
+        })
+        .collect();
+    let mut comparisons = Vec::new();
+    for (i, &a) in strategies.iter().enumerate() {
+        for &b in &strategies[i + 1..] {
+            let (fa, fb) = (finals(a), finals(b));
+            let (prob_a_better, p_value) = mann_whitney(&fa, &fb);
+            let d = mean_of(&fa) - mean_of(&fb);
+            let verdict = match hv_noise {
+                _ if p_value >= 0.01 => "tie",
+                Some(noise) if d.abs() <= 2.0 * noise => "tie",
+                None => "tie?",
+                _ if d > 0.0 => "better",
+                _ => "worse",
+            };
+            comparisons.push(Comparison {
+                a,
+                b,
+                prob_a_better,
+                p_value,
+                mean_difference: d,
+                verdict: verdict.into(),
+            });
+        }
+    }
+    (summaries, comparisons)
 }
 
 fn at(runs: &[&Trajectory], f: impl Fn(&Trajectory) -> f64) -> AtBudget {
@@ -156,62 +452,8 @@ fn at(runs: &[&Trajectory], f: impl Fn(&Trajectory) -> f64) -> AtBudget {
     AtBudget { mean, ci95 }
 }
 
-/// Per-strategy summaries at `evaluations` and `compute_s` checkpoints, and every pairwise
-/// rank test at the full budget.
-pub fn summarize(
-    runs: &[Trajectory],
-    strategies: &[StrategyKind],
-    evaluations: &[usize],
-    compute_s: &[f64],
-    table_hv: f64,
-) -> (Vec<StrategySummary>, Vec<Comparison>) {
-    let of =
-        |s: StrategyKind| -> Vec<&Trajectory> { runs.iter().filter(|t| t.strategy == s).collect() };
-    let finals = |s: StrategyKind| -> Vec<f64> {
-        of(s)
-            .iter()
-            .map(|t| t.hypervolume.last().copied().unwrap_or(0.0))
-            .collect()
-    };
-    let summaries = strategies
-        .iter()
-        .map(|&s| {
-            let rs = of(s);
-            let fin = finals(s);
-            StrategySummary {
-                strategy: s,
-                seeds: rs.len(),
-                by_evaluations: evaluations
-                    .iter()
-                    .map(|&n| (n, at(&rs, |t| t.at_evaluation(n))))
-                    .collect(),
-                by_compute: compute_s
-                    .iter()
-                    .map(|&c| (c, at(&rs, |t| t.at_compute(c))))
-                    .collect(),
-                mean_compute_s: rs
-                    .iter()
-                    .map(|t| t.compute_s.last().copied().unwrap_or(0.0))
-                    .sum::<f64>()
-                    / rs.len().max(1) as f64,
-                reach_95: fin.iter().filter(|&&h| h >= 0.95 * table_hv).count() as f64
-                    / fin.len().max(1) as f64,
-            }
-        })
-        .collect();
-    let mut comparisons = Vec::new();
-    for (i, &a) in strategies.iter().enumerate() {
-        for &b in &strategies[i + 1..] {
-            let (prob_a_better, p_value) = mann_whitney(&finals(a), &finals(b));
-            comparisons.push(Comparison {
-                a,
-                b,
-                prob_a_better,
-                p_value,
-            });
-        }
-    }
-    (summaries, comparisons)
+fn mean_of(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
 /// The simulated compute at which the mean hypervolume of `runs` first reaches `target`, on a
@@ -228,4 +470,90 @@ pub fn compute_to_reach(
             let mean = runs.iter().map(|t| t.at_compute(c)).sum::<f64>() / runs.len().max(1) as f64;
             mean >= target
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record: (cost, hypervolume after, kind, result).
+    type Rec = (f64, f64, AnswerKind, Option<(f64, f64)>);
+
+    /// A run of records.
+    fn run(strategy: StrategyKind, seed: u64, recs: &[Rec]) -> Trajectory {
+        let mut spent = 0.0;
+        Trajectory {
+            strategy,
+            seed,
+            hypervolume: recs.iter().map(|r| r.1).collect(),
+            compute_s: recs
+                .iter()
+                .map(|r| {
+                    spent += r.0;
+                    spent
+                })
+                .collect(),
+            kinds: recs.iter().map(|r| r.2).collect(),
+            results: recs.iter().map(|r| r.3).collect(),
+        }
+    }
+
+    /// Every figure is cut at the same compute: what a run admitted after it does not count,
+    /// however few records that is; rung and over-budget answers are counted apart from the
+    /// full-fidelity evaluations.
+    #[test]
+    fn figures_are_taken_at_equal_compute_and_counts_keep_kinds_apart() {
+        use AnswerKind::*;
+        // A cheap strategy: many over-budget and rung answers, then a good full result late.
+        let cheap = run(
+            StrategyKind::Asha,
+            0,
+            &[
+                (0.5, 0.0, OverBudget, None),
+                (1.0, 0.1, Rung, None),
+                (1.0, 0.1, Rung, None),
+                (4.0, 0.3, Full, Some((2.0, 0.5))),
+                (4.0, 0.9, Full, Some((1.0, 0.9))),
+            ],
+        );
+        // An expensive one: two full results.
+        let dear = run(
+            StrategyKind::Random,
+            0,
+            &[
+                (5.0, 0.4, Full, Some((1.5, 0.2))),
+                (5.0, 0.5, Full, Some((1.4, 0.8))),
+            ],
+        );
+        assert_eq!(cheap.at_compute(6.5), 0.3);
+        assert_eq!(cheap.at_compute(6.4), 0.1);
+        assert_eq!(dear.at_compute(6.5), 0.4);
+        let c = cheap.counts(6.5);
+        assert_eq!((c.full, c.rung, c.over_budget, c.failed), (1, 2, 1, 0));
+        assert_eq!(cheap.best_within(0.6, 10.5), Some(2.0));
+        assert_eq!(cheap.best_within(1.0, 10.5), Some(1.0));
+        assert_eq!(cheap.best_within(0.6, 6.0), None);
+        assert_eq!(dear.best_within(0.9, 10.0), Some(1.4));
+
+        let (s, cmp) = summarize(
+            &[cheap.clone(), dear.clone()],
+            &[StrategyKind::Asha, StrategyKind::Random],
+            &[5.0, 10.0],
+            1.0,
+            Some(0.01),
+            &[(1.0, Some(1.0))],
+        );
+        // At the budget (10 s): ASHA has 0.3 (its 0.9 came at 10.5 s), random 0.5.
+        assert_eq!(s[0].by_compute[1].1.mean, 0.3);
+        assert_eq!(s[1].by_compute[1].1.mean, 0.5);
+        assert_eq!((s[0].full, s[0].rung, s[0].over_budget), (1.0, 2.0, 1.0));
+        // Regret at the budget: ASHA's best within 1 s latency by 10 s is 2.0.
+        assert!((s[0].regrets[0].mean - 1.0).abs() < 1e-12);
+        // The compute to reach random's 0.5 comes from the same curves: random itself needs
+        // its 10 s, ASHA does not get there within the budget.
+        assert_eq!(s[1].compute_to_target, Some(10.0));
+        assert_eq!(s[0].compute_to_target, None);
+        assert_eq!(cmp.len(), 1);
+        assert_eq!(cmp[0].verdict, "tie", "one seed each cannot be told apart");
+    }
 }

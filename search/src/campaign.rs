@@ -69,6 +69,9 @@ pub struct Campaign<'a> {
     pub write_report: bool,
     /// Why the last rewrite of `report.html` failed, while it is stale.
     report_stale: Option<String>,
+    /// Stop proposing once the admitted evaluations cost this many seconds in all (the
+    /// strategy benchmark compares strategies at equal compute; a real campaign has none).
+    pub compute_budget_s: Option<f64>,
 }
 
 /// The result of a campaign.
@@ -195,6 +198,7 @@ impl<'a> Campaign<'a> {
             _lock: lock,
             write_report: true,
             report_stale: None,
+            compute_budget_s: None,
         })
     }
 
@@ -305,9 +309,12 @@ impl<'a> Campaign<'a> {
         self.pipeline.len()
     }
 
-    /// Proposals may still be made (admitted + in flight < budget).
+    /// Proposals may still be made (admitted + in flight < budget, and the compute budget,
+    /// if any, not spent).
     fn budget_left(&self) -> bool {
+        let spent = || self.records.iter().map(|r| r.eval_seconds).sum::<f64>();
         self.records.len() + self.pipeline.len() < self.cfg.evaluations
+            && self.compute_budget_s.is_none_or(|c| spent() < c)
     }
 
     /// Admits the oldest in-flight candidates until fewer than `in_flight` remain; returns
@@ -489,7 +496,7 @@ impl<'a> Campaign<'a> {
         rung: Option<usize>,
     ) -> Task {
         let mut train = self.cfg.train.clone();
-        train.seed = self.cfg.seed;
+        train.seed = self.cfg.train_seed();
         train.stop_at = rung.map(|k| self.rung_steps()[k]);
         let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
             self.latency_cache

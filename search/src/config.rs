@@ -45,6 +45,10 @@ pub struct CampaignConfig {
     pub name: String,
     #[serde(default)]
     pub seed: u64,
+    /// A replicate of a tabulation: the same proposals (the campaign seed), trained with
+    /// another seed ([`CampaignConfig::train_seed`]). 0 for every ordinary campaign.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replicate: u64,
     pub strategy: StrategyKind,
     /// Evaluation budget (distinct candidates trained and timed).
     pub evaluations: usize,
@@ -74,7 +78,20 @@ pub struct CampaignConfig {
     pub validate: crate::validate::config::ValidateConfig,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 impl CampaignConfig {
+    /// The seed candidates are trained with: the campaign seed, or for replicate r > 0 of a
+    /// tabulation another stream derived from it.
+    pub fn train_seed(&self) -> u64 {
+        match self.replicate {
+            0 => self.seed,
+            r => self.seed ^ r.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        }
+    }
+
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let cfg: CampaignConfig = toml::from_str(text)
             .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;

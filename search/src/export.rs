@@ -79,47 +79,196 @@ pub fn export(dir: &Path, frontier_only: bool, parquet: bool, out: &Path) -> Res
     Ok(df.height())
 }
 
-/// Writes a finished `flashnas tabulate` campaign as a benchmark table (`crate::table` says
-/// the columns) at `out`, and its config beside it ([`crate::table::config_path`]): the space, training
-/// ladder and latency protocol it was built under, read by `flashnas bench strategies`.
-pub fn write_table(dir: &Path, out: &Path) -> Result<usize> {
+/// One genome of a tabulation over its replicates (the same proposals trained with other
+/// seeds): what a table row is made of.
+struct Replicated<'a> {
+    runs: Vec<&'a crate::Record>,
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+fn std(v: &[f64]) -> Option<f64> {
+    let m = mean(v)?;
+    (v.len() > 1)
+        .then(|| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt())
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(s[n / 2]),
+        n => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
+/// Training seconds of a run (validation excluded).
+fn train_seconds(r: &crate::Record) -> Option<f64> {
+    (r.proxy.tokens_per_second > 0.0)
+        .then(|| r.proxy.tokens_seen as f64 / r.proxy.tokens_per_second)
+}
+
+impl Replicated<'_> {
+    fn first(&self) -> &crate::Record {
+        self.runs[0]
+    }
+    /// Failed when any replicate failed, over budget when every one was, else ok.
+    fn status(&self) -> crate::journal::RecordStatus {
+        use crate::journal::RecordStatus;
+        if self.runs.iter().any(|r| r.status == RecordStatus::Failed) {
+            RecordStatus::Failed
+        } else {
+            self.first().status
+        }
+    }
+    fn ok(&self) -> Vec<&crate::Record> {
+        self.runs
+            .iter()
+            .copied()
+            .filter(|r| r.status == crate::journal::RecordStatus::Ok)
+            .collect()
+    }
+    fn over<T>(&self, f: impl Fn(&crate::Record) -> Option<T>) -> Vec<T> {
+        self.ok().into_iter().filter_map(f).collect()
+    }
+}
+
+/// Writes finished `flashnas tabulate` campaigns (one, or several replicates of the same
+/// proposals trained with other seeds) as a benchmark table (`crate::table` says the columns)
+/// at `out`, and the first one's config beside it ([`crate::table::config_path`]): the space,
+/// training ladder and latency protocol it was built under, read by `flashnas bench
+/// strategies`. With replicates a row holds the mean loss and its standard deviation over
+/// the seeds, and the median of the replicates' latency measurements (one sweep each).
+pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
+    let dir = dirs
+        .first()
+        .ok_or_else(|| Error::Config("no tabulation to write".into()))?;
     let (cfg, records, _) = load_records(dir)?;
-    let rs: Vec<&crate::Record> = records.iter().filter(|r| r.rung.is_none()).collect();
+    let mut others = Vec::new();
+    for d in &dirs[1..] {
+        let (_, rs, _) = load_records(d)?;
+        others.push(rs);
+    }
+    let full: Vec<&crate::Record> = records.iter().filter(|r| r.rung.is_none()).collect();
+    let mut rows: Vec<Replicated> = Vec::new();
+    for r in &full {
+        let mut runs = vec![*r];
+        for (k, rs) in others.iter().enumerate() {
+            let twin = rs
+                .iter()
+                .find(|o| o.rung.is_none() && o.key == r.key)
+                .ok_or_else(|| {
+                    Error::Analysis(format!(
+                        "{}: replicate {} has no '{}' (replicates must tabulate the same proposals; finish it first)",
+                        dirs[k + 1].display(),
+                        k + 1,
+                        r.key
+                    ))
+                })?;
+            runs.push(twin);
+        }
+        rows.push(Replicated { runs });
+    }
     let ladder = cfg.train.rung_steps();
-    let c = Cols(&rs);
-    // Training seconds of the full run, validation excluded.
-    let train_s = |r: &crate::Record| {
-        (r.proxy.tokens_per_second > 0.0)
-            .then(|| r.proxy.tokens_seen as f64 / r.proxy.tokens_per_second)
+    let n = rows.len();
+    let col_f = |name: &str, f: &dyn Fn(&Replicated) -> Option<f64>| {
+        Column::new(
+            name.into(),
+            rows.iter().map(f).collect::<Vec<Option<f64>>>(),
+        )
+    };
+    let col_s = |name: &str, f: &dyn Fn(&Replicated) -> String| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<String>>())
+    };
+    let col_u = |name: &str, f: &dyn Fn(&Replicated) -> u64| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<u64>>())
+    };
+    // The overhead of an evaluation beyond training: the latency timing (all of an untrained
+    // one's seconds; a trained one's beyond the trainer's wall time) and the validations
+    // (the trainer's wall time beyond training, one pass per rung and one at the end).
+    let timing = |r: &crate::Record| match r.status {
+        crate::journal::RecordStatus::OverBudget => Some(r.eval_seconds),
+        _ => Some((r.eval_seconds - r.proxy.wall_seconds).max(0.0)),
+    };
+    let val_once = |r: &crate::Record| {
+        let passes = (r.proxy.rungs.len() + 1) as f64;
+        train_seconds(r).map(|t| ((r.proxy.wall_seconds - t) / passes).max(0.0))
     };
     let mut columns = vec![
-        c.s("key", &|r| crate::table::key_of(&r.layers, r.width)),
-        c.s("layers", &|r| r.layers.clone()),
-        c.s("structure", &|r| r.genome.describe()),
-        c.u("width", &|r| r.width as u64),
-        c.u("depth", &|r| r.depth as u64),
-        c.u("params", &|r| r.params as u64),
-        c.u("state_bytes", &|r| r.state_bytes as u64),
-        c.s("status", &|r| r.status.to_string()),
-        c.s("failure", &|r| r.failure.clone().unwrap_or_default()),
-        c.f("latency_s", &|r| r.latency_s),
-        c.f("latency_ref", &|r| r.latency_ref),
-        c.f("latency_cv", &|r| r.latency_cv),
-        c.s("latency_source", &|r| r.latency_source.to_string()),
-        c.f("val_loss", &|r| r.proxy.val_loss),
-        c.f("accuracy", &|r| r.proxy.accuracy),
-        c.u("steps", &|r| r.proxy.steps as u64),
-        c.f("train_s", &train_s),
-        c.f("eval_s", &|r| Some(r.eval_seconds)),
+        col_s("key", &|g| {
+            crate::table::key_of(&g.first().layers, g.first().width)
+        }),
+        col_s("layers", &|g| g.first().layers.clone()),
+        col_s("structure", &|g| g.first().genome.describe()),
+        col_u("width", &|g| g.first().width as u64),
+        col_u("depth", &|g| g.first().depth as u64),
+        col_u("params", &|g| g.first().params as u64),
+        col_u("state_bytes", &|g| g.first().state_bytes as u64),
+        col_s("status", &|g| g.status().to_string()),
+        col_s("failure", &|g| {
+            g.runs
+                .iter()
+                .find_map(|r| r.failure.clone())
+                .unwrap_or_default()
+        }),
+        col_f("latency_s", &|g| {
+            median(
+                &g.runs
+                    .iter()
+                    .filter_map(|r| r.latency_s)
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        col_f("latency_ref", &|g| {
+            median(
+                &g.runs
+                    .iter()
+                    .filter_map(|r| r.latency_ref)
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        col_f("latency_cv", &|g| g.first().latency_cv),
+        // (max − min) / median of the replicates' latency sweeps.
+        col_f("latency_spread", &|g| {
+            let v: Vec<f64> = g.runs.iter().filter_map(|r| r.latency_s).collect();
+            let m = median(&v)?;
+            (v.len() > 1).then(|| {
+                (v.iter().copied().fold(f64::MIN, f64::max)
+                    - v.iter().copied().fold(f64::MAX, f64::min))
+                    / m
+            })
+        }),
+        col_s("latency_source", &|g| g.first().latency_source.to_string()),
+        col_f("val_loss", &|g| mean(&g.over(|r| r.proxy.val_loss))),
+        col_f("val_loss_std", &|g| std(&g.over(|r| r.proxy.val_loss))),
+        col_u("replicates", &|g| g.runs.len() as u64),
+        col_f("accuracy", &|g| mean(&g.over(|r| r.proxy.accuracy))),
+        col_u("steps", &|g| g.first().proxy.steps as u64),
+        col_f("train_s", &|g| mean(&g.over(train_seconds))),
+        col_f("eval_s", &|g| {
+            mean(&g.runs.iter().map(|r| r.eval_seconds).collect::<Vec<_>>())
+        }),
+        col_f("timing_s", &|g| {
+            mean(&g.runs.iter().filter_map(|r| timing(r)).collect::<Vec<_>>())
+        }),
+        col_f("val_s", &|g| mean(&g.over(val_once))),
     ];
     for &step in &ladder {
         let at = |r: &crate::Record| r.proxy.rungs.iter().find(|g| g.step == step).cloned();
-        columns.push(c.f(&format!("val_loss@{step}"), &|r| at(r).map(|g| g.val_loss)));
-        columns.push(c.f(&format!("train_s@{step}"), &|r| {
-            at(r).map(|g| g.train_seconds)
+        columns.push(col_f(&format!("val_loss@{step}"), &|g| {
+            mean(&g.over(|r| at(r).map(|x| x.val_loss)))
+        }));
+        columns.push(col_f(&format!("val_loss_std@{step}"), &|g| {
+            std(&g.over(|r| at(r).map(|x| x.val_loss)))
+        }));
+        columns.push(col_f(&format!("train_s@{step}"), &|g| {
+            mean(&g.over(|r| at(r).map(|x| x.train_seconds)))
         }));
     }
-    let mut df = DataFrame::new(rs.len(), columns)
+    let mut df = DataFrame::new(n, columns)
         .map_err(|e| Error::Analysis(format!("building the table: {e}")))?;
     write_frame(out, &mut df, true)?;
     let config = std::fs::read_to_string(dir.join("config.toml"))

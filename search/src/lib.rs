@@ -21,6 +21,7 @@ pub mod report;
 pub mod scaling;
 pub mod store;
 pub mod strategy;
+pub mod surrogate;
 pub mod table;
 pub mod task;
 pub mod validate;

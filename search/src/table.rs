@@ -7,7 +7,17 @@
 //! Parquet columns: `key` (`layers | wW`), `layers`, `width`, `depth`, `params`, `status`,
 //! `failure`, `latency_s`, `latency_ref`, `latency_source`, `val_loss`, `steps`, `train_s`
 //! (training seconds of the full run), `eval_s` (the whole evaluation, latency included), and
-//! per rung below the full run `val_loss@<step>` and `train_s@<step>`.
+//! per rung below the full run `val_loss@<step>` and `train_s@<step>`. Tables built since the
+//! benchmark protocol charges every answer also hold `timing_s` (the latency measurement) and
+//! `val_s` (one validation pass), and, when every genome was trained with several seeds,
+//! `replicates` and `val_loss_std` / `val_loss_std@<step>` (the standard deviation over them;
+//! `val_loss` is their mean).
+//!
+//! **What an answer costs** ([`TableRow::cost`]): its latency timing, plus for a trained answer
+//! the training seconds to the rung asked for and one validation pass. A table without
+//! `timing_s` / `val_s` charges the whole measured overhead `eval_s − train_s` (timing and
+//! every validation of the ladder) for each answer, trained or not: an overestimate that errs
+//! the same way for every strategy. A cost the table lacks is an error at load.
 
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
@@ -35,9 +45,26 @@ pub struct TableRow {
     pub train_s: f64,
     /// (step, validation loss, training seconds to that step) below the full run.
     pub rungs: Vec<(usize, f64, f64)>,
+    /// Seconds of the latency measurement (or, for an old table, the whole overhead).
+    pub timing_s: f64,
+    /// Seconds of one validation pass (0 for an old table: in `timing_s`).
+    pub val_s: f64,
+    /// Training seeds behind `val_loss` (1 for a table of single runs).
+    pub replicates: usize,
+    /// Standard deviation of the full run's loss over the seeds (`None` with one seed).
+    pub val_loss_std: Option<f64>,
 }
 
 impl TableRow {
+    /// The seconds an answer costs: the timing, and when trained (`step`: to that rung or the
+    /// full run) the training to it and one validation.
+    pub fn cost(&self, step: Option<usize>) -> f64 {
+        match step.and_then(|s| self.at(s)) {
+            Some((_, train)) => self.timing_s + train + self.val_s,
+            None => self.timing_s,
+        }
+    }
+
     /// Validation loss and training seconds after `step` steps (the full run at its steps).
     pub fn at(&self, step: usize) -> Option<(f64, f64)> {
         if step == self.steps {
@@ -110,6 +137,24 @@ impl Table {
         let (width, params, steps) = (floats("width")?, floats("params")?, floats("steps")?);
         let (latency, ratio) = (floats("latency_s")?, floats("latency_ref")?);
         let (loss, train) = (floats("val_loss")?, floats("train_s")?);
+        let optional = |name: &str| -> Result<Option<Vec<Option<f64>>>> {
+            match df.column(name) {
+                Ok(_) => floats(name).map(Some),
+                Err(_) => Ok(None),
+            }
+        };
+        let (timing, val_once) = (optional("timing_s")?, optional("val_s")?);
+        let eval = optional("eval_s")?;
+        let (replicates, loss_std) = (optional("replicates")?, optional("val_loss_std")?);
+        // A charge needs its cost: say which row and column lacks one.
+        let cost_of = |i: usize, col: &str, v: Option<f64>| {
+            v.filter(|x| x.is_finite() && *x >= 0.0).ok_or_else(|| {
+                bad(format!(
+                    "row {i} ({}): no '{col}', so its answers have no cost; rebuild the table with flashnas tabulate",
+                    keys[i].clone().unwrap_or_default()
+                ))
+            })
+        };
         let mut rung_cols = Vec::new();
         for s in &rung_steps {
             rung_cols.push((
@@ -134,10 +179,33 @@ impl Table {
             let latency_source: LatencyOrigin =
                 serde_json::from_value(serde_json::Value::String(text(&source)))
                     .map_err(|e| bad(format!("row {i}: {e}")))?;
-            let rungs = rung_cols
-                .iter()
-                .filter_map(|(s, l, t)| Some((*s, l[i]?, t[i].unwrap_or(0.0))))
-                .collect();
+            let trained = status == RecordStatus::Ok;
+            let mut rungs = Vec::new();
+            for (s, l, t) in &rung_cols {
+                if let Some(l) = l[i] {
+                    rungs.push((*s, l, cost_of(i, &format!("train_s@{s}"), t[i])?));
+                }
+            }
+            let train_s = match trained {
+                true => cost_of(i, "train_s", train[i])?,
+                false => train[i].unwrap_or(0.0),
+            };
+            let (timing_s, val_s) = match (&timing, &val_once) {
+                (Some(t), Some(v)) => (
+                    cost_of(i, "timing_s", t[i])?,
+                    match trained {
+                        true => cost_of(i, "val_s", v[i])?,
+                        false => 0.0,
+                    },
+                ),
+                _ => {
+                    let e = eval.as_ref().ok_or_else(|| {
+                        bad("no 'eval_s' (nor 'timing_s' and 'val_s'): answers would cost nothing; rebuild the table with flashnas tabulate".into())
+                    })?;
+                    let e = cost_of(i, "eval_s", e[i])?;
+                    ((e - train_s).max(0.0), 0.0)
+                }
+            };
             rows.push(TableRow {
                 key: text(&keys),
                 layers: text(&layers),
@@ -150,8 +218,15 @@ impl Table {
                 latency_source,
                 val_loss: loss[i],
                 steps: steps[i].unwrap_or(0.0) as usize,
-                train_s: train[i].unwrap_or(0.0),
+                train_s,
                 rungs,
+                timing_s,
+                val_s,
+                replicates: replicates
+                    .as_ref()
+                    .and_then(|r| r[i])
+                    .map_or(1, |r| r as usize),
+                val_loss_std: loss_std.as_ref().and_then(|v| v[i]),
             });
         }
         let index = rows
@@ -166,8 +241,29 @@ impl Table {
         })
     }
 
+    /// A table of `rows` (what `load` builds from a Parquet file; tests build synthetic ones).
+    pub fn from_rows(path: &Path, rows: Vec<TableRow>) -> Self {
+        let index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        Self {
+            path: path.to_path_buf(),
+            rows,
+            index,
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&TableRow> {
         self.index.get(key).map(|&i| &self.rows[i])
+    }
+
+    /// The mean replicate standard deviation of the full run's loss over the trained rows
+    /// (the table's seed noise), `None` for a table of single runs.
+    pub fn replicate_noise(&self) -> Option<f64> {
+        let v: Vec<f64> = self.rows.iter().filter_map(|r| r.val_loss_std).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     }
 
     /// The steps of the rungs below the full run that every trained row has.

@@ -12,6 +12,7 @@ pub mod npy;
 mod profile;
 mod report;
 mod search;
+mod surrogate;
 mod tabulate;
 mod train;
 mod validate;
@@ -44,6 +45,10 @@ enum Command {
     /// Build a benchmark table of a search space: every genome trained (with a fidelity
     /// ladder) and timed once.
     Tabulate(tabulate::Args),
+    /// A surrogate benchmark fitted on a table: answers any genome of its space
+    /// (`--executor surrogate:FILE`).
+    #[command(subcommand)]
+    Surrogate(surrogate::SurrogateCmd),
     /// Proxy fidelity audit: retrain K candidates F× longer and rank-correlate the losses.
     Audit(search::AuditArgs),
     /// Validate a campaign: its picks against hand-designed baselines at equal latency, after
@@ -85,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(a) => search::audit(a),
         Command::Validate(a) => validate::run(a),
         Command::Tabulate(a) => tabulate::run(a),
+        Command::Surrogate(c) => surrogate::run(c),
         Command::DepthWidth(a) => depth_width::run(a),
         Command::Status(a) => search::status(a),
         Command::Export(a) => search::export(a),

@@ -420,6 +420,9 @@ pub(crate) fn absolutize_paths(
     if let Some(p) = get(value, &["executor", "table"]) {
         value["executor"]["table"] = absolute(&p, "executor.table", true)?;
     }
+    if let Some(p) = get(value, &["executor", "surrogate"]) {
+        value["executor"]["surrogate"] = absolute(&p, "executor.surrogate", true)?;
+    }
     let n_from = value
         .get("warm_start")
         .and_then(|w| w.get("from"))
@@ -434,17 +437,29 @@ pub(crate) fn absolutize_paths(
     Ok(())
 }
 
-/// `--executor`: a kind, or `table:PATH`.
+/// `--executor`: a kind, or `table:PATH`, or `surrogate:PATH`.
 #[derive(Debug, Clone)]
 pub struct ExecutorChoice {
     kind: ExecutorKind,
     /// The table's absolute path (`table:PATH`).
     table: Option<String>,
+    /// The surrogate's absolute path (`surrogate:PATH`).
+    surrogate: Option<String>,
 }
 
 impl std::str::FromStr for ExecutorChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(p) = s.strip_prefix("surrogate:") {
+            let abs = std::fs::canonicalize(p).map_err(|e| {
+                format!("surrogate '{p}': {e} (fit one with flashnas surrogate fit)")
+            })?;
+            return Ok(Self {
+                kind: ExecutorKind::Surrogate,
+                table: None,
+                surrogate: Some(abs.display().to_string()),
+            });
+        }
         match s.strip_prefix("table:") {
             Some(p) => {
                 let abs = std::fs::canonicalize(p)
@@ -452,11 +467,13 @@ impl std::str::FromStr for ExecutorChoice {
                 Ok(Self {
                     kind: ExecutorKind::Table,
                     table: Some(abs.display().to_string()),
+                    surrogate: None,
                 })
             }
             None => Ok(Self {
                 kind: s.parse()?,
                 table: None,
+                surrogate: None,
             }),
         }
     }
@@ -469,6 +486,9 @@ impl ExecArgs {
             executor.kind = c.kind;
             if c.table.is_some() {
                 executor.table = c.table.clone();
+            }
+            if c.surrogate.is_some() {
+                executor.surrogate = c.surrogate.clone();
             }
         }
         if let Some(w) = self.workers {
@@ -489,6 +509,10 @@ impl ExecArgs {
             if let Some(t) = &c.table {
                 executor.table = Some(t.clone());
                 set_executor_key(value, "table", toml::Value::String(t.clone()));
+            }
+            if let Some(t) = &c.surrogate {
+                executor.surrogate = Some(t.clone());
+                set_executor_key(value, "surrogate", toml::Value::String(t.clone()));
             }
         }
         if let Some(w) = self.workers {

@@ -26,8 +26,59 @@ pub struct Args {
     /// Print how many genomes the space holds and exit.
     #[arg(long)]
     count: bool,
+    /// Train every genome with this many seeds: replicate k > 0 is a campaign of the same
+    /// proposals trained with another seed, in DIR-rep<k>; the table holds the mean loss and
+    /// its standard deviation, and the median of the replicates' latency sweeps.
+    #[arg(long, default_value_t = 1)]
+    replicates: u64,
     #[command(flatten)]
     exec: ExecArgs,
+}
+
+/// The folder of replicate `k` of the tabulation in `dir`.
+fn replicate_dir(dir: &std::path::Path, k: u64) -> PathBuf {
+    match k {
+        0 => dir.to_path_buf(),
+        k => PathBuf::from(format!("{}-rep{k}", dir.display())),
+    }
+}
+
+/// Runs (or resumes) replicate `k` of the tabulation whose replicate 0 is `dir`.
+fn run_replicate(dir: &std::path::Path, k: u64, a: &Args) -> anyhow::Result<()> {
+    let rep = replicate_dir(dir, k);
+    let resume = |d: &std::path::Path| -> anyhow::Result<()> {
+        println!("resuming {}", d.display());
+        run_campaign(|ev| {
+            let mut c = Campaign::resume(d, ev)?;
+            if a.exec.executor.is_some() || a.exec.workers.is_some() {
+                c.set_executor(&|e| a.exec.apply_to(e))?;
+            }
+            c.run()
+        })?;
+        Ok(())
+    };
+    if rep.join("config.toml").exists() {
+        return resume(&rep);
+    }
+    // Replicate 0's config with `replicate = k`: the same proposals, another training seed.
+    let text = std::fs::read_to_string(dir.join("config.toml"))?;
+    let mut value: toml::Value = toml::from_str(&text)?;
+    value
+        .as_table_mut()
+        .expect("table")
+        .insert("replicate".into(), toml::Value::Integer(k as i64));
+    let copy = format!(
+        "# replicate {k} of {} (flashnas tabulate --replicates)\n{}",
+        dir.display(),
+        toml::to_string_pretty(&value)?
+    );
+    let cfg = CampaignConfig::from_toml(&copy, &rep.display().to_string())?;
+    println!("tabulating replicate {k} → {}", rep.display());
+    run_campaign(|ev| {
+        let mut c = Campaign::create(&rep, cfg.clone(), &copy, ev)?;
+        c.run()
+    })?;
+    Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -89,7 +140,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         dir
     };
     summary(&dir)?;
-    let rows = flashnas_search::export::write_table(&dir, &a.out)?;
+    anyhow::ensure!(a.replicates >= 1, "--replicates: at least 1");
+    for k in 1..a.replicates {
+        run_replicate(&dir, k, &a)?;
+    }
+    let dirs: Vec<PathBuf> = (0..a.replicates).map(|k| replicate_dir(&dir, k)).collect();
+    let refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let rows = flashnas_search::export::write_table(&refs, &a.out)?;
     println!(
         "wrote {rows} rows to {} (config: {})",
         a.out.display(),

@@ -12,11 +12,13 @@
 mod local;
 mod pipeline;
 mod slurm;
+mod surrogate;
 mod table;
 
 pub use local::LocalExecutor;
 pub use pipeline::{run_in_order, Admit, Pipeline};
 pub use slurm::SlurmExecutor;
+pub use surrogate::SurrogateExecutor;
 pub use table::TableExecutor;
 
 use crate::error::{Error, Result};
@@ -37,6 +39,8 @@ pub enum ExecutorKind {
     Slurm,
     /// Answers from a benchmark table (`table`), with simulated training time.
     Table,
+    /// Answers any genome of a surrogate's space (`surrogate`), with simulated cost.
+    Surrogate,
 }
 
 impl std::str::FromStr for ExecutorKind {
@@ -49,8 +53,12 @@ impl std::str::FromStr for ExecutorKind {
             "table" => Err(
                 "the table executor is spelled table:PATH (a table from flashnas tabulate)".into(),
             ),
+            "surrogate" => Err(
+                "the surrogate executor is spelled surrogate:PATH (from flashnas surrogate fit)"
+                    .into(),
+            ),
             _ => Err(format!(
-                "unknown executor '{s}' (expected inline, local, slurm or table:PATH)"
+                "unknown executor '{s}' (expected inline, local, slurm, table:PATH or surrogate:PATH)"
             )),
         }
     }
@@ -114,6 +122,9 @@ pub struct ExecutorConfig {
     /// `kind = "table"`: the benchmark table (Parquet from `flashnas tabulate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// `kind = "surrogate"`: the surrogate (JSON from `flashnas surrogate fit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surrogate: Option<String>,
 }
 
 /// `[executor.slurm]`.
@@ -183,6 +194,9 @@ impl ExecutorConfig {
         if self.kind == ExecutorKind::Table && self.table.is_none() {
             return Err("table: the table executor needs the table's path".into());
         }
+        if self.kind == ExecutorKind::Surrogate && self.surrogate.is_none() {
+            return Err("surrogate: the surrogate executor needs the surrogate's path".into());
+        }
         if self.slurm.time_limit.trim().is_empty() {
             return Err("slurm.time_limit: must not be empty".into());
         }
@@ -192,7 +206,7 @@ impl ExecutorConfig {
     /// Candidates in flight (see the field).
     pub fn in_flight(&self) -> usize {
         self.in_flight.unwrap_or(match self.kind {
-            ExecutorKind::Inline | ExecutorKind::Table => 1,
+            ExecutorKind::Inline | ExecutorKind::Table | ExecutorKind::Surrogate => 1,
             _ => self.workers,
         })
     }
@@ -229,6 +243,12 @@ impl ExecutorConfig {
                 Box::new(TableExecutor::new(crate::table::Table::load(Path::new(
                     path,
                 ))?))
+            }
+            ExecutorKind::Surrogate => {
+                let path = self.surrogate.as_deref().unwrap_or_default();
+                Box::new(SurrogateExecutor::new(crate::surrogate::Surrogate::load(
+                    Path::new(path),
+                )?))
             }
         })
     }

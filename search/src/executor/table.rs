@@ -1,8 +1,8 @@
 //! An executor that answers from a benchmark table (`--executor table:PATH`): any strategy
-//! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is the
-//! training time the table recorded for it (to the rung asked for; a promotion retrains from
-//! the start, as the real executors do), so simulated compute can be compared across
-//! strategies. Latency comes first, as on the real executors: a candidate over the
+//! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is what
+//! it cost when tabulated ([`crate::table::TableRow::cost`]: the timing, and the training to
+//! the rung asked for plus one validation; a promotion retrains from the start, as the real
+//! executors do), so simulated compute can be compared across strategies. Latency comes first, as on the real executors: a candidate over the
 //! campaign's budget is answered untrained, at no training cost.
 
 use super::Executor;
@@ -55,13 +55,17 @@ impl TableExecutor {
             .as_ref()
             .and_then(|l| untrained_reason(l, row.latency_s))
         {
+            // Priced, not trained: the timing is what it cost.
             result.proxy.status = Status::NotTrained { reason };
+            result.eval_seconds = row.cost(None);
             return result;
         }
         if row.status == RecordStatus::Failed {
             let reason = row.failure.clone().unwrap_or_else(|| "failed".into());
             result.proxy.status = Status::Error { reason };
             result.latency = Latency::default();
+            // A failed run cost its training as far as it went: the full run's, at most.
+            result.eval_seconds = row.timing_s + row.train_s;
             return result;
         }
         let step = task.train.run_steps();
@@ -72,7 +76,7 @@ impl TableExecutor {
                 result.proxy.steps = step;
                 result.proxy.tokens_seen = step * task.train.batch_size * task.train.seq_len;
                 result.proxy.wall_seconds = seconds;
-                result.eval_seconds = seconds;
+                result.eval_seconds = row.cost(Some(step));
             }
             None => {
                 let have: Vec<String> = row

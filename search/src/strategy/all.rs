@@ -1,6 +1,9 @@
 //! Every genome of the space, once each, in a seeded order (a seeded sample of the budget's
 //! size when the space holds more): the strategy of `flashnas tabulate`. The order is shuffled
-//! so that a table cut short is still a uniform sample of the space.
+//! so that a table cut short is still a uniform sample of the space. A sample is stratified:
+//! random genomes are grouped by width, stage count and depth third, and taken from the
+//! groups in turn, so that every kind of shape is represented whatever the budget (a uniform
+//! draw over genome encodings over-represents deep many-stage genomes).
 
 use super::{Ask, Proposal, Strategy, Submitted, View};
 use crate::genome::{Genome, SpaceConfig};
@@ -38,17 +41,41 @@ impl Exhaustive {
                 all
             }
             None => {
+                // A pool of distinct random genomes, many per stratum.
                 let mut seen = std::collections::HashSet::new();
-                let mut out = Vec::new();
+                let mut pool = Vec::new();
                 let mut misses = 0;
-                while out.len() < self.budget && misses < 100_000 {
+                while pool.len() < 30 * self.budget && misses < 100_000 {
                     let g = Genome::random(&self.space, rng);
                     if seen.insert(g.key()) {
-                        out.push(g);
+                        pool.push(g);
                     } else {
                         misses += 1;
                     }
                 }
+                let cap = self.space.depth_cap.max(1);
+                let stratum =
+                    |g: &Genome| (g.width, g.stages.len(), (3 * g.depth() / (cap + 1)).min(2));
+                let mut strata: std::collections::BTreeMap<_, Vec<Genome>> = Default::default();
+                for g in pool {
+                    strata.entry(stratum(&g)).or_default().push(g);
+                }
+                // Round robin over the strata (each already in random order), then shuffled.
+                let mut groups: Vec<std::vec::IntoIter<Genome>> =
+                    strata.into_values().map(|v| v.into_iter()).collect();
+                let mut out = Vec::new();
+                while out.len() < self.budget {
+                    let before = out.len();
+                    for g in groups.iter_mut() {
+                        if out.len() < self.budget {
+                            out.extend(g.next());
+                        }
+                    }
+                    if out.len() == before {
+                        break;
+                    }
+                }
+                out.shuffle(rng);
                 out
             }
         }

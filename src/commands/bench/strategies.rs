@@ -1,7 +1,8 @@
 //! `flashnas bench strategies`: every strategy, many seeds, against a benchmark table.
 
 use flashnas_search::benchmark::{
-    compute_to_reach, run, run_config, summarize, table_hypervolume, Trajectory,
+    compute_of_random_evaluations, hypervolume_noise, largest_single_share, run, run_config,
+    summarize, table_best_within, table_hypervolume, Trajectory,
 };
 use flashnas_search::config::StrategyKind;
 use flashnas_search::plot::{Chart, Series};
@@ -18,12 +19,24 @@ pub struct StrategiesArgs {
     /// A table from `flashnas tabulate` (its config is read from beside it).
     #[arg(long)]
     table: PathBuf,
+    /// Answer the runs from this surrogate (flashnas surrogate fit) instead of the table: any
+    /// genome of the space; the table still gives the cost unit and the best known figures.
+    #[arg(long)]
+    surrogate: Option<PathBuf>,
     /// Seeds per strategy.
     #[arg(long, default_value_t = 50)]
     seeds: u64,
-    /// Evaluations per run (default: 10 % of the table).
+    /// The first seed (seeds offset..offset+N): report on seeds the settings were not tuned on.
+    #[arg(long, default_value_t = 0)]
+    seed_offset: u64,
+    /// The compute every run gets, in full evaluations of random genomes (each strategy spends
+    /// it as it likes; every figure is taken at that compute). Default: 10 % of the table.
     #[arg(long)]
     budget: Option<usize>,
+    /// Records a run may admit at most (default: 20 × --budget); a run ended by it before
+    /// the compute budget is reported.
+    #[arg(long)]
+    cap: Option<usize>,
     /// Strategies to compare.
     #[arg(long, value_delimiter = ',', default_values = ["aging", "random", "nsga2", "asha"])]
     strategies: Vec<String>,
@@ -34,10 +47,6 @@ pub struct StrategiesArgs {
     /// Runs in parallel (default: this machine's cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Evaluations of a multi-fidelity run (default: --budget). Its rung evaluations are
-    /// cheaper, so compare it at equal simulated compute rather than equal evaluations.
-    #[arg(long)]
-    asha_budget: Option<usize>,
     /// Override the table config's `[multi_fidelity] rungs` (fractions of the steps).
     #[arg(long, value_delimiter = ',')]
     rungs: Vec<f64>,
@@ -74,6 +83,16 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let table_path = std::fs::canonicalize(&a.table)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.table.display()))?;
     let table = Table::load(&table_path)?;
+    let surrogate_path = match &a.surrogate {
+        Some(p) => {
+            Some(std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    if let Some(p) = &surrogate_path {
+        // Fail now, not in every run.
+        flashnas_search::surrogate::Surrogate::load(p)?;
+    }
     let mut cfg = CampaignConfig::from_file(&config_path(&table_path))?;
     if !a.rungs.is_empty() {
         cfg.multi_fidelity.rungs = a.rungs.clone();
@@ -97,6 +116,8 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         .map(|s| kind(s))
         .collect::<anyhow::Result<_>>()?;
     let budget = a.budget.unwrap_or((table.rows.len() / 10).max(1));
+    let cap = a.cap.unwrap_or(20 * budget);
+    let compute = compute_of_random_evaluations(&table, &cfg, budget);
     let table_hv = table_hypervolume(&table, &cfg);
     let budget_s = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
     let feasible = table
@@ -104,16 +125,28 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|r| r.latency_s.is_some_and(|l| l <= budget_s))
         .count();
+    let sigma = table.replicate_noise();
+    let hv_noise = hypervolume_noise(&table, &cfg, 200, 0x5eed);
     println!(
         "table {}: {} genomes, {feasible} within the latency budget {budget_s:.6} s; its frontier's hypervolume {table_hv:.5}",
         a.table.display(),
         table.rows.len()
     );
+    match (sigma, hv_noise) {
+        (Some(s), Some(h)) => println!(
+            "seed noise: loss σ {s:.4} (mean over genomes of the replicate standard deviation); the table's hypervolume moves by σ {h:.5} with it"
+        ),
+        _ => println!(
+            "seed noise: unknown (one training run per genome): differences cannot be told from seed noise (verdicts 'tie?')"
+        ),
+    }
     println!(
-        "{} strategies × {} seeds, {budget} evaluations each ({:.1} % of the table)",
+        "{} strategies × {} seeds ({}..{}), each given {} of simulated compute = {budget} full evaluations of random genomes",
         strategies.len(),
         a.seeds,
-        100.0 * budget as f64 / table.rows.len() as f64
+        a.seed_offset,
+        a.seed_offset + a.seeds,
+        secs(compute)
     );
     let out = a
         .out
@@ -123,7 +156,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let work = tempfile::tempdir_in(&out)?;
     let jobs: Vec<(StrategyKind, u64)> = strategies
         .iter()
-        .flat_map(|&s| (0..a.seeds).map(move |seed| (s, seed)))
+        .flat_map(|&s| (a.seed_offset..a.seed_offset + a.seeds).map(move |seed| (s, seed)))
         .collect();
     let bar = ProgressBar::new(jobs.len() as u64);
     bar.set_style(
@@ -143,13 +176,9 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(s, seed)) = jobs.get(i) else { break };
-                let b = match s {
-                    StrategyKind::Asha => a.asha_budget.unwrap_or(budget),
-                    _ => budget,
-                };
-                let c = run_config(&cfg, &table_path, s, seed, b);
+                let c = run_config(&cfg, &table_path, surrogate_path.as_deref(), s, seed, cap);
                 let dir = work.path().join(format!("{}-{seed}", name(s)));
-                let r = run(&c, &dir).map_err(anyhow::Error::from);
+                let r = run(&c, &dir, compute).map_err(anyhow::Error::from);
                 let _ = std::fs::remove_dir_all(&dir);
                 bar.set_message(format!("{} seed {seed}", name(s)));
                 bar.inc(1);
@@ -170,69 +199,110 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let checkpoints: Vec<usize> = [0.1, 0.25, 0.5, 1.0]
+    // With a surrogate the runs reach genomes the table never held: the best known is the
+    // better of the table's and theirs.
+    let table_hv = runs
         .iter()
-        .map(|f| ((budget as f64 * f).round() as usize).max(1))
+        .map(|t| t.at_compute(compute))
+        .fold(table_hv, f64::max);
+    let fractions = [0.1, 0.25, 1.0 / 3.0, 0.5, 1.0];
+    let compute_points: Vec<f64> = fractions.iter().map(|f| f * compute).collect();
+    let budgets: Vec<(f64, Option<f64>)> = [0.5, 0.75, 1.0]
+        .iter()
+        .map(|f| {
+            let b = f * budget_s;
+            let found = runs
+                .iter()
+                .filter_map(|t| t.best_within(b, compute))
+                .min_by(f64::total_cmp);
+            let best = match (table_best_within(&table, b), found) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            (b, best)
+        })
         .collect();
-    let random_compute = runs
-        .iter()
-        .filter(|t| t.strategy == StrategyKind::Random)
-        .map(|t| t.compute_s.last().copied().unwrap_or(0.0))
-        .sum::<f64>()
-        / a.seeds.max(1) as f64;
-    let max_compute = runs
-        .iter()
-        .map(|t| t.compute_s.last().copied().unwrap_or(0.0))
-        .fold(0.0, f64::max);
-    let unit = if random_compute > 0.0 {
-        random_compute
-    } else {
-        max_compute
-    };
-    let compute_points: Vec<f64> = [0.1, 0.25, 1.0 / 3.0, 0.5, 1.0]
-        .iter()
-        .map(|f| f * unit)
-        .collect();
-    let (summaries, comparisons) =
-        summarize(&runs, &strategies, &checkpoints, &compute_points, table_hv);
+    let (summaries, comparisons) = summarize(
+        &runs,
+        &strategies,
+        &compute_points,
+        table_hv,
+        hv_noise,
+        &budgets,
+    );
 
     let mut report = String::new();
     writeln!(
         report,
-        "\nhypervolume after N evaluations (mean ± 95 % CI over {} seeds; table: {table_hv:.5})",
+        "\nhypervolume at equal simulated compute (mean ± 95 % CI over {} seeds; best known: {table_hv:.5}); answers within the budget by kind",
         a.seeds
     )?;
-    write!(report, "{:<8}", "N")?;
-    for n in &checkpoints {
-        write!(report, "{n:>20}")?;
-    }
-    writeln!(report, "{:>12}{:>14}", "≥95 % table", "compute")?;
-    for s in &summaries {
-        write!(report, "{:<8}", name(s.strategy))?;
-        for (_, v) in &s.by_evaluations {
-            write!(report, "{:>20}", format!("{:.5} ± {:.5}", v.mean, v.ci95))?;
-        }
-        writeln!(
-            report,
-            "{:>11.0} %{:>14}",
-            100.0 * s.reach_95,
-            secs(s.mean_compute_s)
-        )?;
+    write!(report, "{:<8}", "compute")?;
+    for (f, c) in fractions.iter().zip(&compute_points) {
+        write!(report, "{:>20}", format!("{f:.2}× ({})", secs(*c)))?;
     }
     writeln!(
         report,
-        "\nhypervolume after simulated training compute (fractions of random search's mean run, {})",
-        secs(unit)
+        "{:>8}{:>7}{:>7}{:>7}{:>7}",
+        "≥95 %", "full", "rung", "over", "fail"
     )?;
-    write!(report, "{:<8}", "compute")?;
-    for (f, c) in [0.1, 0.25, 1.0 / 3.0, 0.5, 1.0].iter().zip(&compute_points) {
-        write!(report, "{:>20}", format!("{f:.2}× ({})", secs(*c)))?;
-    }
-    writeln!(report)?;
     for s in &summaries {
         write!(report, "{:<8}", name(s.strategy))?;
         for (_, v) in &s.by_compute {
             write!(report, "{:>20}", format!("{:.5} ± {:.5}", v.mean, v.ci95))?;
+        }
+        writeln!(
+            report,
+            "{:>7.0} %{:>7.1}{:>7.1}{:>7.1}{:>7.1}{}",
+            100.0 * s.reach_95,
+            s.full,
+            s.rung,
+            s.over_budget,
+            s.failed,
+            if s.short_runs > 0 {
+                format!(
+                    "  ({} runs hit the cap of {cap} records first)",
+                    s.short_runs
+                )
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    writeln!(
+        report,
+        "\nbest loss within a latency budget at that compute: regret vs the table's best there (mean ± 95 % CI; runs that found none)"
+    )?;
+    write!(report, "{:<8}", "budget")?;
+    for ((b, best), f) in budgets.iter().zip([0.5, 0.75, 1.0]) {
+        write!(
+            report,
+            "{:>30}",
+            format!(
+                "{f}× {:.4} ms (best {})",
+                b * 1e3,
+                best.map_or("–".into(), |l| format!("{l:.4}"))
+            )
+        )?;
+    }
+    writeln!(report)?;
+    for s in &summaries {
+        write!(report, "{:<8}", name(s.strategy))?;
+        for r in &s.regrets {
+            write!(
+                report,
+                "{:>30}",
+                format!(
+                    "{:.4} ± {:.4}{}",
+                    r.mean,
+                    r.ci95,
+                    if r.none_found > 0 {
+                        format!(" ({} none)", r.none_found)
+                    } else {
+                        String::new()
+                    }
+                )
+            )?;
         }
         writeln!(report)?;
     }
@@ -240,132 +310,169 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         .iter()
         .find(|s| s.strategy == StrategyKind::Random)
     {
-        let target = random.by_evaluations.last().map_or(0.0, |v| v.1.mean);
+        let target = random.by_compute.last().map_or(0.0, |v| v.1.mean);
+        let unit = random.compute_to_target;
         writeln!(
             report,
-            "\nsimulated compute to reach random search's final mean hypervolume ({target:.5}):"
+            "\nsimulated compute to reach random search's mean hypervolume at the budget ({target:.5}), from the same mean curves:"
         )?;
         for s in &summaries {
-            let rs: Vec<&Trajectory> = runs.iter().filter(|t| t.strategy == s.strategy).collect();
-            match compute_to_reach(&rs, target, max_compute, 400) {
-                Some(c) => writeln!(
+            match (s.compute_to_target, unit) {
+                (Some(c), Some(u)) => writeln!(
                     report,
                     "  {:<8} {:>10} = {:.2} × random's {}",
                     name(s.strategy),
                     secs(c),
-                    c / unit,
-                    secs(unit)
+                    c / u,
+                    secs(u)
                 )?,
-                None => writeln!(
+                _ => writeln!(
                     report,
                     "  {:<8} not reached within {}",
                     name(s.strategy),
-                    secs(max_compute)
+                    secs(compute)
                 )?,
             }
         }
     }
     writeln!(
         report,
-        "\nrank tests on the final hypervolume (Mann–Whitney U, two-sided):"
+        "\nrank tests at equal compute (Mann–Whitney U, two-sided; 'tie' when p ≥ 0.01 or the difference is within twice the table's hypervolume noise):"
     )?;
     for c in &comparisons {
         writeln!(
             report,
-            "  {:<7} vs {:<7} P({} > {}) = {:.2}   p = {:.2e}",
+            "  {:<7} vs {:<7} P({} > {}) = {:.2}   p = {:.2e}   Δ {:+.5}   {}",
             name(c.a),
             name(c.b),
             name(c.a),
             name(c.b),
             c.prob_a_better,
-            c.p_value
+            c.p_value,
+            c.mean_difference,
+            c.verdict
         )?;
     }
+    // Does the table tell strategies apart at all?
+    let (share, share_key) = largest_single_share(&table, &cfg);
+    writeln!(report, "\nchecks that the table discriminates:")?;
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    if let Some(random) = summaries
+        .iter()
+        .find(|s| s.strategy == StrategyKind::Random)
+    {
+        let reach = random.by_compute.last().map_or(0.0, |v| v.1.mean) / table_hv;
+        writeln!(
+            report,
+            "  random search reaches {:.1} % of the best known hypervolume on average (≤ 95 %): {}",
+            100.0 * reach,
+            verdict(reach <= 0.95)
+        )?;
+        let regret = random.regrets.last().map_or(f64::NAN, |r| r.mean);
+        match sigma {
+            Some(s) => writeln!(
+                report,
+                "  random search's regret within the budget {regret:.4} vs 3 × the seed noise {:.4}: {}",
+                3.0 * s,
+                verdict(regret >= 3.0 * s)
+            )?,
+            None => writeln!(
+                report,
+                "  random search's regret within the budget {regret:.4}; seed noise unknown: cannot check"
+            )?,
+        }
+    }
+    writeln!(
+        report,
+        "  the largest share of the hypervolume one genome holds: {:.1} % ({share_key}) (≤ 50 %): {}",
+        100.0 * share,
+        verdict(share <= 0.5)
+    )?;
     print!("{report}");
 
     // Figures: mean hypervolume (solid) and its 95 % interval (dashed) per strategy.
-    let curves =
-        |x_of: &dyn Fn(usize) -> f64, y_at: &dyn Fn(&Trajectory, usize) -> f64, n: usize| {
-            let mut series = Vec::new();
-            for (g, &s) in strategies.iter().enumerate() {
-                let rs: Vec<&Trajectory> = runs.iter().filter(|t| t.strategy == s).collect();
-                let (mut mean, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-                for k in 1..=n {
-                    let v: Vec<f64> = rs.iter().map(|t| y_at(t, k)).collect();
-                    let (m, h) = flashnas_search::rank::mean_ci95(&v);
-                    let x = x_of(k);
-                    mean.push((x, m));
-                    lo.push((x, m - h));
-                    hi.push((x, m + h));
-                }
-                for (points, dashed, label) in [
-                    (mean, false, name(s)),
-                    (lo, true, String::new()),
-                    (hi, true, String::new()),
-                ] {
-                    series.push(Series {
-                        name: label,
-                        labels: Vec::new(),
-                        points,
-                        line: true,
-                        dots: false,
-                        dashed,
-                        group: g,
-                    });
-                }
+    let curves = |y_at: &dyn Fn(&Trajectory, f64) -> f64, n: usize| {
+        let mut series = Vec::new();
+        for (g, &s) in strategies.iter().enumerate() {
+            let rs: Vec<&Trajectory> = runs.iter().filter(|t| t.strategy == s).collect();
+            let (mut mean, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+            for k in 1..=n {
+                let x = compute * k as f64 / n as f64;
+                let v: Vec<f64> = rs.iter().map(|t| y_at(t, x)).collect();
+                let (m, h) = flashnas_search::rank::mean_ci95(&v);
+                mean.push((x, m));
+                lo.push((x, m - h));
+                hi.push((x, m + h));
             }
-            series
-        };
-    let per_eval = curves(&|k| k as f64, &|t, k| t.at_evaluation(k), budget);
-    let title1 = format!(
-        "{}: hypervolume per evaluation (mean, dashed: 95 % CI, {} seeds)",
+            for (points, dashed, label) in [
+                (mean, false, name(s)),
+                (lo, true, String::new()),
+                (hi, true, String::new()),
+            ] {
+                series.push(Series {
+                    name: label,
+                    labels: Vec::new(),
+                    points,
+                    line: true,
+                    dots: false,
+                    dashed,
+                    group: g,
+                });
+            }
+        }
+        series
+    };
+    let per_compute = curves(&|t, x| t.at_compute(x), 100);
+    let title = format!(
+        "{}: hypervolume per simulated training second (mean, dashed: 95 % CI, {} seeds)",
         cfg.name, a.seeds
     );
-    let mut written = Chart {
-        title: &title1,
-        xlabel: "evaluations",
+    let written = Chart {
+        title: &title,
+        xlabel: "simulated compute (s): timing, training, validation",
         ylabel: "hypervolume",
-        series: &per_eval,
+        series: &per_compute,
         vlines: &[],
         diagonal: false,
-        integer_x: true,
+        integer_x: false,
         error_bars: &[],
     }
-    .write(&out, "hv_per_evaluation")?;
-    let steps = 100;
-    let per_compute = curves(
-        &|k| max_compute * k as f64 / steps as f64,
-        &|t, k| t.at_compute(max_compute * k as f64 / steps as f64),
-        steps,
-    );
-    let title2 = format!("{}: hypervolume per simulated training second", cfg.name);
-    written.extend(
-        Chart {
-            title: &title2,
-            xlabel: "simulated training compute (s)",
-            ylabel: "hypervolume",
-            series: &per_compute,
-            vlines: &[],
-            diagonal: false,
-            integer_x: false,
-            error_bars: &[],
-        }
-        .write(&out, "hv_per_compute")?,
-    );
-    let mut csv = String::from("strategy,seed,evaluation,hypervolume,compute_s\n");
+    .write(&out, "hv_per_compute")?;
+    let mut csv =
+        String::from("strategy,seed,record,kind,cost_s,compute_s,hypervolume,loss,latency_s\n");
     for t in &runs {
-        for (k, (h, c)) in t.hypervolume.iter().zip(&t.compute_s).enumerate() {
-            writeln!(csv, "{},{},{},{h},{c}", name(t.strategy), t.seed, k + 1)?;
+        let mut before = 0.0;
+        for k in 0..t.hypervolume.len() {
+            let c = t.compute_s[k];
+            let (loss, lat) = t.results[k].map_or((String::new(), String::new()), |(l, s)| {
+                (l.to_string(), s.to_string())
+            });
+            writeln!(
+                csv,
+                "{},{},{},{},{},{c},{},{loss},{lat}",
+                name(t.strategy),
+                t.seed,
+                k + 1,
+                serde_json::to_value(t.kinds[k])?.as_str().unwrap_or(""),
+                c - before,
+                t.hypervolume[k]
+            )?;
+            before = c;
         }
     }
     let summary = serde_json::json!({
         "table": a.table.display().to_string(),
         "table_rows": table.rows.len(),
         "table_hypervolume": table_hv,
-        "budget": budget,
+        "seed_noise": sigma,
+        "hypervolume_noise": hv_noise,
+        "budget_evaluations": budget,
+        "compute_s": compute,
         "seeds": a.seeds,
+        "seed_offset": a.seed_offset,
         "summaries": summaries,
         "comparisons": comparisons,
+        "largest_single_share": {"share": share, "key": share_key},
     });
     for p in &written {
         println!("wrote {}", p.display());

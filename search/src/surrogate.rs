@@ -1,0 +1,710 @@
+//! A surrogate benchmark (as NAS-Bench-301 is for a space too large to tabulate): an ensemble
+//! of regression trees fitted on a tabulated sample of the space answers any genome of it —
+//! the validation loss at each rung of the fidelity ladder and at the full run, the latency,
+//! and what each answer costs (timing, training, validation) — so strategies are compared on
+//! the whole space, not only on the genomes someone tabulated.
+//!
+//! **Features** of an architecture: its width, depth and log parameter count, the count of
+//! each layer kind, and the count of each mixer kind in each third of the depth (where a kind
+//! sits matters in a hybrid).
+//!
+//! **Model**: per target, `trees` regression trees (CART, variance reduction, a random third
+//! of the features tried at each split), each on a bootstrap sample of the rows, seeded. The
+//! mean over the trees is the prediction, their spread its uncertainty.
+//!
+//! **Noise**: a tabulated genome trained again gives another loss. An answer is the predicted
+//! mean plus `z ×` the predicted replicate standard deviation, `z ~ N(0, 1)` drawn once per
+//! (campaign seed, genome), the same at every rung of it (one training run's noise), so a
+//! campaign sees the seed noise a real one would, and two campaigns of one seed see the same.
+
+use crate::error::{Error, Result};
+use crate::journal::RecordStatus;
+use crate::table::{key_of, Table};
+use flashnas_model::spec::LayerKind;
+use flashnas_model::ArchSpec;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The mixer kinds whose position is a feature, in order.
+const MIXERS: [LayerKind; 5] = [
+    LayerKind::Attention,
+    LayerKind::Swa,
+    LayerKind::Mamba2,
+    LayerKind::DeltaNet,
+    LayerKind::GatedDeltaNet,
+];
+
+/// The features of an architecture (see the module docs), from its layer kinds and width.
+pub fn features(kinds: &[LayerKind], width: usize, params: usize) -> Vec<f64> {
+    let depth = kinds.len().max(1);
+    let mut f = vec![
+        width as f64,
+        kinds.len() as f64,
+        (params.max(1) as f64).ln(),
+    ];
+    for k in MIXERS.iter().chain([LayerKind::Ffn].iter()) {
+        f.push(kinds.iter().filter(|l| *l == k).count() as f64);
+    }
+    for third in 0..3 {
+        let (lo, hi) = (third * depth / 3, (third + 1) * depth / 3);
+        for k in &MIXERS {
+            f.push(
+                kinds[lo..hi.min(kinds.len())]
+                    .iter()
+                    .filter(|l| *l == k)
+                    .count() as f64,
+            );
+        }
+    }
+    f
+}
+
+/// One regression tree, as flat nodes: a split (`feature < threshold` goes left) or a leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// `(feature, threshold, left, right)` for a split; `(usize::MAX, value, 0, 0)` a leaf.
+    nodes: Vec<(usize, f64, usize, usize)>,
+}
+
+const LEAF: usize = usize::MAX;
+
+impl Tree {
+    pub fn predict(&self, x: &[f64]) -> f64 {
+        let mut i = 0;
+        loop {
+            let (f, t, l, r) = self.nodes[i];
+            if f == LEAF {
+                return t;
+            }
+            i = if x[f] < t { l } else { r };
+        }
+    }
+
+    /// Grows a tree on `rows` of `(x, y)` (CART: the split of the largest variance reduction
+    /// among `try_features` random features, to `max_depth`, leaves of ≥ `min_leaf` rows).
+    fn grow(
+        x: &[Vec<f64>],
+        y: &[f64],
+        rows: Vec<usize>,
+        rng: &mut ChaCha8Rng,
+        p: &ForestParams,
+    ) -> Self {
+        let mut t = Tree { nodes: Vec::new() };
+        t.node(x, y, rows, 0, rng, p);
+        t
+    }
+
+    fn node(
+        &mut self,
+        x: &[Vec<f64>],
+        y: &[f64],
+        rows: Vec<usize>,
+        depth: usize,
+        rng: &mut ChaCha8Rng,
+        p: &ForestParams,
+    ) -> usize {
+        let at = self.nodes.len();
+        let mean = rows.iter().map(|&i| y[i]).sum::<f64>() / rows.len().max(1) as f64;
+        self.nodes.push((LEAF, mean, 0, 0));
+        if depth >= p.max_depth || rows.len() < 2 * p.min_leaf {
+            return at;
+        }
+        let n_features = x[0].len();
+        let tries = (n_features / 3).max(1);
+        let mut best: Option<(f64, usize, f64)> = None;
+        for _ in 0..tries {
+            let f = rng.gen_range(0..n_features);
+            let mut order = rows.clone();
+            order.sort_by(|&a, &b| x[a][f].total_cmp(&x[b][f]));
+            let total: f64 = order.iter().map(|&i| y[i]).sum();
+            let total_sq: f64 = order.iter().map(|&i| y[i] * y[i]).sum();
+            let (mut s, mut sq) = (0.0, 0.0);
+            for k in 0..order.len() - 1 {
+                let v = y[order[k]];
+                s += v;
+                sq += v * v;
+                let (nl, nr) = ((k + 1) as f64, (order.len() - k - 1) as f64);
+                if k + 1 < p.min_leaf || order.len() - k - 1 < p.min_leaf {
+                    continue;
+                }
+                let (a, b) = (x[order[k]][f], x[order[k + 1]][f]);
+                if a == b {
+                    continue;
+                }
+                // Sum of squared errors of the two sides.
+                let sse = (sq - s * s / nl) + ((total_sq - sq) - (total - s).powi(2) / nr);
+                if best.is_none_or(|(e, _, _)| sse < e) {
+                    best = Some((sse, f, (a + b) / 2.0));
+                }
+            }
+        }
+        let Some((_, f, threshold)) = best else {
+            return at;
+        };
+        let (left, right): (Vec<usize>, Vec<usize>) =
+            rows.into_iter().partition(|&i| x[i][f] < threshold);
+        let l = self.node(x, y, left, depth + 1, rng, p);
+        let r = self.node(x, y, right, depth + 1, rng, p);
+        self.nodes[at] = (f, threshold, l, r);
+        at
+    }
+}
+
+/// How the trees grow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub max_depth: usize,
+    pub min_leaf: usize,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        Self {
+            trees: 32,
+            max_depth: 12,
+            min_leaf: 3,
+        }
+    }
+}
+
+/// Bagged regression trees: the mean prediction and the trees' spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    trees: Vec<Tree>,
+}
+
+impl Forest {
+    /// Fits on `(x, y)`, seeded (the same data and seed give the same forest).
+    pub fn fit(x: &[Vec<f64>], y: &[f64], p: &ForestParams, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = y.len();
+        let trees = (0..p.trees)
+            .map(|_| {
+                let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+                Tree::grow(x, y, rows, &mut rng, p)
+            })
+            .collect();
+        Self { trees }
+    }
+
+    /// (mean, standard deviation) over the trees.
+    pub fn predict(&self, x: &[f64]) -> (f64, f64) {
+        let v: Vec<f64> = self.trees.iter().map(|t| t.predict(x)).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|p| (p - m).powi(2)).sum::<f64>() / v.len() as f64;
+        (m, var.sqrt())
+    }
+}
+
+/// A target the surrogate predicts, with the forest for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub name: String,
+    /// Predicted in log space (latencies and costs: positive, spread over decades).
+    pub log: bool,
+    pub forest: Forest,
+}
+
+impl Target {
+    fn predict(&self, x: &[f64]) -> f64 {
+        let (m, _) = self.forest.predict(x);
+        if self.log {
+            m.exp()
+        } else {
+            m
+        }
+    }
+}
+
+/// Held-out agreement of a fitted target with the tabulated values it did not see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    pub target: String,
+    pub rows: usize,
+    pub spearman: f64,
+    /// Mean absolute error (loss: nats; latency and costs: relative, in %).
+    pub mae: f64,
+    /// Share of held-out genomes whose tabulated value lies within the prediction ± 2 × the
+    /// replicate standard deviation (loss only: the noise an answer is drawn with).
+    pub within_noise: Option<f64>,
+}
+
+/// A fitted surrogate benchmark (`flashnas surrogate fit`; `--executor surrogate:FILE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Surrogate {
+    /// The table it was fitted on.
+    pub table: String,
+    /// The search space it answers (the table's): other genomes are refused.
+    pub space: crate::genome::SpaceConfig,
+    pub rows: usize,
+    pub params: ForestParams,
+    pub seed: u64,
+    /// The proxy's full run and the rungs below it (steps).
+    pub steps: usize,
+    pub rung_steps: Vec<usize>,
+    /// `loss@<step>` for every rung and the full run, `loss_std` (replicate noise),
+    /// `latency_ref` or `latency_s`, `timing_s`, `val_s`, `train_s@<step>`.
+    pub targets: Vec<Target>,
+    /// Latency is predicted in reference units when the table has them (`latency_s` =
+    /// ratio × `reference_s`).
+    pub reference_s: Option<f64>,
+    /// The mean replicate standard deviation of the table (noise where none is predicted).
+    pub noise: f64,
+    pub held_out: Vec<HeldOut>,
+}
+
+/// What the surrogate says of one architecture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub latency_s: f64,
+    pub latency_ref: Option<f64>,
+    /// (step, mean loss, replicate std, training seconds to it) for each rung and the full run.
+    pub losses: Vec<(usize, f64, f64, f64)>,
+    pub timing_s: f64,
+    pub val_s: f64,
+}
+
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    crate::rank::spearman(a, b)
+}
+
+/// The features of a table row (its layer string parsed back).
+fn row_features(layers: &str, width: usize, params: usize) -> Option<Vec<f64>> {
+    let kinds: Option<Vec<LayerKind>> = layers.split_whitespace().map(LayerKind::parse).collect();
+    Some(features(&kinds?, width, params))
+}
+
+impl Surrogate {
+    fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// Fits every target on the trained rows of `table`; `holdout` (a fraction) of them,
+    /// drawn with `seed`, first serves to measure the held-out agreement of a fit without
+    /// them, then the surrogate is refitted on every row.
+    pub fn fit(
+        table: &Table,
+        space: &crate::genome::SpaceConfig,
+        params: ForestParams,
+        holdout: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let steps = table
+            .rows
+            .iter()
+            .find(|r| r.status == RecordStatus::Ok)
+            .map(|r| r.steps)
+            .ok_or_else(|| Error::Analysis(format!("{}: no trained row", table.path.display())))?;
+        let rung_steps = table.rung_steps();
+        let trained: Vec<&crate::table::TableRow> = table
+            .rows
+            .iter()
+            .filter(|r| r.status == RecordStatus::Ok && r.val_loss.is_some())
+            .collect();
+        let priced: Vec<&crate::table::TableRow> = table
+            .rows
+            .iter()
+            .filter(|r| r.latency_s.is_some())
+            .collect();
+        if trained.len() < 20 {
+            return Err(Error::Analysis(format!(
+                "{}: {} trained rows; a surrogate needs at least 20",
+                table.path.display(),
+                trained.len()
+            )));
+        }
+        let feats = |r: &crate::table::TableRow| row_features(&r.layers, r.width, r.params);
+        let noise = table.replicate_noise().unwrap_or(0.0);
+        let use_ref = priced.iter().all(|r| r.latency_ref.is_some());
+        let reference_s = match use_ref {
+            true => priced
+                .iter()
+                .find_map(|r| Some(r.latency_s? / r.latency_ref?)),
+            false => None,
+        };
+        type Getter = Box<dyn Fn(&crate::table::TableRow) -> Option<f64>>;
+        // (name, log, trained rows only, value)
+        let mut specs: Vec<(String, bool, bool, Getter)> = Vec::new();
+        for &s in rung_steps.iter().chain([steps].iter()) {
+            specs.push((
+                format!("loss@{s}"),
+                false,
+                true,
+                Box::new(move |r| r.at(s).map(|x| x.0)),
+            ));
+            specs.push((
+                format!("train_s@{s}"),
+                true,
+                true,
+                Box::new(move |r| r.at(s).map(|x| x.1.max(1e-6))),
+            ));
+        }
+        specs.push(("loss_std".into(), false, true, Box::new(|r| r.val_loss_std)));
+        specs.push(match use_ref {
+            true => (
+                "latency_ref".into(),
+                true,
+                false,
+                Box::new(|r| r.latency_ref),
+            ),
+            false => ("latency_s".into(), true, false, Box::new(|r| r.latency_s)),
+        });
+        specs.push((
+            "timing_s".into(),
+            true,
+            false,
+            Box::new(|r| Some(r.timing_s.max(1e-6))),
+        ));
+        specs.push((
+            "val_s".into(),
+            true,
+            true,
+            Box::new(|r| Some(r.val_s.max(1e-6))),
+        ));
+
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5u64);
+        let held: std::collections::HashSet<String> = table
+            .rows
+            .iter()
+            .filter(|_| rng.gen::<f64>() < holdout)
+            .map(|r| r.key.clone())
+            .collect();
+        let mut targets = Vec::new();
+        let mut held_out = Vec::new();
+        for (k, (name, log, trained_only, get)) in specs.iter().enumerate() {
+            let source = if *trained_only { &trained } else { &priced };
+            let data: Vec<(String, Vec<f64>, f64, Option<f64>)> = source
+                .iter()
+                .filter_map(|r| {
+                    let v = get(r)?;
+                    Some((r.key.clone(), feats(r)?, v, r.val_loss_std))
+                })
+                .collect();
+            if data.len() < 20 {
+                continue;
+            }
+            let y = |v: f64| if *log { v.max(1e-12).ln() } else { v };
+            let fit_on = |rows: &[&(String, Vec<f64>, f64, Option<f64>)], s: u64| {
+                let x: Vec<Vec<f64>> = rows.iter().map(|d| d.1.clone()).collect();
+                let ys: Vec<f64> = rows.iter().map(|d| y(d.2)).collect();
+                Forest::fit(&x, &ys, &params, s)
+            };
+            let (train, test): (Vec<_>, Vec<_>) = data.iter().partition(|d| !held.contains(&d.0));
+            let target_seed = seed.wrapping_add(k as u64 * 7919);
+            if holdout > 0.0 && test.len() >= 5 && train.len() >= 20 {
+                let forest = fit_on(&train, target_seed);
+                let t = Target {
+                    name: name.clone(),
+                    log: *log,
+                    forest,
+                };
+                let pred: Vec<f64> = test.iter().map(|d| t.predict(&d.1)).collect();
+                let truth: Vec<f64> = test.iter().map(|d| d.2).collect();
+                let mae = pred
+                    .iter()
+                    .zip(&truth)
+                    .map(|(p, t)| match log {
+                        true => 100.0 * (p - t).abs() / t,
+                        false => (p - t).abs(),
+                    })
+                    .sum::<f64>()
+                    / pred.len() as f64;
+                let within_noise = name.starts_with("loss@").then(|| {
+                    test.iter()
+                        .zip(&pred)
+                        .filter(|(d, p)| {
+                            let sd = d.3.unwrap_or(noise);
+                            (d.2 - **p).abs() <= 2.0 * sd
+                        })
+                        .count() as f64
+                        / test.len() as f64
+                });
+                held_out.push(HeldOut {
+                    target: name.clone(),
+                    rows: test.len(),
+                    spearman: spearman(&pred, &truth),
+                    mae,
+                    within_noise,
+                });
+            }
+            let all: Vec<&(String, Vec<f64>, f64, Option<f64>)> = data.iter().collect();
+            targets.push(Target {
+                name: name.clone(),
+                log: *log,
+                forest: fit_on(&all, target_seed),
+            });
+        }
+        Ok(Self {
+            table: table.path.display().to_string(),
+            space: space.clone(),
+            rows: table.rows.len(),
+            params,
+            seed,
+            steps,
+            rung_steps,
+            targets,
+            reference_s,
+            noise,
+            held_out,
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string(self).expect("json");
+        flashnas_model::fsio::write_atomic(path, text.as_bytes())
+            .map_err(|e| Error::file(path, flashnas_model::fsio::reason(&e)))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::file(path, format!("not a flashnas surrogate ({e})")))
+    }
+
+    /// Why `spec` is not a genome of the surrogate's space, if it is not.
+    pub fn outside(&self, spec: &ArchSpec) -> Option<String> {
+        let s = &self.space;
+        if !s.widths.contains(&spec.d_model) {
+            return Some(format!(
+                "width {} is not one of {:?}",
+                spec.d_model, s.widths
+            ));
+        }
+        if spec.layers.len() > s.depth_cap {
+            return Some(format!(
+                "depth {} is over the space's depth_cap {}",
+                spec.layers.len(),
+                s.depth_cap
+            ));
+        }
+        let allowed = s.mixer_kinds();
+        spec.layers
+            .iter()
+            .find(|l| l.kind != LayerKind::Ffn && !allowed.contains(&l.kind))
+            .map(|l| {
+                format!(
+                    "layer kind {} is not among the space's mixers {:?}",
+                    l.kind.name(),
+                    s.mixers
+                )
+            })
+    }
+
+    /// The surrogate's answer for an architecture; an error names what it cannot answer
+    /// (a genome outside its space included).
+    pub fn answer(&self, spec: &ArchSpec) -> Result<Answer> {
+        if let Some(why) = self.outside(spec) {
+            return Err(Error::Config(format!(
+                "{} is outside the surrogate's space ({why}); fit a surrogate on a table of that space",
+                Self::key(spec)
+            )));
+        }
+        let kinds: Vec<LayerKind> = spec.layers.iter().map(|l| l.kind).collect();
+        let params = flashnas_model::accounting::param_count(spec);
+        let x = features(&kinds, spec.d_model, params);
+        let get = |name: &str| {
+            self.target(name)
+                .map(|t| t.predict(&x))
+                .ok_or_else(|| Error::Analysis(format!("the surrogate has no '{name}' (refit it)")))
+        };
+        let (latency_s, latency_ref) = match self.reference_s {
+            Some(unit) => {
+                let r = get("latency_ref")?;
+                (r * unit, Some(r))
+            }
+            None => (get("latency_s")?, None),
+        };
+        let std = self
+            .target("loss_std")
+            .map(|t| t.predict(&x).max(0.0))
+            .unwrap_or(self.noise);
+        let mut losses = Vec::new();
+        for &s in self.rung_steps.iter().chain([self.steps].iter()) {
+            losses.push((
+                s,
+                get(&format!("loss@{s}"))?,
+                std,
+                get(&format!("train_s@{s}"))?,
+            ));
+        }
+        Ok(Answer {
+            latency_s,
+            latency_ref,
+            losses,
+            timing_s: get("timing_s")?,
+            val_s: get("val_s")?,
+        })
+    }
+
+    /// The standard normal draw of (campaign seed, genome): one training run's noise.
+    pub fn noise_draw(seed: u64, key: &str) -> f64 {
+        use rand_distr::{Distribution, StandardNormal};
+        let h = flashnas_model::init::fnv1a(&format!("{seed}|{key}"));
+        let mut rng = ChaCha8Rng::seed_from_u64(h);
+        StandardNormal.sample(&mut rng)
+    }
+
+    /// A genome the space holds, for refusing others: the table's key spelling.
+    pub fn key(spec: &ArchSpec) -> String {
+        key_of(&spec.layer_string(), spec.d_model)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forest recovers a step function of one feature and ignores a noise feature; the
+    /// same seed gives the same forest.
+    #[test]
+    fn a_forest_fits_what_it_should_and_is_deterministic() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let x: Vec<Vec<f64>> = (0..200)
+            .map(|i| vec![i as f64 / 200.0, rng.gen::<f64>()])
+            .collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|r| if r[0] < 0.5 { 1.0 } else { 3.0 })
+            .collect();
+        let p = ForestParams::default();
+        let f = Forest::fit(&x, &y, &p, 7);
+        let (lo, _) = f.predict(&[0.2, 0.9]);
+        let (hi, _) = f.predict(&[0.8, 0.1]);
+        assert!(
+            (lo - 1.0).abs() < 0.1 && (hi - 3.0).abs() < 0.1,
+            "{lo} {hi}"
+        );
+        assert_eq!(f, Forest::fit(&x, &y, &p, 7));
+        assert_ne!(f, Forest::fit(&x, &y, &p, 8));
+    }
+
+    fn space() -> crate::genome::SpaceConfig {
+        toml::from_str(
+            r#"
+mixers = ["attention", "mamba2"]
+widths = [16, 32]
+depth_cap = 6
+head_dim = 8
+"#,
+        )
+        .unwrap()
+    }
+
+    /// A synthetic table: every genome of a small space, its loss a known function of its
+    /// layers and width, two seeds apart by σ = 0.03.
+    fn synthetic() -> Table {
+        use crate::table::TableRow;
+        let space = space();
+        let kinds = [LayerKind::Attention, LayerKind::Mamba2, LayerKind::Ffn];
+        let mut rows = Vec::new();
+        for code in 0..3usize.pow(4) {
+            for depth in 1..=4usize {
+                let layers: Vec<LayerKind> = (0..depth)
+                    .map(|i| kinds[code / 3usize.pow(i as u32) % 3])
+                    .collect();
+                if !layers.iter().any(|k| *k != LayerKind::Ffn) {
+                    continue;
+                }
+                for &w in &space.widths {
+                    let spec = space.arch_for(&layers, w, 256);
+                    let names: Vec<&str> = layers.iter().map(|k| k.name()).collect();
+                    let key = key_of(&spec.layer_string(), w);
+                    if rows.iter().any(|r: &TableRow| r.key == key) {
+                        continue;
+                    }
+                    let m = layers.iter().filter(|k| **k == LayerKind::Mamba2).count() as f64;
+                    let loss =
+                        3.0 - 0.1 * depth as f64 - 0.15 * m - if w == 32 { 0.2 } else { 0.0 };
+                    let _ = names;
+                    rows.push(TableRow {
+                        key,
+                        layers: spec.layer_string(),
+                        width: w,
+                        params: flashnas_model::accounting::param_count(&spec),
+                        status: RecordStatus::Ok,
+                        failure: None,
+                        latency_s: Some(0.001 * depth as f64 * w as f64 / 16.0),
+                        latency_ref: None,
+                        latency_source: crate::task::LatencyOrigin::Analytic,
+                        val_loss: Some(loss),
+                        steps: 8,
+                        train_s: 0.1 * depth as f64,
+                        rungs: vec![(4, loss + 0.3, 0.05 * depth as f64)],
+                        timing_s: 0.01,
+                        val_s: 0.02,
+                        replicates: 2,
+                        val_loss_std: Some(0.03),
+                    });
+                }
+            }
+        }
+        Table::from_rows(Path::new("synthetic.parquet"), rows)
+    }
+
+    /// Deterministic given its seed; its mean answers for tabulated genomes lie within their
+    /// replicate spread (±2σ) for nearly all; a genome outside the space is refused by name.
+    #[test]
+    fn the_surrogate_answers_its_space_within_the_seed_noise() {
+        let table = synthetic();
+        let p = ForestParams::default();
+        let s = Surrogate::fit(&table, &space(), p, 0.2, 3).unwrap();
+        // (Held-out Spearman of a constant target is NaN: compare what is saved.)
+        let again = Surrogate::fit(&table, &space(), p, 0.2, 3).unwrap();
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            serde_json::to_string(&again).unwrap()
+        );
+        assert_eq!(s.targets, again.targets);
+        let loss = s.held_out.iter().find(|h| h.target == "loss@8").unwrap();
+        assert!(loss.spearman > 0.9, "{loss:?}");
+        let mut within = 0;
+        for r in &table.rows {
+            let kinds: Vec<LayerKind> = r
+                .layers
+                .split_whitespace()
+                .map(|k| LayerKind::parse(k).unwrap())
+                .collect();
+            let spec = space().arch_for(&kinds, r.width, 256);
+            let a = s.answer(&spec).unwrap();
+            let (_, mean, sd, _) = *a.losses.last().unwrap();
+            assert_eq!(a.losses[0].0, 4);
+            assert!((sd - 0.03).abs() < 1e-9);
+            if (mean - r.val_loss.unwrap()).abs() <= 2.0 * r.val_loss_std.unwrap() {
+                within += 1;
+            }
+        }
+        assert!(
+            within as f64 >= 0.9 * table.rows.len() as f64,
+            "{within} of {}",
+            table.rows.len()
+        );
+        // Noise: the same (seed, genome) draws the same, another seed another.
+        assert_eq!(
+            Surrogate::noise_draw(1, "a | w16"),
+            Surrogate::noise_draw(1, "a | w16")
+        );
+        assert_ne!(
+            Surrogate::noise_draw(1, "a | w16"),
+            Surrogate::noise_draw(2, "a | w16")
+        );
+        // Outside the space: a width, a kind, a depth it does not hold.
+        for (layers, w, why) in [
+            (vec![LayerKind::Attention], 48, "width 48"),
+            (vec![LayerKind::GatedDeltaNet], 16, "gated_deltanet"),
+            (vec![LayerKind::Mamba2; 7], 16, "depth 7"),
+        ] {
+            let e = s
+                .answer(&space().arch_for(&layers, w, 256))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("outside the surrogate's space") && e.contains(why),
+                "{e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `flashnas surrogate fit`: a surrogate benchmark fitted on a table, so that
+//! `--executor surrogate:FILE` answers any genome of the table's space.
+
+use flashnas_search::surrogate::{ForestParams, Surrogate};
+use flashnas_search::table::{config_path, Table};
+use flashnas_search::CampaignConfig;
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SurrogateCmd {
+    /// Fit a surrogate on a table (from flashnas tabulate) and report its held-out agreement.
+    Fit(FitArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FitArgs {
+    /// The table (its config is read from beside it).
+    #[arg(long)]
+    table: PathBuf,
+    /// Where to write the surrogate (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Fraction of the table held out to measure the fit (then refitted on everything).
+    #[arg(long, default_value_t = 0.2)]
+    holdout: f64,
+    /// Trees per target.
+    #[arg(long, default_value_t = 32)]
+    trees: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(c: SurrogateCmd) -> anyhow::Result<()> {
+    match c {
+        SurrogateCmd::Fit(a) => fit(a),
+    }
+}
+
+fn fit(a: FitArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (0.0..0.9).contains(&a.holdout),
+        "--holdout: a fraction in [0, 0.9)"
+    );
+    anyhow::ensure!(
+        a.trees >= 2,
+        "--trees: at least 2 (their spread is the uncertainty)"
+    );
+    let path = std::fs::canonicalize(&a.table)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.table.display()))?;
+    let table = Table::load(&path)?;
+    let cfg = CampaignConfig::from_file(&config_path(&path))?;
+    let params = ForestParams {
+        trees: a.trees,
+        ..ForestParams::default()
+    };
+    let started = std::time::Instant::now();
+    let s = Surrogate::fit(&table, &cfg.space, params, a.holdout, a.seed)?;
+    println!(
+        "fitted on {} rows of {} in {:.1} s ({} targets, {} trees each)",
+        s.rows,
+        a.table.display(),
+        started.elapsed().as_secs_f64(),
+        s.targets.len(),
+        a.trees
+    );
+    println!(
+        "held out: {:.0} % of the genomes (fit without them, then refitted on all)",
+        100.0 * a.holdout
+    );
+    println!(
+        "  {:<16} {:>6} {:>10} {:>14} {:>22}",
+        "target", "rows", "Spearman", "error", "within ±2σ seed noise"
+    );
+    for h in &s.held_out {
+        let unit = if h.target.starts_with("loss") {
+            format!("{:.4} nats", h.mae)
+        } else {
+            format!("{:.1} %", h.mae)
+        };
+        println!(
+            "  {:<16} {:>6} {:>10.3} {:>14} {:>22}",
+            h.target,
+            h.rows,
+            h.spearman,
+            unit,
+            h.within_noise
+                .map(|w| format!("{:.0} %", 100.0 * w))
+                .unwrap_or_default()
+        );
+    }
+    s.save(&a.out)?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
