@@ -229,12 +229,15 @@ fn relative_paths_are_absolute_in_the_run_copy() {
         conf.join("corpus.txt"),
     )
     .unwrap();
+    // A predictor file (not read with an analytic source; its path must still travel).
+    std::fs::create_dir_all(conf.join("models")).unwrap();
+    std::fs::write(conf.join("models/m.json"), "{}").unwrap();
     let text = std::fs::read_to_string(config(&conf, "paths", 2, 5, false))
         .unwrap()
         .replace("[train.data]\n", "[train.data]\npath = \"corpus.txt\"\n")
         .replace(
             "budget_s = 0.004",
-            "budget_s = 0.004\nlut_file = \"tables/lut.json\"",
+            "budget_s = 0.004\nlut_file = \"tables/lut.json\"\nmodel_file = \"models/m.json\"",
         )
         + "[[seeds]]\narch = \"seed.json\"\n";
     std::fs::write(conf.join("paths.toml"), text).unwrap();
@@ -257,6 +260,10 @@ fn relative_paths_are_absolute_in_the_run_copy() {
     assert_eq!(
         copy["latency"]["lut_file"].as_str().unwrap(),
         conf.join("tables/lut.json").display().to_string()
+    );
+    assert_eq!(
+        copy["latency"]["model_file"].as_str().unwrap(),
+        conf.join("models/m.json").display().to_string()
     );
     let first: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(run.join("journal.jsonl"))

@@ -95,17 +95,20 @@ pub struct Profile {
 
 /// The model of the default device (see [`device_name_of`]).
 pub fn device_name() -> String {
-    device_name_of(if cfg!(feature = "cuda") {
-        "cuda:0"
-    } else {
-        "cpu"
-    })
+    device_name_of(flashnas_model::backend::default_device_name())
 }
 
 /// The model of a device, what latency tables are keyed by: the CPU model and thread count,
 /// or the GPU's name and memory as its driver reports them (`nvidia-smi`), so that tables of
 /// different GPU models never share a key.
 pub fn device_name_of(device: &str) -> String {
+    if device == "wgpu" || device.starts_with("wgpu:") {
+        return match flashnas_model::backend::wgpu_adapter_name(device) {
+            Some(Ok(name)) => format!("wgpu: {name}"),
+            Some(Err(e)) => format!("{device} (adapter unknown: {e})"),
+            None => format!("{device} (this build has no wgpu)"),
+        };
+    }
     if let Some(rest) = device.strip_prefix("cuda") {
         let index: usize = rest.trim_start_matches(':').parse().unwrap_or(0);
         let query = std::process::Command::new("nvidia-smi")

@@ -97,7 +97,16 @@ fn bad_device_strings_are_clear_errors() {
             .unwrap_err()
             .to_string()
             .contains("--features cuda"));
-        assert!(parse_device("cpu").is_ok());
+        // A GPU build refuses the CPU by name; a CPU build takes it.
+        assert_eq!(parse_device("cpu").is_ok(), !cfg!(feature = "wgpu"));
+    }
+    if cfg!(feature = "wgpu") {
+        assert!(parse_device("wgpu").is_ok());
+        let e = parse_device("wgpu:99").unwrap_err().to_string();
+        assert!(e.contains("wgpu:0 = "), "lists the adapters: {e}");
+    } else if !cfg!(feature = "cuda") {
+        let e = parse_device("wgpu").unwrap_err().to_string();
+        assert!(e.contains("--features wgpu"), "{e}");
     }
 }
 

@@ -125,7 +125,7 @@ fn decode_state_shapes_do_not_depend_on_position() {
 
 /// On burn-flex the caches are written in place: the buffer a step reads is the one the
 /// prefill allocated, whatever the position (no copy of the cache per token).
-#[cfg(not(any(feature = "cuda", feature = "ndarray")))]
+#[cfg(not(any(feature = "cuda", feature = "ndarray", feature = "wgpu")))]
 #[test]
 fn flex_decode_writes_caches_in_place() {
     fn buffers(s: &ModelState<B>) -> Vec<usize> {

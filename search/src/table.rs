@@ -266,6 +266,32 @@ impl Table {
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     }
 
+    /// How each rung ranks like the full run: (step, Spearman over every trained row,
+    /// Spearman over the best `top` fraction of them by full-run loss). A ladder is only worth
+    /// pruning on where it still ranks among the good genomes.
+    pub fn rung_correlations(&self, top: f64) -> Vec<(usize, f64, f64)> {
+        let mut rows: Vec<&TableRow> = self
+            .rows
+            .iter()
+            .filter(|r| r.status == RecordStatus::Ok && r.val_loss.is_some())
+            .collect();
+        rows.sort_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()));
+        let best = ((rows.len() as f64 * top).ceil() as usize).clamp(3.min(rows.len()), rows.len());
+        self.rung_steps()
+            .into_iter()
+            .map(|step| {
+                let rho = |rs: &[&TableRow]| {
+                    let (x, y): (Vec<f64>, Vec<f64>) = rs
+                        .iter()
+                        .filter_map(|r| Some((r.at(step)?.0, r.val_loss?)))
+                        .unzip();
+                    crate::rank::spearman(&x, &y)
+                };
+                (step, rho(&rows), rho(&rows[..best]))
+            })
+            .collect()
+    }
+
     /// The steps of the rungs below the full run that every trained row has.
     pub fn rung_steps(&self) -> Vec<usize> {
         self.rows

@@ -368,7 +368,7 @@ impl TaskBars {
 
 /// The copy in a campaign directory must stand alone: resolve the data path now.
 /// Makes the relative paths of a config absolute in the copy a run keeps (`train.data.path`,
-/// `train.data.tokenizer`, `latency.lut_file`, `seeds[i].arch`), resolved as the user meant
+/// `train.data.tokenizer`, `latency.lut_file`, `latency.model_file`, `seeds[i].arch`), resolved as the user meant
 /// them: from the current folder, then the config's. The driver, local workers and Slurm jobs
 /// (which start in the run folder) then all read the same files.
 pub(crate) fn absolutize_paths(
@@ -406,6 +406,10 @@ pub(crate) fn absolutize_paths(
     // The lookup table is built on first use: it need not exist yet.
     if let Some(p) = get(value, &["latency", "lut_file"]) {
         value["latency"]["lut_file"] = absolute(&p, "latency.lut_file", false)?;
+    }
+    // The predictor is read by workers started in other folders.
+    if let Some(p) = get(value, &["latency", "model_file"]) {
+        value["latency"]["model_file"] = absolute(&p, "latency.model_file", true)?;
     }
     let n_seeds = value
         .get("seeds")

@@ -61,6 +61,14 @@ pub trait Kernels: Backend {
     ) -> FloatTensor<Self> {
         use burn::tensor::activation::softmax;
         let q: Tensor<Self, 4> = wrap(q);
+        // With no cached positions (the first step after an empty prefill) the token attends
+        // to itself alone; a zero-length narrow is an error on burn's GPU backends (found on
+        // wgpu; burn-flex's own kernel never took this path).
+        if len == 0 {
+            let (_, v1) = own.expect("a step with an empty cache attends to its own key");
+            let [b, hkv, rep, dh] = q.dims();
+            return unwrap(wrap::<Self, 4>(v1).expand([b, hkv, rep, dh]));
+        }
         let keys = wrap::<Self, 4>(k).narrow(2, 0, len);
         let values = wrap::<Self, 4>(v).narrow(2, 0, len);
         match own {
@@ -68,10 +76,6 @@ pub trait Kernels: Backend {
             Some((k1, v1)) => {
                 let (k1, v1): (Tensor<Self, 4>, Tensor<Self, 4>) = (wrap(k1), wrap(v1));
                 let own = q.clone().matmul(k1.swap_dims(2, 3)); // [B,Hkv,rep,1]
-                if len == 0 {
-                    let [b, hkv, rep, dh] = q.dims();
-                    return unwrap(v1.expand([b, hkv, rep, dh]));
-                }
                 let p = softmax(Tensor::cat(vec![q.matmul(keys.swap_dims(2, 3)), own], 3), 3);
                 unwrap(p.clone().narrow(3, 0, len).matmul(values) + p.narrow(3, len, 1).matmul(v1))
             }
@@ -403,6 +407,9 @@ where
 
 #[cfg(feature = "cuda")]
 impl Kernels for burn::backend::Cuda<f32, i32> {}
+
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+impl Kernels for burn::backend::Wgpu<f32, i32> {}
 
 #[cfg(feature = "ndarray")]
 impl Kernels for burn::backend::NdArray<f32> {}

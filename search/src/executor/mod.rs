@@ -184,8 +184,10 @@ impl ExecutorConfig {
             return Err("poll_interval_s: must be > 0".into());
         }
         for (i, d) in self.devices.iter().enumerate() {
-            if d != "cpu" && !d.starts_with("cuda") {
-                return Err(format!("devices[{i}]: '{d}' is not a device (cpu, cuda:N)"));
+            if d != "cpu" && !d.starts_with("cuda") && !d.starts_with("wgpu") {
+                return Err(format!(
+                    "devices[{i}]: '{d}' is not a device (cpu, cuda:N, wgpu, wgpu:N)"
+                ));
             }
         }
         if self.slurm.cpus_per_job == 0 {

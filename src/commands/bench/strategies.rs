@@ -132,6 +132,17 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         a.table.display(),
         table.rows.len()
     );
+    let ladder: Vec<String> = table
+        .rung_correlations(0.1)
+        .iter()
+        .map(|(s, all, top)| format!("{s} steps {all:.2} (top decile {top:.2})"))
+        .collect();
+    if !ladder.is_empty() {
+        println!(
+            "the fidelity ladder ranks like the full run (Spearman): {}",
+            ladder.join(", ")
+        );
+    }
     match (sigma, hv_noise) {
         (Some(s), Some(h)) => println!(
             "seed noise: loss σ {s:.4} (mean over genomes of the replicate standard deviation); the table's hypervolume moves by σ {h:.5} with it"
