@@ -380,10 +380,20 @@ fn weights_round_trip_with_spec_names() {
         );
 
         let loaded = HybridLm::<B>::load(&spec, &path, &device()).unwrap();
+        // The weights come back bit for bit.
+        assert_eq!(loaded.to_weights(), model.to_weights());
         let tokens = random_tokens(1, 9, spec.vocab_size, 6);
         let a = model.forward(tokens.clone());
         let b = loaded.forward(tokens);
-        assert_eq!(max_abs(&(a - b)), 0.0);
+        // Two forwards of the same weights: bit-equal on the CPU; a GPU backend may pick
+        // another kernel or reduction order the second time (seen on wgpu: 7e-8).
+        let tol = if cfg!(any(feature = "cuda", feature = "wgpu")) {
+            1e-6 * max_abs(&a)
+        } else {
+            0.0
+        };
+        let diff = max_abs(&(a - b));
+        assert!(diff <= tol, "{diff}");
     }
     let spec = all_kinds_spec(false, 3);
     let good = HybridLm::<B>::init(&spec, 1, &device()).to_weights();

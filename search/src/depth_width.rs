@@ -702,10 +702,12 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
         })
         .collect();
     let front = crate::pareto::frontier(&pts);
-    let count = |layers: &str, names: &[&str]| {
+    // By kind, parsed from the layer string (whatever the spelling it was written with: the
+    // rows use the short ones, `d` for DeltaNet).
+    let count = |layers: &str, kinds: &[LayerKind]| {
         layers
             .split_whitespace()
-            .filter(|k| names.contains(k))
+            .filter(|k| LayerKind::parse(k).is_some_and(|k| kinds.contains(&k)))
             .count()
     };
     let records: Vec<serde_json::Value> = rows
@@ -730,10 +732,10 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
                 "hypervolume": 0.0,
                 "rung": null,
                 "eval_s": r.eval_seconds,
-                "attention": count(&r.layers, &["a", "swa"]),
-                "mamba2": count(&r.layers, &["m2"]),
-                "deltanet": count(&r.layers, &["deltanet", "gdn"]),
-                "ffn": count(&r.layers, &["f"]),
+                "attention": count(&r.layers, &[LayerKind::Attention, LayerKind::Swa]),
+                "mamba2": count(&r.layers, &[LayerKind::Mamba2]),
+                "deltanet": count(&r.layers, &[LayerKind::DeltaNet, LayerKind::GatedDeltaNet]),
+                "ffn": count(&r.layers, &[LayerKind::Ffn]),
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! Export of a campaign's frontier or all candidates, one row per candidate, with polars.
 
 use crate::error::{Error, Result};
+use crate::rank::median;
 use crate::store::{load_records, pareto_flags};
 use polars::prelude::*;
 use std::path::Path;
@@ -93,16 +94,6 @@ fn std(v: &[f64]) -> Option<f64> {
     let m = mean(v)?;
     (v.len() > 1)
         .then(|| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt())
-}
-
-fn median(v: &[f64]) -> Option<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(s[n / 2]),
-        n => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
-    }
 }
 
 /// Training seconds of a run (validation excluded).

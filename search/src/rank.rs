@@ -199,6 +199,17 @@ mod tests {
     }
 }
 
+/// The median (`None` for no values).
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(s[n / 2]),
+        n => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
 /// Mean and the half-width of its 95 % confidence interval (Student's t; 0 for one value).
 pub fn mean_ci95(v: &[f64]) -> (f64, f64) {
     let n = v.len();

@@ -146,3 +146,31 @@ fn study_config_errors_name_the_key() {
         assert!(e.contains(key) && e.contains("dw.toml"), "{key}: {e}");
     }
 }
+
+/// The study's report counts each mixer kind whatever spelling the rows carry: a DeltaNet
+/// study's rows say `d` (the short spelling) and its report used to show no DeltaNet layer.
+#[test]
+fn the_report_counts_every_kind_of_layer() {
+    let text = config().replace(
+        r#"pattern = ["m2", "f"]"#,
+        r#"pattern = ["deltanet", "a", "f"]"#,
+    );
+    let cfg = DepthWidthConfig::from_toml(&text, "dw.toml").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ev = |_e: Event| {};
+    let rows = {
+        let mut s = Study::create(dir.path(), cfg, &text, &mut ev).unwrap();
+        s.run().unwrap();
+        s.rows.clone()
+    };
+    let data = flashnas_search::depth_width::report_data(dir.path()).unwrap();
+    let records = data["records"].as_array().unwrap();
+    assert_eq!(records.len(), rows.len());
+    for (r, row) in records.iter().zip(&rows) {
+        assert_eq!(row.layers.split_whitespace().next(), Some("d"));
+        assert_eq!(r["deltanet"], row.depth, "{r}");
+        assert_eq!(r["attention"], row.depth, "{r}");
+        assert_eq!(r["ffn"], row.depth, "{r}");
+        assert_eq!(r["mamba2"], 0, "{r}");
+    }
+}

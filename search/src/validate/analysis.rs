@@ -7,7 +7,7 @@ use super::{LongRow, Model, PriceRow, ProxyRow, RecheckRow, Role, Validation};
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
 use crate::plot::{Chart, ErrorBar, Series};
-use crate::rank::{mean_ci95, spearman, welch_diff_ci95};
+use crate::rank::{mean_ci95, median, spearman, welch_diff_ci95};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -156,16 +156,6 @@ impl ValidationReport {
             .iter()
             .find(|m| m.key == key)
             .expect("a model of the report")
-    }
-}
-
-fn median(v: &[f64]) -> Option<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(s[n / 2]),
-        n => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
     }
 }
 

@@ -639,9 +639,7 @@ impl<'a> Validation<'a> {
                 row.family,
                 row.repeats,
                 row.width,
-                row.loss()
-                    .map(|l| format!("{l:.4}"))
-                    .unwrap_or_else(|| row.proxy.status.describe())
+                loss_text(row.loss(), &row.proxy)
             )));
             rows.push(row);
             Ok(())
@@ -860,15 +858,19 @@ impl<'a> Validation<'a> {
                 "long [{}/{total}] {} seed {seed}: loss {}",
                 row.index + 1,
                 row.model,
-                row.loss()
-                    .map(|l| format!("{l:.4}"))
-                    .unwrap_or_else(|| row.proxy.status.describe())
+                loss_text(row.loss(), &row.proxy)
             )));
             rows.push(row);
             Ok(())
         })?;
         Ok(rows)
     }
+}
+
+/// A run's loss for a progress line, or why it has none.
+fn loss_text(loss: Option<f64>, proxy: &ProxyResult) -> String {
+    loss.map(|l| format!("{l:.4}"))
+        .unwrap_or_else(|| proxy.status.describe())
 }
 
 /// The plan pinned in `DIR/validate/plan.json` (`campaign` = DIR/validate's parent's folder).
