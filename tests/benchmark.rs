@@ -109,7 +109,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
         );
         assert_eq!(
             row.latency_s.unwrap(),
-            (r.latency_s.unwrap() + t.latency_s.unwrap()) / 2.0
+            (r.latency.seconds.unwrap() + t.latency.seconds.unwrap()) / 2.0
         );
         assert!(row.timing_s >= 0.0 && row.val_s >= 0.0);
         assert_eq!(
@@ -134,7 +134,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
     );
     let over = journal
         .iter()
-        .filter(|r| r.latency_s.unwrap() > 0.0018)
+        .filter(|r| r.latency.seconds.unwrap() > 0.0018)
         .count();
     assert!(
         over > 0 && over < 24,
@@ -159,7 +159,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
         assert_eq!(rs.len(), 12);
         for r in &rs {
             let row = table.get(&key_of(&r.layers, r.width)).unwrap();
-            assert_eq!(r.latency_s, row.latency_s);
+            assert_eq!(r.latency.seconds, row.latency_s);
             match r.status {
                 RecordStatus::OverBudget => {
                     assert!(row.latency_s.unwrap() > 0.0018);
@@ -292,7 +292,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
                 "{why}"
             );
         } else {
-            assert!(r.latency_s.is_some(), "{:?}", r.failure);
+            assert!(r.latency.seconds.is_some(), "{:?}", r.failure);
         }
     }
     assert!(rs.iter().any(|r| r.width == 48) && rs.iter().any(|r| r.width != 48));

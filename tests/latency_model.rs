@@ -75,17 +75,17 @@ fn build_check_and_search_with_a_predictor() {
         cfg.latency.budget_seconds().unwrap()
     };
     for r in &records {
-        let predicted = r.latency_predicted_s.expect("the prediction is journaled");
-        match &r.latency_source {
-            LatencyOrigin::Predicted => assert_eq!(r.latency_s, Some(predicted)),
+        let predicted = r.latency.predicted_s.expect("the prediction is journaled");
+        match &r.latency.source {
+            LatencyOrigin::Predicted => assert_eq!(r.latency.seconds, Some(predicted)),
             LatencyOrigin::MeasuredPredictionUncertain => {
-                assert!(r.latency_s.is_some());
+                assert!(r.latency.seconds.is_some());
             }
             other => panic!("#{}: latency source {other}", r.id),
         }
         assert_eq!(
             r.feasible,
-            r.latency_s.unwrap() <= budget && r.status == "ok"
+            r.latency.seconds.unwrap() <= budget && r.status == "ok"
         );
     }
     let status = ok(bin().arg("status").arg(&dir));

@@ -10,15 +10,18 @@
 pub mod analytic;
 pub mod calibrate;
 pub mod config;
+pub mod device_lock;
 pub mod error;
 pub mod lut;
 pub mod predictor;
+pub mod pricing;
 pub mod profile;
 pub mod stats;
 
 pub use analytic::DeviceModel;
 pub use error::Error;
 pub use lut::LatencyTable;
+pub use pricing::{Latency, LatencyOrigin, Pricer};
 pub use profile::{profile, Profile, ProfileConfig};
 pub use stats::Stats;
 

@@ -163,3 +163,18 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"one\ntwo\n");
     }
 }
+
+/// Resolves a possibly relative path: as given if it exists from the current directory,
+/// else relative to `base` (the config file's directory).
+pub fn resolve_path(p: &str, base: &Path) -> PathBuf {
+    let path = PathBuf::from(p);
+    if path.is_absolute() || path.exists() {
+        return path;
+    }
+    let alt = base.join(&path);
+    if alt.exists() {
+        alt
+    } else {
+        path
+    }
+}

@@ -19,8 +19,7 @@ use crate::strategy::{
     AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
     Strategy, StrategyKind, Submitted, View, WarmSeed,
 };
-use crate::task::{DeviceLock, Latency, Task, TaskResult};
-use flashnas_latency::LatencySource;
+use crate::task::{Latency, Pricer, Task, TaskResult};
 use flashnas_model::{accounting, ArchSpec};
 use flashnas_training::{Dataset, Status};
 use rand::SeedableRng;
@@ -54,6 +53,8 @@ pub struct Campaign<'a> {
     on_event: &'a mut dyn FnMut(Event),
     /// Latency of (layers|width) measured while fitting widths, reused within this run.
     latency_cache: HashMap<String, Latency>,
+    /// Prices candidates in the driver (width fitting) under the campaign's protocol.
+    pricer: Pricer,
     executor: Box<dyn Executor>,
     /// Proposed, not yet admitted, oldest first; admitted strictly in this order.
     pipeline: Pipeline<Pending>,
@@ -142,19 +143,14 @@ impl<'a> Campaign<'a> {
         let executor = cfg.executor.build()?;
         let mut cfg = cfg;
         let reference = cfg.reference_spec(data.vocab_size);
+        let mut pricer = Pricer::new(cfg.latency.clone(), dir, Some(dir), reference.clone());
         if let (Some(r), None) = (&reference, cfg.latency.reference_s) {
             // The unit of calibrated latencies and of budget_ref: measured once, before any
             // evaluation, and pinned in the campaign's config copy so a resume keeps it.
-            let lock = match cfg.latency.source {
-                LatencySource::Analytic => None,
-                _ => DeviceLock::open(dir, &cfg.latency.device).ok(),
-            };
-            let seconds = {
-                let _exclusive = lock.as_ref().map(|k| k.exclusive());
-                crate::task::reference_seconds(r, &cfg.latency, dir)?
-            };
+            let seconds = pricer.reference_seconds().map_err(Error::Latency)?;
             pin_config_value(dir, "latency", "reference_s", toml::Value::Float(seconds))?;
             cfg.latency.reference_s = Some(seconds);
+            pricer.set_reference_s(seconds);
             on_event(Event::Note(format!(
                 "reference model {} (width {}): {seconds:.6} s under the latency protocol{}",
                 r.layer_string(),
@@ -190,6 +186,7 @@ impl<'a> Campaign<'a> {
             executor,
             pipeline: Pipeline::new(cfg.executor.in_flight()),
             latency_cache: HashMap::new(),
+            pricer,
             cfg,
             cycle: 0,
             population: Vec::new(),
@@ -257,15 +254,7 @@ impl<'a> Campaign<'a> {
         if let Some(l) = self.latency_cache.get(&key) {
             return l.clone();
         }
-        let l = &self.cfg.latency;
-        let lock = match l.source {
-            LatencySource::Analytic => None,
-            _ => DeviceLock::open(&self.dir, &l.device).ok(),
-        };
-        let measured = {
-            let _exclusive = lock.as_ref().map(|k| k.exclusive());
-            crate::task::latency_of(spec, l, &self.dir, self.reference.as_ref())
-        };
+        let measured = self.pricer.price(spec);
         if measured.seconds.is_some() {
             self.latency_cache.insert(key, measured.clone());
         }
@@ -430,14 +419,7 @@ impl<'a> Campaign<'a> {
                     (r.key == key && r.spec == spec).then(|| TaskResult {
                         name: id.to_string(),
                         proposal_key: r.proposal_key.clone(),
-                        latency: Latency {
-                            seconds: r.latency_s,
-                            cv: r.latency_cv,
-                            source: r.latency_source.clone(),
-                            raw_s: r.latency_raw_s,
-                            ratio: r.latency_ref,
-                            predicted_s: r.latency_predicted_s,
-                        },
+                        latency: r.latency.clone(),
                         proxy: r.proxy.clone(),
                         eval_seconds: 0.0,
                         worker: format!("reused from {} #{}", w.source, r.id),
@@ -564,12 +546,7 @@ impl<'a> Campaign<'a> {
             genome: q.genome,
             spec: q.spec,
             proxy,
-            latency_s,
-            latency_raw_s: result.latency.raw_s,
-            latency_ref: result.latency.ratio,
-            latency_cv: result.latency.cv,
-            latency_predicted_s: result.latency.predicted_s,
-            latency_source: result.latency.source,
+            latency: result.latency,
             feasible,
             status,
             failure,

@@ -55,8 +55,8 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame> {
         c.f("perplexity", &|r| r.proxy.perplexity),
         c.f("accuracy", &|r| r.proxy.accuracy),
         c.f("recall_accuracy", &|r| r.proxy.recall_accuracy),
-        c.f("latency_s", &|r| r.latency_s),
-        c.s("latency_source", &|r| r.latency_source.to_string()),
+        c.f("latency_s", &|r| r.latency.seconds),
+        c.s("latency_source", &|r| r.latency.source.to_string()),
         c.s("status", &|r| r.status.to_string()),
         c.s("failure", &|r| r.failure.clone().unwrap_or_default()),
         Column::new(
@@ -209,7 +209,7 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
             median(
                 &g.runs
                     .iter()
-                    .filter_map(|r| r.latency_s)
+                    .filter_map(|r| r.latency.seconds)
                     .collect::<Vec<_>>(),
             )
         }),
@@ -217,14 +217,14 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
             median(
                 &g.runs
                     .iter()
-                    .filter_map(|r| r.latency_ref)
+                    .filter_map(|r| r.latency.ratio)
                     .collect::<Vec<_>>(),
             )
         }),
-        col_f("latency_cv", &|g| g.first().latency_cv),
+        col_f("latency_cv", &|g| g.first().latency.cv),
         // (max − min) / median of the replicates' latency sweeps.
         col_f("latency_spread", &|g| {
-            let v: Vec<f64> = g.runs.iter().filter_map(|r| r.latency_s).collect();
+            let v: Vec<f64> = g.runs.iter().filter_map(|r| r.latency.seconds).collect();
             let m = median(&v)?;
             (v.len() > 1).then(|| {
                 (v.iter().copied().fold(f64::MIN, f64::max)
@@ -232,7 +232,7 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
                     / m
             })
         }),
-        col_s("latency_source", &|g| g.first().latency_source.to_string()),
+        col_s("latency_source", &|g| g.first().latency.source.to_string()),
         col_f("val_loss", &|g| mean(&g.over(|r| r.proxy.val_loss))),
         col_f("val_loss_std", &|g| std(&g.over(|r| r.proxy.val_loss))),
         col_u("replicates", &|g| g.runs.len() as u64),

@@ -7,6 +7,7 @@
 //! reported, never silently dropped.
 
 use crate::genome::{Factor, Genome};
+use crate::task::{Latency, LatencyOrigin};
 use flashnas_model::ArchSpec;
 use flashnas_training::ProxyResult;
 use serde::{Deserialize, Serialize};
@@ -116,20 +117,11 @@ pub struct Record {
     pub state_bytes: usize,
     pub spec: ArchSpec,
     pub proxy: ProxyResult,
-    /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
-    pub latency_s: Option<f64>,
-    /// Raw seconds as timed (only when it differs in kind from `latency_s`: calibrated).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_raw_s: Option<f64>,
-    /// Latency in reference units (candidate / reference model), when the campaign has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ref: Option<f64>,
-    pub latency_cv: Option<f64>,
-    pub latency_source: crate::task::LatencyOrigin,
-    /// What the latency predictor said (`source = "predicted"`); beside a measured latency
-    /// it is the predictor's validation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_predicted_s: Option<f64>,
+    /// The candidate's latency and where it came from; the journal spells its fields
+    /// `latency_s`, `latency_raw_s`, `latency_ref`, `latency_cv`, `latency_source`,
+    /// `latency_predicted_s` (see [`journal_latency`]).
+    #[serde(flatten, with = "journal_latency")]
+    pub latency: Latency,
     /// Ran without failure and met the latency budget.
     pub feasible: bool,
     /// `ok` or `failed`.
@@ -153,6 +145,55 @@ fn one() -> usize {
     1
 }
 
+/// A record's [`Latency`] as the journal has always spelled it: flat `latency_*` fields
+/// (task and result files use the struct's own names).
+mod journal_latency {
+    use super::{Latency, LatencyOrigin};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Fields {
+        /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
+        latency_s: Option<f64>,
+        /// Raw seconds as timed (only when it differs in kind from `latency_s`: calibrated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_raw_s: Option<f64>,
+        /// Latency in reference units (candidate / reference model), when the campaign has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ref: Option<f64>,
+        latency_cv: Option<f64>,
+        latency_source: LatencyOrigin,
+        /// What the latency predictor said; beside a measured latency it is the predictor's
+        /// validation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_predicted_s: Option<f64>,
+    }
+
+    pub fn serialize<S: Serializer>(l: &Latency, s: S) -> Result<S::Ok, S::Error> {
+        Fields {
+            latency_s: l.seconds,
+            latency_raw_s: l.raw_s,
+            latency_ref: l.ratio,
+            latency_cv: l.cv,
+            latency_source: l.source.clone(),
+            latency_predicted_s: l.predicted_s,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Latency, D::Error> {
+        let f = Fields::deserialize(d)?;
+        Ok(Latency {
+            seconds: f.latency_s,
+            cv: f.latency_cv,
+            source: f.latency_source,
+            raw_s: f.latency_raw_s,
+            ratio: f.latency_ref,
+            predicted_s: f.latency_predicted_s,
+        })
+    }
+}
+
 impl Record {
     /// Proxy validation loss; failed candidates rank last.
     pub fn loss(&self) -> f64 {
@@ -162,7 +203,7 @@ impl Record {
             .unwrap_or(f64::INFINITY)
     }
     pub fn latency(&self) -> f64 {
-        self.latency_s.unwrap_or(f64::INFINITY)
+        self.latency.seconds.unwrap_or(f64::INFINITY)
     }
     /// The value of an objective (lower is better).
     pub fn objective(&self, o: Objective) -> f64 {

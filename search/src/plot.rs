@@ -361,7 +361,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let trained: Vec<usize> = (0..records.len())
         .filter(|&i| {
             records[i].status == RecordStatus::Ok
-                && records[i].latency_s.is_some()
+                && records[i].latency.seconds.is_some()
                 && records[i].rung.is_none()
         })
         .collect();

@@ -30,7 +30,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                 "depth": r.depth,
                 "params": r.params,
                 "loss": r.proxy.val_loss.filter(|_| r.status == crate::journal::RecordStatus::Ok),
-                "latency_ms": r.latency_s.map(|s| s * 1e3),
+                "latency_ms": r.latency.seconds.map(|s| s * 1e3),
                 "status": r.status.as_str(),
                 "failure": r.failure,
                 "feasible": r.feasible,

@@ -8,12 +8,10 @@
 //! `ignored.log` beside it.
 
 use crate::error::{Error, Result};
-use flashnas_latency::calibrate::WallClock;
 use flashnas_latency::config::LatencyConfig;
-use flashnas_latency::lut::{LatencyTable, LutFile, ValidationRow};
-use flashnas_latency::profile::{calibrated_decode, decode_seconds};
-use flashnas_latency::LatencySource;
-use flashnas_model::backend::{device, parse_device, sync, Compute, Train};
+pub use flashnas_latency::device_lock::{host_name, DeviceLock};
+pub use flashnas_latency::pricing::{untrained_reason, Latency, LatencyOrigin, Pricer};
+use flashnas_model::backend::{device, parse_device, Train};
 use flashnas_model::ArchSpec;
 use flashnas_training::{train, Dataset, ProxyResult, Status, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -43,103 +41,6 @@ pub struct Task {
     pub reference: Option<ArchSpec>,
 }
 
-/// Where a latency figure came from (the journal spells it as a string: `measured`,
-/// `measured (calibrated)`, `lut`, `measured (lut not yet validated)`, `analytic`, `skipped`
-/// or `error: <reason>`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum LatencyOrigin {
-    /// Timed on the device.
-    Measured,
-    /// Timed interleaved with the reference model: `ratio × reference_s`.
-    MeasuredCalibrated,
-    /// Predicted by a validated lookup table.
-    Lut,
-    /// Timed because the lookup table is not validated yet (the timing validates it).
-    MeasuredLutNotValidated,
-    /// The roofline estimate.
-    Analytic,
-    /// The learned predictor, sure enough of it.
-    Predicted,
-    /// Timed because the predictor was unsure or its interval held the budget.
-    MeasuredPredictionUncertain,
-    /// Not priced (the candidate was not evaluated).
-    #[default]
-    Skipped,
-    /// Pricing failed, with the reason.
-    Error(String),
-}
-
-impl LatencyOrigin {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "measured" => Self::Measured,
-            "measured (calibrated)" => Self::MeasuredCalibrated,
-            "lut" => Self::Lut,
-            "measured (lut not yet validated)" => Self::MeasuredLutNotValidated,
-            "analytic" => Self::Analytic,
-            "predicted" => Self::Predicted,
-            "measured (prediction uncertain)" => Self::MeasuredPredictionUncertain,
-            "skipped" => Self::Skipped,
-            _ => Self::Error(s.strip_prefix("error: ")?.to_string()),
-        })
-    }
-}
-
-impl std::fmt::Display for LatencyOrigin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Measured => "measured",
-            Self::MeasuredCalibrated => "measured (calibrated)",
-            Self::Lut => "lut",
-            Self::MeasuredLutNotValidated => "measured (lut not yet validated)",
-            Self::Analytic => "analytic",
-            Self::Predicted => "predicted",
-            Self::MeasuredPredictionUncertain => "measured (prediction uncertain)",
-            Self::Skipped => "skipped",
-            Self::Error(e) => return write!(f, "error: {e}"),
-        })
-    }
-}
-
-impl PartialEq<&str> for LatencyOrigin {
-    fn eq(&self, other: &&str) -> bool {
-        Self::parse(other).as_ref() == Some(self)
-    }
-}
-
-impl Serialize for LatencyOrigin {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for LatencyOrigin {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!("'{s}' is not a latency source (measured, measured (calibrated), lut, measured (lut not yet validated), analytic, skipped, error: …)"))
-        })
-    }
-}
-
-/// A latency figure and where it came from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Latency {
-    /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
-    pub seconds: Option<f64>,
-    pub cv: Option<f64>,
-    pub source: LatencyOrigin,
-    /// Raw seconds as timed (differs from `seconds` when calibrated).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub raw_s: Option<f64>,
-    /// In reference units (candidate / reference), when the campaign has a reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratio: Option<f64>,
-    /// What the predictor said (`source = "predicted"`), also when it was then measured.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predicted_s: Option<f64>,
-}
-
 /// What an evaluation produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
@@ -164,12 +65,7 @@ impl TaskResult {
                 Status::Error { reason },
                 flashnas_model::accounting::param_count(&task.spec),
             ),
-            latency: Latency {
-                seconds: None,
-                cv: None,
-                source: LatencyOrigin::Skipped,
-                ..Default::default()
-            },
+            latency: Latency::skipped(),
             eval_seconds: 0.0,
             worker: executor.into(),
             attempt,
@@ -331,299 +227,6 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Exclusive use of a device for timing: trainers hold it shared, a measurement holds it
-/// exclusively, so no training runs on the device while it is timed. A second lock, the gate,
-/// gives waiting measurements priority over new trainers (no starvation).
-pub struct DeviceLock {
-    main: std::fs::File,
-    gate: std::fs::File,
-}
-
-/// A held [`DeviceLock`]; released on drop.
-pub struct DeviceGuard<'a>(&'a std::fs::File);
-
-impl Drop for DeviceGuard<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}
-
-impl DeviceLock {
-    /// The lock of `device` on this host, kept under `dir/locks/`.
-    pub fn open(dir: &Path, device: &str) -> Result<Self> {
-        let locks = dir.join("locks");
-        std::fs::create_dir_all(&locks).map_err(|e| Error::file(&locks, e))?;
-        let base = format!("{}-{}", host_name(), device.replace(':', "-"));
-        let open = |suffix: &str| {
-            let p = locks.join(format!("{base}.{suffix}"));
-            std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&p)
-                .map_err(|e| Error::file(&p, e))
-        };
-        Ok(Self {
-            main: open("lock")?,
-            gate: open("gate")?,
-        })
-    }
-
-    /// Held while training.
-    pub fn shared(&self) -> DeviceGuard<'_> {
-        let _ = self.gate.lock();
-        let _ = self.main.lock_shared();
-        let _ = self.gate.unlock();
-        DeviceGuard(&self.main)
-    }
-
-    /// Held while timing.
-    pub fn exclusive(&self) -> DeviceGuard<'_> {
-        let _ = self.gate.lock();
-        let _ = self.main.lock();
-        let _ = self.gate.unlock();
-        DeviceGuard(&self.main)
-    }
-}
-
-/// Decode latency of `spec` under the protocol `l` (the device lock must be held exclusively
-/// when the source measures). With `latency.calibrate`, timed against `reference`.
-pub fn latency_of(
-    spec: &ArchSpec,
-    l: &LatencyConfig,
-    base: &Path,
-    reference: Option<&ArchSpec>,
-) -> Latency {
-    if l.calibrate && l.source == LatencySource::Measured {
-        return calibrated_latency(spec, l, reference);
-    }
-    if l.source == LatencySource::Predicted {
-        return predicted_latency(spec, l, base, reference);
-    }
-    let mut out = uncalibrated_latency(spec, l, base);
-    out.raw_s = out.seconds;
-    out.ratio = match (out.seconds, l.reference_s) {
-        (Some(s), Some(r)) => Some(s / r),
-        _ => None,
-    };
-    out
-}
-
-/// The predictor's latency (`ratio × reference_s`), or a calibrated measurement when the
-/// prediction's 95 % interval holds the budget or is wider than allowed; then the prediction
-/// is kept beside the measurement (`predicted_s`), which validates the predictor.
-fn predicted_latency(
-    spec: &ArchSpec,
-    l: &LatencyConfig,
-    base: &Path,
-    reference: Option<&ArchSpec>,
-) -> Latency {
-    let run = || -> Result<Latency, String> {
-        let reference = reference.ok_or("the predictor needs the reference model")?;
-        let unit = l
-            .reference_s
-            .ok_or("the predictor needs latency.reference_s (pinned when the campaign starts)")?;
-        let path = flashnas_training::config::resolve_path(
-            l.model_file
-                .as_deref()
-                .ok_or("latency.model_file missing")?,
-            base,
-        );
-        let model =
-            flashnas_latency::predictor::LatencyModel::load(&path).map_err(|e| e.to_string())?;
-        let want = format!("{} w{}", reference.layer_string(), reference.d_model);
-        let device = flashnas_latency::profile::device_name_of(&l.device);
-        if model.reference != want
-            || model.device != device
-            || model.backend != flashnas_model::backend::backend_name()
-            || (model.protocol.prompt, model.protocol.generate) != (l.prompt, l.generate)
-        {
-            return Err(format!(
-                "{}: built for {}, the campaign runs {device} with reference {want}, prompt {} + generate {}",
-                path.display(),
-                model.key(),
-                l.prompt,
-                l.generate
-            ));
-        }
-        let p = model.predict(spec);
-        let (seconds, lower, upper) = (p.ratio * unit, p.lower * unit, p.upper * unit);
-        let straddles = l.budget_seconds().is_some_and(|b| lower <= b && b <= upper);
-        if straddles || p.uncertainty_pct() > l.predict_max_uncertainty_pct {
-            let mut measured = calibrated_latency(spec, l, Some(reference));
-            if measured.seconds.is_some() {
-                measured.source = LatencyOrigin::MeasuredPredictionUncertain;
-            }
-            measured.predicted_s = Some(seconds);
-            return Ok(measured);
-        }
-        Ok(Latency {
-            seconds: Some(seconds),
-            cv: None,
-            source: LatencyOrigin::Predicted,
-            raw_s: None,
-            ratio: Some(p.ratio),
-            predicted_s: Some(seconds),
-        })
-    };
-    run().unwrap_or_else(|e| Latency {
-        source: LatencyOrigin::Error(e),
-        ..Default::default()
-    })
-}
-
-/// The candidate timed interleaved with the reference: `ratio × reference_s` seconds.
-fn calibrated_latency(spec: &ArchSpec, l: &LatencyConfig, reference: Option<&ArchSpec>) -> Latency {
-    let run = || -> Result<Latency, String> {
-        let reference = reference.ok_or("calibration needs the reference model")?;
-        let unit = l
-            .reference_s
-            .ok_or("calibration needs latency.reference_s (pinned when the campaign starts)")?;
-        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-        let d2 = dev.clone();
-        let c = calibrated_decode::<Compute>(
-            spec,
-            reference,
-            l.prompt,
-            l.generate,
-            l.repeats,
-            &dev,
-            &move || sync(&d2),
-            &mut WallClock::default(),
-        );
-        Ok(Latency {
-            seconds: Some(c.ratio * unit),
-            cv: Some(flashnas_latency::Stats::from_samples(c.ratios).cv),
-            source: LatencyOrigin::MeasuredCalibrated,
-            raw_s: Some(c.raw_s),
-            ratio: Some(c.ratio),
-            predicted_s: None,
-        })
-    };
-    run().unwrap_or_else(|e| Latency {
-        source: LatencyOrigin::Error(e.to_string()),
-        ..Default::default()
-    })
-}
-
-/// Seconds of the reference model under the protocol `l`, uncalibrated (at least 5 repeats
-/// when measured): the unit pinned as `latency.reference_s`.
-pub fn reference_seconds(reference: &ArchSpec, l: &LatencyConfig, base: &Path) -> Result<f64> {
-    let mut l = l.clone();
-    l.calibrate = false;
-    l.repeats = l.repeats.max(5);
-    if l.source == LatencySource::Predicted {
-        l.source = LatencySource::Measured;
-    }
-    let out = uncalibrated_latency(reference, &l, base);
-    out.seconds
-        .ok_or_else(|| Error::Latency(format!("the reference model's latency: {}", out.source)))
-}
-
-fn uncalibrated_latency(spec: &ArchSpec, l: &LatencyConfig, base: &Path) -> Latency {
-    let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
-        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-        let d2 = dev.clone();
-        let s = decode_seconds::<Compute>(
-            spec,
-            l.prompt,
-            l.generate,
-            1,
-            1,
-            l.repeats,
-            &dev,
-            &move || sync(&d2),
-        );
-        Ok((s.median, s.cv))
-    };
-    let out: Result<(f64, Option<f64>, LatencyOrigin), String> = match l.source {
-        LatencySource::Analytic => match flashnas_latency::config::roofline_of(l) {
-            Some(dev) => Ok((
-                dev.decode_seconds(spec, l.prompt, l.generate, 1),
-                None,
-                LatencyOrigin::Analytic,
-            )),
-            None => Err("no roofline device configured".into()),
-        },
-        LatencySource::Measured | LatencySource::Predicted => {
-            measure(spec).map(|(m, cv)| (m, Some(cv), LatencyOrigin::Measured))
-        }
-        LatencySource::Lut => (|| {
-            let path = flashnas_training::config::resolve_path(
-                l.lut_file.as_deref().ok_or("latency.lut_file missing")?,
-                base,
-            );
-            let mut file = if path.exists() {
-                LutFile::load(&path).map_err(|e| e.to_string())?
-            } else {
-                LutFile::default()
-            };
-            let dev_name = flashnas_latency::profile::device_name_of(&l.device);
-            let backend = flashnas_model::backend::backend_name();
-            let protocol = l.lut_protocol();
-            // Only a table of this device model, backend and protocol is reused.
-            let mut table = file
-                .table(&dev_name, backend, &protocol)
-                .cloned()
-                .unwrap_or_else(|| LatencyTable::new(&dev_name, protocol));
-            let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-            let d2 = dev.clone();
-            let s = move || sync(&d2);
-            table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
-            let predicted = table.predict(spec).expect("entries added");
-            let out = if table.usable(l.lut_max_error_pct) {
-                Ok((predicted, None, LatencyOrigin::Lut))
-            } else {
-                // Not (yet) trusted: measure, and let the measurement validate the table.
-                let measured = measure(spec);
-                if let Ok((m, _)) = &measured {
-                    table.validation.push(ValidationRow {
-                        layers: spec.layer_string(),
-                        measured_s: *m,
-                        predicted_s: predicted,
-                        error_pct: 100.0 * (predicted - m).abs() / m,
-                    });
-                }
-                measured.map(|(m, cv)| (m, Some(cv), LatencyOrigin::MeasuredLutNotValidated))
-            };
-            file.insert(table);
-            file.save(&path).map_err(|e| e.to_string())?;
-            out
-        })(),
-    };
-    match out {
-        Ok((s, cv, source)) => Latency {
-            seconds: Some(s),
-            cv,
-            source,
-            ..Default::default()
-        },
-        Err(e) => Latency {
-            source: LatencyOrigin::Error(e.to_string()),
-            ..Default::default()
-        },
-    }
-}
-
-/// Why a candidate priced at `seconds` is left untrained under `l` (latency first: over the
-/// budget, and `train_over_budget` off), or `None` when it is to be trained.
-pub fn untrained_reason(l: &LatencyConfig, seconds: Option<f64>) -> Option<String> {
-    if l.train_over_budget {
-        return None;
-    }
-    let (budget, s) = (l.budget_seconds()?, seconds?);
-    (s > budget).then(|| format!("latency {s:.6} s is over the budget {budget:.6} s"))
-}
-
 /// Trains and times one task. `lock_dir` holds the device locks (the campaign directory).
 pub fn evaluate_task(
     task: &Task,
@@ -641,10 +244,6 @@ pub fn evaluate_task(
         worker: format!("{}:{}", host_name(), std::process::id()),
         attempt: 1,
     };
-    let skipped = || Latency {
-        source: LatencyOrigin::Skipped,
-        ..Default::default()
-    };
     let device_name = device_override
         .map(str::to_string)
         .or_else(|| task.latency.as_ref().map(|l| l.device.clone()))
@@ -653,23 +252,26 @@ pub fn evaluate_task(
         Some(Ok(d)) => d,
         _ => device(),
     };
-    let lock = DeviceLock::open(lock_dir, &device_name).ok();
-    let time_it = |l: &LatencyConfig| {
-        let _exclusive = match l.source {
-            LatencySource::Analytic => None,
-            _ => lock.as_ref().map(|l| l.exclusive()),
-        };
-        latency_of(&task.spec, l, &task.base_dir, task.reference.as_ref())
+    // The pricer holds the device's lock; a task without latency locks the device it trains on.
+    let pricer = task.latency.clone().map(|mut l| {
+        l.device = device_name.clone();
+        Pricer::new(l, &task.base_dir, Some(lock_dir), task.reference.clone())
+    });
+    let own_lock = match &pricer {
+        Some(_) => None,
+        None => DeviceLock::open(lock_dir, &device_name).ok(),
     };
     // Latency first: a candidate already over the budget is not worth its training.
-    let priced = match &task.latency {
-        Some(l) if !l.train_over_budget && l.budget_seconds().is_some() => {
-            Some(task.known_latency.clone().unwrap_or_else(|| time_it(l)))
-        }
+    let priced = match &pricer {
+        Some(p) if !p.config().train_over_budget && p.config().budget_seconds().is_some() => Some(
+            task.known_latency
+                .clone()
+                .unwrap_or_else(|| p.price(&task.spec)),
+        ),
         _ => None,
     };
-    if let (Some(latency), Some(l)) = (&priced, &task.latency) {
-        if let Some(reason) = untrained_reason(l, latency.seconds) {
+    if let (Some(latency), Some(p)) = (&priced, &pricer) {
+        if let Some(reason) = p.untrained_reason(latency.seconds) {
             let params = flashnas_model::accounting::param_count(&task.spec);
             let proxy = ProxyResult::failed(Status::NotTrained { reason }, params);
             return finish(proxy, latency.clone());
@@ -683,16 +285,20 @@ pub fn evaluate_task(
             flashnas_model::accounting::param_count(&task.spec),
         ),
         Ok(data) => {
-            let _shared = lock.as_ref().map(|l| l.shared());
+            let _shared = match (&pricer, &own_lock) {
+                (Some(p), _) => p.training_guard(),
+                (None, Some(l)) => Some(l.shared()),
+                (None, None) => None,
+            };
             train::<Train>(&task.spec, &task.train, &data, &train_device, on_step).0
         }
     };
-    let latency = match (&task.latency, &task.known_latency, priced) {
-        _ if !proxy.status.is_ok() => skipped(),
+    let latency = match (&pricer, &task.known_latency, priced) {
+        _ if !proxy.status.is_ok() => Latency::skipped(),
         (_, _, Some(priced)) => priced,
         (_, Some(known), None) => known.clone(),
-        (None, None, None) => skipped(),
-        (Some(l), None, None) => time_it(l),
+        (None, None, None) => Latency::skipped(),
+        (Some(p), None, None) => p.price(&task.spec),
     };
     finish(proxy, latency)
 }

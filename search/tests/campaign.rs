@@ -225,7 +225,7 @@ fn export_rows_equal_the_journal() {
         let loss: f64 = cells[col("val_loss")].parse().unwrap();
         assert!((loss - r.proxy.val_loss.unwrap()).abs() < 1e-9 * loss.abs().max(1.0));
         let lat: f64 = cells[col("latency_s")].parse().unwrap();
-        assert!((lat - r.latency_s.unwrap()).abs() < 1e-9);
+        assert!((lat - r.latency.seconds.unwrap()).abs() < 1e-9);
     }
     // The frontier export holds exactly the is_pareto rows.
     let fr = dir.path().join("f.parquet");
@@ -381,11 +381,11 @@ fn calibrated_campaign_records_raw_and_relative_latency() {
     assert_eq!(pinned.latency.budget_seconds(), Some(1.5 * unit));
     for r in records.iter().filter(|r| r.status == "ok") {
         let (s, raw, ratio) = (
-            r.latency_s.unwrap(),
-            r.latency_raw_s.unwrap(),
-            r.latency_ref.unwrap(),
+            r.latency.seconds.unwrap(),
+            r.latency.raw_s.unwrap(),
+            r.latency.ratio.unwrap(),
         );
-        assert_eq!(r.latency_source, "measured (calibrated)");
+        assert_eq!(r.latency.source, "measured (calibrated)");
         assert!(raw > 0.0 && ratio > 0.0);
         assert!(
             (s - ratio * unit).abs() <= 1e-12 * s.max(1.0),
@@ -480,10 +480,10 @@ fn over_budget_candidates_are_priced_and_not_trained() {
             // infeasible as a trained one.
             assert_eq!(t.proposal_key, p.proposal_key, "{strategy}");
             assert_eq!((t.parent, t.cycle), (p.parent, p.cycle), "{strategy}");
-            assert_eq!(t.latency_s, p.latency_s, "{strategy}");
+            assert_eq!(t.latency.seconds, p.latency.seconds, "{strategy}");
             assert_eq!(t.feasible, p.feasible, "{strategy}");
             assert_eq!(t.hypervolume, p.hypervolume, "{strategy}");
-            if t.latency_s.unwrap() > 0.003 {
+            if t.latency.seconds.unwrap() > 0.003 {
                 untrained += 1;
                 assert_eq!(t.status, "ok");
                 assert!(t.proxy.steps > 0 && t.proxy.val_loss.is_some());
@@ -557,7 +557,7 @@ fn warm_start_seeds_from_earlier_campaigns_and_reuses_their_results() {
         let (w, b) = (&warmed[k], best[k]);
         assert_eq!((w.origin.as_str(), &w.key), ("warm_start", &b.key));
         assert_eq!(w.proxy, b.proxy);
-        assert_eq!(w.latency_s, b.latency_s);
+        assert_eq!(w.latency.seconds, b.latency.seconds);
         assert_eq!(w.eval_seconds, 0.0);
     }
     assert_ne!(warmed[2].origin, "warm_start");

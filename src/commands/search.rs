@@ -175,7 +175,8 @@ pub(crate) fn run_campaign(
                 record.hypervolume
             ));
             let lat = record
-                .latency_s
+                .latency
+                .seconds
                 .map(|l| format!("{l:.4} s"))
                 .unwrap_or_else(|| "–".into());
             let loss = record
@@ -675,16 +676,16 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let checked: Vec<f64> = records
         .iter()
         .filter_map(|r| {
-            let measured = r.latency_s.filter(|_| {
-                r.latency_source
+            let measured = r.latency.seconds.filter(|_| {
+                r.latency.source
                     == flashnas_search::task::LatencyOrigin::MeasuredPredictionUncertain
             })?;
-            Some(100.0 * (r.latency_predicted_s? - measured).abs() / measured)
+            Some(100.0 * (r.latency.predicted_s? - measured).abs() / measured)
         })
         .collect();
     let predicted = records
         .iter()
-        .filter(|r| r.latency_source == flashnas_search::task::LatencyOrigin::Predicted)
+        .filter(|r| r.latency.source == flashnas_search::task::LatencyOrigin::Predicted)
         .count();
     if predicted + checked.len() > 0 {
         println!(

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where the corpus comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,20 +224,7 @@ impl Default for TrainConfig {
     }
 }
 
-/// Resolves a possibly relative path: as given if it exists from the current directory,
-/// else relative to `base` (the config file's directory).
-pub fn resolve_path(p: &str, base: &Path) -> PathBuf {
-    let path = PathBuf::from(p);
-    if path.is_absolute() || path.exists() {
-        return path;
-    }
-    let alt = base.join(&path);
-    if alt.exists() {
-        alt
-    } else {
-        path
-    }
-}
+pub use flashnas_model::fsio::resolve_path;
 
 impl TrainConfig {
     /// Parses TOML text; `origin` names the file in errors.

@@ -72,12 +72,12 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         state_bytes: 0,
         spec,
         proxy,
-        latency_s: Some(latency),
-        latency_raw_s: Some(latency),
-        latency_ref: None,
-        latency_cv: None,
-        latency_predicted_s: None,
-        latency_source: crate::task::LatencyOrigin::Analytic,
+        latency: crate::task::Latency {
+            seconds: Some(latency),
+            raw_s: Some(latency),
+            source: crate::task::LatencyOrigin::Analytic,
+            ..Default::default()
+        },
         feasible: latency <= 0.5,
         status: RecordStatus::Ok,
         failure: None,

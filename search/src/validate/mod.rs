@@ -35,7 +35,7 @@ use crate::executor::{run_in_order, ExecutorConfig};
 use crate::journal::{Entry, Journal, Record, RecordStatus};
 use crate::lock::FolderLock;
 use crate::store::load_records;
-use crate::task::{DeviceLock, Latency, Task, TaskResult};
+use crate::task::{Latency, Pricer, Task, TaskResult};
 use flashnas_latency::LatencySource;
 use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
@@ -526,19 +526,16 @@ impl<'a> Validation<'a> {
                 rows.len()
             )));
         }
-        let reference = self.reference();
-        let l = self.cfg.latency.clone();
-        let lock = match l.source {
-            LatencySource::Analytic => None,
-            _ => DeviceLock::open(&self.campaign, &l.device).ok(),
-        };
+        let pricer = Pricer::new(
+            self.cfg.latency.clone(),
+            &self.campaign,
+            Some(&self.campaign),
+            self.reference(),
+        );
         for i in rows.len()..total {
             let shape = self.plan.shapes[i].clone();
             let spec = self.shape_spec(&shape);
-            let latency = {
-                let _exclusive = lock.as_ref().map(|k| k.exclusive());
-                crate::task::latency_of(&spec, &l, &self.campaign, reference.as_ref())
-            };
+            let latency = pricer.price(&spec);
             let row = PriceRow {
                 index: i,
                 family: shape.family.clone(),
@@ -743,18 +740,12 @@ impl<'a> Validation<'a> {
         } else {
             self.plan.settings.recheck_rounds
         };
-        let lock = match analytic {
-            true => None,
-            false => DeviceLock::open(&self.campaign, &l.device).ok(),
-        };
+        let pricer = Pricer::new(l, &self.campaign, Some(&self.campaign), reference);
         for (i, m) in models.iter().enumerate().skip(rows.len()) {
             let mut samples = Vec::new();
             let mut source = String::new();
             for _ in 0..rounds {
-                let out = {
-                    let _exclusive = lock.as_ref().map(|k| k.exclusive());
-                    crate::task::latency_of(&m.spec, &l, &self.campaign, reference.as_ref())
-                };
+                let out = pricer.price(&m.spec);
                 source = out.source.to_string();
                 match out.seconds {
                     Some(s) => samples.push(s),
