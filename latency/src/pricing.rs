@@ -142,6 +142,9 @@ pub fn untrained_reason(l: &LatencyConfig, seconds: Option<f64>) -> Option<Strin
     (s > budget).then(|| format!("latency {s:.6} s is over the budget {budget:.6} s"))
 }
 
+/// A timing: median seconds and their coefficient of variation, or why there is none.
+type Timing = Result<(f64, f64), String>;
+
 /// Prices architectures under one latency protocol.
 pub struct Pricer {
     config: LatencyConfig,
@@ -355,7 +358,7 @@ impl Pricer {
     /// Timed on its own (`measured`), from the lookup table (`lut`, timing and adding what
     /// the table lacks) or by the roofline (`analytic`).
     fn uncalibrated(&self, spec: &ArchSpec, l: &LatencyConfig) -> Latency {
-        let measure = |spec: &ArchSpec| -> Result<(f64, f64), String> {
+        let measure = |spec: &ArchSpec| -> Timing {
             let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
             #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
             let d2 = dev.clone();
@@ -383,7 +386,7 @@ impl Pricer {
             LatencySource::Measured | LatencySource::Predicted => {
                 measure(spec).map(|(m, cv)| (m, Some(cv), LatencyOrigin::Measured))
             }
-            LatencySource::Lut => self.from_table(spec, l, &measure),
+            LatencySource::Lut => self.lut_figure(spec, l, &measure),
         };
         match out {
             Ok((s, cv, source)) => Latency {
@@ -399,11 +402,11 @@ impl Pricer {
     /// The lookup table's figure once the table is validated; until then a measurement,
     /// which validates it. The table file is read and written on every call: workers of the
     /// same campaign add to it.
-    fn from_table(
+    fn lut_figure(
         &self,
         spec: &ArchSpec,
         l: &LatencyConfig,
-        measure: &dyn Fn(&ArchSpec) -> Result<(f64, f64), String>,
+        measure: &dyn Fn(&ArchSpec) -> Timing,
     ) -> Result<(f64, Option<f64>, LatencyOrigin), String> {
         let path = resolve_path(
             l.lut_file.as_deref().ok_or("latency.lut_file missing")?,

@@ -119,6 +119,21 @@ fn append_with(
     Ok(())
 }
 
+/// Resolves a possibly relative path: as given if it exists from the current directory,
+/// else relative to `base` (the config file's directory).
+pub fn resolve_path(p: &str, base: &Path) -> PathBuf {
+    let path = PathBuf::from(p);
+    if path.is_absolute() || path.exists() {
+        return path;
+    }
+    let alt = base.join(&path);
+    if alt.exists() {
+        alt
+    } else {
+        path
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,20 +176,5 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"one\n");
         append_durable(&p, b"two\n").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"one\ntwo\n");
-    }
-}
-
-/// Resolves a possibly relative path: as given if it exists from the current directory,
-/// else relative to `base` (the config file's directory).
-pub fn resolve_path(p: &str, base: &Path) -> PathBuf {
-    let path = PathBuf::from(p);
-    if path.is_absolute() || path.exists() {
-        return path;
-    }
-    let alt = base.join(&path);
-    if alt.exists() {
-        alt
-    } else {
-        path
     }
 }

@@ -15,6 +15,7 @@ use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
 use crate::lock::FolderLock;
 use crate::pareto::hypervolume_2d;
+use crate::run_dir::{new_run_dir, pin_config_value};
 use crate::strategy::{
     AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
     Strategy, StrategyKind, Submitted, View, WarmSeed,
@@ -148,7 +149,7 @@ impl<'a> Campaign<'a> {
             // The unit of calibrated latencies and of budget_ref: measured once, before any
             // evaluation, and pinned in the campaign's config copy so a resume keeps it.
             let seconds = pricer.reference_seconds().map_err(Error::Latency)?;
-            pin_config_value(dir, "latency", "reference_s", toml::Value::Float(seconds))?;
+            pin_config_value(dir, "latency", "reference_s", seconds)?;
             cfg.latency.reference_s = Some(seconds);
             pricer.set_reference_s(seconds);
             on_event(Event::Note(format!(
@@ -636,12 +637,7 @@ impl<'a> Campaign<'a> {
             )));
         }
         if evaluations > self.cfg.evaluations {
-            pin_config_value(
-                &self.dir,
-                "",
-                "evaluations",
-                toml::Value::Integer(evaluations as i64),
-            )?;
+            pin_config_value(&self.dir, "", "evaluations", evaluations as i64)?;
             (self.on_event)(Event::Note(format!(
                 "budget raised from {} to {evaluations} evaluations (pinned in config.toml)",
                 self.cfg.evaluations
@@ -742,84 +738,4 @@ pub fn build_strategy(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> 
     }
 }
 
-/// Sets `[table] key = value` (a top-level key when `table` is empty) in `DIR/config.toml`
-/// (the campaign's own copy), atomically.
-pub fn pin_config_value(dir: &Path, table: &str, key: &str, value: toml::Value) -> Result<()> {
-    let path = dir.join("config.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
-    let mut doc: toml::Value = toml::from_str(&text).map_err(|e| Error::file(&path, e))?;
-    let root = doc
-        .as_table_mut()
-        .ok_or_else(|| Error::file(&path, "not a table"))?;
-    let t = if table.is_empty() {
-        root
-    } else {
-        root.entry(table)
-            .or_insert_with(|| toml::Value::Table(Default::default()))
-            .as_table_mut()
-            .ok_or_else(|| Error::file(&path, format!("[{table}] is not a table")))?
-    };
-    t.insert(key.into(), value);
-    let comments: String = text
-        .lines()
-        .take_while(|l| l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let out = format!(
-        "{comments}{}",
-        toml::to_string_pretty(&doc).map_err(|e| Error::file(&path, e))?
-    );
-    flashnas_model::fsio::write_atomic(&path, out.as_bytes())
-        .map_err(|e| Error::write(&path, &e, &format!("flashnas resume {}", dir.display())))
-}
-
 pub use crate::lock::DRIVER_LOCK;
-
-/// Creates a run folder for a new driver: takes the folder's driver lock, refuses a folder
-/// that already holds a journal (`exists` says what to do instead), writes the config copy.
-pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<FolderLock> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, format!("cannot create: {e}")))?;
-    let lock = FolderLock::acquire(dir, DRIVER_LOCK, "driver")?;
-    if dir.join("journal.jsonl").exists() {
-        return Err(Error::AlreadyExists {
-            dir: dir.to_path_buf(),
-            hint: exists.to_string(),
-        });
-    }
-    let config = dir.join("config.toml");
-    // Nothing has run yet: the user starts the same command again once there is room.
-    flashnas_model::fsio::write_atomic(&config, config_text.as_bytes())
-        .map_err(|e| Error::file(&config, flashnas_model::fsio::reason(&e)))?;
-    Ok(lock)
-}
-
-/// `results/<name>-<UTC timestamp>`.
-pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
-    results_dir(&cfg.name)
-}
-
-/// `results/<name>-<UTC timestamp>`.
-pub fn results_dir(name: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (d, s) = (secs / 86400, secs % 86400);
-    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
-    let z = d as i64 + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    PathBuf::from("results").join(format!(
-        "{}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        name,
-        s / 3600,
-        (s % 3600) / 60,
-        s % 60
-    ))
-}

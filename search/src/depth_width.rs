@@ -285,7 +285,7 @@ impl<'a> Study<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self> {
-        let lock = crate::campaign::new_run_dir(
+        let lock = crate::run_dir::new_run_dir(
             dir,
             config_text,
             &format!(

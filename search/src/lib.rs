@@ -18,6 +18,7 @@ pub mod pareto;
 pub mod plot;
 pub mod rank;
 pub mod report;
+pub mod run_dir;
 pub mod scaling;
 pub mod store;
 pub mod strategy;

@@ -1,8 +1,9 @@
 //! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
 
-use super::search::{absolutize_paths, ExecArgs, TaskBars};
+use super::search::{ExecArgs, TaskBars};
 use anyhow::Context;
 use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
+use flashnas_search::run_dir::ConfigText;
 use flashnas_search::Event;
 use std::path::PathBuf;
 
@@ -31,10 +32,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             println!("resuming {}", dir.display());
             let mut study = Study::resume(dir, &mut on_event)?;
             // The grid fixes the order: any executor or worker count gives the same study.
-            a.exec.apply(
-                &mut study.cfg.executor,
-                &mut toml::Value::Table(Default::default()),
-            );
+            a.exec.apply_to(&mut study.cfg.executor);
             bars.set_len(study.cfg.shapes().len());
             let report = study.run()?;
             (dir.clone(), report, study.rows.clone())
@@ -43,21 +41,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(config)
                 .with_context(|| format!("{}: cannot read", config.display()))?;
             let mut cfg = DepthWidthConfig::from_toml(&text, &config.display().to_string())?;
-            let mut value: toml::Value = toml::from_str(&text)?;
-            a.exec.apply(&mut cfg.executor, &mut value);
+            let mut value = ConfigText::parse(&text, config)?;
+            a.exec.apply(&mut cfg.executor, &mut value)?;
             cfg.validate()?;
-            absolutize_paths(config, &mut value)?;
+            value.absolutize_paths()?;
             let copy = format!(
                 "# copied from {} by flashnas depth-width\n{}",
                 config.display(),
-                toml::to_string_pretty(&value)?
+                value.text()
             );
             // The run uses exactly what a resume will read back: the copy.
             let cfg = DepthWidthConfig::from_toml(&copy, &config.display().to_string())?;
             let dir = a
                 .out
                 .clone()
-                .unwrap_or_else(|| flashnas_search::campaign::results_dir(&cfg.name));
+                .unwrap_or_else(|| flashnas_search::run_dir::results_dir(&cfg.name));
             println!(
                 "depth-width study {} ({} shapes) → {}",
                 cfg.name,

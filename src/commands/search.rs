@@ -1,10 +1,9 @@
 //! `flashnas search`, `resume`, `status`, `export`, `plot`: campaigns end to end.
 
-use anyhow::Context;
-use flashnas_search::campaign::default_dir;
 use flashnas_search::campaign::Outcome;
 use flashnas_search::executor::{ExecutorConfig, ExecutorKind};
 use flashnas_search::journal::RecordStatus;
+use flashnas_search::run_dir::{campaign_copy, default_dir, ConfigText, ConfigValue};
 use flashnas_search::store::{count_status, load_records, pareto_flags};
 use flashnas_search::{Campaign, CampaignConfig, Event};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -367,81 +366,6 @@ impl TaskBars {
     }
 }
 
-/// The copy in a campaign directory must stand alone: resolve the data path now.
-/// Makes the relative paths of a config absolute in the copy a run keeps (`train.data.path`,
-/// `train.data.tokenizer`, `latency.lut_file`, `latency.model_file`, `seeds[i].arch`), resolved as the user meant
-/// them: from the current folder, then the config's. The driver, local workers and Slurm jobs
-/// (which start in the run folder) then all read the same files.
-pub(crate) fn absolutize_paths(
-    config: &std::path::Path,
-    value: &mut toml::Value,
-) -> anyhow::Result<()> {
-    let base = config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    let absolute = |p: &str, key: &str, must_exist: bool| -> anyhow::Result<toml::Value> {
-        let found = flashnas_training::config::resolve_path(p, &base);
-        let abs = match std::fs::canonicalize(&found) {
-            Ok(a) => a,
-            Err(_) if !must_exist => {
-                let base = match base.as_os_str().is_empty() {
-                    true => std::env::current_dir()?,
-                    false => std::fs::canonicalize(&base)?,
-                };
-                base.join(p)
-            }
-            Err(_) => anyhow::bail!("{}: {key} '{p}' not found", config.display()),
-        };
-        Ok(toml::Value::String(abs.display().to_string()))
-    };
-    let get = |v: &toml::Value, path: &[&str]| -> Option<String> {
-        path.iter()
-            .try_fold(v, |v, k| v.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    if let Some(p) = get(value, &["train", "data", "path"]) {
-        value["train"]["data"]["path"] = absolute(&p, "train.data.path", true)?;
-    }
-    if let Some(p) = get(value, &["train", "data", "tokenizer"]).filter(|t| t != "byte") {
-        value["train"]["data"]["tokenizer"] = absolute(&p, "train.data.tokenizer", true)?;
-    }
-    // The lookup table is built on first use: it need not exist yet.
-    if let Some(p) = get(value, &["latency", "lut_file"]) {
-        value["latency"]["lut_file"] = absolute(&p, "latency.lut_file", false)?;
-    }
-    // The predictor is read by workers started in other folders.
-    if let Some(p) = get(value, &["latency", "model_file"]) {
-        value["latency"]["model_file"] = absolute(&p, "latency.model_file", true)?;
-    }
-    let n_seeds = value
-        .get("seeds")
-        .and_then(|s| s.as_array())
-        .map_or(0, |a| a.len());
-    for i in 0..n_seeds {
-        if let Some(p) = value["seeds"][i].get("arch").and_then(|a| a.as_str()) {
-            let key = format!("seeds[{i}].arch");
-            value["seeds"][i]["arch"] = absolute(p, &key, true)?;
-        }
-    }
-    if let Some(p) = get(value, &["executor", "table"]) {
-        value["executor"]["table"] = absolute(&p, "executor.table", true)?;
-    }
-    if let Some(p) = get(value, &["executor", "surrogate"]) {
-        value["executor"]["surrogate"] = absolute(&p, "executor.surrogate", true)?;
-    }
-    let n_from = value
-        .get("warm_start")
-        .and_then(|w| w.get("from"))
-        .and_then(|f| f.as_array())
-        .map_or(0, |a| a.len());
-    for i in 0..n_from {
-        if let Some(p) = value["warm_start"]["from"][i].as_str() {
-            let key = format!("warm_start.from[{i}]");
-            value["warm_start"]["from"][i] = absolute(p, &key, true)?;
-        }
-    }
-    Ok(())
-}
-
 /// `--executor`: a kind, or `table:PATH`, or `surrogate:PATH`.
 #[derive(Debug, Clone)]
 pub struct ExecutorChoice {
@@ -502,98 +426,37 @@ impl ExecArgs {
     }
 
     /// Applies `--executor` / `--workers` to a config and to the copy written beside the run.
-    pub(crate) fn apply(&self, executor: &mut ExecutorConfig, value: &mut toml::Value) {
+    pub(crate) fn apply(
+        &self,
+        executor: &mut ExecutorConfig,
+        copy: &mut ConfigText,
+    ) -> flashnas_search::Result<()> {
+        self.apply_to(executor);
         if let Some(c) = &self.executor {
-            let k = c.kind;
-            executor.kind = k;
-            set_executor_key(
-                value,
-                "kind",
-                toml::Value::String(format!("{k:?}").to_lowercase()),
-            );
+            copy.set("executor", "kind", format!("{:?}", c.kind).to_lowercase())?;
             if let Some(t) = &c.table {
-                executor.table = Some(t.clone());
-                set_executor_key(value, "table", toml::Value::String(t.clone()));
+                copy.set("executor", "table", t.as_str())?;
             }
             if let Some(t) = &c.surrogate {
-                executor.surrogate = Some(t.clone());
-                set_executor_key(value, "surrogate", toml::Value::String(t.clone()));
+                copy.set("executor", "surrogate", t.as_str())?;
             }
         }
         if let Some(w) = self.workers {
-            executor.workers = w;
-            set_executor_key(value, "workers", toml::Value::Integer(w as i64));
+            copy.set("executor", "workers", w as i64)?;
         }
+        Ok(())
     }
-}
-
-/// Sets `executor.<key>` in the config copy.
-pub(crate) fn set_executor_key(value: &mut toml::Value, key: &str, v: toml::Value) {
-    let table = value
-        .as_table_mut()
-        .expect("table")
-        .entry("executor")
-        .or_insert_with(|| toml::Value::Table(Default::default()));
-    if let Some(t) = table.as_table_mut() {
-        t.insert(key.into(), v);
-    }
-}
-
-/// The campaign's own copy of `config` with `overrides` (`(table, key, value)`, table `""` for
-/// a top-level key) and the executor flags applied, `in_flight` pinned and relative paths made
-/// absolute; and the config parsed from exactly that copy (what a resume reads back).
-pub(crate) fn campaign_copy(
-    config: &std::path::Path,
-    overrides: &[(&str, &str, toml::Value)],
-    exec: &ExecArgs,
-    tool: &str,
-) -> anyhow::Result<(CampaignConfig, String)> {
-    let text = std::fs::read_to_string(config)
-        .with_context(|| format!("{}: cannot read", config.display()))?;
-    // Parsed first so that errors name the user's file and key.
-    CampaignConfig::from_toml(&text, &config.display().to_string())?;
-    let mut value: toml::Value = toml::from_str(&text)?;
-    for (table, key, v) in overrides {
-        let root = value.as_table_mut().expect("table");
-        let t = if table.is_empty() {
-            root
-        } else {
-            root.entry(table.to_string())
-                .or_insert_with(|| toml::Value::Table(Default::default()))
-                .as_table_mut()
-                .with_context(|| format!("{}: [{table}] is not a table", config.display()))?
-        };
-        t.insert(key.to_string(), v.clone());
-    }
-    let mut cfg: CampaignConfig = value.clone().try_into()?;
-    exec.apply(&mut cfg.executor, &mut value);
-    cfg.validate()?;
-    // The trajectory depends on in_flight: pin it so a resume with other workers replays it.
-    let in_flight = cfg.executor.in_flight();
-    set_executor_key(
-        &mut value,
-        "in_flight",
-        toml::Value::Integer(in_flight as i64),
-    );
-    absolutize_paths(config, &mut value)?;
-    let copy = format!(
-        "# copied from {} by flashnas {tool}\n{}",
-        config.display(),
-        toml::to_string_pretty(&value)?
-    );
-    let cfg = CampaignConfig::from_toml(&copy, &config.display().to_string())?;
-    Ok((cfg, copy))
 }
 
 pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     let mut overrides = Vec::new();
     if let Some(s) = a.seed {
-        overrides.push(("", "seed", toml::Value::Integer(s as i64)));
+        overrides.push(("", "seed", ConfigValue::from(s as i64)));
     }
     if let Some(b) = a.budget {
-        overrides.push(("", "evaluations", toml::Value::Integer(b as i64)));
+        overrides.push(("", "evaluations", ConfigValue::from(b as i64)));
     }
-    let (cfg, copy) = campaign_copy(&a.config, &overrides, &a.exec, "search")?;
+    let (cfg, copy) = campaign_copy(&a.config, &overrides, &|e, c| a.exec.apply(e, c), "search")?;
     let dir = a.out.unwrap_or_else(|| default_dir(&cfg));
     println!("campaign {} → {}", cfg.name, dir.display());
     let outcome = run_campaign(|ev| {

@@ -4,9 +4,9 @@
 //! `flashnas bench strategies`). The evaluation is a campaign with `strategy = "all"`, so it
 //! runs on any executor and resumes like any campaign.
 
-use super::search::{campaign_copy, run_campaign, summary, ExecArgs};
-use flashnas_search::campaign::default_dir;
+use super::search::{run_campaign, summary, ExecArgs};
 use flashnas_search::config::StrategyKind;
+use flashnas_search::run_dir::{campaign_copy, default_dir, ConfigText};
 use flashnas_search::{Campaign, CampaignConfig, Genome};
 use std::path::PathBuf;
 
@@ -62,15 +62,12 @@ fn run_replicate(dir: &std::path::Path, k: u64, a: &Args) -> anyhow::Result<()> 
     }
     // Replicate 0's config with `replicate = k`: the same proposals, another training seed.
     let text = std::fs::read_to_string(dir.join("config.toml"))?;
-    let mut value: toml::Value = toml::from_str(&text)?;
-    value
-        .as_table_mut()
-        .expect("table")
-        .insert("replicate".into(), toml::Value::Integer(k as i64));
+    let mut value = ConfigText::parse(&text, &dir.join("config.toml"))?;
+    value.set("", "replicate", k as i64)?;
     let copy = format!(
         "# replicate {k} of {} (flashnas tabulate --replicates)\n{}",
         dir.display(),
-        toml::to_string_pretty(&value)?
+        value.text()
     );
     let cfg = CampaignConfig::from_toml(&copy, &rep.display().to_string())?;
     println!("tabulating replicate {k} → {}", rep.display());
@@ -126,8 +123,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             return Ok(());
         }
         // A table holds every genome's figures, whatever the budget a later campaign sets.
-        let overrides = [("latency", "train_over_budget", toml::Value::Boolean(true))];
-        let (cfg, copy) = campaign_copy(config, &overrides, &a.exec, "tabulate")?;
+        let overrides = [("latency", "train_over_budget", true.into())];
+        let (cfg, copy) =
+            campaign_copy(config, &overrides, &|e, c| a.exec.apply(e, c), "tabulate")?;
         if cfg.train.rungs.is_empty() {
             println!("note: train.rungs is empty: the table has the full run's loss only (no fidelity ladder)");
         }

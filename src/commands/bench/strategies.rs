@@ -162,7 +162,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let out = a
         .out
         .clone()
-        .unwrap_or_else(|| flashnas_search::campaign::results_dir("bench-strategies"));
+        .unwrap_or_else(|| flashnas_search::run_dir::results_dir("bench-strategies"));
     std::fs::create_dir_all(&out)?;
     let work = tempfile::tempdir_in(&out)?;
     let jobs: Vec<(StrategyKind, u64)> = strategies
