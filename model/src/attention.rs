@@ -11,6 +11,7 @@
 //!   (`[B, Hkv, H/Hkv, Dh]`), so repeated K/V are never materialized.
 
 use crate::kernels::{self, write_axis2, AttentionOpts, Kernels};
+use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::rope::RopeTable;
 use crate::spec::AttentionConfig;
@@ -20,6 +21,26 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+
+/// Global causal attention.
+pub const ATTENTION: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::Attention,
+    name: "attention",
+    short: "a",
+    section: "attention",
+    module: "self_attn",
+    family: Family::Attention,
+};
+
+/// Sliding-window attention (same weights as `attention`, a window).
+pub const SWA: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::Swa,
+    name: "swa",
+    short: "swa",
+    section: "attention",
+    module: "self_attn",
+    family: Family::Attention,
+};
 
 /// Keys and values a later query may attend to, in preallocated slots written in place.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
 use crate::kernels::{self, Kernels};
+use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::short_conv::causal_conv_silu;
 use crate::spec::DeltaNetConfig;
@@ -14,6 +15,16 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+
+/// DeltaNet (weights under `gla`, as Nemotron-Flash names them).
+pub const DELTANET: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::DeltaNet,
+    name: "deltanet",
+    short: "d",
+    section: "deltanet",
+    module: "gla",
+    family: Family::DeltaNet,
+};
 
 /// Decode state of one DeltaNet (or Gated DeltaNet) sublayer.
 #[derive(Debug, Clone)]

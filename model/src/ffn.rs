@@ -1,6 +1,7 @@
 //! SwiGLU FFN (§4): `down(silu(gate(x)) ⊙ up(x))`, no biases, stateless.
 
 use crate::kernels::{self, Kernels};
+use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::spec::FfnConfig;
 use crate::tensors::{Init, TensorSpec};
@@ -8,6 +9,16 @@ use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+
+/// The SwiGLU FFN.
+pub const FFN: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::Ffn,
+    name: "ffn",
+    short: "f",
+    section: "ffn",
+    module: "ffn",
+    family: Family::Ffn,
+};
 
 #[derive(Module, Debug)]
 pub struct Ffn<B: Backend> {

@@ -5,6 +5,7 @@
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
 use crate::deltanet::DeltaState;
 use crate::kernels::{self, Kernels};
+use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::short_conv::causal_conv_silu;
 use crate::spec::GatedDeltaNetConfig;
@@ -15,6 +16,16 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::{sigmoid, softplus};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+
+/// Gated DeltaNet.
+pub const GATED_DELTANET: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::GatedDeltaNet,
+    name: "gated_deltanet",
+    short: "gdn",
+    section: "gated_deltanet",
+    module: "gdn",
+    family: Family::DeltaNet,
+};
 
 #[derive(Module, Debug)]
 pub struct GatedDeltaNet<B: Backend> {

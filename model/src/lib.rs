@@ -12,6 +12,7 @@ pub mod fsio;
 pub mod gated_deltanet;
 pub mod init;
 pub mod kernels;
+pub mod kind;
 pub mod linear;
 pub mod lm;
 pub mod mamba2;

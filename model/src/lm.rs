@@ -88,14 +88,7 @@ fn norm_name(i: usize, kind: LayerKind) -> String {
 }
 
 fn op_prefix(i: usize, kind: LayerKind) -> String {
-    let module = match kind {
-        LayerKind::Attention | LayerKind::Swa => "self_attn",
-        LayerKind::Mamba2 => "mamba",
-        LayerKind::DeltaNet => "gla",
-        LayerKind::GatedDeltaNet => "gdn",
-        LayerKind::Ffn => "ffn",
-    };
-    format!("model.layers.{i}.{module}")
+    format!("model.layers.{i}.{}", kind.descriptor().module)
 }
 
 /// Every tensor of the architecture, with its §10 name, shape and §9 init. The spec must be

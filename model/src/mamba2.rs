@@ -2,6 +2,7 @@
 //! RMSNorm (gate first, then per-group norm), out-projection.
 
 use crate::kernels::{self, Kernels};
+use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::rms_norm::rms_normalize;
 use crate::short_conv::causal_conv_silu;
@@ -14,6 +15,16 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::softplus;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+
+/// Mamba2.
+pub const MAMBA2: KindDescriptor = KindDescriptor {
+    kind: crate::spec::LayerKind::Mamba2,
+    name: "mamba2",
+    short: "m2",
+    section: "mamba2",
+    module: "mamba",
+    family: Family::Mamba2,
+};
 
 /// Decode state of one Mamba2 sublayer.
 #[derive(Debug, Clone)]

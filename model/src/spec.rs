@@ -46,41 +46,28 @@ impl LayerKind {
         LayerKind::Ffn,
     ];
 
+    /// The token mixers (every kind but the FFN).
+    pub const MIXERS: [LayerKind; 5] = [
+        LayerKind::Attention,
+        LayerKind::Swa,
+        LayerKind::Mamba2,
+        LayerKind::DeltaNet,
+        LayerKind::GatedDeltaNet,
+    ];
+
     /// Canonical spelling used in the JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            LayerKind::Attention => "attention",
-            LayerKind::Swa => "swa",
-            LayerKind::Mamba2 => "mamba2",
-            LayerKind::DeltaNet => "deltanet",
-            LayerKind::GatedDeltaNet => "gated_deltanet",
-            LayerKind::Ffn => "ffn",
-        }
+        self.descriptor().name
     }
 
     /// Short spelling, in the style of Nemotron-Flash `layer_types` (`a m2 f …`).
     pub fn short(self) -> &'static str {
-        match self {
-            LayerKind::Attention => "a",
-            LayerKind::Swa => "swa",
-            LayerKind::Mamba2 => "m2",
-            LayerKind::DeltaNet => "d",
-            LayerKind::GatedDeltaNet => "gdn",
-            LayerKind::Ffn => "f",
-        }
+        self.descriptor().short
     }
 
     /// Parses the canonical names and the NF `layer_types` spellings.
     pub fn parse(s: &str) -> Option<LayerKind> {
-        Some(match s {
-            "attention" | "a" => LayerKind::Attention,
-            "swa" => LayerKind::Swa,
-            "mamba2" | "m2" => LayerKind::Mamba2,
-            "deltanet" | "d" => LayerKind::DeltaNet,
-            "gated_deltanet" | "gdn" => LayerKind::GatedDeltaNet,
-            "ffn" | "f" => LayerKind::Ffn,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| k.descriptor().spells(s))
     }
 
     pub fn is_mixer(self) -> bool {
@@ -89,13 +76,7 @@ impl LayerKind {
 
     /// The section of the Arch JSON this kind reads.
     pub fn section(self) -> &'static str {
-        match self {
-            LayerKind::Attention | LayerKind::Swa => "attention",
-            LayerKind::Mamba2 => "mamba2",
-            LayerKind::DeltaNet => "deltanet",
-            LayerKind::GatedDeltaNet => "gated_deltanet",
-            LayerKind::Ffn => "ffn",
-        }
+        self.descriptor().section
     }
 }
 

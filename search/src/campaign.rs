@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, ExecutorConfig, Pipeline};
 use crate::genome::{Genome, WidthRule};
-use crate::journal::{Checkpoint, Journal, Origin, Record, RecordStatus};
+use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record};
 use crate::lock::FolderLock;
 use crate::pareto::hypervolume_2d;
 use crate::run_dir::{new_run_dir, pin_config_value};
@@ -21,8 +21,8 @@ use crate::strategy::{
     Strategy, StrategyKind, Submitted, View, WarmSeed,
 };
 use crate::task::{Latency, Pricer, Task, TaskResult};
-use flashnas_model::{accounting, ArchSpec};
-use flashnas_training::{Dataset, Status};
+use flashnas_model::ArchSpec;
+use flashnas_training::Dataset;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{HashMap, VecDeque};
@@ -515,49 +515,23 @@ impl<'a> Campaign<'a> {
             (None, Some(r)) => r,
             (None, None) => unreachable!("a new candidate is submitted with its task"),
         };
-        let proxy = result.proxy;
-        let latency_s = result.latency.seconds;
-        let failure = match (&proxy.status, latency_s) {
-            (Status::Ok, Some(_)) => None,
-            (Status::Ok, None) => Some(format!("latency {}", result.latency.source)),
-            (s, _) => Some(s.describe()),
-        };
-        let status = match (&failure, &proxy.status) {
-            (None, _) => RecordStatus::Ok,
-            (Some(_), Status::NotTrained { .. }) => RecordStatus::OverBudget,
-            (Some(_), _) => RecordStatus::Failed,
-        };
-        let feasible = failure.is_none() && latency_s.is_some_and(|l| l <= self.budget_s());
-        let context = self.cfg.latency.prompt + self.cfg.latency.generate;
         let p = q.proposal;
-        let record = Record {
+        let candidate = Evaluated {
             id: q.id,
             cycle: p.cycle,
             parent: p.parent,
             second_parent: p.second_parent,
             origin: p.origin,
             mutation: p.mutation,
+            rung: p.rung,
             proposal_key: self.fidelity_key(p.genome.key(), p.rung),
             key: q.key,
-            layers: q.spec.layer_string(),
-            width: q.genome.width,
-            depth: q.genome.depth(),
-            params: accounting::param_count(&q.spec),
-            state_bytes: accounting::state_bytes(&q.spec, context),
             genome: q.genome,
             spec: q.spec,
-            proxy,
-            latency: result.latency,
-            feasible,
-            status,
-            failure,
-            frontier_size: 0,
-            hypervolume: 0.0,
-            seed: self.cfg.seed,
-            eval_seconds: result.eval_seconds,
-            attempts: result.attempt,
-            rung: p.rung,
         };
+        let context = self.cfg.latency.prompt + self.cfg.latency.generate;
+        let record =
+            Record::from_result(candidate, result, self.budget_s(), context, self.cfg.seed);
         self.admit(record, false)
     }
 

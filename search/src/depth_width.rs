@@ -702,19 +702,11 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
         })
         .collect();
     let front = crate::pareto::frontier(&pts);
-    // By kind, parsed from the layer string (whatever the spelling it was written with: the
-    // rows use the short ones, `d` for DeltaNet).
-    let count = |layers: &str, kinds: &[LayerKind]| {
-        layers
-            .split_whitespace()
-            .filter(|k| LayerKind::parse(k).is_some_and(|k| kinds.contains(&k)))
-            .count()
-    };
     let records: Vec<serde_json::Value> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            serde_json::json!({
+            let mut row = serde_json::json!({
                 "id": r.id,
                 "origin": "grid",
                 "layers": r.layers,
@@ -732,15 +724,16 @@ pub fn report_data(dir: &Path) -> Result<serde_json::Value> {
                 "hypervolume": 0.0,
                 "rung": null,
                 "eval_s": r.eval_seconds,
-                "attention": count(&r.layers, &[LayerKind::Attention, LayerKind::Swa]),
-                "mamba2": count(&r.layers, &[LayerKind::Mamba2]),
-                "deltanet": count(&r.layers, &[LayerKind::DeltaNet, LayerKind::GatedDeltaNet]),
-                "ffn": count(&r.layers, &[LayerKind::Ffn]),
-            })
+            });
+            // By kind, parsed from the layer string (the rows use the short spellings).
+            let kinds = r.layers.split_whitespace().filter_map(LayerKind::parse);
+            crate::report::add_family_counts(&mut row, kinds);
+            row
         })
         .collect();
     Ok(serde_json::json!({
         "kind": "study",
+        "families": crate::report::families(),
         "name": cfg.name,
         "budget_evaluations": cfg.shapes().len(),
         "budget_ms": budget.is_finite().then_some(budget * 1e3),

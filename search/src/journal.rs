@@ -7,9 +7,11 @@
 //! reported, never silently dropped.
 
 use crate::genome::{Factor, Genome};
-use crate::task::{Latency, LatencyOrigin};
+use crate::task::{Latency, LatencyOrigin, TaskResult};
+use flashnas_model::accounting;
 use flashnas_model::ArchSpec;
 use flashnas_training::ProxyResult;
+use flashnas_training::Status;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -143,6 +145,77 @@ pub struct Record {
 
 fn one() -> usize {
     1
+}
+
+/// A candidate as the driver knows it when its result comes in: where it came from (the
+/// proposal) and what was evaluated (the genome with its fitted width, the spec).
+pub struct Evaluated {
+    pub id: usize,
+    pub cycle: usize,
+    pub parent: Option<usize>,
+    pub second_parent: Option<usize>,
+    pub origin: Origin,
+    pub mutation: Option<Factor>,
+    pub rung: Option<usize>,
+    /// The proposal's identity at its fidelity (what resume matches on).
+    pub proposal_key: String,
+    pub key: String,
+    pub genome: Genome,
+    pub spec: ArchSpec,
+}
+
+impl Record {
+    /// The journal record of an evaluation: its status (ok; over the budget, untrained;
+    /// failed, with the reason), feasibility under `budget_s`, the model's size and its
+    /// decode state after `context` tokens. Frontier figures are filled in on admission.
+    pub fn from_result(
+        c: Evaluated,
+        result: TaskResult,
+        budget_s: f64,
+        context: usize,
+        seed: u64,
+    ) -> Self {
+        let proxy = result.proxy;
+        let failure = match (&proxy.status, result.latency.seconds) {
+            (Status::Ok, Some(_)) => None,
+            (Status::Ok, None) => Some(format!("latency {}", result.latency.source)),
+            (s, _) => Some(s.describe()),
+        };
+        let status = match (&failure, &proxy.status) {
+            (None, _) => RecordStatus::Ok,
+            (Some(_), Status::NotTrained { .. }) => RecordStatus::OverBudget,
+            (Some(_), _) => RecordStatus::Failed,
+        };
+        let feasible = failure.is_none() && result.latency.seconds.is_some_and(|l| l <= budget_s);
+        Record {
+            id: c.id,
+            cycle: c.cycle,
+            parent: c.parent,
+            second_parent: c.second_parent,
+            origin: c.origin,
+            mutation: c.mutation,
+            proposal_key: c.proposal_key,
+            key: c.key,
+            layers: c.spec.layer_string(),
+            width: c.genome.width,
+            depth: c.genome.depth(),
+            params: accounting::param_count(&c.spec),
+            state_bytes: accounting::state_bytes(&c.spec, context),
+            genome: c.genome,
+            spec: c.spec,
+            proxy,
+            latency: result.latency,
+            feasible,
+            status,
+            failure,
+            frontier_size: 0,
+            hypervolume: 0.0,
+            seed,
+            eval_seconds: result.eval_seconds,
+            attempts: result.attempt,
+            rung: c.rung,
+        }
+    }
 }
 
 /// A record's [`Latency`] as the journal has always spelled it: flat `latency_*` fields

@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
 use crate::store::{count_status, load_records, pareto_flags};
+use flashnas_model::LayerKind;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -519,22 +520,19 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
             .spec
             .layers
             .iter()
+            .filter(|l| l.kind.is_mixer())
             .map(|l| l.kind.name())
-            .filter(|k| *k != "ffn")
             .collect();
         match kinds.len() {
             1 => kinds.into_iter().next().unwrap_or("").to_string(),
             _ => "mixed".to_string(),
         }
     };
-    let groups = [
-        "attention",
-        "swa",
-        "mamba2",
-        "deltanet",
-        "gated_deltanet",
-        "mixed",
-    ];
+    let groups: Vec<&str> = LayerKind::MIXERS
+        .iter()
+        .map(|k| k.name())
+        .chain(["mixed"])
+        .collect();
     let by_mix: Vec<Series> = groups
         .iter()
         .enumerate()

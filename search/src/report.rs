@@ -10,17 +10,35 @@
 use crate::config::CampaignConfig;
 use crate::journal::Record;
 use crate::store::pareto_flags;
+use flashnas_model::kind::Family;
 use serde_json::json;
 
 /// The data the page draws (also what `flashnas serve` answers at `/data.json`).
+/// The layer families the page groups and colours by (from the kinds' descriptors).
+pub fn families() -> serde_json::Value {
+    Family::ALL
+        .iter()
+        .map(|f| json!({"name": f.name(), "label": f.label(), "colour": f.colour(), "mixer": *f != Family::Ffn}))
+        .collect()
+}
+
+/// Adds one count per layer family (`attention`, `mamba2`, `deltanet`, `ffn`) to a page row.
+pub fn add_family_counts(
+    row: &mut serde_json::Value,
+    kinds: impl IntoIterator<Item = flashnas_model::LayerKind>,
+) {
+    for (f, n) in Family::counts(kinds) {
+        row[f.name()] = json!(n);
+    }
+}
+
 pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json::Value {
     let flags = pareto_flags(cfg, records);
     let rows: Vec<serde_json::Value> = records
         .iter()
         .zip(&flags)
         .map(|(r, &frontier)| {
-            let count = |k: &str| r.spec.layers.iter().filter(|l| l.kind.name() == k).count();
-            json!({
+            let mut row = json!({
                 "id": r.id,
                 "origin": r.origin.as_str(),
                 "layers": r.layers,
@@ -38,15 +56,14 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                 "hypervolume": r.hypervolume,
                 "rung": r.rung,
                 "eval_s": r.eval_seconds,
-                "attention": count("attention") + count("swa"),
-                "mamba2": count("mamba2"),
-                "deltanet": count("deltanet") + count("gated_deltanet"),
-                "ffn": count("ffn"),
-            })
+            });
+            add_family_counts(&mut row, r.spec.layers.iter().map(|l| l.kind));
+            row
         })
         .collect();
     json!({
         "kind": "campaign",
+        "families": families(),
         "name": cfg.name,
         "strategy": format!("{:?}", cfg.strategy).to_lowercase(),
         "seed": cfg.seed,
@@ -145,9 +162,11 @@ tr.over_budget td { color: #888; }
 document.body.dataset.errors = "";
 window.addEventListener("error", e => { document.body.dataset.errors += (e.message || "error") + ";"; });
 const NS = "http://www.w3.org/2000/svg";
-const KINDS = ["attention", "mamba2", "deltanet", "ffn"];
-const COLORS = {attention: "#d62728", mamba2: "#1f77b4", deltanet: "#2ca02c", mixed: "#9467bd"};
 let DATA = JSON.parse(document.getElementById("data").textContent);
+// Layer families (name, label, colour) come with the data, from the kinds' descriptors.
+const FAMILIES = DATA.families || [];
+const MIXERS = FAMILIES.filter(f => f.mixer).map(f => f.name);
+const COLORS = Object.fromEntries(FAMILIES.filter(f => f.mixer).map(f => [f.name, f.colour]).concat([["mixed", "#9467bd"]]));
 let sortKey = "id", sortUp = true;
 
 function el(tag, attrs, parent) {
@@ -195,8 +214,7 @@ function range(vals, pad) {
   return {lo: lo - p, hi: hi + p};
 }
 function composition(r) {
-  const m = {attention: r.attention, mamba2: r.mamba2, deltanet: r.deltanet};
-  const top = Object.keys(m).filter(k => m[k] > 0);
+  const top = MIXERS.filter(k => r[k] > 0);
   return top.length === 1 ? top[0] : "mixed";
 }
 function tip(e, r) {
@@ -268,9 +286,9 @@ function drawHv() {
 // loss and latency; colour by loss (dark = low), dashed when over the budget.
 function drawParallel() {
   const host = document.getElementById("parallel"); host.innerHTML = "";
-  const dims = [["stages", "stages"], ["width", "width"], ["depth", "depth"],
-    ["attention", "attention"], ["mamba2", "mamba2"], ["deltanet", "deltanet (+gated)"],
-    ["ffn", "FFNs"], ["params", "params"], ["latency_ms", "latency ms"], ["loss", "loss"]];
+  const dims = [["stages", "stages"], ["width", "width"], ["depth", "depth"]]
+    .concat(FAMILIES.map(f => [f.name, f.label]))
+    .concat([["params", "params"], ["latency_ms", "latency ms"], ["loss", "loss"]]);
   const rs = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null);
   const W = Math.max(760, dims.length * 96), H = 300, T = 30, B = 30;
   const svg = el("svg", {width: W, height: H}, host);

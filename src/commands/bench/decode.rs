@@ -128,17 +128,12 @@ fn step_bytes(spec: &ArchSpec, prompt: usize, g: usize) -> f64 {
 
 pub fn run(a: DecodeArgs) -> anyhow::Result<()> {
     let kinds: Vec<String> = if a.kinds.is_empty() {
-        [
-            "attention",
-            "swa",
-            "mamba2",
-            "deltanet",
-            "gated_deltanet",
-            "mixed",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        flashnas_model::LayerKind::MIXERS
+            .iter()
+            .map(|k| k.name())
+            .chain(["mixed"])
+            .map(|s| s.to_string())
+            .collect()
     } else {
         a.kinds.clone()
     };

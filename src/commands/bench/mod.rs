@@ -162,9 +162,9 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn model(a: ModelArgs) -> anyhow::Result<()> {
     let kinds: Vec<String> = if a.kinds.is_empty() {
-        ["attention", "swa", "mamba2", "deltanet", "gated_deltanet"]
+        flashnas_model::LayerKind::MIXERS
             .iter()
-            .map(|s| s.to_string())
+            .map(|k| k.name().to_string())
             .collect()
     } else {
         a.kinds.clone()
