@@ -20,6 +20,7 @@ pub mod rank;
 pub mod report;
 pub mod run_dir;
 pub mod scaling;
+pub mod status;
 pub mod store;
 pub mod strategy;
 pub mod surrogate;

@@ -1,6 +1,7 @@
 //! `flashnas depth-width`: the depth–width study of Nemotron-Flash §3.1.
 
-use super::search::{ExecArgs, TaskBars};
+use super::executor_args::ExecArgs;
+use super::progress::TaskBars;
 use anyhow::Context;
 use flashnas_search::depth_width::{DepthWidthConfig, ShapeRow, Study, StudyReport};
 use flashnas_search::run_dir::ConfigText;

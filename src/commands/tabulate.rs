@@ -4,7 +4,9 @@
 //! `flashnas bench strategies`). The evaluation is a campaign with `strategy = "all"`, so it
 //! runs on any executor and resumes like any campaign.
 
-use super::search::{run_campaign, summary, ExecArgs};
+use super::executor_args::ExecArgs;
+use super::progress::run_campaign;
+use super::search::summary;
 use flashnas_search::config::StrategyKind;
 use flashnas_search::run_dir::{campaign_copy, default_dir, ConfigText};
 use flashnas_search::{Campaign, CampaignConfig, Genome};

@@ -1,7 +1,8 @@
 //! `flashnas validate DIR`: the campaign's picks against hand-designed baselines at equal
 //! latency, after F× longer training with S seeds (resumable: run it again to continue).
 
-use super::search::{ExecArgs, TaskBars};
+use super::executor_args::ExecArgs;
+use super::progress::TaskBars;
 use flashnas_search::validate::{analysis, Family, Overrides, Validation};
 use flashnas_search::Event;
 use std::path::PathBuf;
