@@ -515,16 +515,10 @@ impl<'a> Campaign<'a> {
             (None, Some(r)) => r,
             (None, None) => unreachable!("a new candidate is submitted with its task"),
         };
-        let p = q.proposal;
         let candidate = Evaluated {
             id: q.id,
-            cycle: p.cycle,
-            parent: p.parent,
-            second_parent: p.second_parent,
-            origin: p.origin,
-            mutation: p.mutation,
-            rung: p.rung,
-            proposal_key: self.fidelity_key(p.genome.key(), p.rung),
+            proposal_key: self.fidelity_key(q.proposal.genome.key(), q.proposal.rung),
+            proposal: q.proposal,
             key: q.key,
             genome: q.genome,
             spec: q.spec,

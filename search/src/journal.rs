@@ -147,16 +147,24 @@ fn one() -> usize {
     1
 }
 
-/// A candidate as the driver knows it when its result comes in: where it came from (the
-/// proposal) and what was evaluated (the genome with its fitted width, the spec).
-pub struct Evaluated {
-    pub id: usize,
+/// A candidate a strategy proposes; a record journals where it came from.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub genome: Genome,
     pub cycle: usize,
     pub parent: Option<usize>,
     pub second_parent: Option<usize>,
     pub origin: Origin,
     pub mutation: Option<Factor>,
+    /// Multi-fidelity: evaluate at this rung of the ladder only (`None`: the full run).
     pub rung: Option<usize>,
+}
+
+/// A candidate as the driver knows it when its result comes in: where it came from (the
+/// proposal) and what was evaluated (the genome with its fitted width, the spec).
+pub struct Evaluated {
+    pub id: usize,
+    pub proposal: Proposal,
     /// The proposal's identity at its fidelity (what resume matches on).
     pub proposal_key: String,
     pub key: String,
@@ -187,13 +195,14 @@ impl Record {
             (Some(_), _) => RecordStatus::Failed,
         };
         let feasible = failure.is_none() && result.latency.seconds.is_some_and(|l| l <= budget_s);
+        let p = c.proposal;
         Record {
             id: c.id,
-            cycle: c.cycle,
-            parent: c.parent,
-            second_parent: c.second_parent,
-            origin: c.origin,
-            mutation: c.mutation,
+            cycle: p.cycle,
+            parent: p.parent,
+            second_parent: p.second_parent,
+            origin: p.origin,
+            mutation: p.mutation,
             proposal_key: c.proposal_key,
             key: c.key,
             layers: c.spec.layer_string(),
@@ -213,7 +222,7 @@ impl Record {
             seed,
             eval_seconds: result.eval_seconds,
             attempts: result.attempt,
-            rung: c.rung,
+            rung: p.rung,
         }
     }
 }

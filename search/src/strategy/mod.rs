@@ -21,8 +21,7 @@ pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::RandomSearch;
 
-use crate::genome::{Factor, Genome};
-use crate::journal::{Objective, Origin, Record, RecordStatus};
+use crate::journal::{Objective, Record, RecordStatus};
 use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -43,18 +42,8 @@ pub enum StrategyKind {
     All,
 }
 
-/// A candidate a strategy proposes.
-#[derive(Debug, Clone)]
-pub struct Proposal {
-    pub genome: Genome,
-    pub cycle: usize,
-    pub parent: Option<usize>,
-    pub second_parent: Option<usize>,
-    pub origin: Origin,
-    pub mutation: Option<Factor>,
-    /// Multi-fidelity: evaluate at this rung of the ladder only (`None`: the full run).
-    pub rung: Option<usize>,
-}
+/// A candidate a strategy proposes (defined beside the records that journal it).
+pub use crate::journal::Proposal;
 
 /// A strategy's next move.
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::CampaignConfig;
+use crate::journal::Origin;
 use crate::pareto::non_dominated_sort;
 use flashnas_training::{ProxyResult, Status};
 use rand::SeedableRng;
