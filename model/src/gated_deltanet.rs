@@ -1,15 +1,18 @@
 //! Gated DeltaNet (§8, fla `GatedDeltaNet`): like DeltaNet plus a per-head log-decay
 //! `g = −exp(A_log)·softplus(x W_a + dt_bias)`, grouped value heads (GVA), and an output
 //! gate applied after the per-head norm (`RMSNorm(o) ⊙ silu(x W_g)`).
+//!
+//! DeltaNet (§7) is this operator without decay and output gate, one value head per q/k head
+//! and its own initialization: built from a [`DeltaNetConfig`] (see [`DeltaConfig`]), it has
+//! exactly DeltaNet's weights and computes exactly DeltaNet's function.
 
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
-use crate::deltanet::DeltaState;
 use crate::kernels::{self, Kernels};
 use crate::kind::{Family, KindDescriptor};
 use crate::linear::linear;
 use crate::short_conv::causal_conv_silu;
-use crate::spec::GatedDeltaNetConfig;
-use crate::tensors::{conv_default, Init, TensorSpec};
+use crate::spec::{DeltaNetConfig, GatedDeltaNetConfig};
+use crate::tensors::{conv_default, xavier, Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use crate::Scan;
 use burn::module::{Module, Param};
@@ -27,15 +30,64 @@ pub const GATED_DELTANET: KindDescriptor = KindDescriptor {
     family: Family::DeltaNet,
 };
 
+/// Decode state of one DeltaNet or Gated DeltaNet sublayer.
+#[derive(Debug, Clone)]
+pub struct DeltaState<B: Backend> {
+    /// Short-conv states `[B, K−1, C]` of q, k and v.
+    pub conv_q: Tensor<B, 3>,
+    pub conv_k: Tensor<B, 3>,
+    pub conv_v: Tensor<B, 3>,
+    /// Delta-rule state `[B, H, Dk, Dv]`.
+    pub s: Tensor<B, 4>,
+}
+
+/// Which of the two delta-rule mixers a config builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// DeltaNet: no decay, no output gate; Xavier-initialized projections.
+    Plain,
+    /// Gated DeltaNet: the decay, the gate when `use_gate`; N(0, 0.02) projections.
+    Gated,
+}
+
+/// A config the delta-rule operator is built from, seen as Gated DeltaNet's.
+pub trait DeltaConfig {
+    fn as_gated(&self) -> (GatedDeltaNetConfig, Variant);
+}
+
+impl DeltaConfig for GatedDeltaNetConfig {
+    fn as_gated(&self) -> (GatedDeltaNetConfig, Variant) {
+        (self.clone(), Variant::Gated)
+    }
+}
+
+impl DeltaConfig for DeltaNetConfig {
+    fn as_gated(&self) -> (GatedDeltaNetConfig, Variant) {
+        let c = GatedDeltaNetConfig {
+            n_heads: self.n_heads,
+            n_v_heads: self.n_heads,
+            head_k_dim: self.head_k_dim,
+            head_v_dim: self.head_v_dim,
+            use_gate: false,
+            conv_size: self.conv_size,
+            norm_eps: self.norm_eps,
+            chunk_size: self.chunk_size,
+            allow_neg_eigval: self.allow_neg_eigval,
+        };
+        (c, Variant::Plain)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct GatedDeltaNet<B: Backend> {
     q_proj: Param<Tensor<B, 2>>,
     k_proj: Param<Tensor<B, 2>>,
     v_proj: Param<Tensor<B, 2>>,
-    a_proj: Param<Tensor<B, 2>>,
+    /// The decay's parameters (Gated DeltaNet only).
+    a_proj: Option<Param<Tensor<B, 2>>>,
     b_proj: Param<Tensor<B, 2>>,
-    a_log: Param<Tensor<B, 1>>,
-    dt_bias: Param<Tensor<B, 1>>,
+    a_log: Option<Param<Tensor<B, 1>>>,
+    dt_bias: Option<Param<Tensor<B, 1>>>,
     q_conv: Param<Tensor<B, 2>>,
     k_conv: Param<Tensor<B, 2>>,
     v_conv: Param<Tensor<B, 2>>,
@@ -46,8 +98,10 @@ pub struct GatedDeltaNet<B: Backend> {
     cfg: GatedDeltaNetConfig,
 }
 
-/// The §10 tensors of a gated_deltanet sublayer under `prefix` (`model.layers.{i}.gdn`).
-pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpec> {
+/// The §10 tensors of a gated_deltanet sublayer under `prefix` (`model.layers.{i}.gdn`), or
+/// of a deltanet one (`model.layers.{i}.gla`: no `a_proj`, `A_log`, `dt_bias`, `g_proj`).
+pub fn tensors(prefix: &str, c: &impl DeltaConfig, d: usize) -> Vec<TensorSpec> {
+    let (c, variant) = c.as_gated();
     let (h, hv, dk, dv, k) = (
         c.n_heads,
         c.n_v_heads,
@@ -55,40 +109,64 @@ pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpe
         c.head_v_dim,
         c.conv_size,
     );
-    let n = Init::Normal(0.02);
+    let gated = variant == Variant::Gated;
+    let init = |rows: usize, cols: usize| match variant {
+        Variant::Plain => xavier(rows, cols),
+        Variant::Gated => Init::Normal(0.02),
+    };
     let mut v = vec![
-        TensorSpec::new(format!("{prefix}.q_proj.weight"), &[h * dk, d], n),
-        TensorSpec::new(format!("{prefix}.k_proj.weight"), &[h * dk, d], n),
-        TensorSpec::new(format!("{prefix}.v_proj.weight"), &[hv * dv, d], n),
-        TensorSpec::new(format!("{prefix}.a_proj.weight"), &[hv, d], n),
-        TensorSpec::new(format!("{prefix}.b_proj.weight"), &[hv, d], n),
         TensorSpec::new(
+            format!("{prefix}.q_proj.weight"),
+            &[h * dk, d],
+            init(h * dk, d),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.k_proj.weight"),
+            &[h * dk, d],
+            init(h * dk, d),
+        ),
+        TensorSpec::new(
+            format!("{prefix}.v_proj.weight"),
+            &[hv * dv, d],
+            init(hv * dv, d),
+        ),
+    ];
+    if gated {
+        v.push(TensorSpec::new(
+            format!("{prefix}.a_proj.weight"),
+            &[hv, d],
+            init(hv, d),
+        ));
+    }
+    v.push(TensorSpec::new(
+        format!("{prefix}.b_proj.weight"),
+        &[hv, d],
+        init(hv, d),
+    ));
+    if gated {
+        v.push(TensorSpec::new(
             format!("{prefix}.A_log"),
             &[hv],
             Init::LogUniform(0.0, 16.0),
-        ),
-        TensorSpec::new(format!("{prefix}.dt_bias"), &[hv], Init::DtBias),
-        TensorSpec::new(
-            format!("{prefix}.q_conv1d.weight"),
-            &[h * dk, 1, k],
+        ));
+        v.push(TensorSpec::new(
+            format!("{prefix}.dt_bias"),
+            &[hv],
+            Init::DtBias,
+        ));
+    }
+    for (name, channels) in [("q", h * dk), ("k", h * dk), ("v", hv * dv)] {
+        v.push(TensorSpec::new(
+            format!("{prefix}.{name}_conv1d.weight"),
+            &[channels, 1, k],
             conv_default(k),
-        ),
-        TensorSpec::new(
-            format!("{prefix}.k_conv1d.weight"),
-            &[h * dk, 1, k],
-            conv_default(k),
-        ),
-        TensorSpec::new(
-            format!("{prefix}.v_conv1d.weight"),
-            &[hv * dv, 1, k],
-            conv_default(k),
-        ),
-    ];
+        ));
+    }
     if c.use_gate {
         v.push(TensorSpec::new(
             format!("{prefix}.g_proj.weight"),
             &[hv * dv, d],
-            n,
+            init(hv * dv, d),
         ));
     }
     v.push(TensorSpec::new(
@@ -99,7 +177,7 @@ pub fn tensors(prefix: &str, c: &GatedDeltaNetConfig, d: usize) -> Vec<TensorSpe
     v.push(TensorSpec::new(
         format!("{prefix}.o_proj.weight"),
         &[d, hv * dv],
-        n,
+        init(d, hv * dv),
     ));
     v
 }
@@ -108,9 +186,11 @@ impl<B: Backend> GatedDeltaNet<B> {
     pub fn read(
         r: &mut WeightReader<B>,
         prefix: &str,
-        c: &GatedDeltaNetConfig,
+        c: &impl DeltaConfig,
         d: usize,
     ) -> Result<Self, WeightError> {
+        let (c, variant) = c.as_gated();
+        let gated = variant == Variant::Gated;
         let (h, hv, dk, dv, k) = (
             c.n_heads,
             c.n_v_heads,
@@ -122,10 +202,19 @@ impl<B: Backend> GatedDeltaNet<B> {
             q_proj: r.linear(&format!("{prefix}.q_proj.weight"), h * dk, d)?,
             k_proj: r.linear(&format!("{prefix}.k_proj.weight"), h * dk, d)?,
             v_proj: r.linear(&format!("{prefix}.v_proj.weight"), hv * dv, d)?,
-            a_proj: r.linear(&format!("{prefix}.a_proj.weight"), hv, d)?,
+            a_proj: match gated {
+                true => Some(r.linear(&format!("{prefix}.a_proj.weight"), hv, d)?),
+                false => None,
+            },
             b_proj: r.linear(&format!("{prefix}.b_proj.weight"), hv, d)?,
-            a_log: r.param(&format!("{prefix}.A_log"), [hv])?,
-            dt_bias: r.param(&format!("{prefix}.dt_bias"), [hv])?,
+            a_log: match gated {
+                true => Some(r.param(&format!("{prefix}.A_log"), [hv])?),
+                false => None,
+            },
+            dt_bias: match gated {
+                true => Some(r.param(&format!("{prefix}.dt_bias"), [hv])?),
+                false => None,
+            },
             q_conv: r.conv(&format!("{prefix}.q_conv1d.weight"), h * dk, k)?,
             k_conv: r.conv(&format!("{prefix}.k_conv1d.weight"), h * dk, k)?,
             v_conv: r.conv(&format!("{prefix}.v_conv1d.weight"), hv * dv, k)?,
@@ -135,7 +224,7 @@ impl<B: Backend> GatedDeltaNet<B> {
             },
             o_norm: r.param(&format!("{prefix}.o_norm.weight"), [dv])?,
             o_proj: r.linear(&format!("{prefix}.o_proj.weight"), d, hv * dv)?,
-            cfg: c.clone(),
+            cfg: c,
         })
     }
 
@@ -143,10 +232,14 @@ impl<B: Backend> GatedDeltaNet<B> {
         w.linear(&format!("{prefix}.q_proj.weight"), &self.q_proj);
         w.linear(&format!("{prefix}.k_proj.weight"), &self.k_proj);
         w.linear(&format!("{prefix}.v_proj.weight"), &self.v_proj);
-        w.linear(&format!("{prefix}.a_proj.weight"), &self.a_proj);
+        if let Some(a) = &self.a_proj {
+            w.linear(&format!("{prefix}.a_proj.weight"), a);
+        }
         w.linear(&format!("{prefix}.b_proj.weight"), &self.b_proj);
-        w.param(&format!("{prefix}.A_log"), &self.a_log);
-        w.param(&format!("{prefix}.dt_bias"), &self.dt_bias);
+        if let (Some(a_log), Some(dt_bias)) = (&self.a_log, &self.dt_bias) {
+            w.param(&format!("{prefix}.A_log"), a_log);
+            w.param(&format!("{prefix}.dt_bias"), dt_bias);
+        }
         w.conv(&format!("{prefix}.q_conv1d.weight"), &self.q_conv);
         w.conv(&format!("{prefix}.k_conv1d.weight"), &self.k_conv);
         w.conv(&format!("{prefix}.v_conv1d.weight"), &self.v_conv);
@@ -220,17 +313,16 @@ impl<B: Kernels> GatedDeltaNet<B> {
         if c.allow_neg_eigval {
             beta = beta.mul_scalar(2.0);
         }
-        let g = softplus(
-            linear(x.clone(), &self.a_proj, None) + self.dt_bias.val().reshape([1, 1, hv]),
-            1.0,
-        ) * self.a_log.val().exp().neg().reshape([1, 1, hv]);
-        let input = DeltaInput {
-            q,
-            k,
-            v,
-            beta,
-            g: Some(g),
+        let g = match (&self.a_proj, &self.a_log, &self.dt_bias) {
+            (Some(a_proj), Some(a_log), Some(dt_bias)) => Some(
+                softplus(
+                    linear(x.clone(), a_proj, None) + dt_bias.val().reshape([1, 1, hv]),
+                    1.0,
+                ) * a_log.val().exp().neg().reshape([1, 1, hv]),
+            ),
+            _ => None,
         };
+        let input = DeltaInput { q, k, v, beta, g };
         let (o, s) = match (keep, scan) {
             (false, _) => (kernels::delta_rule(input, c.chunk_size), None),
             (true, Scan::Chunked) => {
