@@ -15,7 +15,7 @@ use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record};
 use crate::lock::FolderLock;
 use crate::pareto::hypervolume_2d;
-use crate::run_dir::{new_run_dir, pin_config_value};
+use crate::run_dir::{new_run_dir, pin_config_value, resume_run_dir};
 use crate::strategy::{
     AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
     Strategy, StrategyKind, Submitted, View, WarmSeed,
@@ -108,14 +108,7 @@ impl<'a> Campaign<'a> {
     /// Opens an existing campaign directory for resume: everything comes from `DIR/config.toml`.
     /// Refused while another driver runs on the folder.
     pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self> {
-        let config = dir.join("config.toml");
-        if !config.exists() {
-            return Err(Error::NotFound {
-                dir: dir.to_path_buf(),
-                what: "campaign",
-            });
-        }
-        let lock = FolderLock::acquire(dir, DRIVER_LOCK, "campaign driver")?;
+        let (lock, config) = resume_run_dir(dir, "campaign", "campaign driver")?;
         let cfg = CampaignConfig::from_file(&config)?;
         Self::open(dir, cfg, lock, on_event)
     }

@@ -297,14 +297,9 @@ impl<'a> Study<'a> {
     }
 
     pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self> {
-        if !dir.join("config.toml").exists() {
-            return Err(Error::NotFound {
-                dir: dir.to_path_buf(),
-                what: "depth-width study",
-            });
-        }
-        let lock = FolderLock::acquire(dir, crate::campaign::DRIVER_LOCK, "study driver")?;
-        let cfg = DepthWidthConfig::from_file(&dir.join("config.toml"))?;
+        let (lock, config) =
+            crate::run_dir::resume_run_dir(dir, "depth-width study", "study driver")?;
+        let cfg = DepthWidthConfig::from_file(&config)?;
         Self::open(dir, cfg, lock, on_event)
     }
 

@@ -223,6 +223,25 @@ pub fn new_run_dir(dir: &Path, config_text: &str, exists: &str) -> Result<Folder
     Ok(lock)
 }
 
+/// Opens an existing run folder for its next driver: refuses a folder without a config copy
+/// (`what` names what was expected there, e.g. `campaign`), takes the driver lock (`driver`
+/// names the holder in the error a second driver gets) and returns it with the config's path.
+pub fn resume_run_dir(
+    dir: &Path,
+    what: &'static str,
+    driver: &str,
+) -> Result<(FolderLock, PathBuf)> {
+    let config = dir.join("config.toml");
+    if !config.exists() {
+        return Err(Error::NotFound {
+            dir: dir.to_path_buf(),
+            what,
+        });
+    }
+    let lock = FolderLock::acquire(dir, DRIVER_LOCK, driver)?;
+    Ok((lock, config))
+}
+
 /// `results/<name>-<UTC timestamp>`.
 pub fn default_dir(cfg: &CampaignConfig) -> PathBuf {
     results_dir(&cfg.name)
