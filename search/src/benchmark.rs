@@ -143,7 +143,7 @@ pub fn run(cfg: &CampaignConfig, dir: &Path, compute_s: f64) -> Result<Trajector
         .map_err(|e| Error::Config(format!("the benchmark run's config: {e}")))?;
     let mut quiet = |_e: Event| {};
     let mut c = Campaign::create(dir, cfg.clone(), &text, &mut quiet)?;
-    c.write_report = false;
+    c.report.enabled = false;
     c.compute_budget_s = Some(compute_s);
     c.run()?;
     let mut spent = 0.0;

@@ -14,6 +14,7 @@ use crate::executor::{Executor, ExecutorConfig, Pipeline};
 use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record};
 use crate::lock::FolderLock;
+use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
 use crate::pareto::hypervolume_2d;
 use crate::run_dir::{new_run_dir, pin_config_value, resume_run_dir};
 use crate::strategy::{
@@ -67,10 +68,11 @@ pub struct Campaign<'a> {
     warm: Vec<WarmSeed>,
     /// This driver's hold on the folder (one driver per campaign).
     _lock: FolderLock,
-    /// Rewrite `report.html` after each evaluation (off for benchmark runs).
-    pub write_report: bool,
-    /// Why the last rewrite of `report.html` failed, while it is stale.
-    report_stale: Option<String>,
+    /// Writes `checkpoint.json` after each evaluation.
+    checkpoint_writer: CheckpointWriter,
+    /// Rewrites `report.html` after each evaluation (`report.enabled = false` for benchmark
+    /// runs).
+    pub report: ReportWriter,
     /// Stop proposing once the admitted evaluations cost this many seconds in all (the
     /// strategy benchmark compares strategies at equal compute; a real campaign has none).
     pub compute_budget_s: Option<f64>,
@@ -187,8 +189,8 @@ impl<'a> Campaign<'a> {
             reference,
             warm,
             _lock: lock,
-            write_report: true,
-            report_stale: None,
+            checkpoint_writer: CheckpointWriter,
+            report: ReportWriter::default(),
             compute_budget_s: None,
         })
     }
@@ -326,8 +328,7 @@ impl<'a> Campaign<'a> {
 
     /// Writes the checkpoint; a failure stops the run.
     fn save_checkpoint(&self, ck: &Checkpoint) -> Result<()> {
-        ck.save(&self.dir)
-            .map_err(|e| self.write_error(&Checkpoint::path(&self.dir), &e))
+        self.checkpoint_writer.save(&self.dir, ck)
     }
 
     /// The journal stops matching what the strategy proposes (the config or seed changed):
@@ -541,20 +542,17 @@ impl<'a> Campaign<'a> {
                 return Err(self.write_error(self.journal.path(), &e));
             }
         }
-        self.save_checkpoint(&self.checkpoint(false))?;
-        if self.write_report && (!replayed || self.replay.is_empty()) {
-            match crate::report::write(&self.dir, &self.cfg, &self.records) {
-                Ok(_) => self.report_stale = None,
-                Err(e) => {
-                    let why = e.to_string();
-                    if self.report_stale.is_none() {
-                        (self.on_event)(Event::Note(format!(
-                            "{why}; the report is stale until it can be written again (the journal is whole)"
-                        )));
-                    }
-                    self.report_stale = Some(why);
-                }
-            }
+        let ck = self.checkpoint(false);
+        let admitted = Admitted {
+            dir: &self.dir,
+            cfg: &self.cfg,
+            records: &self.records,
+            checkpoint: &ck,
+            replaying: replayed && !self.replay.is_empty(),
+        };
+        let observers: [&mut dyn Observer; 2] = [&mut self.checkpoint_writer, &mut self.report];
+        for o in observers {
+            o.admitted(&admitted, &mut *self.on_event)?;
         }
         let best = self.best().map(|b| self.records[b].loss());
         let n = self.records.len();
@@ -658,7 +656,7 @@ impl<'a> Campaign<'a> {
             best: self.best(),
             frontier,
             hypervolume,
-            report_stale: self.report_stale.clone(),
+            report_stale: self.report.stale.clone(),
         })
     }
 

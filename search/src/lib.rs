@@ -14,6 +14,7 @@ pub mod export;
 pub mod genome;
 pub mod journal;
 pub mod lock;
+pub mod observers;
 pub mod pareto;
 pub mod plot;
 pub mod rank;
