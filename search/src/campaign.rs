@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, ExecutorConfig, Pipeline};
 use crate::genome::{Genome, WidthRule};
-use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record};
+use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record, Replay};
 use crate::lock::FolderLock;
 use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
 use crate::pareto::hypervolume_2d;
@@ -26,7 +26,7 @@ use flashnas_model::ArchSpec;
 use flashnas_training::Dataset;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A proposed candidate not yet admitted to the journal.
@@ -49,7 +49,7 @@ pub struct Campaign<'a> {
     rng: ChaCha8Rng,
     journal: Journal,
     /// Records read back from the journal, replayed in order.
-    replay: VecDeque<Record>,
+    replay: Replay,
     pub records: Vec<Record>,
     by_key: HashMap<String, usize>,
     on_event: &'a mut dyn FnMut(Event),
@@ -175,7 +175,7 @@ impl<'a> Campaign<'a> {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             data,
             journal,
-            replay: read.records.into(),
+            replay: Replay::new(read.records),
             records: Vec::new(),
             by_key: HashMap::new(),
             on_event,
@@ -331,36 +331,6 @@ impl<'a> Campaign<'a> {
         self.checkpoint_writer.save(&self.dir, ck)
     }
 
-    /// The journal stops matching what the strategy proposes (the config or seed changed):
-    /// the records not replayed go to `journal.jsonl.replaced[-n]`, then the journal is
-    /// replaced by the records kept so far. Both writes are atomic and in that order, so a
-    /// kill at any point loses nothing: the old journal stays until the new one replaces it.
-    fn discard_replay(&mut self) -> Result<()> {
-        let rest: Vec<Record> = self.replay.drain(..).collect();
-        let aside = (0..)
-            .map(|i| match i {
-                0 => self.dir.join("journal.jsonl.replaced"),
-                n => self.dir.join(format!("journal.jsonl.replaced-{n}")),
-            })
-            .find(|p| !p.exists())
-            .expect("a free name");
-        let text: String = rest.iter().map(crate::journal::line_of).collect();
-        flashnas_model::fsio::write_atomic(&aside, text.as_bytes())
-            .map_err(|e| Error::file(&aside, e))?;
-        crate::lock::fault_point("journal-rewrite:replaced-written");
-        let kept: Vec<Record> = self
-            .records
-            .iter()
-            .cloned()
-            .chain(self.pipeline.items().filter_map(|q| q.replay.clone()))
-            .collect();
-        self.journal
-            .rewrite(&kept)
-            .map_err(|e| Error::file(self.journal.path(), e))?;
-        crate::lock::fault_point("journal-rewrite:done");
-        Ok(())
-    }
-
     /// Proposes a candidate: read back from the journal, or written as a task and handed to
     /// the executor. `Ok(Err(id))`: a duplicate of candidate `id` (admitted or in flight),
     /// which is never evaluated twice. `Err`: the journal could not be rewritten.
@@ -372,9 +342,9 @@ impl<'a> Campaign<'a> {
             }
         }
         let id = self.records.len() + self.pipeline.len();
-        if let Some(r) = self.replay.front() {
-            if r.proposal_key == proposal_key && r.id == id {
-                let r = self.replay.pop_front().expect("front");
+        match self.replay.take(id, &proposal_key) {
+            Ok(None) => {}
+            Ok(Some(r)) => {
                 self.by_key.insert(r.proposal_key.clone(), id);
                 self.by_key.insert(r.key.clone(), id);
                 let item = Pending {
@@ -389,13 +359,22 @@ impl<'a> Campaign<'a> {
                 self.submit_item(item, None)?;
                 return Ok(Ok(id));
             }
-            let msg = format!(
-                "the journal in {} does not match this config: record {id} is '{}', the strategy now proposes '{}' \
-                 (was the config or seed changed?); the remaining {} journal records are ignored and kept in journal.jsonl.replaced",
-                self.dir.display(), r.proposal_key, proposal_key, self.replay.len()
-            );
-            (self.on_event)(Event::Note(msg));
-            self.discard_replay()?;
+            Err(recorded) => {
+                let msg = format!(
+                    "the journal in {} does not match this config: record {id} is '{recorded}', the strategy now proposes '{proposal_key}' \
+                     (was the config or seed changed?); the remaining {} journal records are ignored and kept in journal.jsonl.replaced",
+                    self.dir.display(), self.replay.len()
+                );
+                (self.on_event)(Event::Note(msg));
+                // Kept: what was admitted, and what is replayed but still in the pipeline.
+                let kept: Vec<Record> = self
+                    .records
+                    .iter()
+                    .cloned()
+                    .chain(self.pipeline.items().filter_map(|q| q.replay.clone()))
+                    .collect();
+                self.replay.set_aside(&self.journal, &kept)?;
+            }
         }
         let mut genome = p.genome.clone();
         if self.cfg.space.width == WidthRule::FitBudget {

@@ -340,6 +340,66 @@ impl Journal<Record> {
     }
 }
 
+/// A resumed campaign's journal records, handed back to its driver in order: the next one
+/// stands for the driver's next proposal when both are the same evaluation (same id, same
+/// identity), so the strategy replays without training or timing anything again.
+pub struct Replay {
+    pending: std::collections::VecDeque<Record>,
+}
+
+impl Replay {
+    pub fn new(records: Vec<Record>) -> Self {
+        Self {
+            pending: records.into(),
+        }
+    }
+
+    /// Records not replayed yet.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The journal's record of proposal `id` with identity `proposal_key`, when it is next;
+    /// `Err` with the journal's identity for that place when the proposal differs (the config
+    /// or seed changed: see [`Replay::set_aside`]); `Ok(None)` when nothing is left.
+    pub fn take(&mut self, id: usize, proposal_key: &str) -> Result<Option<Record>, String> {
+        match self.pending.front() {
+            None => Ok(None),
+            Some(r) if r.id == id && r.proposal_key == proposal_key => Ok(self.pending.pop_front()),
+            Some(r) => Err(r.proposal_key.clone()),
+        }
+    }
+
+    /// Drops the records not replayed: they are kept in `journal.jsonl.replaced[-n]` (the
+    /// first free name), then the journal is rewritten with `kept` (the records replayed so
+    /// far). Each step is atomic; a kill between them loses nothing.
+    pub fn set_aside(&mut self, journal: &Journal, kept: &[Record]) -> crate::error::Result<()> {
+        use crate::error::Error;
+        let rest: Vec<Record> = self.pending.drain(..).collect();
+        let dir = journal.path().parent().unwrap_or(Path::new("."));
+        let aside = (0..)
+            .map(|i| match i {
+                0 => dir.join("journal.jsonl.replaced"),
+                n => dir.join(format!("journal.jsonl.replaced-{n}")),
+            })
+            .find(|p| !p.exists())
+            .expect("a free name");
+        let text: String = rest.iter().map(line_of).collect();
+        flashnas_model::fsio::write_atomic(&aside, text.as_bytes())
+            .map_err(|e| Error::file(&aside, e))?;
+        crate::lock::fault_point("journal-rewrite:replaced-written");
+        journal
+            .rewrite(kept)
+            .map_err(|e| Error::file(journal.path(), e))?;
+        crate::lock::fault_point("journal-rewrite:done");
+        Ok(())
+    }
+}
+
 impl<T: Entry> Journal<T> {
     pub fn at(path: PathBuf) -> Self {
         Self {
