@@ -45,7 +45,8 @@ struct Pending {
 pub struct Campaign<'a> {
     pub dir: PathBuf,
     pub cfg: CampaignConfig,
-    data: Dataset,
+    /// The corpus's vocabulary (what the candidates' embeddings are sized by).
+    vocab_size: usize,
     rng: ChaCha8Rng,
     journal: Journal,
     /// Records read back from the journal, replayed in order.
@@ -122,8 +123,11 @@ impl<'a> Campaign<'a> {
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self> {
         let base = dir.to_path_buf();
-        let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base)
-            .map_err(|e| Error::Data(e.to_string()))?;
+        // Loaded once, before any work, so that a bad corpus is an error naming it rather than
+        // a failure of every candidate; only its vocabulary is kept (workers load their own).
+        let vocab_size = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base)
+            .map_err(|e| Error::Data(e.to_string()))?
+            .vocab_size;
         let journal = Journal::new(dir);
         let read = journal
             .repair()
@@ -138,7 +142,7 @@ impl<'a> Campaign<'a> {
         }
         let executor = cfg.executor.build()?;
         let mut cfg = cfg;
-        let reference = cfg.reference_spec(data.vocab_size);
+        let reference = cfg.reference_spec(vocab_size);
         let mut pricer = Pricer::new(cfg.latency.clone(), dir, Some(dir), reference.clone());
         if let (Some(r), None) = (&reference, cfg.latency.reference_s) {
             // The unit of calibrated latencies and of budget_ref: measured once, before any
@@ -173,7 +177,7 @@ impl<'a> Campaign<'a> {
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
-            data,
+            vocab_size,
             journal,
             replay: Replay::new(read.records),
             records: Vec::new(),
@@ -264,7 +268,7 @@ impl<'a> Campaign<'a> {
         widths.sort_unstable_by(|a, b| b.cmp(a));
         for &w in &widths {
             g.width = w;
-            let spec = g.to_spec(&self.cfg.space, self.data.vocab_size);
+            let spec = g.to_spec(&self.cfg.space, self.vocab_size);
             if let Some(l) = self.latency_of(&spec).seconds {
                 if l <= self.budget_s() {
                     return;
@@ -384,7 +388,7 @@ impl<'a> Campaign<'a> {
         if let Some(&dup) = self.by_key.get(&key) {
             return Ok(Err(dup));
         }
-        let spec = genome.to_spec(&self.cfg.space, self.data.vocab_size);
+        let spec = genome.to_spec(&self.cfg.space, self.vocab_size);
         // A warm-start design evaluated by an earlier campaign under the same settings.
         let reused = (p.origin == Origin::WarmStart)
             .then(|| {
