@@ -21,7 +21,6 @@ use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
 use flashnas_training::{Dataset, ProxyResult, TrainConfig};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn d_holdout() -> usize {
@@ -532,52 +531,55 @@ pub fn write_outputs(
         .as_ref()
         .map(|h| h.predictions.iter().map(|p| p.0).collect())
         .unwrap_or_default();
-    let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    let mut csv = String::from(
-        "id,depth,width,layers,params,status,proxy_loss,perplexity,accuracy,latency_s,latency_source,predicted_loss,held_out\n",
-    );
-    for r in rows {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            r.id,
-            r.depth,
-            r.width,
-            r.layers,
-            r.params,
-            if r.loss().is_some() {
-                "ok".to_string()
-            } else {
-                r.proxy.status.describe().replace(',', ";")
-            },
-            opt(r.loss()),
-            opt(r.proxy.perplexity),
-            opt(r.proxy.accuracy),
-            opt(r.latency.seconds),
-            r.latency.source.to_string().replace(',', ";"),
-            law.predict(r.depth as f64, r.width as f64),
-            held.contains(&r.id)
-        );
-    }
-    let mut budgets = String::from(
-        "budget_s,best_measured,measured_loss,measured_latency_s,best_predicted,predicted_loss,predicted_shape_measured_loss\n",
-    );
-    for b in &report.budgets {
-        let m = b.best_measured.map(|i| &rows[i]);
-        let p = b.best_predicted.map(|i| &rows[i]);
-        let _ = writeln!(
-            budgets,
-            "{},{},{},{},{},{},{}",
-            b.budget_s,
-            m.map(shape_name).unwrap_or_else(|| "none".into()),
-            opt(m.and_then(|r| r.loss())),
-            opt(m.and_then(|r| r.latency.seconds)),
-            p.map(shape_name).unwrap_or_else(|| "none".into()),
-            opt(p.map(|r| law.predict(r.depth as f64, r.width as f64))),
-            opt(p.and_then(|r| r.loss())),
-        );
-    }
+    let c = crate::export::Cols(rows);
+    let shapes = vec![
+        c.u("id", &|r| r.id as u64),
+        c.u("depth", &|r| r.depth as u64),
+        c.u("width", &|r| r.width as u64),
+        c.s("layers", &|r| r.layers.clone()),
+        c.u("params", &|r| r.params as u64),
+        c.s("status", &|r| match r.loss() {
+            Some(_) => "ok".into(),
+            None => r.proxy.status.describe(),
+        }),
+        c.f("proxy_loss", &|r| r.loss()),
+        c.f("perplexity", &|r| r.proxy.perplexity),
+        c.f("accuracy", &|r| r.proxy.accuracy),
+        c.f("latency_s", &|r| r.latency.seconds),
+        c.s("latency_source", &|r| r.latency.source.to_string()),
+        c.f("predicted_loss", &|r| {
+            Some(law.predict(r.depth as f64, r.width as f64))
+        }),
+        c.b("held_out", &|r| held.contains(&r.id)),
+    ];
+    let measured = |b: &BudgetChoice| b.best_measured.map(|i| &rows[i]);
+    let predicted = |b: &BudgetChoice| b.best_predicted.map(|i| &rows[i]);
+    let name = |r: Option<&ShapeRow>| r.map(shape_name).unwrap_or_else(|| "none".into());
+    let c = crate::export::Cols(&report.budgets);
+    let budgets = vec![
+        c.f("budget_s", &|b| Some(b.budget_s)),
+        c.s("best_measured", &|b| name(measured(b))),
+        c.f("measured_loss", &|b| measured(b).and_then(|r| r.loss())),
+        c.f("measured_latency_s", &|b| {
+            measured(b).and_then(|r| r.latency.seconds)
+        }),
+        c.s("best_predicted", &|b| name(predicted(b))),
+        c.f("predicted_loss", &|b| {
+            predicted(b).map(|r| law.predict(r.depth as f64, r.width as f64))
+        }),
+        c.f("predicted_shape_measured_loss", &|b| {
+            predicted(b).and_then(|r| r.loss())
+        }),
+    ];
     let mut written = Vec::new();
+    for (name, columns, n) in [
+        ("shapes.csv", shapes, rows.len()),
+        ("budgets.csv", budgets, report.budgets.len()),
+    ] {
+        let p = dir.join(name);
+        crate::export::write_csv(&p, n, columns)?;
+        written.push(p);
+    }
     let mut put = |name: &str, text: &str| -> Result<()> {
         let p = dir.join(name);
         flashnas_model::fsio::write_atomic(&p, text.as_bytes())
@@ -585,8 +587,6 @@ pub fn write_outputs(
         written.push(p);
         Ok(())
     };
-    put("shapes.csv", &csv)?;
-    put("budgets.csv", &budgets)?;
     put(
         "fit.json",
         &serde_json::to_string_pretty(report).expect("json"),

@@ -6,28 +6,31 @@ use crate::store::{load_records, pareto_flags};
 use polars::prelude::*;
 use std::path::Path;
 
-/// Columns over a set of records, one value per record.
-struct Cols<'a>(&'a [&'a crate::Record]);
+/// Columns over a set of rows (records, a study's shapes), one value per row.
+pub struct Cols<'a, T>(pub &'a [T]);
 
-impl Cols<'_> {
-    fn u(&self, name: &str, f: &dyn Fn(&crate::Record) -> u64) -> Column {
+impl<T> Cols<'_, T> {
+    pub fn u(&self, name: &str, f: &dyn Fn(&T) -> u64) -> Column {
+        Column::new(name.into(), self.0.iter().map(f).collect::<Vec<u64>>())
+    }
+    pub fn f(&self, name: &str, f: &dyn Fn(&T) -> Option<f64>) -> Column {
         Column::new(
             name.into(),
-            self.0.iter().map(|r| f(r)).collect::<Vec<u64>>(),
+            self.0.iter().map(f).collect::<Vec<Option<f64>>>(),
         )
     }
-    fn f(&self, name: &str, f: &dyn Fn(&crate::Record) -> Option<f64>) -> Column {
-        Column::new(
-            name.into(),
-            self.0.iter().map(|r| f(r)).collect::<Vec<Option<f64>>>(),
-        )
+    pub fn s(&self, name: &str, f: &dyn Fn(&T) -> String) -> Column {
+        Column::new(name.into(), self.0.iter().map(f).collect::<Vec<String>>())
     }
-    fn s(&self, name: &str, f: &dyn Fn(&crate::Record) -> String) -> Column {
-        Column::new(
-            name.into(),
-            self.0.iter().map(|r| f(r)).collect::<Vec<String>>(),
-        )
+    pub fn b(&self, name: &str, f: &dyn Fn(&T) -> bool) -> Column {
+        Column::new(name.into(), self.0.iter().map(f).collect::<Vec<bool>>())
     }
+}
+
+/// A CSV file of `columns` (`rows` long), written atomically.
+pub fn write_csv(out: &Path, rows: usize, columns: Vec<Column>) -> Result<()> {
+    let mut df = DataFrame::new(rows, columns).map_err(|e| Error::file(out, e))?;
+    write_frame(out, &mut df, false)
 }
 
 /// The table of a campaign: id, cycle, genome string, every objective, params, width, depth,
