@@ -27,14 +27,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The mixer kinds whose position is a feature, in order.
-const MIXERS: [LayerKind; 5] = [
-    LayerKind::Attention,
-    LayerKind::Swa,
-    LayerKind::Mamba2,
-    LayerKind::DeltaNet,
-    LayerKind::GatedDeltaNet,
-];
+/// The mixer kinds whose counts and positions are features, in order: every registered mixer
+/// kind, so a new kind lengthens the feature vector (a surrogate fitted before is refused).
+const MIXERS: [LayerKind; 5] = LayerKind::MIXERS;
 
 /// The features of an architecture (see the module docs), from its layer kinds and width.
 pub fn features(kinds: &[LayerKind], width: usize, params: usize) -> Vec<f64> {
@@ -254,6 +249,14 @@ pub struct Surrogate {
     /// The mean replicate standard deviation of the table (noise where none is predicted).
     pub noise: f64,
     pub held_out: Vec<HeldOut>,
+    /// Length of the feature vector it was fitted on (0 in files written before this field).
+    #[serde(default)]
+    pub features: usize,
+}
+
+/// The length of the feature vector this build computes.
+fn feature_count() -> usize {
+    features(&[LayerKind::Ffn], 1, 1).len()
 }
 
 /// What the surrogate says of one architecture.
@@ -449,6 +452,7 @@ impl Surrogate {
             reference_s,
             noise,
             held_out,
+            features: feature_count(),
         })
     }
 
@@ -461,8 +465,19 @@ impl Surrogate {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::file(path, format!("not a flashnas surrogate ({e})")))
+        let s: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::file(path, format!("not a flashnas surrogate ({e})")))?;
+        if s.features != 0 && s.features != feature_count() {
+            return Err(Error::file(
+                path,
+                format!(
+                    "fitted on {} features, this build computes {} (the layer kinds changed): refit it with flashnas surrogate fit",
+                    s.features,
+                    feature_count()
+                ),
+            ));
+        }
+        Ok(s)
     }
 
     /// Why `spec` is not a genome of the surrogate's space, if it is not.
