@@ -156,28 +156,8 @@ mod wgpu_adapters {
             backends,
             ..wgpu::InstanceDescriptor::new_without_display_handle()
         });
-        let list = pollster_block_on(instance.enumerate_adapters(backends));
+        let list = futures_lite::future::block_on(instance.enumerate_adapters(backends));
         list.into_iter().map(|a| a.get_info()).collect()
-    }
-
-    /// A tiny executor for the one async call (enumeration resolves at once on native).
-    fn pollster_block_on<F: std::future::Future>(f: F) -> F::Output {
-        use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-        fn noop(_: *const ()) {}
-        fn clone(p: *const ()) -> RawWaker {
-            RawWaker::new(p, &VTABLE)
-        }
-        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-        // SAFETY: the vtable's functions do nothing with the data pointer.
-        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-        let mut cx = Context::from_waker(&waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            std::thread::yield_now();
-        }
     }
 
     fn describe(a: &wgpu::AdapterInfo) -> String {

@@ -172,6 +172,55 @@ pub struct Evaluated {
     pub spec: ArchSpec,
 }
 
+/// A record's [`Latency`] as the journal has always spelled it: flat `latency_*` fields
+/// (task and result files use the struct's own names).
+mod journal_latency {
+    use super::{Latency, LatencyOrigin};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Fields {
+        /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
+        latency_s: Option<f64>,
+        /// Raw seconds as timed (only when it differs in kind from `latency_s`: calibrated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_raw_s: Option<f64>,
+        /// Latency in reference units (candidate / reference model), when the campaign has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ref: Option<f64>,
+        latency_cv: Option<f64>,
+        latency_source: LatencyOrigin,
+        /// What the latency predictor said; beside a measured latency it is the predictor's
+        /// validation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_predicted_s: Option<f64>,
+    }
+
+    pub fn serialize<S: Serializer>(l: &Latency, s: S) -> Result<S::Ok, S::Error> {
+        Fields {
+            latency_s: l.seconds,
+            latency_raw_s: l.raw_s,
+            latency_ref: l.ratio,
+            latency_cv: l.cv,
+            latency_source: l.source.clone(),
+            latency_predicted_s: l.predicted_s,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Latency, D::Error> {
+        let f = Fields::deserialize(d)?;
+        Ok(Latency {
+            seconds: f.latency_s,
+            cv: f.latency_cv,
+            source: f.latency_source,
+            raw_s: f.latency_raw_s,
+            ratio: f.latency_ref,
+            predicted_s: f.latency_predicted_s,
+        })
+    }
+}
+
 impl Record {
     /// The journal record of an evaluation: its status (ok; over the budget, untrained;
     /// failed, with the reason), feasibility under `budget_s`, the model's size and its
@@ -225,58 +274,7 @@ impl Record {
             rung: p.rung,
         }
     }
-}
 
-/// A record's [`Latency`] as the journal has always spelled it: flat `latency_*` fields
-/// (task and result files use the struct's own names).
-mod journal_latency {
-    use super::{Latency, LatencyOrigin};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    struct Fields {
-        /// The campaign's latency: raw seconds, or `ratio × reference_s` when calibrated.
-        latency_s: Option<f64>,
-        /// Raw seconds as timed (only when it differs in kind from `latency_s`: calibrated).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        latency_raw_s: Option<f64>,
-        /// Latency in reference units (candidate / reference model), when the campaign has one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        latency_ref: Option<f64>,
-        latency_cv: Option<f64>,
-        latency_source: LatencyOrigin,
-        /// What the latency predictor said; beside a measured latency it is the predictor's
-        /// validation.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        latency_predicted_s: Option<f64>,
-    }
-
-    pub fn serialize<S: Serializer>(l: &Latency, s: S) -> Result<S::Ok, S::Error> {
-        Fields {
-            latency_s: l.seconds,
-            latency_raw_s: l.raw_s,
-            latency_ref: l.ratio,
-            latency_cv: l.cv,
-            latency_source: l.source.clone(),
-            latency_predicted_s: l.predicted_s,
-        }
-        .serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Latency, D::Error> {
-        let f = Fields::deserialize(d)?;
-        Ok(Latency {
-            seconds: f.latency_s,
-            cv: f.latency_cv,
-            source: f.latency_source,
-            raw_s: f.latency_raw_s,
-            ratio: f.latency_ref,
-            predicted_s: f.latency_predicted_s,
-        })
-    }
-}
-
-impl Record {
     /// Proxy validation loss; failed candidates rank last.
     pub fn loss(&self) -> f64 {
         self.proxy

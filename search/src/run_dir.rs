@@ -314,7 +314,16 @@ mod tests {
     fn results_folders_are_named_by_utc_time() {
         let d = results_dir("q").display().to_string();
         let stamp = d.strip_prefix("results/q-").expect(&d);
-        assert_eq!(stamp.len(), 15, "{stamp}");
-        assert!(stamp[..8].chars().all(|c| c.is_ascii_digit()) && &stamp[8..9] == "-");
+        let named = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d-%H%M%S")
+            .unwrap_or_else(|e| panic!("{stamp}: {e}"))
+            .and_utc();
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!(
+            (unix - named.timestamp()).abs() <= 2,
+            "{stamp} is not now in UTC"
+        );
     }
 }

@@ -27,11 +27,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The mixer kinds whose counts and positions are features, in order: every registered mixer
-/// kind, so a new kind lengthens the feature vector (a surrogate fitted before is refused).
-const MIXERS: [LayerKind; 5] = LayerKind::MIXERS;
-
-/// The features of an architecture (see the module docs), from its layer kinds and width.
+/// The features of an architecture (see the module docs), from its layer kinds and width. Every
+/// registered mixer kind counts, so a new kind lengthens the vector (a surrogate fitted before
+/// is refused at load).
 pub fn features(kinds: &[LayerKind], width: usize, params: usize) -> Vec<f64> {
     let depth = kinds.len().max(1);
     let mut f = vec![
@@ -39,12 +37,12 @@ pub fn features(kinds: &[LayerKind], width: usize, params: usize) -> Vec<f64> {
         kinds.len() as f64,
         (params.max(1) as f64).ln(),
     ];
-    for k in MIXERS.iter().chain([LayerKind::Ffn].iter()) {
+    for k in LayerKind::MIXERS.iter().chain([LayerKind::Ffn].iter()) {
         f.push(kinds.iter().filter(|l| *l == k).count() as f64);
     }
     for third in 0..3 {
         let (lo, hi) = (third * depth / 3, (third + 1) * depth / 3);
-        for k in &MIXERS {
+        for k in &LayerKind::MIXERS {
             f.push(
                 kinds[lo..hi.min(kinds.len())]
                     .iter()
