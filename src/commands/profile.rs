@@ -3,7 +3,7 @@
 use anyhow::Context;
 use flashnas_latency::profile::{profile, ProfileConfig};
 use flashnas_latency::DeviceModel;
-use flashnas_model::backend::{parse_device, sync, Compute};
+use flashnas_model::backend::{default_device_name, parse_device, sync, Compute};
 use flashnas_model::fsio::write_atomic;
 use flashnas_model::ArchSpec;
 use std::path::PathBuf;
@@ -12,9 +12,10 @@ use std::path::PathBuf;
 pub struct Args {
     #[arg(long)]
     arch: PathBuf,
-    /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with --features cuda).
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    /// `cpu`, `cuda` / `cuda:N` (a build with --features cuda) or `wgpu` / `wgpu:N` (--features
+    /// wgpu). Default: the build's own device (cpu, cuda:0 or the default wgpu adapter).
+    #[arg(long)]
+    device: Option<String>,
     /// Prompt tokens prefilled before decoding (batch 1).
     #[arg(long, default_value_t = 64)]
     prompt: usize,
@@ -43,7 +44,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let device = parse_device(&a.device)?;
+    let device_name = a
+        .device
+        .clone()
+        .unwrap_or_else(|| default_device_name().to_string());
+    let device = parse_device(&device_name)?;
     let spec = ArchSpec::from_file(&a.arch)?;
     let roofline = a.roofline.as_deref().map(DeviceModel::preset).transpose()?;
     let cfg = ProfileConfig {
@@ -61,7 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     spinner.set_message(format!(
         "profiling {} on {} ({} repeats)…",
         spec.layer_string(),
-        a.device,
+        device_name,
         a.repeats
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
