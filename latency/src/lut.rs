@@ -65,10 +65,14 @@ pub fn table_key(device: &str, backend: &str, protocol: &LutProtocol) -> String 
     )
 }
 
-/// Identifies a sublayer by d_model and its fully resolved config.
-pub fn signature(spec: &ArchSpec, i: usize) -> String {
-    let cfg = spec.layer(i).expect("validated spec");
-    format!("d{}:{}:{:?}", spec.d_model, spec.layers[i].kind.name(), cfg)
+/// Identifies every sublayer of `spec` by d_model, its kind and its fully resolved config.
+pub fn signatures(spec: &ArchSpec) -> Vec<String> {
+    let configs = spec.resolve().expect("validated spec");
+    spec.layers
+        .iter()
+        .zip(&configs)
+        .map(|(entry, cfg)| format!("d{}:{}:{:?}", spec.d_model, entry.kind.name(), cfg))
+        .collect()
 }
 
 fn shell_key(spec: &ArchSpec) -> String {
@@ -113,8 +117,7 @@ impl LatencyTable {
         on_measure: &mut dyn FnMut(&str),
     ) {
         for spec in specs {
-            for i in 0..spec.layers.len() {
-                let sig = signature(spec, i);
+            for (i, sig) in signatures(spec).into_iter().enumerate() {
                 if self.entries.contains_key(&sig) {
                     continue;
                 }
@@ -133,8 +136,8 @@ impl LatencyTable {
     /// Predicted decode seconds, or `None` when a sublayer or the shell was never measured.
     pub fn predict(&self, spec: &ArchSpec) -> Option<f64> {
         let mut total = *self.overhead.get(&shell_key(spec))?;
-        for i in 0..spec.layers.len() {
-            total += self.entries.get(&signature(spec, i))?;
+        for sig in signatures(spec) {
+            total += self.entries.get(&sig)?;
         }
         Some(total)
     }

@@ -8,7 +8,7 @@
 //! sequence when the next one is decoded, meta tokens excluded (they are added here).
 
 use crate::lm::tensors;
-use crate::spec::{ArchSpec, LayerConfig};
+use crate::spec::ArchSpec;
 
 const F32: usize = 4;
 
@@ -56,73 +56,24 @@ pub fn accounting(spec: &ArchSpec, context: usize) -> Accounting {
     let d = spec.d_model;
     let v = spec.vocab_size;
     let seen = context + spec.n_meta; // positions in the caches
+    let configs = spec.resolve().expect("validated spec");
     let all = tensors(spec);
     let params: usize = all.iter().map(|t| t.numel()).sum();
     let mut layers = Vec::new();
-    for (i, entry) in spec.layers.iter().enumerate() {
+    for (i, (entry, cfg)) in spec.layers.iter().zip(&configs).enumerate() {
         let prefix = format!("model.layers.{i}.");
         let lp: usize = all
             .iter()
             .filter(|t| t.name.starts_with(&prefix))
             .map(|t| t.numel())
             .sum();
-        let mm = |a: usize, b: usize| 2.0 * a as f64 * b as f64;
-        let (state, flops) = match spec.layer(i).expect("validated spec") {
-            LayerConfig::Attention(c) => {
-                let cached = match c.window {
-                    None => seen,
-                    Some(w) => seen.min(w - 1),
-                };
-                let attended = (cached + 1) as f64;
-                let proj =
-                    mm(d, c.n_heads * c.head_dim) * 2.0 + mm(d, c.n_kv_heads * c.head_dim) * 2.0;
-                let attn = 4.0 * c.n_heads as f64 * c.head_dim as f64 * attended;
-                (2 * cached * c.n_kv_heads * c.head_dim * F32, proj + attn)
-            }
-            LayerConfig::Mamba2(c) => {
-                let (h, p, n) = (c.n_heads(), c.head_dim, c.d_state);
-                let state = (c.conv_dim() * (c.d_conv - 1) + h * p * n) * F32;
-                let proj = mm(d, c.in_proj_dim()) + mm(c.d_inner, d);
-                let conv = 2.0 * (c.conv_dim() * c.d_conv) as f64;
-                let ssm = 5.0 * (h * p * n) as f64; // decay, outer product, add, read-out
-                (state, proj + conv + ssm)
-            }
-            LayerConfig::DeltaNet(c) => {
-                let (h, dk, dv, k) = (c.n_heads, c.head_k_dim, c.head_v_dim, c.conv_size);
-                let conv_ch = 2 * h * dk + h * dv;
-                let state = (conv_ch * (k - 1) + h * dk * dv) * F32;
-                let proj = mm(d, 2 * h * dk + h * dv + h) + mm(h * dv, d);
-                let rule = 6.0 * (h * dk * dv) as f64; // Sᵀk, k uᵀ, Sᵀq
-                (state, proj + 2.0 * (conv_ch * k) as f64 + rule)
-            }
-            LayerConfig::GatedDeltaNet(c) => {
-                let (h, hv, dk, dv, k) = (
-                    c.n_heads,
-                    c.n_v_heads,
-                    c.head_k_dim,
-                    c.head_v_dim,
-                    c.conv_size,
-                );
-                let conv_ch = 2 * h * dk + hv * dv;
-                let state = (conv_ch * (k - 1) + hv * dk * dv) * F32;
-                let gate = if c.use_gate { hv * dv } else { 0 };
-                let proj = mm(d, 2 * h * dk + hv * dv + 2 * hv + gate) + mm(hv * dv, d);
-                let rule = 7.0 * (hv * dk * dv) as f64; // + the decay
-                (state, proj + 2.0 * (conv_ch * k) as f64 + rule)
-            }
-            LayerConfig::Ffn(c) => (0, 3.0 * mm(d, c.hidden)),
-        };
-        // A KV cache is read and one row appended; a recurrent state is read and rewritten.
-        let state_traffic = match entry.kind {
-            crate::LayerKind::Attention | crate::LayerKind::Swa => state as f64,
-            _ => 2.0 * state as f64,
-        };
+        let cost = (entry.kind.descriptor().cost)(cfg, d, seen);
         layers.push(LayerCost {
             kind: entry.kind.name().to_string(),
             params: lp,
-            state_bytes: state,
-            flops_per_token: flops,
-            bytes_per_token: (lp * F32) as f64 + state_traffic,
+            state_bytes: cost.state_bytes,
+            flops_per_token: cost.flops,
+            bytes_per_token: (lp * F32) as f64 + cost.state_traffic,
         });
     }
     let in_layers: usize = layers.iter().map(|l| l.params).sum();

@@ -11,10 +11,10 @@
 //!   (`[B, Hkv, H/Hkv, Dh]`), so repeated K/V are never materialized.
 
 use crate::kernels::{self, write_axis2, AttentionOpts, Kernels};
-use crate::kind::{Family, KindDescriptor};
+use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
 use crate::linear::linear;
 use crate::rope::RopeTable;
-use crate::spec::AttentionConfig;
+use crate::spec::{Fields, Section, SpecError};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
@@ -24,23 +24,134 @@ use burn::tensor::{Tensor, TensorData};
 
 /// Global causal attention.
 pub const ATTENTION: KindDescriptor = KindDescriptor {
-    kind: crate::spec::LayerKind::Attention,
+    kind: LayerKind::Attention,
     name: "attention",
     short: "a",
     section: "attention",
     module: "self_attn",
     family: Family::Attention,
+    resolve,
+    tensors: layer_tensors,
+    cost: decode_cost,
+    sized,
 };
 
-/// Sliding-window attention (same weights as `attention`, a window).
+/// Sliding-window attention (same weights and section as `attention`, a window).
 pub const SWA: KindDescriptor = KindDescriptor {
-    kind: crate::spec::LayerKind::Swa,
+    kind: LayerKind::Swa,
     name: "swa",
     short: "swa",
-    section: "attention",
-    module: "self_attn",
-    family: Family::Attention,
+    ..ATTENTION
 };
+
+/// Causal attention with GQA and RoPE (§5); `window` is set for `swa` layers only.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AttentionConfig {
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub rope_theta: f64,
+    pub qk_norm: bool,
+    pub qk_norm_eps: f64,
+    pub window: Option<usize>,
+}
+
+/// §11: `n_heads` required; `n_kv_heads` = n_heads, `head_dim` = d_model / n_heads,
+/// `rope_theta` 10000, no qk-norm; `window` required for swa and refused on a global layer.
+fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
+    let h = f.positive_required("n_heads")?;
+    let hkv = f.positive_or("n_kv_heads", h)?;
+    let dh = f.head_dim_or_split("head_dim", h)?;
+    let theta = f.positive_f_or("rope_theta", 10000.0)?;
+    let qk_norm = f.bool_or("qk_norm", false)?;
+    let qk_eps = f.positive_f_or("qk_norm_eps", 1e-6)?;
+    let window = f.usize_opt("window")?;
+    if h % hkv != 0 {
+        return Err(f.err(
+            "n_heads",
+            format!("{h} is not a multiple of n_kv_heads {hkv}"),
+        ));
+    }
+    if dh == 0 || dh % 2 != 0 {
+        return Err(f.err(
+            "head_dim",
+            format!("{dh} must be even and > 0 (RoPE rotates pairs)"),
+        ));
+    }
+    let window = if f.kind == LayerKind::Swa {
+        match window {
+            Some(w) if w >= 1 => Some(w),
+            Some(w) => return Err(f.err("window", format!("{w} must be at least 1"))),
+            None => {
+                return Err(f.err(
+                    "window",
+                    "is required for swa (keys seen per query, incl. itself)",
+                ))
+            }
+        }
+    } else {
+        // A global `attention` layer ignores a section-level window (it is the default for
+        // `swa` layers), but a window set on the layer itself is a mistake.
+        if f.set_on_layer("window") {
+            return Err(f.err(
+                "window",
+                "is set on an 'attention' layer; use kind 'swa' for a sliding window",
+            ));
+        }
+        None
+    };
+    Ok(LayerConfig::Attention(AttentionConfig {
+        n_heads: h,
+        n_kv_heads: hkv,
+        head_dim: dh,
+        rope_theta: theta,
+        qk_norm,
+        qk_norm_eps: qk_eps,
+        window,
+    }))
+}
+
+fn config(c: &LayerConfig) -> &AttentionConfig {
+    match c {
+        LayerConfig::Attention(c) => c,
+        other => unreachable!("the attention descriptor was given {other:?}"),
+    }
+}
+
+fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
+    tensors(prefix, config(c), d)
+}
+
+/// q, k, v, o projections and one attention read over the cached keys; the KV cache is
+/// `2 · cached · Hkv · Dh` floats (swa: at most `w − 1` cached).
+fn decode_cost(c: &LayerConfig, d: usize, seen: usize) -> DecodeCost {
+    let c = config(c);
+    let mm = |a: usize, b: usize| 2.0 * a as f64 * b as f64;
+    let cached = match c.window {
+        None => seen,
+        Some(w) => seen.min(w - 1),
+    };
+    let attended = (cached + 1) as f64;
+    let proj = mm(d, c.n_heads * c.head_dim) * 2.0 + mm(d, c.n_kv_heads * c.head_dim) * 2.0;
+    let attn = 4.0 * c.n_heads as f64 * c.head_dim as f64 * attended;
+    let state_bytes = 2 * cached * c.n_kv_heads * c.head_dim * 4;
+    DecodeCost {
+        state_bytes,
+        flops: proj + attn,
+        state_traffic: state_bytes as f64,
+    }
+}
+
+/// Heads of `head_dim`, `kv_heads` of them shared (at most as many as query heads).
+fn sized(s: &Sizing) -> Section {
+    let heads = s.heads();
+    let kv = s.kv_heads.map(|k| k.min(heads)).unwrap_or(heads);
+    section([
+        ("n_heads", heads.into()),
+        ("n_kv_heads", kv.into()),
+        ("head_dim", s.head_dim.into()),
+    ])
+}
 
 /// Keys and values a later query may attend to, in preallocated slots written in place.
 #[derive(Debug, Clone)]

@@ -1,9 +1,9 @@
 //! SwiGLU FFN (§4): `down(silu(gate(x)) ⊙ up(x))`, no biases, stateless.
 
 use crate::kernels::{self, Kernels};
-use crate::kind::{Family, KindDescriptor};
+use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
 use crate::linear::linear;
-use crate::spec::FfnConfig;
+use crate::spec::{Fields, Section, SpecError};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
@@ -12,13 +12,73 @@ use burn::tensor::Tensor;
 
 /// The SwiGLU FFN.
 pub const FFN: KindDescriptor = KindDescriptor {
-    kind: crate::spec::LayerKind::Ffn,
+    kind: LayerKind::Ffn,
     name: "ffn",
     short: "f",
     section: "ffn",
     module: "ffn",
     family: Family::Ffn,
+    resolve,
+    tensors: layer_tensors,
+    cost: decode_cost,
+    sized,
 };
+
+/// SwiGLU FFN (§4); `hidden` is the resolved width F.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FfnConfig {
+    pub hidden: usize,
+}
+
+/// F = `hidden`, or int(ratio · d_model) // multiple_of · multiple_of (ratio 3, multiple of
+/// 128 by default); F must be a positive multiple of 8.
+fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
+    let ratio = f.f64_or("ratio", 3.0)?;
+    let multiple_of = f.positive_or("multiple_of", 128)?;
+    let hidden = match f.usize_opt("hidden")? {
+        Some(hd) => hd,
+        None => {
+            if !(ratio.is_finite() && ratio > 0.0) {
+                return Err(f.err("ratio", format!("{ratio} must be a finite number > 0")));
+            }
+            ((ratio * f.d_model as f64) as usize) / multiple_of * multiple_of
+        }
+    };
+    if hidden == 0 || hidden % 8 != 0 {
+        return Err(f.err(
+            "hidden",
+            format!("{hidden} must be > 0 and a multiple of 8 (F = hidden, or int(ratio·d_model) // multiple_of · multiple_of)"),
+        ));
+    }
+    Ok(LayerConfig::Ffn(FfnConfig { hidden }))
+}
+
+fn config(c: &LayerConfig) -> &FfnConfig {
+    match c {
+        LayerConfig::Ffn(c) => c,
+        other => unreachable!("the ffn descriptor was given {other:?}"),
+    }
+}
+
+fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
+    tensors(prefix, config(c), d)
+}
+
+/// Three `d × F` matmuls; no state.
+fn decode_cost(c: &LayerConfig, d: usize, _seen: usize) -> DecodeCost {
+    DecodeCost {
+        state_bytes: 0,
+        flops: 3.0 * (2.0 * d as f64 * config(c).hidden as f64),
+        state_traffic: 0.0,
+    }
+}
+
+fn sized(s: &Sizing) -> Section {
+    section([
+        ("ratio", s.ffn_ratio.into()),
+        ("multiple_of", s.ffn_multiple_of.into()),
+    ])
+}
 
 #[derive(Module, Debug)]
 pub struct Ffn<B: Backend> {

@@ -7,11 +7,12 @@
 //! exactly DeltaNet's weights and computes exactly DeltaNet's function.
 
 use crate::delta_rule::{delta_rule_chunked, delta_rule_recurrent, DeltaInput};
+use crate::deltanet::DeltaNetConfig;
 use crate::kernels::{self, Kernels};
-use crate::kind::{Family, KindDescriptor};
+use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
 use crate::linear::linear;
 use crate::short_conv::causal_conv_silu;
-use crate::spec::{DeltaNetConfig, GatedDeltaNetConfig};
+use crate::spec::{Fields, Section, SpecError};
 use crate::tensors::{conv_default, xavier, Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use crate::Scan;
@@ -22,13 +23,114 @@ use burn::tensor::Tensor;
 
 /// Gated DeltaNet.
 pub const GATED_DELTANET: KindDescriptor = KindDescriptor {
-    kind: crate::spec::LayerKind::GatedDeltaNet,
+    kind: LayerKind::GatedDeltaNet,
     name: "gated_deltanet",
     short: "gdn",
     section: "gated_deltanet",
     module: "gdn",
     family: Family::DeltaNet,
+    resolve,
+    tensors: layer_tensors,
+    cost: decode_cost,
+    sized,
 };
+
+/// Gated DeltaNet (§8).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GatedDeltaNetConfig {
+    pub n_heads: usize,
+    pub n_v_heads: usize,
+    pub head_k_dim: usize,
+    pub head_v_dim: usize,
+    pub use_gate: bool,
+    pub conv_size: usize,
+    pub norm_eps: f64,
+    pub chunk_size: usize,
+    pub allow_neg_eigval: bool,
+}
+
+/// §11: `n_heads` required; `n_v_heads` = n_heads (a multiple of it), Dk = d_model / n_heads,
+/// Dv = 2·Dk, gate on, conv 4, chunks of 64.
+fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
+    let h = f.positive_required("n_heads")?;
+    let hv = f.positive_or("n_v_heads", h)?;
+    let dk = f.head_dim_or_split("head_k_dim", h)?;
+    let dk = f.positive("head_k_dim", dk)?;
+    let dv = f.positive_or("head_v_dim", 2 * dk)?;
+    let use_gate = f.bool_or("use_gate", true)?;
+    let conv = f.conv_or("conv_size", 4)?;
+    let eps = f.positive_f_or("norm_eps", 1e-5)?;
+    let chunk = f.positive_or("chunk_size", 64)?;
+    let neg = f.bool_or("allow_neg_eigval", false)?;
+    if hv % h != 0 {
+        return Err(f.err(
+            "n_v_heads",
+            format!("{hv} is not a multiple of n_heads {h}"),
+        ));
+    }
+    Ok(LayerConfig::GatedDeltaNet(GatedDeltaNetConfig {
+        n_heads: h,
+        n_v_heads: hv,
+        head_k_dim: dk,
+        head_v_dim: dv,
+        use_gate,
+        conv_size: conv,
+        norm_eps: eps,
+        chunk_size: chunk,
+        allow_neg_eigval: neg,
+    }))
+}
+
+fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
+    match c {
+        LayerConfig::GatedDeltaNet(c) => tensors(prefix, c, d),
+        other => unreachable!("the gated_deltanet descriptor was given {other:?}"),
+    }
+}
+
+fn decode_cost(c: &LayerConfig, d: usize, _seen: usize) -> DecodeCost {
+    match c {
+        LayerConfig::GatedDeltaNet(c) => delta_rule_cost(c, d),
+        other => unreachable!("the gated_deltanet descriptor was given {other:?}"),
+    }
+}
+
+/// Projections (q, k, v, β, and for the gated variant the decay and the gate), the three
+/// short convs and the delta-rule update on an `Hv·Dk·Dv` state (Sᵀk, k uᵀ, Sᵀq, + the
+/// decay when gated), plus the convs' `K − 1` inputs.
+pub fn delta_rule_cost(c: &impl DeltaConfig, d: usize) -> DecodeCost {
+    let (c, variant) = c.as_gated();
+    let gated = variant == Variant::Gated;
+    let mm = |a: usize, b: usize| 2.0 * a as f64 * b as f64;
+    let (h, hv, dk, dv, k) = (
+        c.n_heads,
+        c.n_v_heads,
+        c.head_k_dim,
+        c.head_v_dim,
+        c.conv_size,
+    );
+    let conv_ch = 2 * h * dk + hv * dv;
+    let state_bytes = (conv_ch * (k - 1) + hv * dk * dv) * 4;
+    let per_head = if gated { 2 * hv } else { hv }; // β (and the decay)
+    let gate = if gated && c.use_gate { hv * dv } else { 0 };
+    let proj = mm(d, 2 * h * dk + hv * dv + per_head + gate) + mm(hv * dv, d);
+    let rule = (if gated { 7.0 } else { 6.0 }) * (hv * dk * dv) as f64;
+    DecodeCost {
+        state_bytes,
+        flops: proj + 2.0 * (conv_ch * k) as f64 + rule,
+        state_traffic: 2.0 * state_bytes as f64,
+    }
+}
+
+/// Heads of `head_dim` for keys and values alike.
+pub(crate) fn sized(s: &Sizing) -> Section {
+    section([
+        ("n_heads", s.heads().into()),
+        ("head_k_dim", s.head_dim.into()),
+        ("head_v_dim", s.head_dim.into()),
+        ("chunk_size", s.chunk_size.into()),
+    ])
+}
 
 /// Decode state of one DeltaNet or Gated DeltaNet sublayer.
 #[derive(Debug, Clone)]

@@ -6,14 +6,14 @@
 //! logits = RMSNorm(h)[:, n_meta:] Wᵀ        W = lm_head, or the embedding when tied
 //! ```
 
-use crate::attention::{self, Attention, KvCache};
-use crate::deltanet::{self, DeltaNet, DeltaState};
-use crate::ffn::{self, Ffn};
-use crate::gated_deltanet::{self, GatedDeltaNet};
+use crate::attention::{Attention, KvCache};
+use crate::deltanet::{DeltaNet, DeltaState};
+use crate::ffn::Ffn;
+use crate::gated_deltanet::GatedDeltaNet;
 use crate::init::initial_weights;
 use crate::kernels::{self, Kernels};
 use crate::linear::linear;
-use crate::mamba2::{self, Mamba2, Mamba2State};
+use crate::mamba2::{Mamba2, Mamba2State};
 use crate::rope::RopeTable;
 use crate::spec::{ArchSpec, LayerConfig, LayerKind};
 use crate::tensors::{Init, TensorSpec};
@@ -107,20 +107,15 @@ pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
             Init::Normal(1.0),
         ));
     }
-    for (i, entry) in spec.layers.iter().enumerate() {
+    let configs = spec.resolve().expect("validated spec");
+    for (i, (entry, cfg)) in spec.layers.iter().zip(&configs).enumerate() {
         out.push(TensorSpec::new(
             norm_name(i, entry.kind),
             &[d],
             Init::Const(1.0),
         ));
         let p = op_prefix(i, entry.kind);
-        out.extend(match spec.layer(i).expect("validated spec") {
-            LayerConfig::Attention(c) => attention::tensors(&p, &c, d),
-            LayerConfig::Mamba2(c) => mamba2::tensors(&p, &c, d),
-            LayerConfig::DeltaNet(c) => deltanet::tensors(&p, &c, d),
-            LayerConfig::GatedDeltaNet(c) => gated_deltanet::tensors(&p, &c, d),
-            LayerConfig::Ffn(c) => ffn::tensors(&p, &c, d),
-        });
+        out.extend((entry.kind.descriptor().tensors)(&p, cfg, d));
     }
     out.push(TensorSpec::new(
         "model.final_layernorm.weight",
@@ -151,7 +146,8 @@ impl<B: Backend> HybridLm<B> {
         map: WeightMap,
         device: &B::Device,
     ) -> Result<Self, WeightError> {
-        spec.validate()
+        let configs = spec
+            .resolve()
             .map_err(|e| WeightError::File(format!("invalid architecture: {e}")))?;
         let (v, d) = (spec.vocab_size, spec.d_model);
         let mut r = WeightReader::<B>::new(map, device);
@@ -161,10 +157,10 @@ impl<B: Backend> HybridLm<B> {
             n => Some(r.param("model.memory_tokens", [n, d])?),
         };
         let mut layers = Vec::with_capacity(spec.layers.len());
-        for (i, entry) in spec.layers.iter().enumerate() {
+        for (i, (entry, cfg)) in spec.layers.iter().zip(configs).enumerate() {
             let norm = r.param(&norm_name(i, entry.kind), [d])?;
             let p = op_prefix(i, entry.kind);
-            let op = match spec.layer(i).expect("validated") {
+            let op = match cfg {
                 LayerConfig::Attention(c) => {
                     Operator::Attention(Attention::read(&mut r, &p, &c, d)?)
                 }

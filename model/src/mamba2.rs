@@ -2,11 +2,11 @@
 //! RMSNorm (gate first, then per-group norm), out-projection.
 
 use crate::kernels::{self, Kernels};
-use crate::kind::{Family, KindDescriptor};
+use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
 use crate::linear::linear;
 use crate::rms_norm::rms_normalize;
 use crate::short_conv::causal_conv_silu;
-use crate::spec::Mamba2Config;
+use crate::spec::{Fields, Section, SpecError};
 use crate::ssd::{ssd_chunked, ssd_recurrent, SsdInput};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
@@ -18,13 +18,121 @@ use burn::tensor::Tensor;
 
 /// Mamba2.
 pub const MAMBA2: KindDescriptor = KindDescriptor {
-    kind: crate::spec::LayerKind::Mamba2,
+    kind: LayerKind::Mamba2,
     name: "mamba2",
     short: "m2",
     section: "mamba2",
     module: "mamba",
     family: Family::Mamba2,
+    resolve,
+    tensors: layer_tensors,
+    cost: decode_cost,
+    sized,
 };
+
+/// Mamba2 / SSD (§6).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mamba2Config {
+    pub d_state: usize,
+    pub d_conv: usize,
+    pub expand: usize,
+    pub head_dim: usize,
+    pub n_groups: usize,
+    pub chunk_size: usize,
+    pub norm_eps: f64,
+    pub conv_bias: bool,
+    pub proj_bias: bool,
+    /// `expand · d_model`, filled in at resolution.
+    pub d_inner: usize,
+}
+
+impl Mamba2Config {
+    pub fn n_heads(&self) -> usize {
+        self.d_inner / self.head_dim
+    }
+    pub fn conv_dim(&self) -> usize {
+        self.d_inner + 2 * self.n_groups * self.d_state
+    }
+    pub fn in_proj_dim(&self) -> usize {
+        2 * self.d_inner + 2 * self.n_groups * self.d_state + self.n_heads()
+    }
+}
+
+/// §11 defaults: N 16, conv 4, expand 2, P 64, one group, chunks of 256; P must divide
+/// `expand · d_model` and the groups the heads.
+fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
+    let d_state = f.positive_or("d_state", 16)?;
+    let d_conv = f.conv_or("d_conv", 4)?;
+    let expand = f.positive_or("expand", 2)?;
+    let p = f.positive_or("head_dim", 64)?;
+    let g = f.positive_or("n_groups", 1)?;
+    let chunk = f.positive_or("chunk_size", 256)?;
+    let eps = f.positive_f_or("norm_eps", 1e-5)?;
+    let conv_bias = f.bool_or("conv_bias", true)?;
+    let proj_bias = f.bool_or("proj_bias", false)?;
+    let di = expand * f.d_model;
+    if !di.is_multiple_of(p) {
+        return Err(f.err(
+            "head_dim",
+            format!("{p} does not divide d_inner = expand·d_model = {di}"),
+        ));
+    }
+    let heads = di / p;
+    if !heads.is_multiple_of(g) {
+        return Err(f.err(
+            "n_groups",
+            format!("{g} does not divide the number of heads d_inner/head_dim = {heads}"),
+        ));
+    }
+    Ok(LayerConfig::Mamba2(Mamba2Config {
+        d_state,
+        d_conv,
+        expand,
+        head_dim: p,
+        n_groups: g,
+        chunk_size: chunk,
+        norm_eps: eps,
+        conv_bias,
+        proj_bias,
+        d_inner: di,
+    }))
+}
+
+fn config(c: &LayerConfig) -> &Mamba2Config {
+    match c {
+        LayerConfig::Mamba2(c) => c,
+        other => unreachable!("the mamba2 descriptor was given {other:?}"),
+    }
+}
+
+fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
+    tensors(prefix, config(c), d)
+}
+
+/// in/out projections, the conv over `conv_dim` channels and the SSM update (decay, outer
+/// product, add, read-out) over an `H·P·N` state, plus the conv's `K − 1` inputs.
+fn decode_cost(c: &LayerConfig, d: usize, _seen: usize) -> DecodeCost {
+    let c = config(c);
+    let mm = |a: usize, b: usize| 2.0 * a as f64 * b as f64;
+    let (h, p, n) = (c.n_heads(), c.head_dim, c.d_state);
+    let state_bytes = (c.conv_dim() * (c.d_conv - 1) + h * p * n) * 4;
+    let proj = mm(d, c.in_proj_dim()) + mm(c.d_inner, d);
+    let conv = 2.0 * (c.conv_dim() * c.d_conv) as f64;
+    let ssm = 5.0 * (h * p * n) as f64;
+    DecodeCost {
+        state_bytes,
+        flops: proj + conv + ssm,
+        state_traffic: 2.0 * state_bytes as f64,
+    }
+}
+
+fn sized(s: &Sizing) -> Section {
+    section([
+        ("d_state", s.ssm_state.into()),
+        ("head_dim", s.ssm_head_dim.into()),
+        ("chunk_size", s.chunk_size.into()),
+    ])
+}
 
 /// Decode state of one Mamba2 sublayer.
 #[derive(Debug, Clone)]

@@ -1,15 +1,27 @@
 //! `ArchSpec`: the Arch JSON of OPERATORS.md §11.
 //!
-//! The JSON keeps per-kind sections (`attention`, `mamba2`, …) whose fields each `layers` entry
-//! may override. [`ArchSpec::layer`] resolves one entry into a fully specified
-//! [`LayerConfig`] (section ⊕ overrides ⊕ defaults) and [`ArchSpec::validate`] checks every
-//! rule, naming the layer index, the field and the rule on failure.
+//! The JSON keeps one section per kind (`attention`, `mamba2`, …) whose fields each `layers`
+//! entry may override. [`ArchSpec::resolve`] turns every entry into a fully specified
+//! [`LayerConfig`] (section ⊕ overrides ⊕ defaults) in one pass, checking every rule and naming
+//! the layer index, the field and the rule on failure. The defaults and rules of a kind live
+//! beside its operator (its [`KindDescriptor`](crate::kind::KindDescriptor)); this file only
+//! merges, dispatches and checks what holds for every kind.
 
+use crate::kind::Sizing;
 use serde::de::Error as _;
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+
+pub use crate::attention::AttentionConfig;
+pub use crate::deltanet::DeltaNetConfig;
+pub use crate::ffn::FfnConfig;
+pub use crate::gated_deltanet::GatedDeltaNetConfig;
+pub use crate::kind::{LayerConfig, LayerKind};
+pub use crate::mamba2::Mamba2Config;
 
 /// A spec that breaks a rule; the message names the place (`layers[3] (attention)`), the field
 /// and the rule.
@@ -23,74 +35,14 @@ impl fmt::Display for SpecError {
 }
 impl std::error::Error for SpecError {}
 
-/// The sublayer kinds of §2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LayerKind {
-    Attention,
-    Swa,
-    Mamba2,
-    #[serde(rename = "deltanet")]
-    DeltaNet,
-    GatedDeltaNet,
-    Ffn,
-}
-
-impl LayerKind {
-    pub const ALL: [LayerKind; 6] = [
-        LayerKind::Attention,
-        LayerKind::Swa,
-        LayerKind::Mamba2,
-        LayerKind::DeltaNet,
-        LayerKind::GatedDeltaNet,
-        LayerKind::Ffn,
-    ];
-
-    /// The token mixers (every kind but the FFN).
-    pub const MIXERS: [LayerKind; 5] = [
-        LayerKind::Attention,
-        LayerKind::Swa,
-        LayerKind::Mamba2,
-        LayerKind::DeltaNet,
-        LayerKind::GatedDeltaNet,
-    ];
-
-    /// Canonical spelling used in the JSON.
-    pub fn name(self) -> &'static str {
-        self.descriptor().name
-    }
-
-    /// Short spelling, in the style of Nemotron-Flash `layer_types` (`a m2 f …`).
-    pub fn short(self) -> &'static str {
-        self.descriptor().short
-    }
-
-    /// Parses the canonical names and the NF `layer_types` spellings.
-    pub fn parse(s: &str) -> Option<LayerKind> {
-        Self::ALL.into_iter().find(|k| k.descriptor().spells(s))
-    }
-
-    pub fn is_mixer(self) -> bool {
-        self != LayerKind::Ffn
-    }
-
-    /// The section of the Arch JSON this kind reads.
-    pub fn section(self) -> &'static str {
-        self.descriptor().section
-    }
-}
-
-impl fmt::Display for LayerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The fields of one kind's section (or a layer's overrides of them), as written.
+pub type Section = Map<String, Value>;
 
 /// One `layers` entry: a kind plus field overrides of its section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerEntry {
     pub kind: LayerKind,
-    pub overrides: Map<String, Value>,
+    pub overrides: Section,
 }
 
 impl LayerEntry {
@@ -118,13 +70,28 @@ impl Serialize for LayerEntry {
     }
 }
 
+fn kind_spellings() -> String {
+    LayerKind::ALL
+        .iter()
+        .map(|k| {
+            let d = k.descriptor();
+            if d.short == d.name {
+                d.name.to_string()
+            } else {
+                format!("{}|{}", d.name, d.short)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl<'de> Deserialize<'de> for LayerEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
         let unknown = |s: &str| {
             D::Error::custom(format!(
-                "unknown layer kind '{s}' (expected attention|a, swa, mamba2|m2, deltanet, \
-                 gated_deltanet|gdn, ffn|f)"
+                "unknown layer kind '{s}' (expected {})",
+                kind_spellings()
             ))
         };
         match v {
@@ -154,135 +121,149 @@ fn default_rms_eps() -> f64 {
     1e-6
 }
 
-/// The Arch JSON (§11). Sections are kept as raw JSON objects so that a spec round-trips
-/// exactly as written; [`ArchSpec::layer`] resolves them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The Arch JSON (§11). Sections are kept as written (raw JSON objects, keyed by the section
+/// name a kind's descriptor declares) so that a spec round-trips exactly; [`ArchSpec::resolve`]
+/// turns them into typed configs.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArchSpec {
     pub vocab_size: usize,
     pub d_model: usize,
-    #[serde(default)]
     pub n_meta: usize,
-    #[serde(default)]
     pub tie_embeddings: bool,
-    #[serde(default = "default_rms_eps")]
     pub rms_eps: f64,
-    #[serde(default)]
     pub lm_head_normalize: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attention: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mamba2: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deltanet: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gated_deltanet: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ffn: Option<Map<String, Value>>,
+    sections: BTreeMap<&'static str, Section>,
     pub layers: Vec<LayerEntry>,
 }
 
-/// Causal attention with GQA and RoPE (§5); `window` is set for `swa` layers only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttentionConfig {
-    pub n_heads: usize,
-    pub n_kv_heads: usize,
-    pub head_dim: usize,
-    pub rope_theta: f64,
-    pub qk_norm: bool,
-    pub qk_norm_eps: f64,
-    pub window: Option<usize>,
-}
-
-/// Mamba2 / SSD (§6).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Mamba2Config {
-    pub d_state: usize,
-    pub d_conv: usize,
-    pub expand: usize,
-    pub head_dim: usize,
-    pub n_groups: usize,
-    pub chunk_size: usize,
-    pub norm_eps: f64,
-    pub conv_bias: bool,
-    pub proj_bias: bool,
-    /// `expand · d_model`, filled in at resolution.
-    pub d_inner: usize,
-}
-
-impl Mamba2Config {
-    pub fn n_heads(&self) -> usize {
-        self.d_inner / self.head_dim
+/// The section names of the registered kinds, once each, in registration order (the order
+/// they are written in).
+fn section_names() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in LayerKind::ALL {
+        let s = k.section();
+        if !out.contains(&s) {
+            out.push(s);
+        }
     }
-    pub fn conv_dim(&self) -> usize {
-        self.d_inner + 2 * self.n_groups * self.d_state
+    out
+}
+
+const TOP_FIELDS: [&str; 7] = [
+    "vocab_size",
+    "d_model",
+    "n_meta",
+    "tie_embeddings",
+    "rms_eps",
+    "lm_head_normalize",
+    "layers",
+];
+
+impl Serialize for ArchSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("vocab_size", &self.vocab_size)?;
+        m.serialize_entry("d_model", &self.d_model)?;
+        m.serialize_entry("n_meta", &self.n_meta)?;
+        m.serialize_entry("tie_embeddings", &self.tie_embeddings)?;
+        m.serialize_entry("rms_eps", &self.rms_eps)?;
+        m.serialize_entry("lm_head_normalize", &self.lm_head_normalize)?;
+        for name in section_names() {
+            if let Some(sec) = self.sections.get(name) {
+                m.serialize_entry(name, sec)?;
+            }
+        }
+        m.serialize_entry("layers", &self.layers)?;
+        m.end()
     }
-    pub fn in_proj_dim(&self) -> usize {
-        2 * self.d_inner + 2 * self.n_groups * self.d_state + self.n_heads()
+}
+
+/// What the JSON holds besides the sections, read by serde; the sections arrive in `rest`.
+#[derive(Deserialize)]
+struct WrittenSpec {
+    vocab_size: usize,
+    d_model: usize,
+    #[serde(default)]
+    n_meta: usize,
+    #[serde(default)]
+    tie_embeddings: bool,
+    #[serde(default = "default_rms_eps")]
+    rms_eps: f64,
+    #[serde(default)]
+    lm_head_normalize: bool,
+    layers: Vec<LayerEntry>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for ArchSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WrittenSpec::deserialize(d)?;
+        let names = section_names();
+        let mut sections = BTreeMap::new();
+        for (key, value) in w.rest {
+            let Some(&name) = names.iter().find(|n| **n == key) else {
+                return Err(D::Error::custom(format!(
+                    "unknown field `{key}`, expected one of {}, or a kind's section ({})",
+                    TOP_FIELDS.map(|f| format!("`{f}`")).join(", "),
+                    names.join(", ")
+                )));
+            };
+            match value {
+                Value::Null => {}
+                Value::Object(sec) => {
+                    sections.insert(name, sec);
+                }
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "`{key}` must be an object of the section's fields, got {other}"
+                    )))
+                }
+            }
+        }
+        Ok(ArchSpec {
+            vocab_size: w.vocab_size,
+            d_model: w.d_model,
+            n_meta: w.n_meta,
+            tie_embeddings: w.tie_embeddings,
+            rms_eps: w.rms_eps,
+            lm_head_normalize: w.lm_head_normalize,
+            sections,
+            layers: w.layers,
+        })
     }
 }
 
-/// DeltaNet (§7).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeltaNetConfig {
-    pub n_heads: usize,
-    pub head_k_dim: usize,
-    pub head_v_dim: usize,
-    pub conv_size: usize,
-    pub norm_eps: f64,
-    pub chunk_size: usize,
-    pub allow_neg_eigval: bool,
-}
-
-/// Gated DeltaNet (§8).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GatedDeltaNetConfig {
-    pub n_heads: usize,
-    pub n_v_heads: usize,
-    pub head_k_dim: usize,
-    pub head_v_dim: usize,
-    pub use_gate: bool,
-    pub conv_size: usize,
-    pub norm_eps: f64,
-    pub chunk_size: usize,
-    pub allow_neg_eigval: bool,
-}
-
-/// SwiGLU FFN (§4); `hidden` is the resolved width F.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FfnConfig {
-    pub hidden: usize,
-}
-
-/// One sublayer, fully resolved.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerConfig {
-    Attention(AttentionConfig),
-    Mamba2(Mamba2Config),
-    DeltaNet(DeltaNetConfig),
-    GatedDeltaNet(GatedDeltaNetConfig),
-    Ffn(FfnConfig),
-}
-
-/// Reads typed fields out of a merged section object, remembering which were used so that
-/// unknown fields can be reported.
-struct Fields<'a> {
+/// Reads typed fields out of one layer's merged section (section, then the layer's
+/// overrides), remembering which were read so that unknown fields can be reported. A kind's
+/// `resolve` (in its operator file) reads its fields through it.
+pub struct Fields {
     at: String,
-    obj: Map<String, Value>,
-    used: Vec<&'a str>,
+    obj: Section,
+    overrides: Section,
+    used: Vec<&'static str>,
+    /// The layer's kind (`attention` and `swa` share a section and a resolver).
+    pub kind: LayerKind,
+    pub d_model: usize,
 }
 
-impl<'a> Fields<'a> {
-    fn err(&self, field: &str, rule: impl fmt::Display) -> SpecError {
+impl Fields {
+    /// An error naming the layer, the field and the rule.
+    pub fn err(&self, field: &str, rule: impl fmt::Display) -> SpecError {
         SpecError(format!("{}: {} {}", self.at, field, rule))
     }
 
-    fn get(&mut self, field: &'a str) -> Option<&Value> {
+    /// Whether the layer entry itself (not its section) sets `field`.
+    pub fn set_on_layer(&self, field: &str) -> bool {
+        self.overrides.get(field).is_some_and(|v| !v.is_null())
+    }
+
+    fn get(&mut self, field: &'static str) -> Option<&Value> {
         self.used.push(field);
         self.obj.get(field).filter(|v| !v.is_null())
     }
 
-    fn usize_opt(&mut self, field: &'a str) -> Result<Option<usize>, SpecError> {
+    pub fn usize_opt(&mut self, field: &'static str) -> Result<Option<usize>, SpecError> {
         match self.get(field).cloned() {
             None => Ok(None),
             Some(v) => v
@@ -292,11 +273,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn usize_or(&mut self, field: &'a str, default: usize) -> Result<usize, SpecError> {
+    pub fn usize_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
         Ok(self.usize_opt(field)?.unwrap_or(default))
     }
 
-    fn f64_or(&mut self, field: &'a str, default: f64) -> Result<f64, SpecError> {
+    pub fn f64_or(&mut self, field: &'static str, default: f64) -> Result<f64, SpecError> {
         match self.get(field).cloned() {
             None => Ok(default),
             Some(v) => v
@@ -305,7 +286,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn bool_or(&mut self, field: &'a str, default: bool) -> Result<bool, SpecError> {
+    pub fn bool_or(&mut self, field: &'static str, default: bool) -> Result<bool, SpecError> {
         match self.get(field).cloned() {
             None => Ok(default),
             Some(v) => v
@@ -314,29 +295,72 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn required(&mut self, field: &'a str) -> Result<usize, SpecError> {
+    pub fn required(&mut self, field: &'static str) -> Result<usize, SpecError> {
         self.usize_opt(field)?
             .ok_or_else(|| self.err(field, "is required (set it in the section or the layer)"))
     }
 
-    fn positive_required(&mut self, field: &'a str) -> Result<usize, SpecError> {
+    pub fn positive_required(&mut self, field: &'static str) -> Result<usize, SpecError> {
         let v = self.required(field)?;
-        positive(self, field, v)
+        self.positive(field, v)
     }
 
-    fn positive_or(&mut self, field: &'a str, default: usize) -> Result<usize, SpecError> {
+    pub fn positive_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
         let v = self.usize_or(field, default)?;
-        positive(self, field, v)
+        self.positive(field, v)
     }
 
-    fn conv_or(&mut self, field: &'a str, default: usize) -> Result<usize, SpecError> {
+    /// A causal short-convolution width (at least 2).
+    pub fn conv_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
         let v = self.usize_or(field, default)?;
-        conv_width(self, field, v)
+        if v < 2 {
+            Err(self.err(
+                field,
+                format!("{v} must be at least 2 (a causal short convolution)"),
+            ))
+        } else {
+            Ok(v)
+        }
     }
 
-    fn positive_f_or(&mut self, field: &'a str, default: f64) -> Result<f64, SpecError> {
+    pub fn positive_f_or(&mut self, field: &'static str, default: f64) -> Result<f64, SpecError> {
         let v = self.f64_or(field, default)?;
-        positive_f(self, field, v)
+        if v.is_finite() && v > 0.0 {
+            Ok(v)
+        } else {
+            Err(self.err(field, format!("{v} must be a finite number > 0")))
+        }
+    }
+
+    /// A head size that defaults to `d_model / heads`, which must then divide evenly.
+    pub fn head_dim_or_split(
+        &mut self,
+        field: &'static str,
+        heads: usize,
+    ) -> Result<usize, SpecError> {
+        match self.usize_opt(field)? {
+            Some(v) => Ok(v),
+            None => {
+                let d = self.d_model;
+                if !d.is_multiple_of(heads) {
+                    return Err(self.err(
+                        field,
+                        format!(
+                            "defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {heads}"
+                        ),
+                    ));
+                }
+                Ok(d / heads)
+            }
+        }
+    }
+
+    pub fn positive(&self, field: &str, v: usize) -> Result<usize, SpecError> {
+        if v == 0 {
+            Err(self.err(field, "must be at least 1"))
+        } else {
+            Ok(v)
+        }
     }
 
     fn finish(self) -> Result<(), SpecError> {
@@ -354,34 +378,45 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn positive(f: &Fields, field: &str, v: usize) -> Result<usize, SpecError> {
-    if v == 0 {
-        Err(f.err(field, "must be at least 1"))
-    } else {
-        Ok(v)
-    }
-}
-
-fn conv_width(f: &Fields, field: &str, v: usize) -> Result<usize, SpecError> {
-    if v < 2 {
-        Err(f.err(
-            field,
-            format!("{v} must be at least 2 (a causal short convolution)"),
-        ))
-    } else {
-        Ok(v)
-    }
-}
-
-fn positive_f(f: &Fields, field: &str, v: f64) -> Result<f64, SpecError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(f.err(field, format!("{v} must be a finite number > 0")))
-    }
-}
-
 impl ArchSpec {
+    /// A spec without sections: set them with [`ArchSpec::set_section`], or size every kind
+    /// at once with [`ArchSpec::sized`].
+    pub fn new(vocab_size: usize, d_model: usize, layers: Vec<LayerEntry>) -> Self {
+        Self {
+            vocab_size,
+            d_model,
+            n_meta: 0,
+            tie_embeddings: false,
+            rms_eps: default_rms_eps(),
+            lm_head_normalize: false,
+            sections: BTreeMap::new(),
+            layers,
+        }
+    }
+
+    /// A spec whose sections every kind fills from one [`Sizing`] (its descriptor's `sized`):
+    /// the architectures of a search space, a grid or a baseline family. Not validated.
+    pub fn sized(vocab_size: usize, sizing: &Sizing, layers: Vec<LayerEntry>) -> Self {
+        let mut spec = Self::new(vocab_size, sizing.d_model, layers);
+        for k in LayerKind::ALL {
+            let d = k.descriptor();
+            if !spec.sections.contains_key(d.section) {
+                spec.sections.insert(d.section, (d.sized)(sizing));
+            }
+        }
+        spec
+    }
+
+    /// The section `kind` reads, as written.
+    pub fn section(&self, kind: LayerKind) -> Option<&Section> {
+        self.sections.get(kind.section())
+    }
+
+    /// Sets (replaces) the section `kind` reads.
+    pub fn set_section(&mut self, kind: LayerKind, section: Section) {
+        self.sections.insert(kind.section(), section);
+    }
+
     /// Reads and validates an Arch JSON file; errors name the file.
     pub fn from_file(path: &Path) -> Result<Self, SpecError> {
         let text = std::fs::read_to_string(path)
@@ -423,236 +458,34 @@ impl ArchSpec {
         Ok(spec)
     }
 
-    fn section(&self, name: &str) -> Option<&Map<String, Value>> {
-        match name {
-            "attention" => self.attention.as_ref(),
-            "mamba2" => self.mamba2.as_ref(),
-            "deltanet" => self.deltanet.as_ref(),
-            "gated_deltanet" => self.gated_deltanet.as_ref(),
-            "ffn" => self.ffn.as_ref(),
-            _ => None,
-        }
-    }
-
-    /// Resolves `layers[i]` into a full config (section, then the entry's overrides, then the
-    /// §11 defaults) and checks the rules of §11.
+    /// Resolves `layers[i]` alone (section, then the entry's overrides, then the kind's
+    /// defaults) and checks its rules. To walk the model, resolve every layer once with
+    /// [`ArchSpec::resolve`].
     pub fn layer(&self, i: usize) -> Result<LayerConfig, SpecError> {
         let entry = self
             .layers
             .get(i)
             .ok_or_else(|| SpecError(format!("layers[{i}]: no such layer")))?;
-        let mut obj = self
-            .section(entry.kind.section())
-            .cloned()
-            .unwrap_or_default();
+        let mut obj = self.section(entry.kind).cloned().unwrap_or_default();
         for (k, v) in &entry.overrides {
             obj.insert(k.clone(), v.clone());
         }
         let mut f = Fields {
             at: format!("layers[{i}] ({})", entry.kind),
             obj,
+            overrides: entry.overrides.clone(),
             used: Vec::new(),
+            kind: entry.kind,
+            d_model: self.d_model,
         };
-        let d = self.d_model;
-        let cfg = match entry.kind {
-            LayerKind::Attention | LayerKind::Swa => {
-                let h = f.positive_required("n_heads")?;
-                let hkv = f.positive_or("n_kv_heads", h)?;
-                let dh = match f.usize_opt("head_dim")? {
-                    Some(v) => v,
-                    None => {
-                        if !d.is_multiple_of(h) {
-                            return Err(f.err(
-                                "head_dim",
-                                format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}"),
-                            ));
-                        }
-                        d / h
-                    }
-                };
-                let theta = f.positive_f_or("rope_theta", 10000.0)?;
-                let qk_norm = f.bool_or("qk_norm", false)?;
-                let qk_eps = f.positive_f_or("qk_norm_eps", 1e-6)?;
-                let window = f.usize_opt("window")?;
-                if h % hkv != 0 {
-                    return Err(f.err(
-                        "n_heads",
-                        format!("{h} is not a multiple of n_kv_heads {hkv}"),
-                    ));
-                }
-                if dh == 0 || dh % 2 != 0 {
-                    return Err(f.err(
-                        "head_dim",
-                        format!("{dh} must be even and > 0 (RoPE rotates pairs)"),
-                    ));
-                }
-                let window = if entry.kind == LayerKind::Swa {
-                    match window {
-                        Some(w) if w >= 1 => Some(w),
-                        Some(w) => return Err(f.err("window", format!("{w} must be at least 1"))),
-                        None => {
-                            return Err(f.err(
-                                "window",
-                                "is required for swa (keys seen per query, incl. itself)",
-                            ))
-                        }
-                    }
-                } else {
-                    // A global `attention` layer ignores a section-level window (it is the default
-                    // for `swa` layers), but a window set on the layer itself is a mistake.
-                    if entry.overrides.get("window").is_some_and(|v| !v.is_null()) {
-                        return Err(f.err(
-                            "window",
-                            "is set on an 'attention' layer; use kind 'swa' for a sliding window",
-                        ));
-                    }
-                    None
-                };
-                LayerConfig::Attention(AttentionConfig {
-                    n_heads: h,
-                    n_kv_heads: hkv,
-                    head_dim: dh,
-                    rope_theta: theta,
-                    qk_norm,
-                    qk_norm_eps: qk_eps,
-                    window,
-                })
-            }
-            LayerKind::Mamba2 => {
-                let d_state = f.positive_or("d_state", 16)?;
-                let d_conv = f.conv_or("d_conv", 4)?;
-                let expand = f.positive_or("expand", 2)?;
-                let p = f.positive_or("head_dim", 64)?;
-                let g = f.positive_or("n_groups", 1)?;
-                let chunk = f.positive_or("chunk_size", 256)?;
-                let eps = f.positive_f_or("norm_eps", 1e-5)?;
-                let conv_bias = f.bool_or("conv_bias", true)?;
-                let proj_bias = f.bool_or("proj_bias", false)?;
-                let di = expand * d;
-                if !di.is_multiple_of(p) {
-                    return Err(f.err(
-                        "head_dim",
-                        format!("{p} does not divide d_inner = expand·d_model = {di}"),
-                    ));
-                }
-                let heads = di / p;
-                if !heads.is_multiple_of(g) {
-                    return Err(f.err(
-                        "n_groups",
-                        format!(
-                            "{g} does not divide the number of heads d_inner/head_dim = {heads}"
-                        ),
-                    ));
-                }
-                LayerConfig::Mamba2(Mamba2Config {
-                    d_state,
-                    d_conv,
-                    expand,
-                    head_dim: p,
-                    n_groups: g,
-                    chunk_size: chunk,
-                    norm_eps: eps,
-                    conv_bias,
-                    proj_bias,
-                    d_inner: di,
-                })
-            }
-            LayerKind::DeltaNet => {
-                let h = f.positive_required("n_heads")?;
-                let dk = match f.usize_opt("head_k_dim")? {
-                    Some(v) => positive(&f, "head_k_dim", v)?,
-                    None => {
-                        if !d.is_multiple_of(h) {
-                            return Err(f.err("head_k_dim", format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}")));
-                        }
-                        d / h
-                    }
-                };
-                let dv = f.positive_or("head_v_dim", dk)?;
-                let conv = f.conv_or("conv_size", 4)?;
-                let eps = f.positive_f_or("norm_eps", 1e-5)?;
-                let chunk = f.positive_or("chunk_size", 64)?;
-                let neg = f.bool_or("allow_neg_eigval", false)?;
-                LayerConfig::DeltaNet(DeltaNetConfig {
-                    n_heads: h,
-                    head_k_dim: dk,
-                    head_v_dim: dv,
-                    conv_size: conv,
-                    norm_eps: eps,
-                    chunk_size: chunk,
-                    allow_neg_eigval: neg,
-                })
-            }
-            LayerKind::GatedDeltaNet => {
-                let h = f.positive_required("n_heads")?;
-                let hv = f.positive_or("n_v_heads", h)?;
-                let dk = match f.usize_opt("head_k_dim")? {
-                    Some(v) => positive(&f, "head_k_dim", v)?,
-                    None => {
-                        if !d.is_multiple_of(h) {
-                            return Err(f.err("head_k_dim", format!("defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {h}")));
-                        }
-                        d / h
-                    }
-                };
-                let dv = f.positive_or("head_v_dim", 2 * dk)?;
-                let use_gate = f.bool_or("use_gate", true)?;
-                let conv = f.conv_or("conv_size", 4)?;
-                let eps = f.positive_f_or("norm_eps", 1e-5)?;
-                let chunk = f.positive_or("chunk_size", 64)?;
-                let neg = f.bool_or("allow_neg_eigval", false)?;
-                if hv % h != 0 {
-                    return Err(f.err(
-                        "n_v_heads",
-                        format!("{hv} is not a multiple of n_heads {h}"),
-                    ));
-                }
-                LayerConfig::GatedDeltaNet(GatedDeltaNetConfig {
-                    n_heads: h,
-                    n_v_heads: hv,
-                    head_k_dim: dk,
-                    head_v_dim: dv,
-                    use_gate,
-                    conv_size: conv,
-                    norm_eps: eps,
-                    chunk_size: chunk,
-                    allow_neg_eigval: neg,
-                })
-            }
-            LayerKind::Ffn => {
-                let ratio = f.f64_or("ratio", 3.0)?;
-                let multiple_of = f.positive_or("multiple_of", 128)?;
-                let hidden = match f.usize_opt("hidden")? {
-                    Some(hd) => hd,
-                    None => {
-                        if !(ratio.is_finite() && ratio > 0.0) {
-                            return Err(
-                                f.err("ratio", format!("{ratio} must be a finite number > 0"))
-                            );
-                        }
-                        ((ratio * d as f64) as usize) / multiple_of * multiple_of
-                    }
-                };
-                if hidden == 0 || hidden % 8 != 0 {
-                    return Err(f.err(
-                        "hidden",
-                        format!("{hidden} must be > 0 and a multiple of 8 (F = hidden, or int(ratio·d_model) // multiple_of · multiple_of)"),
-                    ));
-                }
-                LayerConfig::Ffn(FfnConfig { hidden })
-            }
-        };
+        let cfg = (entry.kind.descriptor().resolve)(&mut f)?;
         f.finish()?;
         Ok(cfg)
     }
 
-    /// Every layer resolved, in order.
-    pub fn layer_configs(&self) -> Result<Vec<LayerConfig>, SpecError> {
-        (0..self.layers.len()).map(|i| self.layer(i)).collect()
-    }
-
-    /// Checks the whole spec (§11 validity rules).
-    pub fn validate(&self) -> Result<(), SpecError> {
+    /// Checks the whole spec (§11 validity rules) and resolves every layer into its typed
+    /// config, in order, once: what the model, the accounting and the latency table walk.
+    pub fn resolve(&self) -> Result<Vec<LayerConfig>, SpecError> {
         if self.vocab_size == 0 {
             return Err(SpecError("vocab_size must be at least 1".into()));
         }
@@ -668,7 +501,12 @@ impl ArchSpec {
                 self.rms_eps
             )));
         }
-        self.layer_configs().map(|_| ())
+        (0..self.layers.len()).map(|i| self.layer(i)).collect()
+    }
+
+    /// Checks the whole spec (§11 validity rules).
+    pub fn validate(&self) -> Result<(), SpecError> {
+        self.resolve().map(|_| ())
     }
 
     /// The genome-style string of the layer kinds, e.g. `d f m2 f a f`.
@@ -721,6 +559,96 @@ mod tests {
         }
         let back = ArchSpec::from_json(&spec.to_json_pretty()).unwrap();
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn sections_are_written_in_registration_order_whatever_the_input_order() {
+        let spec = ArchSpec::from_json(
+            r#"{"layers": ["f", "gdn", "m2", "a", "d"], "ffn": {"hidden": 64},
+                "gated_deltanet": {"n_heads": 2}, "deltanet": {"n_heads": 2},
+                "mamba2": {"head_dim": 16}, "attention": {"n_heads": 2},
+                "d_model": 32, "vocab_size": 10}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&spec).unwrap();
+        assert_eq!(
+            text,
+            r#"{"vocab_size":10,"d_model":32,"n_meta":0,"tie_embeddings":false,"rms_eps":1e-6,"lm_head_normalize":false,"attention":{"n_heads":2},"mamba2":{"head_dim":16},"deltanet":{"n_heads":2},"gated_deltanet":{"n_heads":2},"ffn":{"hidden":64},"layers":[{"kind":"ffn"},{"kind":"gated_deltanet"},{"kind":"mamba2"},{"kind":"attention"},{"kind":"deltanet"}]}"#
+        );
+        // A null section is an absent one; a misspelt section is named with what is allowed.
+        let spec: ArchSpec = serde_json::from_str(
+            r#"{"vocab_size": 10, "d_model": 32, "mamba2": null, "layers": ["f"]}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.section(LayerKind::Mamba2), None);
+        let err = ArchSpec::from_json(
+            r#"{"vocab_size": 10, "d_model": 32, "atention": {"n_heads": 2}, "layers": ["a"]}"#,
+        )
+        .unwrap_err()
+        .0;
+        assert!(err.contains("unknown field `atention`"), "{err}");
+        assert!(
+            err.contains("attention, mamba2, deltanet, gated_deltanet, ffn"),
+            "{err}"
+        );
+        let err =
+            ArchSpec::from_json(r#"{"vocab_size": 10, "d_model": 32, "ffn": 3, "layers": ["f"]}"#)
+                .unwrap_err()
+                .0;
+        assert!(err.contains("`ffn` must be an object"), "{err}");
+    }
+
+    #[test]
+    fn every_registered_kind_sizes_resolves_and_costs_through_its_descriptor() {
+        let sizing = Sizing {
+            d_model: 64,
+            head_dim: 32,
+            kv_heads: Some(1),
+            ssm_state: 8,
+            ssm_head_dim: 16,
+            chunk_size: 16,
+            ffn_ratio: 2.0,
+            ffn_multiple_of: 8,
+        };
+        let layers = LayerKind::ALL
+            .iter()
+            .map(|&k| match k {
+                LayerKind::Swa => LayerEntry::new(k).with("window", 8u64),
+                _ => LayerEntry::new(k),
+            })
+            .collect();
+        let spec = ArchSpec::sized(100, &sizing, layers);
+        let configs = spec.resolve().unwrap();
+        assert_eq!(configs.len(), LayerKind::ALL.len());
+        // Resolving once gives what resolving each layer alone gives.
+        for (i, c) in configs.iter().enumerate() {
+            assert_eq!(&spec.layer(i).unwrap(), c);
+        }
+        match &configs[0] {
+            LayerConfig::Attention(a) => {
+                assert_eq!(
+                    (a.n_heads, a.n_kv_heads, a.head_dim, a.window),
+                    (2, 1, 32, None)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match &configs[1] {
+            LayerConfig::Attention(a) => assert_eq!(a.window, Some(8)),
+            other => panic!("{other:?}"),
+        }
+        match &configs[5] {
+            LayerConfig::Ffn(f) => assert_eq!(f.hidden, 128),
+            other => panic!("{other:?}"),
+        }
+        for (entry, c) in spec.layers.iter().zip(&configs) {
+            let d = entry.kind.descriptor();
+            assert!(!(d.tensors)("p", c, 64).is_empty(), "{}", d.name);
+            let cost = (d.cost)(c, 64, 10);
+            assert!(cost.flops > 0.0, "{}", d.name);
+            // Only the FFN decodes without a state.
+            assert_eq!(cost.state_bytes == 0, !entry.kind.is_mixer(), "{}", d.name);
+        }
     }
 
     #[test]

@@ -123,9 +123,9 @@ impl<'a> Campaign<'a> {
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self> {
         let base = dir.to_path_buf();
-        // Loaded once, before any work, so that a bad corpus is an error naming it rather than
-        // a failure of every candidate; only its vocabulary is kept (workers load their own).
-        let vocab_size = Dataset::load(&cfg.train.data, cfg.train.seq_len, &base)
+        // Probed, not loaded (workers load their own): the vocabulary, and a bad corpus found
+        // before any work where file sizes show it, rather than as a failure of every candidate.
+        let vocab_size = Dataset::probe(&cfg.train.data, cfg.train.seq_len, &base)
             .map_err(|e| Error::Data(e.to_string()))?
             .vocab_size;
         let journal = Journal::new(dir);

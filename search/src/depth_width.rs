@@ -308,7 +308,7 @@ impl<'a> Study<'a> {
         lock: FolderLock,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self> {
-        let data = Dataset::load(&cfg.train.data, cfg.train.seq_len, dir)
+        let data = Dataset::probe(&cfg.train.data, cfg.train.seq_len, dir)
             .map_err(|e| Error::Data(e.to_string()))?;
         let journal = Journal::<ShapeRow>::at(dir.join("journal.jsonl"));
         let read = journal

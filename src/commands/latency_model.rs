@@ -94,7 +94,7 @@ fn setup(config: &std::path::Path) -> anyhow::Result<Setup> {
     let cfg = CampaignConfig::from_file(config)?;
     let base = config.parent().unwrap_or(std::path::Path::new("."));
     let vocab =
-        flashnas_training::Dataset::load(&cfg.train.data, cfg.train.seq_len, base)?.vocab_size;
+        flashnas_training::Dataset::probe(&cfg.train.data, cfg.train.seq_len, base)?.vocab_size;
     let mut with_ref = cfg.clone();
     with_ref.latency.calibrate = true;
     let reference = with_ref

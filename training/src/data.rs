@@ -25,6 +25,49 @@ pub struct Dataset {
     pub origin: String,
 }
 
+/// What a driver needs of a corpus, learnt without tokenizing it (see [`Dataset::probe`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorpusProbe {
+    /// As [`Dataset::vocab_size`] will be.
+    pub vocab_size: usize,
+    /// Token count, where the file sizes give it (byte-tokenized text, token files).
+    pub tokens: Option<usize>,
+}
+
+/// `(train, val)` token counts of a corpus of `n` tokens, or why it cannot be split into two
+/// parts of at least one window each.
+fn split_sizes(
+    n: usize,
+    val_fraction: f64,
+    seq_len: usize,
+    origin: &str,
+) -> Result<(usize, usize), String> {
+    if n == 0 {
+        return Err(format!("{origin}: the corpus is empty"));
+    }
+    let window = seq_len + 1; // inputs and shifted targets
+    let n_val = ((n as f64) * val_fraction).round() as usize;
+    let n_train = n - n_val;
+    if n_train < window || n_val < window {
+        return Err(format!(
+            "{origin}: the corpus has {n} tokens; with data.val_fraction {val_fraction} the splits hold {n_train} and {n_val}, \
+             both must hold at least one window of seq_len + 1 = {window} tokens"
+        ));
+    }
+    Ok((n_train, n_val))
+}
+
+fn token_width(path: &Path, len: u64, dtype: &str) -> Result<usize, String> {
+    let width = if dtype == "u16" { 2 } else { 4 };
+    if !len.is_multiple_of(width as u64) {
+        return Err(format!(
+            "data.path '{}': {len} bytes is not a whole number of {dtype} tokens (data.token_dtype)",
+            path.display()
+        ));
+    }
+    Ok(width)
+}
+
 fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("data.path '{}': cannot list directory: {e}", dir.display()))?
@@ -76,14 +119,7 @@ fn read_parquet_texts(path: &Path, column: &str) -> Result<Vec<String>, String> 
 fn read_token_file(path: &Path, dtype: &str) -> Result<Vec<u32>, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("data.path '{}': cannot read: {e}", path.display()))?;
-    let width = if dtype == "u16" { 2 } else { 4 };
-    if bytes.len() % width != 0 {
-        return Err(format!(
-            "data.path '{}': {} bytes is not a whole number of {dtype} tokens (data.token_dtype)",
-            path.display(),
-            bytes.len()
-        ));
-    }
+    let width = token_width(path, bytes.len() as u64, dtype)?;
     Ok(match width {
         2 => bytes
             .chunks_exact(2)
@@ -97,6 +133,87 @@ fn read_token_file(path: &Path, dtype: &str) -> Result<Vec<u32>, String> {
 }
 
 impl Dataset {
+    /// What a campaign driver needs before any work, without loading the corpus: the
+    /// vocabulary (the tokenizer's; for byte-tokenized token files, the largest id + 1, read
+    /// from the file), and the checks file sizes allow: the tokenizer loads, the path exists and
+    /// holds files of the source's kind, and, where sizes give the token count (byte-tokenized
+    /// text, token files), both splits hold a window. Workers load the corpus themselves.
+    pub fn probe(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<CorpusProbe, Error> {
+        Self::probe_corpus(cfg, seq_len, base).map_err(Error::Data)
+    }
+
+    fn probe_corpus(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<CorpusProbe, String> {
+        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base).map_err(|e| e.to_string())?;
+        let byte = matches!(tokenizer, Tokenizer::Byte);
+        let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
+        if let Some(p) = &path {
+            if !p.exists() {
+                return Err(format!(
+                    "data.path '{}': no such file or directory",
+                    p.display()
+                ));
+            }
+        }
+        let size = |f: &Path| {
+            std::fs::metadata(f)
+                .map(|m| m.len())
+                .map_err(|e| format!("data.path '{}': cannot read: {e}", f.display()))
+        };
+        let listed = |p: &PathBuf, ext: &str| {
+            if p.is_dir() {
+                files_in(p, ext)
+            } else {
+                Ok(vec![p.clone()])
+            }
+        };
+        let (vocab_size, tokens, origin) = match (&cfg.source, &path) {
+            (Source::Text, None) => (
+                tokenizer.vocab_size(),
+                byte.then_some(crate::TINY_SHAKESPEARE.len()),
+                "built-in tinyshakespeare".to_string(),
+            ),
+            (Source::Text, Some(p)) => {
+                let mut bytes = 0;
+                for f in listed(p, "txt")? {
+                    bytes += size(&f)?;
+                }
+                // The byte tokenizer makes one token of every byte.
+                (
+                    tokenizer.vocab_size(),
+                    byte.then_some(bytes as usize),
+                    p.display().to_string(),
+                )
+            }
+            (Source::Parquet, Some(p)) => {
+                listed(p, "parquet")?;
+                (
+                    tokenizer.vocab_size(),
+                    None,
+                    format!("{} [{}]", p.display(), cfg.column),
+                )
+            }
+            (Source::Tokens, Some(p)) => {
+                let len = size(p)?;
+                let width = token_width(p, len, &cfg.token_dtype)?;
+                let vocab = match cfg.tokenizer.as_str() {
+                    // Without a tokenizer, the vocabulary is what the file uses.
+                    "byte" => read_token_file(p, &cfg.token_dtype)?
+                        .into_iter()
+                        .max()
+                        .map(|m| m as usize + 1)
+                        .unwrap_or(0),
+                    _ => tokenizer.vocab_size(),
+                };
+                (vocab, Some(len as usize / width), p.display().to_string())
+            }
+            (_, None) => return Err("data.path: required for parquet and token sources".into()),
+        };
+        if let Some(n) = tokens {
+            split_sizes(n, cfg.val_fraction, seq_len, &origin)?;
+        }
+        Ok(CorpusProbe { vocab_size, tokens })
+    }
+
     /// Loads, tokenizes, splits and windows a corpus. `base` is the config file's directory
     /// (relative paths are tried from the current directory first).
     pub fn load(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, Error> {
@@ -189,19 +306,8 @@ impl Dataset {
         seq_len: usize,
         origin: String,
     ) -> Result<Self, String> {
-        if tokens.is_empty() {
-            return Err(format!("{origin}: the corpus is empty"));
-        }
-        let window = seq_len + 1; // inputs and shifted targets
-        let n_val = ((tokens.len() as f64) * val_fraction).round() as usize;
-        let n_train = tokens.len() - n_val;
-        if n_train < window || n_val < window {
-            return Err(format!(
-                "{origin}: the corpus has {} tokens; with data.val_fraction {val_fraction} the splits hold {n_train} and {n_val}, \
-                 both must hold at least one window of seq_len + 1 = {window} tokens",
-                tokens.len()
-            ));
-        }
+        let (n_train, n_val) = split_sizes(tokens.len(), val_fraction, seq_len, &origin)?;
+        let window = seq_len + 1;
         let mut train = tokens;
         let val = train.split_off(n_train);
         // Evenly spread, possibly overlapping when the split is short; deterministic.
@@ -271,5 +377,79 @@ impl Dataset {
             y.extend(self.val[s + 1..s + t + 1].iter().map(|&v| v as i32));
         }
         (x, y, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DataConfig, Source};
+
+    fn probe_and_load(cfg: &DataConfig, seq_len: usize) -> (CorpusProbe, Dataset) {
+        let base = Path::new(".");
+        (
+            Dataset::probe(cfg, seq_len, base).unwrap(),
+            Dataset::load(cfg, seq_len, base).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_probe_agrees_with_the_loaded_corpus_and_refuses_what_load_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        // Built-in corpus, byte tokenizer: vocabulary and token count from sizes alone.
+        let (p, d) = probe_and_load(&DataConfig::default(), 64);
+        assert_eq!(p.vocab_size, d.vocab_size);
+        assert_eq!(p.tokens, Some(d.train.len() + d.val.len()));
+
+        // A UTF-8 text file (multi-byte characters: tokens are bytes, not chars).
+        let text = dir.path().join("t.txt");
+        std::fs::write(&text, "héllo wörld, ".repeat(40)).unwrap();
+        let cfg = DataConfig {
+            path: Some(text.display().to_string()),
+            ..DataConfig::default()
+        };
+        let (p, d) = probe_and_load(&cfg, 16);
+        assert_eq!(p.tokens, Some(d.train.len() + d.val.len()));
+
+        // A u16 token file: the vocabulary is its largest id + 1.
+        let toks = dir.path().join("t.bin");
+        let ids: Vec<u8> = (0..500u16).flat_map(|i| (i % 300).to_le_bytes()).collect();
+        std::fs::write(&toks, ids).unwrap();
+        let cfg = DataConfig {
+            source: Source::Tokens,
+            path: Some(toks.display().to_string()),
+            token_dtype: "u16".into(),
+            ..DataConfig::default()
+        };
+        let (p, d) = probe_and_load(&cfg, 16);
+        assert_eq!((p.vocab_size, p.tokens), (300, Some(500)));
+        assert_eq!(d.vocab_size, 300);
+
+        // Too short for the windows: the probe names it as loading does.
+        let cfg = DataConfig {
+            source: Source::Tokens,
+            path: Some(toks.display().to_string()),
+            token_dtype: "u16".into(),
+            ..DataConfig::default()
+        };
+        let base = Path::new(".");
+        let probed = Dataset::probe(&cfg, 400, base).unwrap_err().to_string();
+        let loaded = Dataset::load(&cfg, 400, base).unwrap_err().to_string();
+        assert_eq!(probed, loaded);
+        assert!(probed.contains("the corpus has 500 tokens"), "{probed}");
+
+        // A torn token file and a missing path.
+        std::fs::write(&toks, [1u8, 2, 3]).unwrap();
+        let torn = Dataset::probe(&cfg, 16, base).unwrap_err().to_string();
+        assert!(
+            torn.contains("3 bytes is not a whole number of u16 tokens"),
+            "{torn}"
+        );
+        let missing = DataConfig {
+            path: Some(dir.path().join("nope.txt").display().to_string()),
+            ..DataConfig::default()
+        };
+        let err = Dataset::probe(&missing, 16, base).unwrap_err().to_string();
+        assert!(err.contains("no such file or directory"), "{err}");
     }
 }

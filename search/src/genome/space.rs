@@ -2,10 +2,10 @@
 //! architecture each becomes.
 
 use super::entries;
+use flashnas_model::kind::Sizing;
 use flashnas_model::spec::LayerKind;
 use flashnas_model::ArchSpec;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,22 +121,29 @@ impl SpaceConfig {
         self.width == WidthRule::Gene
     }
 
+    /// The sizes every kind gets at `width` (heads of `head_dim`, …).
+    pub fn sizing(&self, width: usize) -> Sizing {
+        Sizing {
+            d_model: width,
+            head_dim: self.head_dim,
+            kv_heads: self.kv_heads,
+            ssm_state: self.mamba_d_state,
+            ssm_head_dim: self.mamba_head_dim.unwrap_or(self.head_dim),
+            chunk_size: self.chunk_size,
+            ffn_ratio: self.ffn_ratio,
+            ffn_multiple_of: self.ffn_multiple_of,
+        }
+    }
+
     /// The architecture of a layer list at a width.
     pub fn arch_for(&self, layers: &[LayerKind], width: usize, vocab_size: usize) -> ArchSpec {
-        let heads = (width / self.head_dim).max(1);
-        let kv = self.kv_heads.map(|k| k.min(heads)).unwrap_or(heads);
-        let spec = json!({
-            "vocab_size": vocab_size,
-            "d_model": width,
-            "n_meta": self.n_meta,
-            "attention": {"n_heads": heads, "n_kv_heads": kv, "head_dim": self.head_dim},
-            "mamba2": {"d_state": self.mamba_d_state, "head_dim": self.mamba_head_dim.unwrap_or(self.head_dim), "chunk_size": self.chunk_size},
-            "deltanet": {"n_heads": heads, "head_k_dim": self.head_dim, "head_v_dim": self.head_dim, "chunk_size": self.chunk_size},
-            "gated_deltanet": {"n_heads": heads, "head_k_dim": self.head_dim, "head_v_dim": self.head_dim, "chunk_size": self.chunk_size},
-            "ffn": {"ratio": self.ffn_ratio, "multiple_of": self.ffn_multiple_of},
-            "layers": entries(layers, self.swa_window),
-        });
-        serde_json::from_value(spec).expect("well-formed arch JSON")
+        let mut spec = ArchSpec::sized(
+            vocab_size,
+            &self.sizing(width),
+            entries(layers, self.swa_window),
+        );
+        spec.n_meta = self.n_meta;
+        spec
     }
 
     /// Checks every field (errors name the key).
