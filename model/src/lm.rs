@@ -7,7 +7,7 @@
 //! ```
 
 use crate::attention::{Attention, KvCache};
-use crate::deltanet::{DeltaNet, DeltaState};
+use crate::deltanet::DeltaState;
 use crate::ffn::Ffn;
 use crate::gated_deltanet::GatedDeltaNet;
 use crate::init::initial_weights;
@@ -30,10 +30,11 @@ use std::path::Path;
 #[allow(clippy::large_enum_variant)] // one per sublayer; boxing buys nothing
 #[derive(Module, Debug)]
 pub enum Operator<B: Backend> {
+    /// `attention` and `swa`.
     Attention(Attention<B>),
     Mamba2(Mamba2<B>),
-    DeltaNet(DeltaNet<B>),
-    GatedDeltaNet(GatedDeltaNet<B>),
+    /// `deltanet` and `gated_deltanet`: one delta-rule operator, built from either config.
+    Delta(GatedDeltaNet<B>),
     Ffn(Ffn<B>),
 }
 
@@ -165,9 +166,11 @@ impl<B: Backend> HybridLm<B> {
                     Operator::Attention(Attention::read(&mut r, &p, &c, d)?)
                 }
                 LayerConfig::Mamba2(c) => Operator::Mamba2(Mamba2::read(&mut r, &p, &c, d)?),
-                LayerConfig::DeltaNet(c) => Operator::DeltaNet(DeltaNet::read(&mut r, &p, &c, d)?),
+                LayerConfig::DeltaNet(c) => {
+                    Operator::Delta(GatedDeltaNet::read(&mut r, &p, &c, d)?)
+                }
                 LayerConfig::GatedDeltaNet(c) => {
-                    Operator::GatedDeltaNet(GatedDeltaNet::read(&mut r, &p, &c, d)?)
+                    Operator::Delta(GatedDeltaNet::read(&mut r, &p, &c, d)?)
                 }
                 LayerConfig::Ffn(c) => Operator::Ffn(Ffn::read(&mut r, &p, &c, d)?),
             };
@@ -205,8 +208,7 @@ impl<B: Backend> HybridLm<B> {
             match &layer.op {
                 Operator::Attention(op) => op.write(&mut w, &p),
                 Operator::Mamba2(op) => op.write(&mut w, &p),
-                Operator::DeltaNet(op) => op.write(&mut w, &p),
-                Operator::GatedDeltaNet(op) => op.write(&mut w, &p),
+                Operator::Delta(op) => op.write(&mut w, &p),
                 Operator::Ffn(op) => op.write(&mut w, &p),
             }
         }
@@ -331,10 +333,7 @@ impl<B: Kernels> HybridLm<B> {
                 (Operator::Mamba2(op), None) if capacity.is_none() => {
                     (op.forward_sequence(u), LayerState::Ffn)
                 }
-                (Operator::DeltaNet(op), None) if capacity.is_none() => {
-                    (op.forward_sequence(u), LayerState::Ffn)
-                }
-                (Operator::GatedDeltaNet(op), None) if capacity.is_none() => {
+                (Operator::Delta(op), None) if capacity.is_none() => {
                     (op.forward_sequence(u), LayerState::Ffn)
                 }
                 (Operator::Attention(op), s) => {
@@ -369,15 +368,7 @@ impl<B: Kernels> HybridLm<B> {
                     let (y, s) = op.forward(u, s, scan);
                     (y, LayerState::Mamba2(s))
                 }
-                (Operator::DeltaNet(op), s) => {
-                    let s = match s {
-                        Some(LayerState::Delta(s)) => Some(s),
-                        _ => None,
-                    };
-                    let (y, s) = op.forward(u, s, scan);
-                    (y, LayerState::Delta(s))
-                }
-                (Operator::GatedDeltaNet(op), s) => {
+                (Operator::Delta(op), s) => {
                     let s = match s {
                         Some(LayerState::Delta(s)) => Some(s),
                         _ => None,

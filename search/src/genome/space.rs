@@ -157,7 +157,13 @@ impl SpaceConfig {
         for m in &self.mixers {
             match LayerKind::parse(m) {
                 Some(k) if k.is_mixer() => {}
-                _ => return Err(format!("space.mixers: '{m}' is not a mixer kind (attention, swa, mamba2, deltanet, gated_deltanet)")),
+                _ => {
+                    let kinds: Vec<&str> = LayerKind::MIXERS.iter().map(|k| k.name()).collect();
+                    return Err(format!(
+                        "space.mixers: '{m}' is not a mixer kind ({})",
+                        kinds.join(", ")
+                    ));
+                }
             }
         }
         if self.ratios.is_empty() {

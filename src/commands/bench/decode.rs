@@ -3,7 +3,8 @@
 
 use flashnas_model::accounting::accounting;
 use flashnas_model::backend::{backend_name, device, sync, Compute};
-use flashnas_model::{ArchSpec, HybridLm};
+use flashnas_model::kind::Sizing;
+use flashnas_model::{ArchSpec, HybridLm, LayerEntry, LayerKind};
 use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
@@ -53,18 +54,31 @@ pub fn decode_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
             (0..4).flat_map(|_| [l.clone(), "\"f\"".into()]).collect()
         }
     };
-    let heads = (d / 64).max(1);
-    Ok(ArchSpec::from_json(&format!(
-        r#"{{"vocab_size": 256, "d_model": {d},
-            "attention": {{"n_heads": {heads}, "n_kv_heads": {kv}, "head_dim": 64}},
-            "mamba2": {{"d_state": 64, "head_dim": 64}},
-            "deltanet": {{"n_heads": {heads}}},
-            "gated_deltanet": {{"n_heads": {heads}}},
-            "ffn": {{"ratio": 3.0, "multiple_of": 8}},
-            "layers": [{}]}}"#,
-        layers.join(", "),
-        kv = heads.min(2),
-    ))?)
+    // Heads of 64, 2 KV heads, every registered kind sized alike, except where the README's
+    // figures were measured with a kind's §11 defaults: Mamba2's chunks of 256, Gated
+    // DeltaNet's value heads of twice the key size.
+    let sizing = Sizing {
+        d_model: d,
+        head_dim: 64,
+        kv_heads: Some(2),
+        ssm_state: 64,
+        ssm_head_dim: 64,
+        chunk_size: 64,
+        ffn_ratio: 3.0,
+        ffn_multiple_of: 8,
+    };
+    let layers: Vec<LayerEntry> = serde_json::from_str(&format!("[{}]", layers.join(", ")))?;
+    let mut spec = ArchSpec::sized(256, &sizing, layers);
+    spec.set_section(
+        LayerKind::Mamba2,
+        super::json_section(&[("d_state", 64), ("head_dim", 64)]),
+    );
+    spec.set_section(
+        LayerKind::GatedDeltaNet,
+        super::json_section(&[("n_heads", sizing.heads())]),
+    );
+    spec.validate()?;
+    Ok(spec)
 }
 
 /// Single-thread memcpy bandwidth (bytes copied per second, best of 5) over buffers far larger

@@ -4,7 +4,8 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Int, Tensor, TensorData};
 use flashnas_model::backend::{backend_name, device, sync, Train};
-use flashnas_model::{ArchSpec, HybridLm};
+use flashnas_model::kind::Sizing;
+use flashnas_model::{ArchSpec, HybridLm, LayerEntry, LayerKind};
 use std::time::Instant;
 
 mod calibration;
@@ -114,19 +115,37 @@ pub fn reference_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
     bench_arch(d, &format!("[{layer}, \"ffn\", {layer}, \"ffn\"]"))
 }
 
-/// A bench architecture at width `d` (a multiple of 64): heads of 32, half as many KV heads.
-fn bench_arch(d: usize, layers: &str) -> anyhow::Result<ArchSpec> {
-    let (h, kv) = (d / 32, d / 64);
-    let json = format!(
-        r#"{{"vocab_size": 256, "d_model": {d},
-            "attention": {{"n_heads": {h}, "n_kv_heads": {kv}}},
-            "mamba2": {{"d_state": 16, "head_dim": 32, "chunk_size": 64}},
-            "deltanet": {{"n_heads": {h}, "chunk_size": 64}},
-            "gated_deltanet": {{"n_heads": {h}, "chunk_size": 64}},
-            "ffn": {{"ratio": 3.0, "multiple_of": 8}},
-            "layers": {layers}}}"#
+/// A bench architecture at width `d` (a multiple of 64): heads of 32, half as many KV heads,
+/// chunks of 64, every registered kind sized alike ([`ArchSpec::sized`], so any kind can be
+/// benched), except Gated DeltaNet's value heads, which keep their §11 default of twice the
+/// key size, as the README's tables were measured.
+pub fn bench_arch(d: usize, layers: &str) -> anyhow::Result<ArchSpec> {
+    let sizing = Sizing {
+        d_model: d,
+        head_dim: 32,
+        kv_heads: Some(d / 64),
+        ssm_state: 16,
+        ssm_head_dim: 32,
+        chunk_size: 64,
+        ffn_ratio: 3.0,
+        ffn_multiple_of: 8,
+    };
+    let layers: Vec<LayerEntry> = serde_json::from_str(layers)?;
+    let mut spec = ArchSpec::sized(256, &sizing, layers);
+    spec.set_section(
+        LayerKind::GatedDeltaNet,
+        json_section(&[("n_heads", sizing.heads()), ("chunk_size", 64)]),
     );
-    Ok(ArchSpec::from_json(&json)?)
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// A section of integer fields.
+pub fn json_section(fields: &[(&str, usize)]) -> flashnas_model::spec::Section {
+    fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), (*v).into()))
+        .collect()
 }
 
 fn step_seconds(model: &HybridLm<Train>, batch: usize, t: usize, repeats: usize) -> Vec<f64> {
@@ -230,14 +249,7 @@ pub fn mixed_archs() -> Vec<ArchSpec> {
     ];
     layers
         .iter()
-        .map(|l| {
-            ArchSpec::from_json(&format!(
-                r#"{{"vocab_size": 256, "d_model": 128, "attention": {{"n_heads": 4, "n_kv_heads": 2}},
-                    "mamba2": {{"d_state": 16, "head_dim": 32, "chunk_size": 64}}, "deltanet": {{"n_heads": 4, "chunk_size": 64}},
-                    "gated_deltanet": {{"n_heads": 4, "chunk_size": 64}}, "ffn": {{"ratio": 3.0, "multiple_of": 8}}, "layers": {l}}}"#
-            ))
-            .expect("valid bench arch")
-        })
+        .map(|l| bench_arch(128, l).expect("valid bench arch"))
         .collect()
 }
 
@@ -367,4 +379,68 @@ fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
     println!("fwd+bwd+AdamW+weight-norm: {:.0} tokens/s steady ({:.1} ms/step; whole run incl. eval {:.0} tokens/s)", (a.batch * a.seq_len) as f64 / steady, steady * 1e3, r.tokens_per_second);
     println!("peak RSS {:.0} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bench architectures as they were written out before kinds were sized through
+    /// their descriptors: the README's figures were measured on these.
+    fn written(d: usize, layers: &str) -> ArchSpec {
+        let (h, kv) = (d / 32, d / 64);
+        ArchSpec::from_json(&format!(
+            r#"{{"vocab_size": 256, "d_model": {d},
+                "attention": {{"n_heads": {h}, "n_kv_heads": {kv}}},
+                "mamba2": {{"d_state": 16, "head_dim": 32, "chunk_size": 64}},
+                "deltanet": {{"n_heads": {h}, "chunk_size": 64}},
+                "gated_deltanet": {{"n_heads": {h}, "chunk_size": 64}},
+                "ffn": {{"ratio": 3.0, "multiple_of": 8}},
+                "layers": {layers}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn written_decode(d: usize, layers: &str) -> ArchSpec {
+        let heads = (d / 64).max(1);
+        ArchSpec::from_json(&format!(
+            r#"{{"vocab_size": 256, "d_model": {d},
+                "attention": {{"n_heads": {heads}, "n_kv_heads": {kv}, "head_dim": 64}},
+                "mamba2": {{"d_state": 64, "head_dim": 64}},
+                "deltanet": {{"n_heads": {heads}}},
+                "gated_deltanet": {{"n_heads": {heads}}},
+                "ffn": {{"ratio": 3.0, "multiple_of": 8}},
+                "layers": {layers}}}"#,
+            kv = heads.min(2),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn sized_bench_architectures_resolve_as_the_written_ones() {
+        let layers =
+            r#"["a", "f", "m2", "f", "deltanet", "f", "gdn", {"kind": "swa", "window": 64}]"#;
+        let mixed =
+            r#"["m2", "f", "a", "f", "deltanet", "f", {"kind": "swa", "window": 128}, "f"]"#;
+        for d in [64, 128, 256, 512] {
+            assert_eq!(
+                bench_arch(d, layers).unwrap().resolve().unwrap(),
+                written(d, layers).resolve().unwrap(),
+                "bench d {d}"
+            );
+            assert_eq!(
+                decode::decode_arch("mixed", d).unwrap().resolve().unwrap(),
+                written_decode(d, mixed).resolve().unwrap(),
+                "decode mixed d {d}"
+            );
+            for kind in ["attention", "mamba2", "deltanet", "gated_deltanet"] {
+                let l = format!(r#"["{kind}", "f", "{kind}", "f", "{kind}", "f", "{kind}", "f"]"#);
+                assert_eq!(
+                    decode::decode_arch(kind, d).unwrap().resolve().unwrap(),
+                    written_decode(d, &l).resolve().unwrap(),
+                    "decode {kind} d {d}"
+                );
+            }
+        }
+    }
 }
