@@ -7,7 +7,7 @@
 //! and ignored where it is O(d) per token. `context` is the number of tokens already in the
 //! sequence when the next one is decoded, meta tokens excluded (they are added here).
 
-use crate::lm::tensors;
+use crate::lm::{tensors, tensors_of};
 use crate::spec::ArchSpec;
 
 const F32: usize = 4;
@@ -57,7 +57,7 @@ pub fn accounting(spec: &ArchSpec, context: usize) -> Accounting {
     let v = spec.vocab_size;
     let seen = context + spec.n_meta; // positions in the caches
     let configs = spec.resolve().expect("validated spec");
-    let all = tensors(spec);
+    let all = tensors_of(spec, &configs);
     let params: usize = all.iter().map(|t| t.numel()).sum();
     let mut layers = Vec::new();
     for (i, (entry, cfg)) in spec.layers.iter().zip(&configs).enumerate() {

@@ -6,14 +6,14 @@
 //! the operator is [`GatedDeltaNet`] built from a [`DeltaNetConfig`]
 //! (its weights are DeltaNet's, under `gla`, Xavier-initialized). This file declares the kind.
 
-use crate::gated_deltanet::{delta_rule_cost, sized};
-use crate::kind::{DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind};
+use crate::gated_deltanet::{read_fields, Variant, GATED_DELTANET};
+use crate::kind::{Family, KindDescriptor, LayerConfig, LayerKind};
 use crate::spec::{Fields, SpecError};
-use crate::tensors::TensorSpec;
 
 pub use crate::gated_deltanet::{tensors, DeltaState, GatedDeltaNet};
 
-/// DeltaNet (weights under `gla`, as Nemotron-Flash names them).
+/// DeltaNet (weights under `gla`, as Nemotron-Flash names them); its tensors, cost and sizing
+/// are the delta-rule operator's.
 pub const DELTANET: KindDescriptor = KindDescriptor {
     kind: LayerKind::DeltaNet,
     name: "deltanet",
@@ -22,9 +22,7 @@ pub const DELTANET: KindDescriptor = KindDescriptor {
     module: "gla",
     family: Family::DeltaNet,
     resolve,
-    tensors: layer_tensors,
-    cost: decode_cost,
-    sized,
+    ..GATED_DELTANET
 };
 
 /// DeltaNet (§7).
@@ -41,37 +39,16 @@ pub struct DeltaNetConfig {
 
 /// §11: `n_heads` required; Dk = d_model / n_heads, Dv = Dk, conv 4, chunks of 64.
 fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
-    let h = f.positive_required("n_heads")?;
-    let dk = f.head_dim_or_split("head_k_dim", h)?;
-    let dk = f.positive("head_k_dim", dk)?;
-    let dv = f.positive_or("head_v_dim", dk)?;
-    let conv = f.conv_or("conv_size", 4)?;
-    let eps = f.positive_f_or("norm_eps", 1e-5)?;
-    let chunk = f.positive_or("chunk_size", 64)?;
-    let neg = f.bool_or("allow_neg_eigval", false)?;
+    let c = read_fields(f, Variant::Plain)?;
     Ok(LayerConfig::DeltaNet(DeltaNetConfig {
-        n_heads: h,
-        head_k_dim: dk,
-        head_v_dim: dv,
-        conv_size: conv,
-        norm_eps: eps,
-        chunk_size: chunk,
-        allow_neg_eigval: neg,
+        n_heads: c.n_heads,
+        head_k_dim: c.head_k_dim,
+        head_v_dim: c.head_v_dim,
+        conv_size: c.conv_size,
+        norm_eps: c.norm_eps,
+        chunk_size: c.chunk_size,
+        allow_neg_eigval: c.allow_neg_eigval,
     }))
-}
-
-fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
-    match c {
-        LayerConfig::DeltaNet(c) => tensors(prefix, c, d),
-        other => unreachable!("the deltanet descriptor was given {other:?}"),
-    }
-}
-
-fn decode_cost(c: &LayerConfig, d: usize, _seen: usize) -> DecodeCost {
-    match c {
-        LayerConfig::DeltaNet(c) => delta_rule_cost(c, d),
-        other => unreachable!("the deltanet descriptor was given {other:?}"),
-    }
 }
 
 /// A DeltaNet sublayer: the delta-rule operator built from a `DeltaNetConfig`.

@@ -52,12 +52,26 @@ pub struct GatedDeltaNetConfig {
 /// §11: `n_heads` required; `n_v_heads` = n_heads (a multiple of it), Dk = d_model / n_heads,
 /// Dv = 2·Dk, gate on, conv 4, chunks of 64.
 fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
+    read_fields(f, Variant::Gated).map(LayerConfig::GatedDeltaNet)
+}
+
+/// Reads a delta-rule section: Gated DeltaNet's fields, or DeltaNet's (`Plain`: no
+/// `n_v_heads`, no `use_gate`, and Dv = Dk by default).
+pub(crate) fn read_fields(
+    f: &mut Fields,
+    variant: Variant,
+) -> Result<GatedDeltaNetConfig, SpecError> {
+    let gated = variant == Variant::Gated;
     let h = f.positive_required("n_heads")?;
-    let hv = f.positive_or("n_v_heads", h)?;
+    let hv = if gated {
+        f.positive_or("n_v_heads", h)?
+    } else {
+        h
+    };
     let dk = f.head_dim_or_split("head_k_dim", h)?;
     let dk = f.positive("head_k_dim", dk)?;
-    let dv = f.positive_or("head_v_dim", 2 * dk)?;
-    let use_gate = f.bool_or("use_gate", true)?;
+    let dv = f.positive_or("head_v_dim", if gated { 2 * dk } else { dk })?;
+    let use_gate = gated && f.bool_or("use_gate", true)?;
     let conv = f.conv_or("conv_size", 4)?;
     let eps = f.positive_f_or("norm_eps", 1e-5)?;
     let chunk = f.positive_or("chunk_size", 64)?;
@@ -68,7 +82,7 @@ fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
             format!("{hv} is not a multiple of n_heads {h}"),
         ));
     }
-    Ok(LayerConfig::GatedDeltaNet(GatedDeltaNetConfig {
+    Ok(GatedDeltaNetConfig {
         n_heads: h,
         n_v_heads: hv,
         head_k_dim: dk,
@@ -78,27 +92,30 @@ fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {
         norm_eps: eps,
         chunk_size: chunk,
         allow_neg_eigval: neg,
-    }))
+    })
 }
 
+/// The tensors of either delta-rule kind.
 fn layer_tensors(prefix: &str, c: &LayerConfig, d: usize) -> Vec<TensorSpec> {
     match c {
+        LayerConfig::DeltaNet(c) => tensors(prefix, c, d),
         LayerConfig::GatedDeltaNet(c) => tensors(prefix, c, d),
-        other => unreachable!("the gated_deltanet descriptor was given {other:?}"),
+        other => unreachable!("a delta-rule descriptor was given {other:?}"),
     }
 }
 
 fn decode_cost(c: &LayerConfig, d: usize, _seen: usize) -> DecodeCost {
     match c {
+        LayerConfig::DeltaNet(c) => delta_rule_cost(c, d),
         LayerConfig::GatedDeltaNet(c) => delta_rule_cost(c, d),
-        other => unreachable!("the gated_deltanet descriptor was given {other:?}"),
+        other => unreachable!("a delta-rule descriptor was given {other:?}"),
     }
 }
 
 /// Projections (q, k, v, β, and for the gated variant the decay and the gate), the three
 /// short convs and the delta-rule update on an `Hv·Dk·Dv` state (Sᵀk, k uᵀ, Sᵀq, + the
 /// decay when gated), plus the convs' `K − 1` inputs.
-pub fn delta_rule_cost(c: &impl DeltaConfig, d: usize) -> DecodeCost {
+fn delta_rule_cost(c: &impl DeltaConfig, d: usize) -> DecodeCost {
     let (c, variant) = c.as_gated();
     let gated = variant == Variant::Gated;
     let mm = |a: usize, b: usize| 2.0 * a as f64 * b as f64;
@@ -123,7 +140,7 @@ pub fn delta_rule_cost(c: &impl DeltaConfig, d: usize) -> DecodeCost {
 }
 
 /// Heads of `head_dim` for keys and values alike.
-pub(crate) fn sized(s: &Sizing) -> Section {
+fn sized(s: &Sizing) -> Section {
     section([
         ("n_heads", s.heads().into()),
         ("head_k_dim", s.head_dim.into()),

@@ -229,8 +229,8 @@ pub struct KindDescriptor {
     pub sized: fn(&Sizing) -> Section,
 }
 
-/// A section from `(field, value)` pairs, in order (for the `sized` functions).
-pub(crate) fn section<const N: usize>(fields: [(&str, serde_json::Value); N]) -> Section {
+/// A section from `(field, value)` pairs, in order (the `sized` functions, bench specs).
+pub fn section<const N: usize>(fields: [(&str, serde_json::Value); N]) -> Section {
     fields
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

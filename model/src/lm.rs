@@ -95,6 +95,11 @@ fn op_prefix(i: usize, kind: LayerKind) -> String {
 /// Every tensor of the architecture, with its §10 name, shape and §9 init. The spec must be
 /// valid (see [`ArchSpec::validate`]).
 pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
+    tensors_of(spec, &spec.resolve().expect("validated spec"))
+}
+
+/// [`tensors`] of a spec already resolved into `configs`.
+pub(crate) fn tensors_of(spec: &ArchSpec, configs: &[LayerConfig]) -> Vec<TensorSpec> {
     let (v, d) = (spec.vocab_size, spec.d_model);
     let mut out = vec![TensorSpec::new(
         "model.embed_tokens.weight",
@@ -108,8 +113,7 @@ pub fn tensors(spec: &ArchSpec) -> Vec<TensorSpec> {
             Init::Normal(1.0),
         ));
     }
-    let configs = spec.resolve().expect("validated spec");
-    for (i, (entry, cfg)) in spec.layers.iter().zip(&configs).enumerate() {
+    for (i, (entry, cfg)) in spec.layers.iter().zip(configs).enumerate() {
         out.push(TensorSpec::new(
             norm_name(i, entry.kind),
             &[d],

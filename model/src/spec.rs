@@ -735,6 +735,11 @@ mod tests {
                 "layers[0] (ffn): unknown field 'hiden'",
             ),
             (
+                r#"{"vocab_size": 10, "d_model": 32, "deltanet": {"n_heads": 2, "use_gate": true},
+                   "layers": ["d"]}"#,
+                "layers[0] (deltanet): unknown field 'use_gate'",
+            ),
+            (
                 r#"{"vocab_size": 10, "d_model": 32, "layers": ["conv"]}"#,
                 "unknown layer kind 'conv'",
             ),

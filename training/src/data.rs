@@ -68,6 +68,38 @@ fn token_width(path: &Path, len: u64, dtype: &str) -> Result<usize, String> {
     Ok(width)
 }
 
+/// The tokenizer and the resolved `data.path` (which must exist when given).
+fn open_source(cfg: &DataConfig, base: &Path) -> Result<(Tokenizer, Option<PathBuf>), String> {
+    let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base).map_err(|e| e.to_string())?;
+    let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
+    if let Some(p) = &path {
+        if !p.exists() {
+            return Err(format!(
+                "data.path '{}': no such file or directory",
+                p.display()
+            ));
+        }
+    }
+    Ok((tokenizer, path))
+}
+
+/// The corpus files of `data.path`: the file itself, or a directory's `.ext` files in order.
+fn corpus_files(path: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
+    if path.is_dir() {
+        files_in(path, ext)
+    } else {
+        Ok(vec![path.to_path_buf()])
+    }
+}
+
+/// The vocabulary of a token file: the tokenizer's, or without one (`byte`) what the file uses.
+fn token_file_vocab(tokens: &[u32], tokenizer: &Tokenizer) -> usize {
+    match tokenizer {
+        Tokenizer::Byte => tokens.iter().max().map(|m| *m as usize + 1).unwrap_or(0),
+        _ => tokenizer.vocab_size(),
+    }
+}
+
 fn files_in(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("data.path '{}': cannot list directory: {e}", dir.display()))?
@@ -143,28 +175,12 @@ impl Dataset {
     }
 
     fn probe_corpus(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<CorpusProbe, String> {
-        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base).map_err(|e| e.to_string())?;
+        let (tokenizer, path) = open_source(cfg, base)?;
         let byte = matches!(tokenizer, Tokenizer::Byte);
-        let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
-        if let Some(p) = &path {
-            if !p.exists() {
-                return Err(format!(
-                    "data.path '{}': no such file or directory",
-                    p.display()
-                ));
-            }
-        }
         let size = |f: &Path| {
             std::fs::metadata(f)
                 .map(|m| m.len())
                 .map_err(|e| format!("data.path '{}': cannot read: {e}", f.display()))
-        };
-        let listed = |p: &PathBuf, ext: &str| {
-            if p.is_dir() {
-                files_in(p, ext)
-            } else {
-                Ok(vec![p.clone()])
-            }
         };
         let (vocab_size, tokens, origin) = match (&cfg.source, &path) {
             (Source::Text, None) => (
@@ -174,7 +190,7 @@ impl Dataset {
             ),
             (Source::Text, Some(p)) => {
                 let mut bytes = 0;
-                for f in listed(p, "txt")? {
+                for f in corpus_files(p, "txt")? {
                     bytes += size(&f)?;
                 }
                 // The byte tokenizer makes one token of every byte.
@@ -185,7 +201,7 @@ impl Dataset {
                 )
             }
             (Source::Parquet, Some(p)) => {
-                listed(p, "parquet")?;
+                corpus_files(p, "parquet")?;
                 (
                     tokenizer.vocab_size(),
                     None,
@@ -195,14 +211,11 @@ impl Dataset {
             (Source::Tokens, Some(p)) => {
                 let len = size(p)?;
                 let width = token_width(p, len, &cfg.token_dtype)?;
-                let vocab = match cfg.tokenizer.as_str() {
-                    // Without a tokenizer, the vocabulary is what the file uses.
-                    "byte" => read_token_file(p, &cfg.token_dtype)?
-                        .into_iter()
-                        .max()
-                        .map(|m| m as usize + 1)
-                        .unwrap_or(0),
-                    _ => tokenizer.vocab_size(),
+                // Only the byte tokenizer's vocabulary needs the file's ids.
+                let vocab = if byte {
+                    token_file_vocab(&read_token_file(p, &cfg.token_dtype)?, &tokenizer)
+                } else {
+                    tokenizer.vocab_size()
                 };
                 (vocab, Some(len as usize / width), p.display().to_string())
             }
@@ -221,16 +234,7 @@ impl Dataset {
     }
 
     fn load_corpus(cfg: &DataConfig, seq_len: usize, base: &Path) -> Result<Self, String> {
-        let tokenizer = Tokenizer::from_setting(&cfg.tokenizer, base).map_err(|e| e.to_string())?;
-        let path = cfg.path.as_ref().map(|p| resolve_path(p, base));
-        if let Some(p) = &path {
-            if !p.exists() {
-                return Err(format!(
-                    "data.path '{}': no such file or directory",
-                    p.display()
-                ));
-            }
-        }
+        let (tokenizer, path) = open_source(cfg, base)?;
         let (tokens, vocab, origin) = match (&cfg.source, &path) {
             (Source::Text, None) => (
                 tokenizer
@@ -240,11 +244,7 @@ impl Dataset {
                 "built-in tinyshakespeare".to_string(),
             ),
             (Source::Text, Some(p)) => {
-                let files = if p.is_dir() {
-                    files_in(p, "txt")?
-                } else {
-                    vec![p.clone()]
-                };
+                let files = corpus_files(p, "txt")?;
                 let mut tokens = Vec::new();
                 for f in &files {
                     let text = std::fs::read_to_string(f).map_err(|e| {
@@ -258,11 +258,7 @@ impl Dataset {
                 (tokens, tokenizer.vocab_size(), p.display().to_string())
             }
             (Source::Parquet, Some(p)) => {
-                let files = if p.is_dir() {
-                    files_in(p, "parquet")?
-                } else {
-                    vec![p.clone()]
-                };
+                let files = corpus_files(p, "parquet")?;
                 let mut tokens = Vec::new();
                 for f in &files {
                     for doc in read_parquet_texts(f, &cfg.column)? {
@@ -278,11 +274,7 @@ impl Dataset {
             }
             (Source::Tokens, Some(p)) => {
                 let tokens = read_token_file(p, &cfg.token_dtype)?;
-                let vocab = match cfg.tokenizer.as_str() {
-                    // Without a tokenizer, the vocabulary is what the file uses.
-                    "byte" => tokens.iter().max().map(|m| *m as usize + 1).unwrap_or(0),
-                    _ => tokenizer.vocab_size(),
-                };
+                let vocab = token_file_vocab(&tokens, &tokenizer);
                 (tokens, vocab, p.display().to_string())
             }
             (_, None) => return Err("data.path: required for parquet and token sources".into()),
@@ -426,12 +418,6 @@ mod tests {
         assert_eq!(d.vocab_size, 300);
 
         // Too short for the windows: the probe names it as loading does.
-        let cfg = DataConfig {
-            source: Source::Tokens,
-            path: Some(toks.display().to_string()),
-            token_dtype: "u16".into(),
-            ..DataConfig::default()
-        };
         let base = Path::new(".");
         let probed = Dataset::probe(&cfg, 400, base).unwrap_err().to_string();
         let loaded = Dataset::load(&cfg, 400, base).unwrap_err().to_string();

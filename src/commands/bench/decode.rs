@@ -3,7 +3,7 @@
 
 use flashnas_model::accounting::accounting;
 use flashnas_model::backend::{backend_name, device, sync, Compute};
-use flashnas_model::kind::Sizing;
+use flashnas_model::kind::{section, Sizing};
 use flashnas_model::{ArchSpec, HybridLm, LayerEntry, LayerKind};
 use std::time::Instant;
 
@@ -71,11 +71,11 @@ pub fn decode_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
     let mut spec = ArchSpec::sized(256, &sizing, layers);
     spec.set_section(
         LayerKind::Mamba2,
-        super::json_section(&[("d_state", 64), ("head_dim", 64)]),
+        section([("d_state", 64.into()), ("head_dim", 64.into())]),
     );
     spec.set_section(
         LayerKind::GatedDeltaNet,
-        super::json_section(&[("n_heads", sizing.heads())]),
+        section([("n_heads", sizing.heads().into())]),
     );
     spec.validate()?;
     Ok(spec)

@@ -4,7 +4,7 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Int, Tensor, TensorData};
 use flashnas_model::backend::{backend_name, device, sync, Train};
-use flashnas_model::kind::Sizing;
+use flashnas_model::kind::{section, Sizing};
 use flashnas_model::{ArchSpec, HybridLm, LayerEntry, LayerKind};
 use std::time::Instant;
 
@@ -134,18 +134,13 @@ pub fn bench_arch(d: usize, layers: &str) -> anyhow::Result<ArchSpec> {
     let mut spec = ArchSpec::sized(256, &sizing, layers);
     spec.set_section(
         LayerKind::GatedDeltaNet,
-        json_section(&[("n_heads", sizing.heads()), ("chunk_size", 64)]),
+        section([
+            ("n_heads", sizing.heads().into()),
+            ("chunk_size", 64.into()),
+        ]),
     );
     spec.validate()?;
     Ok(spec)
-}
-
-/// A section of integer fields.
-pub fn json_section(fields: &[(&str, usize)]) -> flashnas_model::spec::Section {
-    fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), (*v).into()))
-        .collect()
 }
 
 fn step_seconds(model: &HybridLm<Train>, batch: usize, t: usize, repeats: usize) -> Vec<f64> {
