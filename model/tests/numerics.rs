@@ -527,3 +527,41 @@ fn every_parameter_gets_a_finite_nonzero_gradient() {
     assert_eq!(check.seen, lm::tensors(&spec).len());
     assert!(check.bad.is_empty(), "{:?}", check.bad);
 }
+
+/// One-row products (what every linear layer and attention's `p·V` are at batch 1 in decode)
+/// whose shapes share a kernel-selection bucket — the inner size k = 16 first, then sizes that
+/// are not a multiple of a GPU's plane size — each against the product on the host. With
+/// cubecl's autotuner (feature `autotune`) the kernel picked on k = 16 may refuse k = 12 and
+/// kill the device (cubecl 0.10, tracel-ai/cubecl#1611); default GPU builds pick kernels
+/// without it.
+#[test]
+fn one_row_products_of_one_shape_bucket_agree_with_the_host() {
+    let dev = device();
+    for (i, k) in [16usize, 12, 10, 32, 20, 24, 8, 4, 6]
+        .into_iter()
+        .enumerate()
+    {
+        for n in [16usize, 24] {
+            let mut rng = ChaCha8Rng::seed_from_u64(100 + i as u64);
+            let a = sample(Init::Normal(1.0), k, &mut rng);
+            let w = sample(Init::Normal(1.0), k * n, &mut rng);
+            let expected: Vec<f32> = (0..n)
+                .map(|j| (0..k).map(|l| a[l] * w[l * n + j]).sum())
+                .collect();
+            let lhs = Tensor::<B, 2>::from_data(TensorData::new(a.clone(), [1, k]), &dev);
+            // Row-major weights, and the transposed view a linear layer multiplies by.
+            let row_major = Tensor::<B, 2>::from_data(TensorData::new(w.clone(), [k, n]), &dev);
+            let transposed = row_major.clone().transpose().into_data();
+            let col_major = Tensor::<B, 2>::from_data(transposed, &dev).transpose();
+            for (layout, rhs) in [("row-major", row_major), ("transposed", col_major)] {
+                let got: Vec<f32> = lhs.clone().matmul(rhs).into_data().to_vec().unwrap();
+                for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                        "[1,{k}]·[{k},{n}] ({layout}) column {j}: {g} vs {e}"
+                    );
+                }
+            }
+        }
+    }
+}
