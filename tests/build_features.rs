@@ -19,11 +19,16 @@ fn resolved_features(features: &str, package: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8(out.stdout).unwrap();
-    tree.lines()
+    let lines: Vec<&str> = tree
+        .lines()
         .filter(|l| l.starts_with(&format!("{package} v")))
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+        .collect();
+    // An absent package would pass every "does not contain" check below.
+    assert!(
+        !lines.is_empty(),
+        "--features {features}: no {package} in the build"
+    );
+    lines.join("\n")
 }
 
 #[test]

@@ -548,9 +548,9 @@ fn one_row_products_of_one_shape_bucket_agree_with_the_host() {
             let expected: Vec<f32> = (0..n)
                 .map(|j| (0..k).map(|l| a[l] * w[l * n + j]).sum())
                 .collect();
-            let lhs = Tensor::<B, 2>::from_data(TensorData::new(a.clone(), [1, k]), &dev);
+            let lhs = Tensor::<B, 2>::from_data(TensorData::new(a, [1, k]), &dev);
             // Row-major weights, and the transposed view a linear layer multiplies by.
-            let row_major = Tensor::<B, 2>::from_data(TensorData::new(w.clone(), [k, n]), &dev);
+            let row_major = Tensor::<B, 2>::from_data(TensorData::new(w, [k, n]), &dev);
             let transposed = row_major.clone().transpose().into_data();
             let col_major = Tensor::<B, 2>::from_data(transposed, &dev).transpose();
             for (layout, rhs) in [("row-major", row_major), ("transposed", col_major)] {
