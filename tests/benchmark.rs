@@ -18,6 +18,7 @@ seed = 5
 strategy = "{strategy}"
 evaluations = {evaluations}
 [space]
+width = "gene"
 stages = 2
 mixers = ["attention", "mamba2"]
 ratios = ["0:1"]
@@ -42,6 +43,10 @@ roofline = "cpu-2core"
 prompt = 8
 generate = 8
 budget_s = 0.0018
+[family_seeds]
+enabled = false
+[racing]
+enabled = false
 [objectives]
 reference_point = {{ loss = 6.0, latency_s = 0.005 }}
 [train]

@@ -133,6 +133,12 @@ pub fn run_config(
     cfg.executor.in_flight = Some(1);
     cfg.audit.enabled = false;
     cfg.warm_start = None;
+    // The table's genomes, as the strategies propose them: widths are genes (the table holds
+    // every width), no family grid and no racing (both would ask for shapes or seeds the
+    // table may not hold).
+    cfg.space.width = crate::genome::WidthRule::Gene;
+    cfg.family_seeds.enabled = false;
+    cfg.racing.enabled = false;
     cfg
 }
 

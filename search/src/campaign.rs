@@ -11,8 +11,9 @@ use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executor::{Executor, ExecutorConfig, Pipeline};
+use crate::family::FamilyGrid;
 use crate::genome::{Genome, WidthRule};
-use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record, Replay};
+use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record, RecordStatus, Replay};
 use crate::lock::FolderLock;
 use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
 use crate::pareto::hypervolume_2d;
@@ -23,7 +24,7 @@ use crate::strategy::{
 };
 use crate::task::{Latency, Pricer, Task, TaskResult};
 use flashnas_model::ArchSpec;
-use flashnas_training::Dataset;
+use flashnas_training::{Dataset, ProxyResult, Status};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -38,8 +39,23 @@ struct Pending {
     key: String,
     spec: ArchSpec,
     replay: Option<Record>,
-    /// An earlier campaign's evaluation of the same candidate under the same settings.
-    reused: Option<TaskResult>,
+    /// A result known without an executor: an earlier campaign's evaluation of the same
+    /// candidate under the same settings, or a proposal the driver priced over the budget.
+    ready: Option<TaskResult>,
+    /// Latency pricings the driver spent on it.
+    pricings: usize,
+}
+
+impl Pending {
+    /// Whether it will count against `evaluations` once admitted (trained, not a replicate).
+    fn counts(&self) -> bool {
+        match (&self.replay, &self.ready) {
+            (Some(r), _) => r.counts_as_evaluation(),
+            _ if self.proposal.replicate.is_some() => false,
+            (None, Some(t)) => !matches!(t.proxy.status, Status::NotTrained { .. }),
+            (None, None) => true,
+        }
+    }
 }
 
 pub struct Campaign<'a> {
@@ -77,6 +93,12 @@ pub struct Campaign<'a> {
     /// Stop proposing once the admitted evaluations cost this many seconds in all (the
     /// strategy benchmark compares strategies at equal compute; a real campaign has none).
     pub compute_budget_s: Option<f64>,
+    /// The hand-designed families' shapes priced at the start and the seeds chosen.
+    pub family: FamilyGrid,
+    /// Latency pricings the driver made (width fitting, the family grid).
+    pricings: usize,
+    /// Proposals admitted over the budget (untrained) since the last trained one.
+    over_budget_streak: usize,
 }
 
 /// The result of a campaign.
@@ -174,6 +196,39 @@ impl<'a> Campaign<'a> {
                 warm.len()
             )));
         }
+        let mut latency_cache = HashMap::new();
+        let mut pricings = 0;
+        let families = cfg.seed_families();
+        let family = match FamilyGrid::load(dir)? {
+            Some(g) => g,
+            None if families.is_empty() => FamilyGrid::default(),
+            None => {
+                let levels = cfg.seed_levels();
+                let budget_s = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
+                let grid = FamilyGrid::choose(
+                    &cfg.space,
+                    &families,
+                    &levels,
+                    budget_s,
+                    vocab_size,
+                    &mut |spec| {
+                        pricings += 1;
+                        pricer.price(spec)
+                    },
+                )
+                .map_err(|e| Error::Config(format!("family_seeds: {e}")))?;
+                let path = dir.join(crate::family::FILE);
+                grid.save(dir).map_err(|e| {
+                    Error::write(&path, &e, &format!("flashnas resume {}", dir.display()))
+                })?;
+                on_event(Event::Note(grid.summary(families.len(), &levels)));
+                grid
+            }
+        };
+        // The grid's figures serve its seeds (and any candidate of the same shape).
+        for p in family.priced.iter().filter(|p| p.latency.seconds.is_some()) {
+            latency_cache.insert(p.key(), p.latency.clone());
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -185,7 +240,7 @@ impl<'a> Campaign<'a> {
             on_event,
             executor,
             pipeline: Pipeline::new(cfg.executor.in_flight()),
-            latency_cache: HashMap::new(),
+            latency_cache,
             pricer,
             cfg,
             cycle: 0,
@@ -196,6 +251,9 @@ impl<'a> Campaign<'a> {
             checkpoint_writer: CheckpointWriter,
             report: ReportWriter::default(),
             compute_budget_s: None,
+            family,
+            pricings,
+            over_budget_streak: 0,
         })
     }
 
@@ -221,39 +279,33 @@ impl<'a> Campaign<'a> {
         }
     }
 
-    /// Frontier over (loss, latency) of feasible full-fidelity candidates, and its hypervolume.
+    /// Frontier over (mean loss over seeds, latency) of the feasible candidates, and its
+    /// hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
+        let means = crate::store::mean_losses(&self.records);
         let f = crate::store::frontier_of(&self.records, self.budget_s());
         let rp = &self.cfg.objectives.reference_point;
         let hv = hypervolume_2d(
             &f.iter()
-                .map(|&i| (self.records[i].loss(), self.records[i].latency()))
+                .map(|&i| (means[i], self.records[i].latency()))
                 .collect::<Vec<_>>(),
             (rp.loss, rp.latency_s),
         );
         (f, hv)
     }
 
-    /// Lowest proxy loss within the latency budget.
+    /// Lowest mean proxy loss within the latency budget.
     pub fn best(&self) -> Option<usize> {
-        self.records
-            .iter()
-            .filter(|r| r.feasible && r.rung.is_none())
-            .min_by(|a, b| {
-                a.loss()
-                    .partial_cmp(&b.loss())
-                    .expect("finite")
-                    .then(a.id.cmp(&b.id))
-            })
-            .map(|r| r.id)
+        crate::store::best_of(&self.records)
     }
 
-    /// Latency of `spec` in the driver (the fit-the-budget width rule), cached by shape.
+    /// Latency of `spec` in the driver (width fitting), cached by shape; counts pricings.
     fn latency_of(&mut self, spec: &ArchSpec) -> Latency {
-        let key = format!("{}|{}", spec.layer_string(), spec.d_model);
+        let key = shape_key(spec);
         if let Some(l) = self.latency_cache.get(&key) {
             return l.clone();
         }
+        self.pricings += 1;
         let measured = self.pricer.price(spec);
         if measured.seconds.is_some() {
             self.latency_cache.insert(key, measured.clone());
@@ -261,21 +313,50 @@ impl<'a> Campaign<'a> {
         measured
     }
 
-    /// The paper's width rule: the largest configured width whose latency meets the budget
-    /// (the smallest when none does).
-    fn fit_width(&mut self, g: &mut Genome) {
+    /// The latency a proposal's width is fitted to: the budget level of its parent (the
+    /// smallest of the racing levels that holds the parent's latency), so that children of a
+    /// fast parent stay fast and the frontier below the budget is searched too; the budget for
+    /// a design without a parent.
+    fn fit_target(&self, p: &Proposal) -> f64 {
+        let budget = self.budget_s();
+        let Some(parent) = p.parent.and_then(|i| self.records.get(i)) else {
+            return budget;
+        };
+        let l = parent.latency();
+        let mut levels = self.cfg.racing_levels();
+        levels.sort_by(|a, b| a.total_cmp(b));
+        levels
+            .into_iter()
+            .map(|f| f * budget)
+            .find(|b| l <= *b)
+            .unwrap_or(budget)
+    }
+
+    /// The paper's width rule: the largest configured width whose latency is within
+    /// `target`, by bisection over the widths (latency grows with width); the smallest when
+    /// none is.
+    fn fit_width(&mut self, g: &mut Genome, target: f64) {
         let mut widths = self.cfg.space.widths.clone();
-        widths.sort_unstable_by(|a, b| b.cmp(a));
-        for &w in &widths {
+        widths.sort_unstable();
+        widths.dedup();
+        let mut within = |w: usize, c: &mut Self| {
             g.width = w;
-            let spec = g.to_spec(&self.cfg.space, self.vocab_size);
-            if let Some(l) = self.latency_of(&spec).seconds {
-                if l <= self.budget_s() {
-                    return;
+            let spec = g.to_spec(&c.cfg.space, c.vocab_size);
+            c.latency_of(&spec).seconds.is_some_and(|l| l <= target)
+        };
+        // Invariant: widths[lo] within (or lo = 0), widths[hi] not (or hi = len).
+        let (mut lo, mut hi) = (0, widths.len());
+        if within(widths[0], self) {
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if within(widths[mid], self) {
+                    lo = mid;
+                } else {
+                    hi = mid;
                 }
             }
         }
-        g.width = *widths.last().expect("widths");
+        g.width = widths[lo];
     }
 
     /// Runs the evaluations on another executor or with another worker count. The search
@@ -298,11 +379,21 @@ impl<'a> Campaign<'a> {
         self.pipeline.len()
     }
 
-    /// Proposals may still be made (admitted + in flight < budget, and the compute budget,
-    /// if any, not spent).
+    /// Evaluations spent or on their way: trained candidates admitted or in flight (proposals
+    /// priced over the budget and racing replicates do not count).
+    pub fn evaluations_used(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.counts_as_evaluation())
+            .count()
+            + self.pipeline.items().filter(|q| q.counts()).count()
+    }
+
+    /// Proposals may still be made (evaluations used < budget, and the compute budget, if
+    /// any, not spent).
     fn budget_left(&self) -> bool {
         let spent = || self.records.iter().map(|r| r.eval_seconds).sum::<f64>();
-        self.records.len() + self.pipeline.len() < self.cfg.evaluations
+        self.evaluations_used() < self.cfg.evaluations
             && self.compute_budget_s.is_none_or(|c| spent() < c)
     }
 
@@ -339,8 +430,8 @@ impl<'a> Campaign<'a> {
     /// the executor. `Ok(Err(id))`: a duplicate of candidate `id` (admitted or in flight),
     /// which is never evaluated twice. `Err`: the journal could not be rewritten.
     fn submit(&mut self, p: Proposal) -> Result<Result<usize, usize>> {
-        let proposal_key = self.fidelity_key(p.genome.key(), p.rung);
-        if self.cfg.space.width == WidthRule::Gene {
+        let proposal_key = self.identity(p.genome.key(), &p);
+        if self.cfg.space.width == WidthRule::Gene || p.keeps_width() {
             if let Some(&id) = self.by_key.get(&proposal_key) {
                 return Ok(Err(id));
             }
@@ -358,17 +449,26 @@ impl<'a> Campaign<'a> {
                     key: r.key.clone(),
                     spec: r.spec.clone(),
                     replay: Some(r),
-                    reused: None,
+                    ready: None,
+                    pricings: 0,
                 };
                 self.submit_item(item, None)?;
                 return Ok(Ok(id));
             }
             Err(recorded) => {
-                let msg = format!(
-                    "the journal in {} does not match this config: record {id} is '{recorded}', the strategy now proposes '{proposal_key}' \
-                     (was the config or seed changed?); the remaining {} journal records are ignored and kept in journal.jsonl.replaced",
-                    self.dir.display(), self.replay.len()
-                );
+                let msg = if recorded.contains(REPLICATE_MARK) && p.replicate.is_none() {
+                    // An extended budget: the search goes on where the earlier run raced.
+                    format!(
+                        "the campaign goes on past its earlier budget: the {} journal records from its racing on are redone after the new evaluations (kept in journal.jsonl.replaced)",
+                        self.replay.len()
+                    )
+                } else {
+                    format!(
+                        "the journal in {} does not match this config: record {id} is '{recorded}', the strategy now proposes '{proposal_key}' \
+                         (was the config or seed changed?); the remaining {} journal records are ignored and kept in journal.jsonl.replaced",
+                        self.dir.display(), self.replay.len()
+                    )
+                };
                 (self.on_event)(Event::Note(msg));
                 // Kept: what was admitted, and what is replayed but still in the pipeline.
                 let kept: Vec<Record> = self
@@ -381,34 +481,23 @@ impl<'a> Campaign<'a> {
             }
         }
         let mut genome = p.genome.clone();
-        if self.cfg.space.width == WidthRule::FitBudget {
-            self.fit_width(&mut genome);
+        let before = self.pricings;
+        if self.cfg.space.width == WidthRule::FitBudget && !p.keeps_width() {
+            let target = self.fit_target(&p);
+            self.fit_width(&mut genome, target);
         }
-        let key = self.fidelity_key(genome.key(), p.rung);
+        let key = self.identity(genome.key(), &p);
         if let Some(&dup) = self.by_key.get(&key) {
             return Ok(Err(dup));
         }
         let spec = genome.to_spec(&self.cfg.space, self.vocab_size);
-        // A warm-start design evaluated by an earlier campaign under the same settings.
-        let reused = (p.origin == Origin::WarmStart)
-            .then(|| {
-                self.warm.iter().find_map(|w| {
-                    let r = w.reusable.as_ref()?;
-                    (r.key == key && r.spec == spec).then(|| TaskResult {
-                        name: id.to_string(),
-                        proposal_key: r.proposal_key.clone(),
-                        latency: r.latency.clone(),
-                        proxy: r.proxy.clone(),
-                        eval_seconds: 0.0,
-                        worker: format!("reused from {} #{}", w.source, r.id),
-                        attempt: r.attempts,
-                    })
-                })
-            })
-            .flatten();
-        let task = match reused {
+        let known = self.known_latency(&p, &spec);
+        let ready = self
+            .reused(&p, &key, &spec, id)
+            .or_else(|| self.priced_over_budget(&p, known.as_ref(), &spec, id));
+        let task = match ready {
             Some(_) => None,
-            None => Some(self.task_for(id, &proposal_key, &spec, p.rung)),
+            None => Some(self.task_for(id, &proposal_key, &spec, &p, known)),
         };
         let started = task.is_some();
         self.by_key.insert(proposal_key, id);
@@ -420,7 +509,8 @@ impl<'a> Campaign<'a> {
             key,
             spec,
             replay: None,
-            reused,
+            ready,
+            pricings: self.pricings - before,
         };
         self.submit_item(item, task)?;
         if started {
@@ -436,6 +526,69 @@ impl<'a> Campaign<'a> {
         Ok(Ok(id))
     }
 
+    /// A proposal's identity: a rung's evaluation of a genome is another evaluation than its
+    /// full run (`m2 f a f | w32 @10` = trained 10 steps), a replicate another than the
+    /// candidate (`m2 f a f | w32 seed#2`).
+    fn identity(&self, key: String, p: &Proposal) -> String {
+        match p.replicate {
+            Some(r) => format!("{key}{REPLICATE_MARK}{r}"),
+            None => self.fidelity_key(key, p.rung),
+        }
+    }
+
+    /// The latency the driver already knows for a proposal: its candidate's (a replicate), or
+    /// a figure priced in this run (width fitting, the family grid).
+    fn known_latency(&self, p: &Proposal, spec: &ArchSpec) -> Option<Latency> {
+        match (p.replicate, p.parent) {
+            (Some(_), Some(c)) => Some(self.records[c].latency.clone()),
+            _ => self.latency_cache.get(&shape_key(spec)).cloned(),
+        }
+    }
+
+    /// A warm-start design evaluated by an earlier campaign under the same settings.
+    fn reused(&self, p: &Proposal, key: &str, spec: &ArchSpec, id: usize) -> Option<TaskResult> {
+        if p.origin != Origin::WarmStart {
+            return None;
+        }
+        self.warm.iter().find_map(|w| {
+            let r = w.reusable.as_ref()?;
+            (r.key == key && r.spec == *spec).then(|| TaskResult {
+                name: id.to_string(),
+                proposal_key: r.proposal_key.clone(),
+                latency: r.latency.clone(),
+                proxy: r.proxy.clone(),
+                eval_seconds: 0.0,
+                worker: format!("reused from {} #{}", w.source, r.id),
+                attempt: r.attempts,
+            })
+        })
+    }
+
+    /// The result of a proposal the driver already priced over the budget: not trained, no
+    /// task, no executor (what a worker would answer, without starting one).
+    fn priced_over_budget(
+        &self,
+        p: &Proposal,
+        known: Option<&Latency>,
+        spec: &ArchSpec,
+        id: usize,
+    ) -> Option<TaskResult> {
+        let known = known?;
+        let reason = self.pricer.untrained_reason(known.seconds)?;
+        Some(TaskResult {
+            name: id.to_string(),
+            proposal_key: self.identity(p.genome.key(), p),
+            proxy: ProxyResult::failed(
+                Status::NotTrained { reason },
+                flashnas_model::accounting::param_count(spec),
+            ),
+            latency: known.clone(),
+            eval_seconds: 0.0,
+            worker: "driver (priced over the budget)".into(),
+            attempt: 1,
+        })
+    }
+
     /// Queues a candidate; with a task, the executor starts on it (a failure to start is
     /// noted; waiting for it then reports the failure). A task that cannot be written stops
     /// the run.
@@ -447,24 +600,21 @@ impl<'a> Campaign<'a> {
             })
     }
 
-    /// Candidate `id`'s task.
+    /// Candidate `id`'s task: the campaign's training at the proposal's rung and seed.
     fn task_for(
         &self,
         id: usize,
         proposal_key: &str,
         spec: &ArchSpec,
-        rung: Option<usize>,
+        p: &Proposal,
+        known_latency: Option<Latency>,
     ) -> Task {
         let mut train = self.cfg.train.clone();
-        train.seed = self.cfg.train_seed();
-        train.stop_at = rung.map(|k| self.rung_steps()[k]);
-        let known_latency = if self.cfg.space.width == WidthRule::FitBudget {
-            self.latency_cache
-                .get(&format!("{}|{}", spec.layer_string(), spec.d_model))
-                .cloned()
-        } else {
-            None
+        train.seed = match p.replicate {
+            Some(r) => self.cfg.replicate_seed(r as u64),
+            None => self.cfg.train_seed(),
         };
+        train.stop_at = p.rung.map(|k| self.rung_steps()[k]);
         Task {
             name: id.to_string(),
             proposal_key: proposal_key.to_string(),
@@ -487,22 +637,23 @@ impl<'a> Campaign<'a> {
         if let Some(r) = q.replay {
             return self.admit(r, true);
         }
-        let result = match (q.reused, waited) {
-            (Some(earlier), _) => earlier,
+        let result = match (q.ready, waited) {
+            (Some(known), _) => known,
             (None, Some(r)) => r,
             (None, None) => unreachable!("a new candidate is submitted with its task"),
         };
         let candidate = Evaluated {
             id: q.id,
-            proposal_key: self.fidelity_key(q.proposal.genome.key(), q.proposal.rung),
+            proposal_key: self.identity(q.proposal.genome.key(), &q.proposal),
             proposal: q.proposal,
             key: q.key,
             genome: q.genome,
             spec: q.spec,
         };
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
-        let record =
+        let mut record =
             Record::from_result(candidate, result, self.budget_s(), context, self.cfg.seed);
+        record.pricings = q.pricings;
         self.admit(record, false)
     }
 
@@ -537,8 +688,19 @@ impl<'a> Campaign<'a> {
         for o in observers {
             o.admitted(&admitted, &mut *self.on_event)?;
         }
-        let best = self.best().map(|b| self.records[b].loss());
-        let n = self.records.len();
+        if r.status == RecordStatus::OverBudget && r.replicate.is_none() {
+            self.over_budget_streak += 1;
+        } else if r.counts_as_evaluation() {
+            self.over_budget_streak = 0;
+        }
+        let best = self
+            .best()
+            .map(|b| crate::store::mean_loss(&self.records, b));
+        let n = self
+            .records
+            .iter()
+            .filter(|r| r.counts_as_evaluation())
+            .count();
         (self.on_event)(Event::Done {
             record: &r,
             replayed,
@@ -565,12 +727,16 @@ impl<'a> Campaign<'a> {
         }
     }
 
-    /// Runs (or resumes) the campaign to its budget.
     /// Raises the evaluation budget of a (finished or interrupted) campaign to `evaluations`
     /// and pins it in `DIR/config.toml`. The strategies stop only on the budget, so the replay
     /// proposes the same first evaluations and the campaign then goes on from there.
     pub fn extend_budget(&mut self, evaluations: usize) -> Result<()> {
-        let done = self.replay.len() + self.records.len();
+        let done = self
+            .replay
+            .records()
+            .chain(&self.records)
+            .filter(|r| r.counts_as_evaluation())
+            .count();
         if evaluations < done.max(self.cfg.evaluations) {
             return Err(Error::Config(format!(
                 "--budget {evaluations}: the campaign in {} already has a budget of {} and {done} evaluations; a budget can only grow",
@@ -590,12 +756,32 @@ impl<'a> Campaign<'a> {
     }
 
     /// Runs (or resumes) the campaign to its budget: the strategy asks, the driver submits
-    /// and admits (in proposal order) and tells the strategy each result.
+    /// and admits (in proposal order) and tells the strategy each result; then the close calls
+    /// are raced over seeds (`[racing]`). A campaign whose proposals are all over the latency
+    /// budget stops after `pricing_attempts` of them in a row: with a note when it has feasible
+    /// candidates, with [`Error::NoFeasible`] when it has none.
     pub fn run(&mut self) -> Result<Outcome> {
-        let mut strategy = build_strategy(&self.cfg, &self.dir, self.warm.clone());
+        let mut strategy = build_strategy(
+            &self.cfg,
+            &self.dir,
+            self.warm.clone(),
+            self.family.seeds.iter().map(|s| s.genome.clone()).collect(),
+        );
         loop {
             for id in self.make_room()? {
                 strategy.tell(&self.view(), id);
+            }
+            if self.over_budget_streak >= self.cfg.pricing_attempts {
+                let note = format!(
+                    "stopping the search: {} proposals in a row were over the latency budget ({:.6} s) and left untrained (pricing_attempts = {}); {} of {} evaluations spent",
+                    self.over_budget_streak,
+                    self.budget_s(),
+                    self.cfg.pricing_attempts,
+                    self.evaluations_used(),
+                    self.cfg.evaluations
+                );
+                (self.on_event)(Event::Note(note));
+                break;
             }
             let (in_flight, budget_left, budget_s) =
                 (self.pipeline.len(), self.budget_left(), self.budget_s());
@@ -633,6 +819,15 @@ impl<'a> Campaign<'a> {
             strategy.tell(&self.view(), id);
         }
         self.population = strategy.population();
+        if self.best().is_none() {
+            self.save_checkpoint(&self.checkpoint(true))?;
+            if let Some(e) = self.no_feasible() {
+                return Err(e);
+            }
+        }
+        if self.cfg.racing.enabled {
+            self.race()?;
+        }
         self.save_checkpoint(&self.checkpoint(true))?;
         let (frontier, hypervolume) = self.frontier();
         Ok(Outcome {
@@ -641,6 +836,86 @@ impl<'a> Campaign<'a> {
             hypervolume,
             report_stale: self.report.stale.clone(),
         })
+    }
+
+    /// Racing (see [`crate::racing`]): rounds of replicates until every close call at every
+    /// budget level is separated or has `max_seeds` seeds. Each round is proposed whole, then
+    /// admitted in order, so a resume replays it exactly.
+    fn race(&mut self) -> Result<()> {
+        let levels = self.cfg.racing_levels();
+        for round in 1.. {
+            let next = crate::racing::next_round(
+                &self.records,
+                self.budget_s(),
+                &levels,
+                &self.cfg.racing,
+            );
+            if next.is_empty() {
+                break;
+            }
+            let standing =
+                crate::racing::standing(&self.records, self.budget_s(), &levels, self.cfg.racing.z);
+            (self.on_event)(Event::Note(format!(
+                "racing round {round}: {} more seeds ({}){}",
+                next.len(),
+                next.iter()
+                    .map(|(id, r)| format!("#{id} seed {r}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                match standing.sigma {
+                    Some((s, df)) => format!("; seed noise σ = {s:.4} ({df} df)"),
+                    None => "; measuring the seed noise σ".into(),
+                }
+            )));
+            for (id, r) in next {
+                self.make_room()?;
+                let c = &self.records[id];
+                let p = Proposal {
+                    genome: c.genome.clone(),
+                    cycle: c.cycle,
+                    parent: Some(id),
+                    second_parent: None,
+                    origin: Origin::Replicate,
+                    mutation: None,
+                    rung: None,
+                    replicate: Some(r),
+                };
+                if let Err(dup) = self.submit(p)? {
+                    // Cannot happen (a seed is proposed once); stop rather than loop.
+                    (self.on_event)(Event::Note(format!(
+                        "racing stopped: #{id} seed {r} is already record {dup}"
+                    )));
+                    self.drain()?;
+                    return Ok(());
+                }
+            }
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    /// The error of a campaign that ended without any feasible candidate because its
+    /// proposals were over the budget (`None` when none was: every candidate failed).
+    fn no_feasible(&self) -> Option<Error> {
+        let cheapest = self
+            .records
+            .iter()
+            .filter(|r| r.latency.seconds.is_some())
+            .min_by(|a, b| a.latency().total_cmp(&b.latency()).then(a.id.cmp(&b.id)))?;
+        if cheapest.latency() <= self.budget_s() {
+            return None;
+        }
+        Some(Error::NoFeasible(format!(
+            "{}: no candidate within the latency budget of {:.6} s after {} proposals ({} priced by the driver); the fastest seen, #{} {}, takes {:.6} s ({:.2}× the budget). Raise latency.budget_ref or latency.budget_s, allow narrower widths (space.widths) or shallower models (space.depth_cap), or drop the slowest mixers from space.mixers; then start a new campaign",
+            self.dir.display(),
+            self.budget_s(),
+            self.records.len(),
+            self.pricings,
+            cheapest.id,
+            cheapest.key,
+            cheapest.latency(),
+            cheapest.latency() / self.budget_s(),
+        )))
     }
 
     fn view(&self) -> View<'_> {
@@ -654,10 +929,23 @@ impl<'a> Campaign<'a> {
 }
 
 /// The configured strategy, its initial population seeded with `warm` designs, then the
-/// config's `[[seeds]]` (resolved against `dir`), then random genomes.
-pub fn build_strategy(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> Box<dyn Strategy> {
+/// config's `[[seeds]]` (resolved against `dir`), then the `family` shapes, then random
+/// genomes.
+pub fn build_strategy(
+    cfg: &CampaignConfig,
+    dir: &Path,
+    warm: Vec<WarmSeed>,
+    family: Vec<Genome>,
+) -> Box<dyn Strategy> {
     let init = |n: usize| {
-        InitialPopulation::new(cfg.space.clone(), cfg.seeds.clone(), dir, warm.clone(), n)
+        InitialPopulation::new(
+            cfg.space.clone(),
+            cfg.seeds.clone(),
+            dir,
+            warm.clone(),
+            family.clone(),
+            n,
+        )
     };
     let space = cfg.space.clone();
     match cfg.strategy {
@@ -681,3 +969,11 @@ pub fn build_strategy(cfg: &CampaignConfig, dir: &Path, warm: Vec<WarmSeed>) -> 
 }
 
 pub use crate::lock::DRIVER_LOCK;
+
+/// The driver's key of a priced shape: `layers|width`.
+fn shape_key(spec: &ArchSpec) -> String {
+    format!("{}|{}", spec.layer_string(), spec.d_model)
+}
+
+/// Marks a racing replicate's identity: `<key> seed#<r>`.
+const REPLICATE_MARK: &str = " seed#";

@@ -10,8 +10,10 @@
 pub use crate::audit::config::AuditConfig;
 use crate::error::{Error, Result};
 pub use crate::executor::ExecutorConfig;
+pub use crate::family::{Family, FamilySeedsConfig};
 pub use crate::genome::{parse_ratio, SpaceConfig, WidthRule};
 use crate::journal::Objective;
+pub use crate::racing::RacingConfig;
 pub use crate::strategy::{
     AgingConfig, MultiFidelityConfig, Nsga2Config, SeedDesign, StrategyKind, WarmStartConfig,
 };
@@ -76,6 +78,20 @@ pub struct CampaignConfig {
     /// `flashnas validate`: picks against hand-designed baselines after long training.
     #[serde(default)]
     pub validate: crate::validate::config::ValidateConfig,
+    /// The hand-designed families' shapes in the initial population.
+    #[serde(default)]
+    pub family_seeds: FamilySeedsConfig,
+    /// σ measured and close calls raced over seeds after the search.
+    #[serde(default)]
+    pub racing: RacingConfig,
+    /// Proposals priced over the latency budget in a row (never trained, not counted as
+    /// evaluations) before the campaign stops: the search cannot find the budget.
+    #[serde(default = "d_pricing_attempts")]
+    pub pricing_attempts: usize,
+}
+
+fn d_pricing_attempts() -> usize {
+    50
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -86,7 +102,14 @@ impl CampaignConfig {
     /// The seed candidates are trained with: the campaign seed, or for replicate r > 0 of a
     /// tabulation another stream derived from it.
     pub fn train_seed(&self) -> u64 {
-        match self.replicate {
+        self.replicate_seed(self.replicate)
+    }
+
+    /// The training seed of replicate `r` (`r = 0`: the campaign's own seed): a tabulation's
+    /// replicate r, and a racing candidate's seed r, the same stream for every candidate so
+    /// that differences between candidates are paired.
+    pub fn replicate_seed(&self, r: u64) -> u64 {
+        match r {
             0 => self.seed,
             r => self.seed ^ r.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         }
@@ -180,6 +203,11 @@ impl CampaignConfig {
         }
         // Checked before any work, like every section (its messages name `validate.…`).
         self.validate.validate()?;
+        self.family_seeds.validate()?;
+        self.racing.validate()?;
+        if self.pricing_attempts == 0 {
+            return Err("pricing_attempts: must be at least 1".into());
+        }
         if let Some(w) = &self.warm_start {
             w.validate().map_err(|e| format!("warm_start.{e}"))?;
         }
@@ -215,6 +243,39 @@ impl CampaignConfig {
             .reference_width
             .or_else(|| self.space.widths.iter().copied().min())?;
         Some(self.space.arch_for(&layers, width, vocab_size))
+    }
+
+    /// The families seeded into the initial population (none when disabled).
+    pub fn seed_families(&self) -> Vec<Family> {
+        match (&self.family_seeds.enabled, &self.family_seeds.families) {
+            (false, _) => Vec::new(),
+            (true, Some(f)) => f.clone(),
+            (true, None) => self.validate.families.clone(),
+        }
+    }
+
+    /// The budget levels (fractions of the latency budget) family seeds are chosen at.
+    pub fn seed_levels(&self) -> Vec<f64> {
+        self.family_seeds
+            .budgets
+            .clone()
+            .unwrap_or_else(|| self.validate_levels())
+    }
+
+    /// The budget levels racing decides at (`flashnas validate` picks there).
+    pub fn racing_levels(&self) -> Vec<f64> {
+        self.racing
+            .budgets
+            .clone()
+            .unwrap_or_else(|| self.validate_levels())
+    }
+
+    /// `[validate] budgets` within the campaign's budget (≤ 1), highest first.
+    fn validate_levels(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.validate.budgets.iter().map(|b| b.min(1.0)).collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v.dedup();
+        v
     }
 
     /// The roofline device of an analytic campaign.

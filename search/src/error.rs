@@ -46,6 +46,9 @@ pub enum Error {
     /// The reference model's latency could not be measured.
     #[error("{0}")]
     Latency(String),
+    /// A campaign found no candidate within its latency budget (it says what to change).
+    #[error("{0}")]
+    NoFeasible(String),
     /// An analysis (a scaling-law fit, an export table) could not be computed.
     #[error("{0}")]
     Analysis(String),

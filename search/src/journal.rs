@@ -42,6 +42,12 @@ pub enum Origin {
     Crossover,
     /// Multi-fidelity: an earlier candidate trained to the next rung.
     Promotion,
+    /// A hand-designed family's shape (`[family_seeds]`): a pattern repeated to a depth at the
+    /// largest width within a budget.
+    Family,
+    /// An earlier candidate trained again with another seed (`[racing]`): `replicate` r uses
+    /// seed r, `parent` is the candidate.
+    Replicate,
 }
 
 /// A figure of a record the search can minimise.
@@ -92,6 +98,8 @@ journal_names!(Origin {
     Mutation => "mutation",
     Crossover => "crossover",
     Promotion => "promotion",
+    Family => "family",
+    Replicate => "replicate",
 });
 
 /// One evaluated candidate.
@@ -141,6 +149,18 @@ pub struct Record {
     /// run. Such records rank candidates for promotion; the frontier holds full runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rung: Option<usize>,
+    /// Racing: this is seed `r` (≥ 1) of candidate `parent`, trained again; its loss joins the
+    /// candidate's mean and is not a candidate of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicate: Option<u32>,
+    /// Latency pricings the driver spent on this proposal (fitting its width; 0 when the
+    /// worker priced it or a cached figure served).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pricings: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn one() -> usize {
@@ -158,6 +178,33 @@ pub struct Proposal {
     pub mutation: Option<Factor>,
     /// Multi-fidelity: evaluate at this rung of the ladder only (`None`: the full run).
     pub rung: Option<usize>,
+    /// Racing: train the candidate `parent` again with seed r.
+    pub replicate: Option<u32>,
+}
+
+impl Proposal {
+    /// A design of the initial population (seed, family shape, warm start, random genome).
+    pub fn initial(genome: Genome, origin: Origin) -> Self {
+        Self {
+            genome,
+            cycle: 0,
+            parent: None,
+            second_parent: None,
+            origin,
+            mutation: None,
+            rung: None,
+            replicate: None,
+        }
+    }
+
+    /// Whether the width is kept as proposed under `width = "fit_budget"`: a family shape is
+    /// one width by definition, a replicate or a promotion retrains what was evaluated.
+    pub fn keeps_width(&self) -> bool {
+        matches!(
+            self.origin,
+            Origin::Family | Origin::Replicate | Origin::Promotion
+        )
+    }
 }
 
 /// A candidate as the driver knows it when its result comes in: where it came from (the
@@ -272,7 +319,21 @@ impl Record {
             eval_seconds: result.eval_seconds,
             attempts: result.attempt,
             rung: p.rung,
+            replicate: p.replicate,
+            pricings: 0,
         }
+    }
+
+    /// A candidate of its own: a full-fidelity run with the campaign's seed (not a
+    /// multi-fidelity rung, not a racing replicate).
+    pub fn is_candidate(&self) -> bool {
+        self.rung.is_none() && self.replicate.is_none()
+    }
+
+    /// Counts against `evaluations`: trained (or failed in training), not a replicate. A
+    /// proposal priced over the budget and left untrained does not.
+    pub fn counts_as_evaluation(&self) -> bool {
+        self.status != RecordStatus::OverBudget && self.replicate.is_none()
     }
 
     /// Proxy validation loss; failed candidates rank last.
@@ -350,6 +411,11 @@ impl Replay {
         Self {
             pending: records.into(),
         }
+    }
+
+    /// The records not replayed yet, in order.
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.pending.iter()
     }
 
     /// Records not replayed yet.

@@ -26,6 +26,77 @@ pub struct CampaignStatus {
     pub frontier: Vec<usize>,
     /// After the last evaluation.
     pub hypervolume: f64,
+    /// Evaluations spent (trained candidates; replicates and over-budget proposals aside).
+    pub evaluations: usize,
+    /// Where the compute went.
+    pub compute: Compute,
+    /// Each record's mean proxy loss over its seeds, and how many seeds.
+    pub mean_loss: Vec<f64>,
+    pub seeds: Vec<usize>,
+    /// σ and the band of inseparable candidates at each budget level, once racing began.
+    pub racing: Option<crate::racing::Standing>,
+    /// The hand-designed families' grid, when the campaign seeded from it.
+    pub family: Option<crate::family::FamilyGrid>,
+}
+
+/// Trainings and their seconds by purpose, and the latency pricings.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct Compute {
+    /// The hand-designed family shapes (`origin = "family"`).
+    pub family_trained: usize,
+    pub family_s: f64,
+    /// Everything else the strategy proposed and had trained.
+    pub search_trained: usize,
+    pub search_s: f64,
+    /// Racing replicates.
+    pub racing_trained: usize,
+    pub racing_s: f64,
+    /// Proposals priced over the budget and not trained.
+    pub over_budget: usize,
+    /// Pricings the driver made: the family grid, and width fitting.
+    pub grid_pricings: usize,
+    pub fit_pricings: usize,
+}
+
+impl Compute {
+    pub fn of(records: &[Record], grid: Option<&crate::family::FamilyGrid>) -> Self {
+        let mut c = Compute {
+            grid_pricings: grid.map_or(0, |g| g.priced.len()),
+            ..Default::default()
+        };
+        for r in records {
+            c.fit_pricings += r.pricings;
+            if r.status == RecordStatus::OverBudget {
+                c.over_budget += 1;
+                continue;
+            }
+            let (n, s) = match (r.replicate, r.origin) {
+                (Some(_), _) => (&mut c.racing_trained, &mut c.racing_s),
+                (None, crate::journal::Origin::Family) => (&mut c.family_trained, &mut c.family_s),
+                _ => (&mut c.search_trained, &mut c.search_s),
+            };
+            *n += 1;
+            *s += r.eval_seconds;
+        }
+        c
+    }
+
+    /// One line: trainings and seconds per purpose, pricings.
+    pub fn line(&self) -> String {
+        format!(
+            "{} family shapes trained ({:.0} s), {} search candidates ({:.0} s), {} racing seeds ({:.0} s); {} proposals over the budget not trained; {} pricings by the driver ({} for the family grid, {} fitting widths)",
+            self.family_trained,
+            self.family_s,
+            self.search_trained,
+            self.search_s,
+            self.racing_trained,
+            self.racing_s,
+            self.over_budget,
+            self.grid_pricings + self.fit_pricings,
+            self.grid_pricings,
+            self.fit_pricings
+        )
+    }
 }
 
 /// How the latency predictor did where it was checked: candidates it was unsure of were
@@ -79,12 +150,17 @@ impl CampaignStatus {
             .flatten()
             .is_some_and(|c| c.finished);
         let flags = pareto_flags(&cfg, &records);
-        let best = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.feasible && r.rung.is_none())
-            .min_by(|(_, a), (_, b)| a.loss().partial_cmp(&b.loss()).expect("finite"))
-            .map(|(i, _)| i);
+        let best = crate::store::best_of(&records);
+        let family = crate::family::FamilyGrid::load(dir).ok().flatten();
+        let losses = crate::racing::seed_losses(&records);
+        let racing = (records.iter().any(|r| r.replicate.is_some())).then(|| {
+            crate::racing::standing(
+                &records,
+                cfg.latency.budget_seconds().unwrap_or(f64::INFINITY),
+                &cfg.racing_levels(),
+                cfg.racing.z,
+            )
+        });
         let mut frontier: Vec<usize> = (0..records.len()).filter(|&i| flags[i]).collect();
         frontier.sort_by(|&a, &b| {
             records[a]
@@ -93,6 +169,12 @@ impl CampaignStatus {
                 .expect("finite")
         });
         Ok(Self {
+            evaluations: records.iter().filter(|r| r.counts_as_evaluation()).count(),
+            compute: Compute::of(&records, family.as_ref()),
+            mean_loss: crate::store::mean_losses(&records),
+            seeds: losses.iter().map(Vec::len).collect(),
+            racing,
+            family,
             failed: count_status(&records, RecordStatus::Failed),
             over_budget: count_status(&records, RecordStatus::OverBudget),
             predictor: PredictorCheck::of(&records),

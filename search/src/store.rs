@@ -27,14 +27,48 @@ pub fn load_records(dir: &Path) -> Result<(CampaignConfig, Vec<Record>, Vec<Stri
     Ok((cfg, read.records, read.problems))
 }
 
-/// Indices of the frontier over (loss, latency) of the feasible full-fidelity records
-/// (multi-fidelity rungs below the full run rank candidates, they are not results).
+/// Each record's proxy loss as the frontier and picks see it: a candidate's mean over its
+/// seeds (racing replicates join their candidate), infinite for a record that is not a trained
+/// candidate (failed, over the budget, a multi-fidelity rung, a replicate).
+pub fn mean_losses(records: &[Record]) -> Vec<f64> {
+    crate::racing::seed_losses(records)
+        .iter()
+        .map(|v| match v.is_empty() {
+            true => f64::INFINITY,
+            false => crate::racing::mean(v),
+        })
+        .collect()
+}
+
+/// Record `id`'s mean loss over its seeds (see [`mean_losses`]).
+pub fn mean_loss(records: &[Record], id: usize) -> f64 {
+    let losses = crate::racing::seed_losses(records);
+    match losses[id].is_empty() {
+        true => f64::INFINITY,
+        false => crate::racing::mean(&losses[id]),
+    }
+}
+
+/// The feasible candidate with the lowest mean loss (ties to the lower id).
+pub fn best_of(records: &[Record]) -> Option<usize> {
+    let means = mean_losses(records);
+    records
+        .iter()
+        .filter(|r| r.feasible && means[r.id].is_finite())
+        .min_by(|a, b| means[a.id].total_cmp(&means[b.id]).then(a.id.cmp(&b.id)))
+        .map(|r| r.id)
+}
+
+/// Indices of the frontier over (mean loss, latency) of the feasible candidates
+/// (multi-fidelity rungs below the full run rank candidates, they are not results; racing
+/// replicates are seeds of their candidate).
 pub fn frontier_of(records: &[Record], budget_s: f64) -> Vec<usize> {
+    let means = mean_losses(records);
     let pts: Vec<Point> = records
         .iter()
         .map(|r| Point {
-            objectives: vec![r.loss(), r.latency()],
-            violation: if r.rung.is_some() {
+            objectives: vec![means[r.id], r.latency()],
+            violation: if !r.is_candidate() {
                 f64::INFINITY
             } else {
                 violation(r, budget_s)

@@ -14,6 +14,7 @@ seed = 4
 strategy = "random"
 evaluations = 7
 [space]
+width = "gene"
 stages = 2
 mixers = ["attention", "mamba2", "deltanet"]
 ffns = [0, 1]
@@ -29,6 +30,10 @@ roofline = "cpu-2core"
 prompt = 8
 generate = 8
 budget_s = 0.004
+[family_seeds]
+enabled = false
+[racing]
+enabled = false
 [objectives]
 reference_point = { loss = 6.0, latency_s = 0.01 }
 [train]

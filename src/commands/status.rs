@@ -20,13 +20,25 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
         cfg.name, cfg.strategy, cfg.seed
     );
     println!(
-        "progress     {}/{} evaluations{}, {} failed, {} over budget (not trained)",
-        s.records.len(),
+        "progress     {}/{} evaluations{}, {} failed, {} proposals over budget (priced, not trained, not counted)",
+        s.evaluations,
         cfg.evaluations,
         if s.finished { " (finished)" } else { "" },
         s.failed,
         s.over_budget
     );
+    println!("compute      {}", s.compute.line());
+    if let Some(g) = &s.family {
+        println!(
+            "family seeds {} shapes seeded from {} priced{}",
+            g.seeds.len(),
+            g.priced.len(),
+            match g.unspellable.len() {
+                0 => String::new(),
+                n => format!(" ({n} the space cannot spell)"),
+            }
+        );
+    }
     let budget = match (cfg.latency.budget_ref, cfg.latency.budget_seconds()) {
         (Some(r), Some(sec)) => format!("{sec:.6} s (= {r} × the reference)"),
         (Some(r), None) => format!("{r} × the reference (not measured yet)"),
@@ -54,15 +66,49 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     }
     match s.best.map(|i| &s.records[i]) {
         Some(b) => println!(
-            "best         #{} {} loss {:.4} (ppl {:.2}) latency {:.4} s, {} params",
+            "best         #{} {} loss {:.4} (ppl {:.2}{}) latency {:.4} s, {} params, from {}",
             b.id,
             b.genome.describe(),
-            b.loss(),
-            b.loss().exp(),
+            s.mean_loss[b.id],
+            s.mean_loss[b.id].exp(),
+            match s.seeds[b.id] {
+                1 => String::new(),
+                n => format!("; mean of {n} seeds"),
+            },
             b.latency(),
-            b.params
+            b.params,
+            origin(&s, b.id)
         ),
         None => println!("best         none within the budget yet"),
+    }
+    if let Some(r) = &s.racing {
+        match r.sigma {
+            Some((sigma, df)) => println!(
+                "seed noise   σ = {sigma:.4} nats (pooled over {df} degrees of freedom); close calls raced to {} seeds at z = {}",
+                cfg.racing.max_seeds, cfg.racing.z
+            ),
+            None => println!("seed noise   not measured yet"),
+        }
+        for l in &r.levels {
+            let Some(p) = l.pick else { continue };
+            println!(
+                "  {:>5}×     pick #{p} {:.4} ({} seeds){}",
+                l.level,
+                s.mean_loss[p],
+                s.seeds[p],
+                match l.contenders.len() {
+                    0 => " — separated from every other candidate within the level".to_string(),
+                    _ => format!(
+                        " — not separable from {} (a band, not an order)",
+                        l.contenders
+                            .iter()
+                            .map(|&c| format!("#{c} {:.4} ({} seeds)", s.mean_loss[c], s.seeds[c]))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }
+            );
+        }
     }
     println!(
         "frontier     {} candidates, hypervolume {:.5} (reference loss {}, latency {} s)",
@@ -87,19 +133,40 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>9}",
-        "id", "frontier genome", "width", "params", "loss", "latency s"
+        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>5} {:>9}  {}",
+        "id", "frontier genome", "width", "params", "loss", "seeds", "latency s", "from"
     );
     for r in s.frontier.iter().map(|&i| &s.records[i]) {
         println!(
-            "{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>9.4}",
+            "{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>5} {:>9.4}  {}",
             r.id,
             r.layers,
             r.width,
             r.params,
-            r.loss(),
-            r.latency()
+            s.mean_loss[r.id],
+            s.seeds[r.id],
+            r.latency(),
+            origin(&s, r.id)
         );
     }
     Ok(())
+}
+
+/// Where a candidate came from: its origin, and for a child the origin of its line's first
+/// design (a family shape, a seed, a random genome).
+fn origin(s: &flashnas_search::status::CampaignStatus, id: usize) -> String {
+    let r = &s.records[id];
+    let mut root = r;
+    let mut steps = 0;
+    while let Some(p) = root.parent {
+        root = &s.records[p];
+        steps += 1;
+    }
+    match steps {
+        0 => r.origin.to_string(),
+        n => format!(
+            "{} ({n} generations from {} #{})",
+            r.origin, root.origin, root.id
+        ),
+    }
 }

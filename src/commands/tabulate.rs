@@ -124,8 +124,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if a.count {
             return Ok(());
         }
-        // A table holds every genome's figures, whatever the budget a later campaign sets.
-        let overrides = [("latency", "train_over_budget", true.into())];
+        // A table holds every genome's figures, whatever the budget a later campaign sets: every
+        // genome at every width (widths are genes), no family grid, no racing (replicates are
+        // `--replicates`).
+        let overrides = [
+            ("latency", "train_over_budget", true.into()),
+            ("space", "width", "gene".into()),
+            ("family_seeds", "enabled", false.into()),
+            ("racing", "enabled", false.into()),
+        ];
         let (cfg, copy) =
             campaign_copy(config, &overrides, &|e, c| a.exec.apply(e, c), "tabulate")?;
         if cfg.train.rungs.is_empty() {

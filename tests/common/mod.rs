@@ -40,6 +40,7 @@ seed = {seed}
 strategy = "aging"
 evaluations = {evaluations}
 [space]
+width = "gene"
 stages = 2
 mixers = ["attention", "mamba2", "deltanet"]
 ffns = [0, 1]
@@ -59,6 +60,10 @@ roofline = "cpu-2core"
 prompt = 8
 generate = 8
 budget_s = 0.004
+[family_seeds]
+enabled = false
+[racing]
+enabled = false
 [objectives]
 reference_point = {{ loss = 6.0, latency_s = 0.01 }}
 [train]

@@ -378,6 +378,113 @@ impl Genome {
         space.arch_for(&self.layers(), self.width, vocab_size)
     }
 
+    /// The genome whose layers are exactly `layers`, within the space's grammar (at most
+    /// `stages` stages, each a block of the space's ratios repeated at most `max_repeats`
+    /// times), with the fewest stages; `None` when the grammar cannot spell it. Mixer kinds
+    /// outside `space.mixers` are kept as given.
+    pub fn exact(layers: &[LayerKind], width: usize, space: &SpaceConfig) -> Option<Genome> {
+        let mut units: Vec<(LayerKind, u8)> = Vec::new();
+        for &k in layers {
+            if k == LayerKind::Ffn {
+                let u = units.last_mut()?;
+                u.1 += 1;
+                if u.1 > 2 {
+                    return None;
+                }
+            } else {
+                units.push((k, 0));
+            }
+        }
+        if units.is_empty() {
+            return None;
+        }
+        let ratios = space.ratio_pairs();
+        // Single-kind blocks of m mixers: 0:b ratios, and a:b ratios of one kind (canonical).
+        let mut singles: Vec<u8> = ratios.iter().map(|r| r.0 + r.1).collect();
+        singles.push(1);
+        singles.sort_unstable();
+        singles.dedup();
+        let n = units.len();
+        // best[i]: the fewest stages spelling units[i..], with the first stage and where it ends.
+        let mut best: Vec<Option<(usize, usize, Stage)>> = vec![None; n + 1];
+        let mut done = vec![false; n + 1];
+        done[n] = true;
+        for i in (0..n).rev() {
+            let (k1, f) = units[i];
+            let mut blocks: Vec<Block> = singles
+                .iter()
+                .map(|&m| Block {
+                    first: k1,
+                    second: k1,
+                    ratio: (0, m),
+                    ffns: f,
+                })
+                .collect();
+            for &(a, b) in ratios.iter().filter(|r| r.0 > 0) {
+                if let Some(&(k2, _)) = units.get(i + a as usize) {
+                    if k2 != k1 {
+                        blocks.push(Block {
+                            first: k1,
+                            second: k2,
+                            ratio: (a, b),
+                            ffns: f,
+                        });
+                    }
+                }
+            }
+            for block in blocks {
+                let unit_list: Vec<(LayerKind, u8)> = std::iter::repeat_n(
+                    (block.first, block.ffns),
+                    if block.ratio.0 == 0 {
+                        0
+                    } else {
+                        block.ratio.0 as usize
+                    },
+                )
+                .chain(std::iter::repeat_n(
+                    (block.second, block.ffns),
+                    block.ratio.1 as usize,
+                ))
+                .collect();
+                let len = unit_list.len();
+                for r in (1..=space.max_repeats).rev() {
+                    let end = i + r * len;
+                    if end > n
+                        || !done[end]
+                        || !(0..r).all(|k| units[i + k * len..i + (k + 1) * len] == unit_list[..])
+                    {
+                        continue;
+                    }
+                    let count = best[end].as_ref().map_or(0, |b| b.0) + 1;
+                    if best[i].as_ref().is_none_or(|b| count < b.0) {
+                        best[i] = Some((
+                            count,
+                            end,
+                            Stage {
+                                block: block.clone().canonical(),
+                                repeats: r,
+                            },
+                        ));
+                        done[i] = true;
+                    }
+                }
+            }
+        }
+        let (count, _, _) = best[0].as_ref()?;
+        if *count > space.stages {
+            return None;
+        }
+        let mut stages = Vec::new();
+        let mut i = 0;
+        while i < n {
+            let (_, end, stage) = best[i].clone().expect("a spelling");
+            stages.push(stage);
+            i = end;
+        }
+        let g = Genome { stages, width };
+        (g.layers() == layers).then_some(g)
+    }
+
     /// The nearest genome of a layer list (seeded designs outside the space's grammar are
     /// approximated: consecutive mixer units with the same FFN count form a stage).
     pub fn from_layers(layers: &[LayerKind], width: usize, space: &SpaceConfig) -> Genome {

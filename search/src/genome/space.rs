@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum WidthRule {
     /// The width is a gene, mutated like the others.
     Gene,
-    /// The paper's rule: after the structure, the largest width that meets the latency budget.
+    /// The paper's rule (the default): after the structure, the largest width that meets the
+    /// latency budget.
     FitBudget,
 }
 
@@ -35,7 +36,7 @@ fn d_depth_cap() -> usize {
     30
 }
 fn d_width_rule() -> WidthRule {
-    WidthRule::Gene
+    WidthRule::FitBudget
 }
 fn d_head_dim() -> usize {
     64

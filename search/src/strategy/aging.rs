@@ -6,7 +6,7 @@
 
 use super::{violation, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
 use crate::genome::SpaceConfig;
-use crate::journal::Origin;
+use crate::journal::{Origin, RecordStatus};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ impl Strategy for AgingEvolution {
             if let Some(ask) = init.ask(view, rng)? {
                 return Ok(ask);
             }
-            self.population = init.members().iter().copied().collect();
+            self.population = init.population(view, super::initial::by_loss).into();
             self.init = None;
         }
         if self.dup_streak > 200 {
@@ -149,6 +149,7 @@ impl Strategy for AgingEvolution {
                     origin: Origin::Mutation,
                     mutation: Some(factor),
                     rung: None,
+                    replicate: None,
                 });
             }
         }
@@ -172,10 +173,14 @@ impl Strategy for AgingEvolution {
         }
     }
 
-    fn tell(&mut self, _view: &View, id: usize) {
-        // Initial members are the population already; every later result joins it.
-        if self.init.is_none() {
-            self.join(id);
+    fn tell(&mut self, view: &View, id: usize) {
+        // Initial members are the population already; every later result joins it, except a
+        // child priced over the budget and left untrained: it was not an evaluation, and the
+        // next cycle proposes another.
+        match &mut self.init {
+            Some(init) => init.tell(view, id),
+            None if view.records[id].status == RecordStatus::OverBudget => {}
+            None => self.join(id),
         }
     }
 

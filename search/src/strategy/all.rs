@@ -104,6 +104,7 @@ impl Strategy for Exhaustive {
             origin: Origin::Random,
             mutation: None,
             rung: None,
+            replicate: None,
         }))
     }
 

@@ -131,6 +131,7 @@ impl Asha {
                     origin: Origin::Promotion,
                     mutation: None,
                     rung: (rung + 1 < top).then_some(rung + 1),
+                    replicate: None,
                 });
             }
         }
@@ -166,7 +167,9 @@ impl Strategy for Asha {
         }
     }
 
-    fn tell(&mut self, _view: &View, _id: usize) {}
+    fn tell(&mut self, view: &View, id: usize) {
+        self.init.tell(view, id);
+    }
 
     fn population(&self) -> Vec<usize> {
         Vec::new()

@@ -1,10 +1,12 @@
 //! The initial population every strategy starts from: warm-start designs, the config's
-//! seeded designs, then random genomes, until `n` members exist (or the budget runs out);
-//! then it waits for all of them, since the first cycle needs their results.
+//! seeded designs, the hand-designed family shapes, then random genomes, until `n` members
+//! exist (or the budget runs out); then it waits for all of them, since the first cycle needs
+//! their results. A member priced over the latency budget is not trained and leaves; a random
+//! genome takes its place.
 
 use super::{Ask, Proposal, Submitted, View};
 use crate::genome::{parse_layer_types, Genome, SpaceConfig};
-use crate::journal::{Origin, Record};
+use crate::journal::{Origin, Record, RecordStatus};
 use flashnas_model::spec::LayerKind;
 use flashnas_model::ArchSpec;
 use rand_chacha::ChaCha8Rng;
@@ -66,24 +68,26 @@ pub struct InitialPopulation {
     dir: PathBuf,
     warm: Vec<WarmSeed>,
     seeds: Vec<SeedDesign>,
-    /// Next warm design, then next seed (`warm.len() + i`).
+    /// Hand-designed family shapes (`[family_seeds]`), each proposed whatever `n`.
+    family: Vec<Genome>,
+    /// Next design: warm starts, then seeds, then family shapes (`warm.len() + i`, …).
     next: usize,
     /// The last proposal was a random genome (its duplicates count towards exhaustion).
     random_phase: bool,
     dup_streak: usize,
+    /// Proposed designs that will be trained (a proposal priced over the budget leaves).
     members: Vec<usize>,
-    /// All proposed: waiting for the results.
-    draining: bool,
 }
 
 impl InitialPopulation {
     /// `n` members: `warm` designs, then `seeds` (arch files resolved against `dir`), then
-    /// random genomes of `space`.
+    /// every `family` shape, then random genomes of `space`.
     pub fn new(
         space: SpaceConfig,
         seeds: Vec<SeedDesign>,
         dir: &Path,
         warm: Vec<WarmSeed>,
+        family: Vec<Genome>,
         n: usize,
     ) -> Self {
         Self {
@@ -92,11 +96,11 @@ impl InitialPopulation {
             dir: dir.to_path_buf(),
             warm,
             seeds,
+            family,
             next: 0,
             random_phase: false,
             dup_streak: 0,
             members: Vec::new(),
-            draining: false,
         }
     }
 
@@ -122,43 +126,39 @@ impl InitialPopulation {
         Ok(Genome::from_layers(&layers, width, &self.space))
     }
 
-    fn propose(genome: Genome, origin: Origin) -> Ask {
-        Ask::Propose(Proposal {
-            genome,
-            cycle: 0,
-            parent: None,
-            second_parent: None,
-            origin,
-            mutation: None,
-            rung: None,
-        })
-    }
-
-    /// The next initial member to propose, `Wait` while results are out, or `Done` with the
-    /// members once all are in.
+    /// The next initial member to propose, `Wait` while results are out, or `None` once all
+    /// are in. A member priced over the budget is replaced (by a random genome) until `n`
+    /// members will be trained or the budget is spent.
     pub fn ask(&mut self, view: &View, rng: &mut ChaCha8Rng) -> crate::error::Result<Option<Ask>> {
-        let full = |s: &Self| s.members.len() >= s.n || !view.budget_left;
-        if !self.draining {
-            let designed = self.warm.len() + self.seeds.len();
-            if self.next < designed && !full(self) {
-                let i = self.next;
+        let full = self.members.len() >= self.n || !view.budget_left;
+        let (warm, seeds) = (self.warm.len(), self.seeds.len());
+        let designed = warm + seeds + self.family.len();
+        // Warm starts and seeds fill the population; family shapes are all proposed (they
+        // are the grid the search must beat), while the budget lasts.
+        while self.next < designed {
+            let i = self.next;
+            let is_family = i >= warm + seeds;
+            if (is_family && !view.budget_left) || (!is_family && full) {
                 self.next += 1;
-                self.random_phase = false;
-                return Ok(Some(if i < self.warm.len() {
-                    Self::propose(self.warm[i].genome.clone(), Origin::WarmStart)
-                } else {
-                    Self::propose(self.seed_genome(i - self.warm.len())?, Origin::Seed)
-                }));
+                continue;
             }
-            self.next = designed;
-            if !full(self) && self.dup_streak <= 200 {
-                self.random_phase = true;
-                return Ok(Some(Self::propose(
-                    Genome::random(&self.space, rng),
-                    Origin::Random,
-                )));
-            }
-            self.draining = true;
+            self.next += 1;
+            self.random_phase = false;
+            let (genome, origin) = if i < warm {
+                (self.warm[i].genome.clone(), Origin::WarmStart)
+            } else if i < warm + seeds {
+                (self.seed_genome(i - warm)?, Origin::Seed)
+            } else {
+                (self.family[i - warm - seeds].clone(), Origin::Family)
+            };
+            return Ok(Some(Ask::Propose(Proposal::initial(genome, origin))));
+        }
+        if !full && self.dup_streak <= 200 {
+            self.random_phase = true;
+            return Ok(Some(Ask::Propose(Proposal::initial(
+                Genome::random(&self.space, rng),
+                Origin::Random,
+            ))));
         }
         Ok(if view.in_flight > 0 {
             Some(Ask::Wait)
@@ -180,7 +180,49 @@ impl InitialPopulation {
         }
     }
 
+    /// A result came in: a member priced over the budget (untrained) leaves, so that the
+    /// population is made of candidates that were trained.
+    pub fn tell(&mut self, view: &View, id: usize) {
+        if view.records[id].status == RecordStatus::OverBudget {
+            self.members.retain(|&m| m != id);
+        }
+    }
+
     pub fn members(&self) -> &[usize] {
         &self.members
     }
+
+    /// The population the evolution starts from: the members, or when the family shapes made
+    /// more than `n`, the best `n` by `rank` (best first), kept in id order (oldest first).
+    pub fn population(
+        &self,
+        view: &View,
+        rank: impl Fn(&View, &[usize]) -> Vec<usize>,
+    ) -> Vec<usize> {
+        if self.members.len() <= self.n {
+            return self.members.clone();
+        }
+        let mut best: Vec<usize> = rank(view, &self.members).into_iter().take(self.n).collect();
+        best.sort_unstable();
+        best
+    }
+}
+
+/// `members` best first by proxy loss among the feasible, then the least over the budget
+/// (ties to the lower id): aging evolution's order of merit.
+pub fn by_loss(view: &View, members: &[usize]) -> Vec<usize> {
+    let r = view.records;
+    let mut order = members.to_vec();
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| {
+            let v = super::violation(&r[i], view.budget_s);
+            (v > 0.0, v, r[i].loss())
+        };
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0)
+            .then(ka.1.total_cmp(&kb.1))
+            .then(ka.2.total_cmp(&kb.2))
+            .then(a.cmp(&b))
+    });
+    order
 }

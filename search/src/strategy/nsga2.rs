@@ -6,7 +6,7 @@
 
 use super::{pareto_order, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
 use crate::genome::SpaceConfig;
-use crate::journal::{Objective, Origin};
+use crate::journal::{Objective, Origin, RecordStatus};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -53,10 +53,10 @@ impl Nsga2Config {
 struct Generation {
     /// Rank position of each population member (lower = better), fixed for the generation.
     pos: HashMap<usize, usize>,
+    /// Offspring that will be trained (one priced over the budget leaves, and another is
+    /// proposed in its place).
     offspring: Vec<usize>,
     attempts: usize,
-    /// All offspring proposed: waiting for their results.
-    draining: bool,
 }
 
 pub struct Nsga2 {
@@ -108,7 +108,8 @@ impl Strategy for Nsga2 {
             if let Some(ask) = init.ask(view, rng)? {
                 return Ok(ask);
             }
-            self.population = init.members().to_vec();
+            let extra = self.extra.clone();
+            self.population = init.population(view, |v, m| pareto_order(v, m, &extra));
             self.init = None;
         }
         let n = self.cfg.population;
@@ -123,41 +124,38 @@ impl Strategy for Nsga2 {
                     pos: ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect(),
                     offspring: Vec::new(),
                     attempts: 0,
-                    draining: false,
                 });
                 continue;
             };
-            if !g.draining {
-                if g.offspring.len() < n && view.budget_left && g.attempts < 50 * n {
-                    g.attempts += 1;
-                    let pos = std::mem::take(&mut g.pos);
-                    let p1 = self.pick(&pos, rng);
-                    let (genome, second_parent, origin, mutation) =
-                        if rng.gen_bool(self.cfg.crossover) {
-                            let p2 = self.pick(&pos, rng);
-                            let mixed = view.records[p1].genome.crossover(
-                                &view.records[p2].genome,
-                                &self.space,
-                                rng,
-                            );
-                            let (child, f) = mixed.mutate(&self.space, rng);
-                            (child, Some(p2), Origin::Crossover, f)
-                        } else {
-                            let (child, f) = view.records[p1].genome.mutate(&self.space, rng);
-                            (child, None, Origin::Mutation, f)
-                        };
-                    self.generation.as_mut().expect("generation").pos = pos;
-                    return Ok(Ask::Propose(Proposal {
-                        genome,
-                        cycle: self.cycle,
-                        parent: Some(p1),
-                        second_parent,
-                        origin,
-                        mutation: Some(mutation),
-                        rung: None,
-                    }));
-                }
-                g.draining = true;
+            if g.offspring.len() < n && view.budget_left && g.attempts < 50 * n {
+                g.attempts += 1;
+                let pos = std::mem::take(&mut g.pos);
+                let p1 = self.pick(&pos, rng);
+                let (genome, second_parent, origin, mutation) = if rng.gen_bool(self.cfg.crossover)
+                {
+                    let p2 = self.pick(&pos, rng);
+                    let mixed = view.records[p1].genome.crossover(
+                        &view.records[p2].genome,
+                        &self.space,
+                        rng,
+                    );
+                    let (child, f) = mixed.mutate(&self.space, rng);
+                    (child, Some(p2), Origin::Crossover, f)
+                } else {
+                    let (child, f) = view.records[p1].genome.mutate(&self.space, rng);
+                    (child, None, Origin::Mutation, f)
+                };
+                self.generation.as_mut().expect("generation").pos = pos;
+                return Ok(Ask::Propose(Proposal {
+                    genome,
+                    cycle: self.cycle,
+                    parent: Some(p1),
+                    second_parent,
+                    origin,
+                    mutation: Some(mutation),
+                    rung: None,
+                    replicate: None,
+                }));
             }
             if view.in_flight > 0 {
                 return Ok(Ask::Wait);
@@ -194,7 +192,16 @@ impl Strategy for Nsga2 {
         }
     }
 
-    fn tell(&mut self, _view: &View, _id: usize) {}
+    fn tell(&mut self, view: &View, id: usize) {
+        match (&mut self.init, &mut self.generation) {
+            (Some(init), _) => init.tell(view, id),
+            // An offspring priced over the budget was not trained: not one of the generation.
+            (None, Some(g)) if view.records[id].status == RecordStatus::OverBudget => {
+                g.offspring.retain(|&o| o != id)
+            }
+            _ => {}
+        }
+    }
 
     fn population(&self) -> Vec<usize> {
         match &self.init {

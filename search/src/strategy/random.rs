@@ -24,7 +24,9 @@ impl Strategy for RandomSearch {
         self.init.submitted(outcome);
     }
 
-    fn tell(&mut self, _view: &View, _id: usize) {}
+    fn tell(&mut self, view: &View, id: usize) {
+        self.init.tell(view, id);
+    }
 
     fn population(&self) -> Vec<usize> {
         self.init.members().to_vec()

@@ -18,6 +18,7 @@ seed = 1
 strategy = "{strategy}"
 evaluations = 40
 [space]
+width = "gene"
 stages = 2
 mixers = ["attention", "mamba2", "deltanet", "gated_deltanet"]
 ffns = [0, 1]
@@ -34,6 +35,10 @@ population = 6
 source = "analytic"
 roofline = "cpu-2core"
 budget_s = 0.5
+[family_seeds]
+enabled = false
+[racing]
+enabled = false
 [objectives]
 reference_point = {{ loss = 10.0, latency_s = 2.0 }}
 [train]
@@ -88,6 +93,8 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         eval_seconds: 0.0,
         attempts: 1,
         rung: p.rung,
+        replicate: None,
+        pricings: 0,
     }
 }
 
@@ -114,7 +121,7 @@ fn view(records: &[Record], in_flight: usize, evaluations: usize) -> View<'_> {
 
 /// The campaign's loop: room for `in_flight` candidates, duplicates never evaluated twice.
 fn drive(cfg: &CampaignConfig, in_flight: usize) -> Trace {
-    let mut s = crate::campaign::build_strategy(cfg, Path::new("."), Vec::new());
+    let mut s = crate::campaign::build_strategy(cfg, Path::new("."), Vec::new(), Vec::new());
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut records: Vec<Record> = Vec::new();
     let mut pending: VecDeque<(usize, Proposal)> = VecDeque::new();

@@ -1,60 +1,14 @@
 //! `[validate]` of a campaign config: which picks, which hand-designed baselines, how long.
 
-use flashnas_model::spec::LayerKind;
 use serde::{Deserialize, Serialize};
 
-/// A hand-designed family: an NF `layer_types` pattern repeated to depth.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Family {
-    /// Shown in tables and plots, e.g. `transformer`.
-    pub name: String,
-    /// The block repeated (`["a", "f"]`; spellings of `layer_types`).
-    pub pattern: Vec<String>,
-}
-
-impl Family {
-    fn new(name: &str, pattern: &[&str]) -> Self {
-        Self {
-            name: name.into(),
-            pattern: pattern.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    pub fn kinds(&self) -> Vec<LayerKind> {
-        crate::genome::layer_kinds(&self.pattern).expect("validated")
-    }
-
-    /// `name=a,f` (the CLI's spelling).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (name, pattern) = s.split_once('=').ok_or_else(|| {
-            format!("--family '{s}': expected NAME=KIND,KIND,… (e.g. transformer=a,f)")
-        })?;
-        Ok(Self {
-            name: name.trim().to_string(),
-            pattern: pattern
-                .split([',', ' '])
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect(),
-        })
-    }
-}
+pub use crate::family::Family;
 
 fn d_budgets() -> Vec<f64> {
     vec![1.0, 0.75, 0.5]
 }
 fn d_families() -> Vec<Family> {
-    vec![
-        Family::new("transformer", &["a", "f"]),
-        Family::new("mamba2", &["m2", "f"]),
-        Family::new("gated-deltanet", &["gdn", "f"]),
-        // The period of the Nemotron-Flash-1B-like seed of configs/nemotron-flash-1b.toml.
-        Family::new(
-            "nemotron-flash",
-            &["deltanet", "f", "m2", "f", "a", "f", "m2", "f"],
-        ),
-    ]
+    crate::family::default_families()
 }
 fn d_factor() -> f64 {
     10.0
@@ -112,39 +66,7 @@ impl ValidateConfig {
                 }
             }
         }
-        if self.families.is_empty() {
-            return Err("validate.families: list at least one baseline family".into());
-        }
-        for (i, f) in self.families.iter().enumerate() {
-            if f.name.trim().is_empty() || f.name.contains(['/', ',', '|']) {
-                return Err(format!(
-                    "validate.families[{i}].name: '{}' must be non-empty, without '/', ',' or '|'",
-                    f.name
-                ));
-            }
-            if self.families[..i].iter().any(|g| g.name == f.name) {
-                return Err(format!(
-                    "validate.families[{i}].name: '{}' is listed twice",
-                    f.name
-                ));
-            }
-            let kinds = crate::genome::layer_kinds(&f.pattern).map_err(|e| {
-                format!(
-                    "validate.families[{i}].{}",
-                    e.replace("layer_types", "pattern")
-                )
-            })?;
-            if kinds.is_empty() {
-                return Err(format!(
-                    "validate.families[{i}].pattern: list at least one layer kind"
-                ));
-            }
-            if !kinds.iter().any(|k| k.is_mixer()) {
-                return Err(format!(
-                    "validate.families[{i}].pattern: no token mixer (a, swa, m2, deltanet, gdn)"
-                ));
-            }
-        }
+        crate::family::check_families("validate.families", &self.families)?;
         if !(self.factor >= 1.0 && self.factor.is_finite()) {
             return Err(format!("validate.factor: {} must be ≥ 1", self.factor));
         }

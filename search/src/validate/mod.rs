@@ -316,37 +316,18 @@ pub fn plan(
     }
     let mut shapes = Vec::new();
     for (i, f) in settings.families.iter().enumerate() {
-        let kinds = f.kinds();
-        let most = (cfg.space.depth_cap / kinds.len()).max(1);
-        let mut widths = cfg.space.widths.clone();
-        widths.sort_unstable();
-        widths.dedup();
-        let mut first_error = None;
-        let before = shapes.len();
-        for repeats in 1..=most {
-            let layers: Vec<LayerKind> = (0..repeats).flat_map(|_| kinds.clone()).collect();
-            for &width in &widths {
-                let spec = cfg.space.arch_for(&layers, width, vocab_size);
-                match spec.validate() {
-                    Ok(()) => shapes.push(Shape {
-                        family: f.name.clone(),
-                        repeats,
-                        width,
-                        layers: spec.layer_string(),
-                    }),
-                    Err(e) => {
-                        first_error.get_or_insert(format!("width {width}: {e}"));
-                    }
-                }
-            }
-        }
-        if shapes.len() == before {
-            return Err(Error::Config(format!(
-                "validate.families[{i}] ({}): no valid shape in the campaign's space ({})",
-                f.name,
-                first_error.unwrap_or_default()
-            )));
-        }
+        let found = crate::family::shapes(&cfg.space, f, vocab_size).map_err(|e| {
+            Error::Config(format!(
+                "validate.families[{i}] ({}): no valid shape in the campaign's space ({e})",
+                f.name
+            ))
+        })?;
+        shapes.extend(found.into_iter().map(|(repeats, width, spec)| Shape {
+            family: f.name.clone(),
+            repeats,
+            width,
+            layers: spec.layer_string(),
+        }));
     }
     Ok(Plan {
         settings: settings.clone(),
