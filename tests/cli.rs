@@ -104,7 +104,7 @@ fn invalid_arch_and_config_errors_name_the_problem() {
             "/configs/quickstart.toml"
         ))
         .unwrap()
-        .replace("evaluations = 18", "evaluations = 18\npopulaton = 3"),
+        .replacen("[space]", "populaton = 3\n[space]", 1),
     )
     .unwrap();
     let o = bin()

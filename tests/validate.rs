@@ -301,12 +301,20 @@ fn bad_requests_fail_before_anything_is_written() {
     let e = fails(&["--ids", "999"]);
     assert!(e.contains("validate.ids[0]"), "{e}");
 
-    // A campaign whose every candidate is over the budget has an empty frontier.
+    // A campaign whose every candidate is over the budget stops (exit 1, what to change) with
+    // an empty frontier.
     let cfg = tmp.path().join("none.toml");
-    let text = campaign_toml("none", 3, 3, 5, "").replace("budget_s = 0.004", "budget_s = 0.0001");
+    let text = campaign_toml("none", 3, 3, 5, "")
+        .replace("budget_s = 0.004", "budget_s = 0.0001")
+        .replacen("[space]", "pricing_attempts = 6\n[space]", 1);
     std::fs::write(&cfg, text).unwrap();
     let none = tmp.path().join("none");
-    ok(&mut search(&cfg, &none));
+    let out = search(&cfg, &none).output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("no candidate within the latency budget"),
+        "{e}"
+    );
     let out = bin().arg("validate").arg(&none).output().unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -675,6 +675,7 @@ impl<'a> Campaign<'a> {
                 self.records.pop();
                 return Err(self.write_error(self.journal.path(), &e));
             }
+            crate::lock::fault_point(&format!("campaign:journaled-{id}"));
         }
         let ck = self.checkpoint(false);
         let admitted = Admitted {

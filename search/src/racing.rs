@@ -83,7 +83,7 @@ impl RacingConfig {
             if b.is_empty() {
                 return Err("racing.budgets: list at least one budget level".into());
             }
-            if let Some((i, x)) = b.iter().enumerate().find(|(_, x)| !(**x > 0.0)) {
+            if let Some((i, x)) = b.iter().enumerate().find(|(_, x)| x.is_nan() || **x <= 0.0) {
                 return Err(format!(
                     "racing.budgets[{i}]: {x} must be > 0 (a fraction of the latency budget)"
                 ));
@@ -297,5 +297,105 @@ mod tests {
         assert!((var / (sigma * sigma) - 1.0).abs() < 0.03, "{var}");
         let pair_sd = sd_pairs / draws as f64;
         assert!((pair_sd / sigma - (2.0 / std::f64::consts::PI).sqrt()).abs() < 0.03);
+    }
+
+    /// A synthetic candidate: one of the journal fixture's records with its id, latency and
+    /// loss replaced (a replicate when `replicate` is set).
+    fn record(id: usize, latency: f64, loss: f64, replicate: Option<(usize, u32)>) -> Record {
+        let line = include_str!("../tests/fixtures/aging-seed3.jsonl")
+            .lines()
+            .next()
+            .unwrap();
+        let mut r: Record = serde_json::from_str(line).unwrap();
+        r.id = id;
+        r.latency.seconds = Some(latency);
+        r.proxy.val_loss = Some(loss);
+        r.status = RecordStatus::Ok;
+        r.feasible = latency <= 1.0;
+        r.rung = None;
+        r.replicate = replicate.map(|x| x.1);
+        r.parent = replicate.map(|x| x.0);
+        r
+    }
+
+    /// Four candidates within the budget: A (true loss 2.000) and B (2.008) close, C and D far.
+    /// Racing trains A and B with more seeds until their gap is z standard errors or they reach
+    /// max_seeds; C and D get no more than the σ sample asks. Seed r's noise is the same
+    /// for every candidate up to a small part (paired seeds).
+    #[test]
+    fn a_close_call_gets_seeds_until_separated_and_far_ones_do_not() {
+        let truth = [2.00, 2.008, 2.50, 2.60];
+        let noise = |id: usize, r: u32| {
+            let shared = [0.0, 0.012, -0.010, 0.006, -0.004, 0.009, -0.011][r as usize % 7];
+            let own = [0.004, -0.003, 0.002, -0.005][(id + r as usize) % 4];
+            shared + own
+        };
+        let mut records: Vec<Record> = (0..4)
+            .map(|i| record(i, 0.5, truth[i] + noise(i, 0), None))
+            .collect();
+        let cfg = RacingConfig {
+            sigma_sample: 2,
+            max_seeds: 8,
+            ..Default::default()
+        };
+        let mut rounds = 0;
+        loop {
+            let next = next_round(&records, 1.0, &[1.0], &cfg);
+            if next.is_empty() {
+                break;
+            }
+            rounds += 1;
+            assert!(rounds < 20, "racing must end");
+            for (id, r) in next {
+                assert!(id < 4, "only candidates are raced");
+                let n = records.len();
+                records.push(record(n, 0.5, truth[id] + noise(id, r), Some((id, r))));
+            }
+        }
+        let losses = seed_losses(&records);
+        let seeds: Vec<usize> = losses[..4].iter().map(Vec::len).collect();
+        // σ sample: the two best (A, B) got a second seed first; C and D never.
+        assert_eq!(&seeds[2..], &[1, 1]);
+        assert!(seeds[0] >= 3 && seeds[1] >= 3, "{seeds:?}");
+        let s = standing(&records, 1.0, &[1.0], cfg.z);
+        assert_eq!(s.levels[0].pick, Some(0));
+        // Over: separated, or both at max_seeds.
+        assert!(
+            s.levels[0].contenders.is_empty() || seeds[..2] == [8, 8],
+            "{seeds:?} {:?}",
+            s.levels[0].contenders
+        );
+        // Each replicate's seed index follows the candidate's count: 1, 2, 3, …
+        for (id, &n) in seeds.iter().enumerate().take(2) {
+            let rs: Vec<u32> = records
+                .iter()
+                .filter(|r| r.parent == Some(id) && r.replicate.is_some())
+                .map(|r| r.replicate.unwrap())
+                .collect();
+            assert_eq!(rs, (1..n as u32).collect::<Vec<_>>());
+        }
+    }
+
+    /// A replicate that failed is not tried again with the same seed: the next round moves on.
+    #[test]
+    fn a_failed_replicate_is_not_proposed_again() {
+        let mut records: Vec<Record> = (0..2)
+            .map(|i| record(i, 0.5, 2.0 + 0.001 * i as f64, None))
+            .collect();
+        let cfg = RacingConfig {
+            sigma_sample: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            next_round(&records, 1.0, &[1.0], &cfg),
+            vec![(0, 1), (1, 1)]
+        );
+        let mut failed = record(2, 0.5, 2.0, Some((0, 1)));
+        failed.status = RecordStatus::Failed;
+        records.push(failed);
+        records.push(record(3, 0.5, 2.002, Some((1, 1))));
+        // #0 has one loss and one tried seed: it is not in the σ sample again.
+        let next = next_round(&records, 1.0, &[1.0], &cfg);
+        assert!(!next.contains(&(0, 1)), "{next:?}");
     }
 }

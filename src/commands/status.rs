@@ -133,8 +133,8 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>5} {:>9}  {}",
-        "id", "frontier genome", "width", "params", "loss", "seeds", "latency s", "from"
+        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>5} {:>9}  from",
+        "id", "frontier genome", "width", "params", "loss", "seeds", "latency s"
     );
     for r in s.frontier.iter().map(|&i| &s.records[i]) {
         println!(

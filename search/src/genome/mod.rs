@@ -102,13 +102,17 @@ impl Genome {
         format!("{} | w{}", layers.join(" "), self.width)
     }
 
-    /// The structural description, e.g. `[a:m2 1:3 f1 ×2][d f2 ×1] w64`.
+    /// The structural description, e.g. `[a:m2 1:3 f1 ×2][d f2 ×1] w64` (`[a*3 f1 ×1]`: a
+    /// block of three attention mixers, each with one FFN).
     pub fn describe(&self) -> String {
         let mut s = String::new();
         for st in &self.stages {
             let b = &st.block;
-            let mix = if b.ratio.0 == 0 {
+            let mix = if b.ratio.0 == 0 && b.ratio.1 == 1 {
                 b.second.short().to_string()
+            } else if b.ratio.0 == 0 {
+                // A single-kind block of several mixers (a 1:1 of one kind, or a family shape).
+                format!("{}*{}", b.second.short(), b.ratio.1)
             } else {
                 format!(
                     "{}:{} {}:{}",

@@ -226,17 +226,20 @@ impl Overrides {
     }
 }
 
-/// Records that can be picked: trained, within the campaign's budget, full fidelity.
+/// Records that can be picked: trained candidates (full fidelity, not a racing replicate)
+/// within the campaign's budget.
 fn pickable(r: &Record) -> bool {
-    r.feasible && r.status == RecordStatus::Ok && r.rung.is_none() && r.proxy.val_loss.is_some()
+    r.feasible && r.status == RecordStatus::Ok && r.is_candidate() && r.proxy.val_loss.is_some()
 }
 
-/// The best pickable record within `budget_s` (lowest proxy loss, ties to the lower id).
+/// The best pickable record within `budget_s`: the lowest proxy loss, a mean over its seeds
+/// when racing gave it more than one (ties to the lower id).
 pub fn best_within(records: &[Record], budget_s: f64) -> Option<usize> {
+    let means = crate::store::mean_losses(records);
     records
         .iter()
         .filter(|r| pickable(r) && r.latency() <= budget_s)
-        .min_by(|a, b| a.loss().total_cmp(&b.loss()).then(a.id.cmp(&b.id)))
+        .min_by(|a, b| means[a.id].total_cmp(&means[b.id]).then(a.id.cmp(&b.id)))
         .map(|r| r.id)
 }
 
@@ -666,7 +669,7 @@ impl<'a> Validation<'a> {
                 depth: r.depth,
                 params: r.params,
                 latency_s: r.latency(),
-                proxy_loss: Some(r.loss()),
+                proxy_loss: Some(crate::store::mean_loss(&self.records, r.id)),
             });
         }
         for t in &self.plan.targets {
