@@ -70,24 +70,41 @@ fn validate_picks_by_the_rules_and_reports_what_its_journals_hold() {
     let records = lines(&run.join("journal.jsonl"));
     let budget = 0.004;
     let targets = report["targets"].as_array().unwrap();
-    assert_eq!(targets.len(), 2);
-    for (t, frac) in targets.iter().zip([1.0, 0.6]) {
-        let within = |r: &&serde_json::Value| {
-            r["feasible"] == true
-                && r["status"] == "ok"
-                && r["latency_s"].as_f64().unwrap() <= frac * budget
-        };
-        let best = records
-            .iter()
-            .filter(within)
-            .min_by(|a, b| {
-                let l = |r: &serde_json::Value| r["proxy"]["val_loss"].as_f64().unwrap();
-                l(a).total_cmp(&l(b))
-            })
+    // Budgets that select the same models are one comparison, labelled with both.
+    let labels: Vec<&str> = targets
+        .iter()
+        .flat_map(|t| t["label"].as_str().unwrap().split(", "))
+        .collect();
+    assert_eq!(labels, vec!["1×", "0.6×"]);
+    for t in targets {
+        for label in t["label"].as_str().unwrap().split(", ") {
+            let frac: f64 = label.trim_end_matches('×').parse().unwrap();
+            let within = |r: &&serde_json::Value| {
+                r["feasible"] == true
+                    && r["status"] == "ok"
+                    && r["latency_s"].as_f64().unwrap() <= frac * budget
+            };
+            let best = records
+                .iter()
+                .filter(within)
+                .min_by(|a, b| {
+                    let l = |r: &serde_json::Value| r["proxy"]["val_loss"].as_f64().unwrap();
+                    l(a).total_cmp(&l(b))
+                })
+                .unwrap();
+            let key = format!("{}|w{}", best["layers"].as_str().unwrap(), best["width"]);
+            assert_eq!(t["pick"], key.as_str(), "{frac}");
+        }
+        let first: f64 = t["label"]
+            .as_str()
+            .unwrap()
+            .split(", ")
+            .next()
+            .unwrap()
+            .trim_end_matches('×')
+            .parse()
             .unwrap();
-        let key = format!("{}|w{}", best["layers"].as_str().unwrap(), best["width"]);
-        assert_eq!(t["pick"], key.as_str(), "{frac}");
-        assert!((t["budget_s"].as_f64().unwrap() - frac * budget).abs() < 1e-12);
+        assert!((t["budget_s"].as_f64().unwrap() - first * budget).abs() < 1e-12);
     }
 
     // The baselines: the lowest proxy loss of each family within the budget, from proxy.jsonl.
@@ -126,12 +143,21 @@ fn validate_picks_by_the_rules_and_reports_what_its_journals_hold() {
             let d = mean(t["pick"].as_str().unwrap()) - mean(best);
             assert!((gap["mean"].as_f64().unwrap() - d).abs() < 1e-12);
             let (lo, hi) = (gap["low"].as_f64().unwrap(), gap["high"].as_f64().unwrap());
+            let (tlo, thi) = (
+                gap["tost_low"].as_f64().unwrap(),
+                gap["tost_high"].as_f64().unwrap(),
+            );
+            let m = gap["margin"].as_f64().unwrap();
+            assert_eq!(m, 0.02, "the default margin");
+            assert_eq!(gap["paired"], true, "pick and baseline share their seeds");
             let want = if hi < 0.0 {
                 "better"
             } else if lo > 0.0 {
                 "worse"
+            } else if tlo > -m && thi < m {
+                "equivalent"
             } else {
-                "tie"
+                "inconclusive"
             };
             assert_eq!(gap["verdict"], want);
         }
@@ -322,4 +348,202 @@ fn bad_requests_fail_before_anything_is_written() {
         "{e}"
     );
     assert!(!none.join("validate").exists());
+}
+
+fn copy(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `--seeds 4` on a finished 2-seed validation trains only the new seeds' runs, and ends where a
+/// validation with 4 seeds from the start ends; a kill in the middle of adding them resumes to
+/// the same journal.
+#[test]
+fn seeds_added_to_a_finished_validation_train_only_the_new_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let two = campaign(tmp.path(), "two");
+    let four = tmp.path().join("four");
+    let killed = tmp.path().join("killed");
+    copy(&two, &four);
+    copy(&two, &killed);
+    let long = |d: &Path| d.join("validate/long.jsonl");
+
+    ok(bin().arg("validate").arg(&two));
+    let before = comparable(&long(&two));
+    let models = before.len() / 2;
+    assert!(models >= 2);
+    let out = ok(bin().arg("validate").arg(&two).args(["--seeds", "4"]));
+    assert!(out.contains("4 seeds"), "{out}");
+    let after = comparable(&long(&two));
+    assert_eq!(after.len(), models * 4);
+    assert_eq!(after[..before.len()], before[..], "nothing retrained");
+
+    ok(bin().arg("validate").arg(&four).args(["--seeds", "4"]));
+    assert_eq!(
+        comparable(&long(&four)),
+        after,
+        "equals 4 seeds from the start"
+    );
+    let report = |d: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join("validate/validate.json")).unwrap(),
+        )
+        .unwrap();
+        v["cost"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(report(&two)["targets"], report(&four)["targets"]);
+
+    // Killed while adding seeds: the run of the first new seed's second model dies.
+    ok(bin().arg("validate").arg(&killed));
+    let died = bin()
+        .arg("validate")
+        .arg(&killed)
+        .args(["--seeds", "4"])
+        .env(
+            "FLASHNAS_FAULT",
+            format!("validate:long-{}", 2 * models + 1),
+        )
+        .output()
+        .unwrap();
+    assert!(!died.status.success(), "no crash");
+    assert_eq!(comparable(&long(&killed)).len(), 2 * models + 2);
+    ok(bin().arg("validate").arg(&killed));
+    assert_eq!(comparable(&long(&killed)), after);
+
+    // Another budget is another validation: refused, with what to do.
+    let out = bin()
+        .arg("validate")
+        .arg(&two)
+        .args(["--factor", "5"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("--seeds"), "{e}");
+}
+
+/// Default budget levels without a feasible pick are skipped with a note; a level the user
+/// asks for must have one (the error names it) and nothing is written.
+#[test]
+fn default_budgets_without_a_pick_are_skipped_and_explicit_ones_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("lv.toml");
+    std::fs::write(&cfg, campaign_toml("lv", 11, 8, 20, "")).unwrap();
+    let run = tmp.path().join("lv");
+    ok(&mut search(&cfg, &run));
+    // Re-budget the finished campaign: 1.5 × its fastest feasible candidate, so that 0.5× of
+    // it holds none.
+    let fastest = lines(&run.join("journal.jsonl"))
+        .iter()
+        .filter(|r| r["feasible"] == true && r["status"] == "ok")
+        .map(|r| r["latency_s"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    std::fs::write(
+        run.join("config.toml"),
+        text.replace("budget_s = 0.004", &format!("budget_s = {}", 1.5 * fastest)),
+    )
+    .unwrap();
+    let out = bin()
+        .arg("validate")
+        .arg(&run)
+        .args([
+            "--budgets",
+            "1,0.5",
+            "--family",
+            "t=a,f",
+            "--factor",
+            "1",
+            "--seeds",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("validate.budgets[1] = 0.5"),
+        "{e}"
+    );
+    assert!(!run.join("validate").exists());
+    let out = ok(bin()
+        .arg("validate")
+        .arg(&run)
+        .args(["--family", "t=a,f", "--factor", "1", "--seeds", "2"]));
+    assert!(
+        out.contains("budget 0.5×") && out.contains("skipped"),
+        "{out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("validate/validate.json")).unwrap())
+            .unwrap();
+    let labels: Vec<String> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["label"].as_str().unwrap().to_string())
+        .collect();
+    assert!(labels.join(", ") == "1×, 0.75×", "{labels:?}");
+    assert!(std::fs::read_to_string(run.join("validate/validate.txt"))
+        .unwrap()
+        .contains("verdict:"));
+}
+
+/// `--until-decided --max-seeds 4`: seeds are added one at a time, only to the models of the
+/// budgets still inconclusive, until each verdict is decided or has 4 seeds; every look is at
+/// α = 0.05 / 3 (three looks: 2, 3 and 4 seeds).
+#[test]
+fn until_decided_adds_seeds_only_where_the_verdict_is_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = campaign(tmp.path(), "ud");
+    ok(bin()
+        .arg("validate")
+        .arg(&run)
+        .args(["--until-decided", "--max-seeds", "4"]));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("validate/validate.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["looks"], 3);
+    assert!((report["alpha"].as_f64().unwrap() - 0.05 / 3.0).abs() < 1e-12);
+    let models = report["models"].as_array().unwrap();
+    let seeds_of = |k: &str| {
+        models.iter().find(|m| m["key"] == k).unwrap()["long_losses"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let mut open_models = std::collections::HashSet::new();
+    for t in report["targets"].as_array().unwrap() {
+        let Some(gap) = t.get("gap").filter(|g| !g.is_null()) else {
+            continue;
+        };
+        let keys: Vec<String> = std::iter::once(t["pick"].as_str().unwrap().to_string())
+            .chain(
+                t["baselines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|p| p[1].as_str().map(str::to_string)),
+            )
+            .collect();
+        if gap["verdict"] == "inconclusive" {
+            for k in &keys {
+                assert_eq!(seeds_of(k), 4, "{k}: an open verdict runs to max_seeds");
+            }
+        }
+        if seeds_of(t["pick"].as_str().unwrap()) > 2 {
+            open_models.extend(keys);
+        }
+    }
+    // A model of no budget that needed more seeds kept its 2.
+    for m in models {
+        let k = m["key"].as_str().unwrap();
+        if !open_models.contains(k) {
+            assert_eq!(seeds_of(k), 2, "{k}");
+        }
+    }
 }

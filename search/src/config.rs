@@ -272,7 +272,7 @@ impl CampaignConfig {
 
     /// `[validate] budgets` within the campaign's budget (≤ 1), highest first.
     fn validate_levels(&self) -> Vec<f64> {
-        let mut v: Vec<f64> = self.validate.budgets.iter().map(|b| b.min(1.0)).collect();
+        let mut v: Vec<f64> = self.validate.budgets().iter().map(|b| b.min(1.0)).collect();
         v.sort_by(|a, b| b.total_cmp(a));
         v.dedup();
         v

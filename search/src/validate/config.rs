@@ -25,9 +25,10 @@ fn d_rounds() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct ValidateConfig {
     /// Latency budgets as fractions of the campaign's budget; the pick at each is the frontier's
-    /// best feasible candidate within it.
-    #[serde(default = "d_budgets")]
-    pub budgets: Vec<f64>,
+    /// best feasible candidate within it. Unset: 1, 0.75 and 0.5, and a level without a
+    /// feasible candidate is skipped with a note (a level that is set must have one).
+    #[serde(default)]
+    pub budgets: Option<Vec<f64>>,
     /// Explicit picks (record ids) instead of `budgets`: each is compared at its own latency.
     #[serde(default)]
     pub ids: Vec<usize>,
@@ -43,7 +44,26 @@ pub struct ValidateConfig {
     /// Timing rounds of the latency re-check (each one calibrated when the campaign is).
     #[serde(default = "d_rounds")]
     pub recheck_rounds: usize,
+    /// Equivalence margin in nats: a gap whose interval lies within ±margin is "equivalent".
+    #[serde(default = "d_margin")]
+    pub margin: f64,
+    /// Add seeds in rounds until every verdict is decided (better, worse or equivalent) or a
+    /// model has `max_seeds`; the error rate is kept by Bonferroni over the looks.
+    #[serde(default)]
+    pub until_decided: bool,
+    #[serde(default = "d_max_seeds")]
+    pub max_seeds: usize,
 }
+
+fn d_margin() -> f64 {
+    0.02
+}
+fn d_max_seeds() -> usize {
+    12
+}
+
+/// The test's error rate (two-sided) before any correction for repeated looks.
+pub const ALPHA: f64 = 0.05;
 
 impl Default for ValidateConfig {
     fn default() -> Self {
@@ -52,13 +72,33 @@ impl Default for ValidateConfig {
 }
 
 impl ValidateConfig {
+    /// The budget levels: as set, or the default 1, 0.75 and 0.5.
+    pub fn budgets(&self) -> Vec<f64> {
+        self.budgets.clone().unwrap_or_else(d_budgets)
+    }
+
+    /// How many times the verdicts are looked at: once, or once per seed count from `seeds`
+    /// to `max_seeds` with `until_decided`.
+    pub fn looks(&self) -> usize {
+        match self.until_decided {
+            true => self.max_seeds.max(self.seeds) - self.seeds + 1,
+            false => 1,
+        }
+    }
+
+    /// The two-sided error rate of each look: `ALPHA / looks` (Bonferroni).
+    pub fn alpha(&self) -> f64 {
+        ALPHA / self.looks() as f64
+    }
+
     /// The key and the reason of the first problem (keys under `validate.`).
     pub fn validate(&self) -> Result<(), String> {
         if self.ids.is_empty() {
-            if self.budgets.is_empty() {
+            let budgets = self.budgets();
+            if budgets.is_empty() {
                 return Err("validate.budgets: list at least one budget (or give ids)".into());
             }
-            for (i, b) in self.budgets.iter().enumerate() {
+            for (i, b) in budgets.iter().enumerate() {
                 if !(*b > 0.0 && b.is_finite()) {
                     return Err(format!(
                         "validate.budgets[{i}]: {b} must be > 0 (a fraction of the campaign's budget)"
@@ -76,6 +116,18 @@ impl ValidateConfig {
         if self.recheck_rounds == 0 {
             return Err("validate.recheck_rounds: at least 1".into());
         }
+        if !(self.margin > 0.0 && self.margin.is_finite()) {
+            return Err(format!(
+                "validate.margin: {} must be > 0 (nats)",
+                self.margin
+            ));
+        }
+        if self.until_decided && self.max_seeds < self.seeds.max(2) {
+            return Err(format!(
+                "validate.max_seeds: {} must be at least seeds ({}) and 2",
+                self.max_seeds, self.seeds
+            ));
+        }
         Ok(())
     }
 }
@@ -87,7 +139,8 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones_and_bad_families_are_named() {
         let d = ValidateConfig::default();
-        assert_eq!(d.budgets, vec![1.0, 0.75, 0.5]);
+        assert_eq!(d.budgets(), vec![1.0, 0.75, 0.5]);
+        assert_eq!((d.margin, d.alpha()), (0.02, 0.05));
         assert_eq!((d.factor, d.seeds), (10.0, 3));
         assert_eq!(d.families.len(), 4);
         d.validate().unwrap();
@@ -99,7 +152,7 @@ mod tests {
             "{e}"
         );
         let mut bad = d.clone();
-        bad.budgets = vec![1.0, -0.5];
+        bad.budgets = Some(vec![1.0, -0.5]);
         assert!(bad
             .validate()
             .unwrap_err()

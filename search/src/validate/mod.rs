@@ -191,12 +191,15 @@ pub struct Overrides {
     pub factor: Option<f64>,
     pub seeds: Option<usize>,
     pub recheck_rounds: Option<usize>,
+    pub margin: Option<f64>,
+    pub until_decided: bool,
+    pub max_seeds: Option<usize>,
 }
 
 impl Overrides {
     fn apply(&self, s: &mut ValidateConfig) {
         if let Some(b) = &self.budgets {
-            s.budgets = b.clone();
+            s.budgets = Some(b.clone());
             s.ids.clear();
         }
         if let Some(i) = &self.ids {
@@ -214,6 +217,15 @@ impl Overrides {
         if let Some(n) = self.recheck_rounds {
             s.recheck_rounds = n;
         }
+        if let Some(m) = self.margin {
+            s.margin = m;
+        }
+        if self.until_decided {
+            s.until_decided = true;
+        }
+        if let Some(n) = self.max_seeds {
+            s.max_seeds = n;
+        }
     }
 
     fn any(&self) -> bool {
@@ -221,9 +233,22 @@ impl Overrides {
             || self.ids.is_some()
             || self.families.is_some()
             || self.factor.is_some()
-            || self.seeds.is_some()
             || self.recheck_rounds.is_some()
     }
+}
+
+/// The settings that decide which models are trained and how (not how many seeds, nor how the
+/// verdicts are read): a finished validation can take more seeds, a margin or `until_decided`,
+/// but another budget, family or factor is another validation.
+fn same_models(a: &ValidateConfig, b: &ValidateConfig) -> bool {
+    let strip = |s: &ValidateConfig| ValidateConfig {
+        seeds: 0,
+        margin: 0.0,
+        until_decided: false,
+        max_seeds: 0,
+        ..s.clone()
+    };
+    strip(a) == strip(b)
 }
 
 /// Records that can be picked: trained candidates (full fidelity, not a racing replicate)
@@ -244,22 +269,30 @@ pub fn best_within(records: &[Record], budget_s: f64) -> Option<usize> {
 }
 
 /// The family's baseline within `budget_s`: its trained shape with the lowest proxy loss
-/// (ties to the lower row).
-pub fn baseline_within(rows: &[ProxyRow], family: &str, budget_s: f64) -> Option<usize> {
+/// among those whose latency (`latency_of`: the re-measured figure when there is one) is within
+/// the budget (ties to the lower row).
+pub fn baseline_within(
+    rows: &[ProxyRow],
+    family: &str,
+    budget_s: f64,
+    latency_of: &dyn Fn(&ProxyRow) -> f64,
+) -> Option<usize> {
     rows.iter()
-        .filter(|r| r.family == family && r.latency_s <= budget_s)
+        .filter(|r| r.family == family && latency_of(r) <= budget_s * (1.0 + 1e-9))
         .filter_map(|r| r.loss().map(|l| (l, r.index)))
         .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
         .map(|(_, i)| i)
 }
 
 /// Resolves the plan: the picks at each budget (or the ids), and every baseline shape. The
-/// errors name the key; nothing is written.
+/// errors name the key; nothing is written. A default budget level without a feasible pick is
+/// skipped (said in `notes`); one the user set is an error.
 pub fn plan(
     dir: &Path,
     cfg: &CampaignConfig,
     records: &[Record],
     settings: &ValidateConfig,
+    notes: &mut Vec<String>,
 ) -> Result<Plan> {
     settings.validate().map_err(Error::Config)?;
     let Some(first) = records.iter().find(|r| pickable(r)) else {
@@ -277,23 +310,41 @@ pub fn plan(
                 dir.display()
             ))
         })?;
-        for (i, f) in settings.budgets.iter().enumerate() {
+        let explicit = settings.budgets.is_some();
+        for (i, f) in settings.budgets().iter().enumerate() {
             let budget_s = f * budget;
-            let pick = best_within(records, budget_s).ok_or_else(|| {
-                let fastest = records
+            let fastest = || {
+                records
                     .iter()
                     .filter(|r| pickable(r))
                     .map(|r| r.latency())
-                    .fold(f64::INFINITY, f64::min);
-                Error::Config(format!(
-                    "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {fastest:.6} s)"
-                ))
-            })?;
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let Some(pick) = best_within(records, budget_s) else {
+                if explicit {
+                    return Err(Error::Config(format!(
+                        "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {:.6} s)",
+                        fastest()
+                    )));
+                }
+                notes.push(format!(
+                    "budget {f}× ({budget_s:.6} s) skipped: no candidate of the campaign is that fast (the fastest takes {:.6} s)",
+                    fastest()
+                ));
+                continue;
+            };
             targets.push(Target {
                 label: format!("{f}×"),
                 budget_s,
                 pick,
             });
+        }
+        if targets.is_empty() {
+            return Err(Error::Config(format!(
+                "{}: no budget level of the validation has a feasible pick ({})",
+                dir.display(),
+                notes.join("; ")
+            )));
         }
     } else {
         for (i, &id) in settings.ids.iter().enumerate() {
@@ -380,34 +431,55 @@ impl<'a> Validation<'a> {
         executor
             .validate()
             .map_err(|e| Error::Config(format!("executor.{e}")))?;
-        let mut settings = cfg.validate.clone();
-        overrides.apply(&mut settings);
         let (plan, lock) = if plan_path.exists() {
             let lock = FolderLock::acquire(&dir, crate::lock::DRIVER_LOCK, "validation")?;
-            let pinned = load_plan(&dir)?;
-            if overrides.any() && pinned.settings != settings {
+            let mut pinned = load_plan(&dir)?;
+            let mut wanted = match overrides.any() {
+                true => {
+                    let mut s = cfg.validate.clone();
+                    overrides.apply(&mut s);
+                    s
+                }
+                false => pinned.settings.clone(),
+            };
+            overrides.apply(&mut wanted);
+            if !same_models(&wanted, &pinned.settings) {
                 return Err(Error::AlreadyExists {
                     dir: dir.clone(),
                     hint: format!(
-                        "holds a validation with other settings ({}); run `flashnas validate {}` without flags to resume it, or move it aside to run another",
+                        "holds a validation with other settings ({}); run `flashnas validate {}` without flags to resume it (--seeds, --margin, --until-decided and --max-seeds may change), or move it aside to run another",
                         describe(&pinned.settings),
                         campaign.display()
                     ),
                 });
             }
+            if wanted != pinned.settings {
+                wanted.validate().map_err(Error::Config)?;
+                on_event(Event::Note(format!(
+                    "continuing the validation with {} seeds{}, margin {} nats: only the long runs not yet in long.jsonl are trained",
+                    wanted.seeds,
+                    match wanted.until_decided {
+                        true => format!(", until decided (at most {} seeds)", wanted.max_seeds),
+                        false => String::new(),
+                    },
+                    wanted.margin
+                )));
+                pinned.settings = wanted;
+                write_plan(&dir, &pinned)?;
+            }
             (pinned, lock)
         } else {
-            let plan = plan(campaign, &cfg, &records, &settings)?;
+            let mut settings = cfg.validate.clone();
+            overrides.apply(&mut settings);
+            let mut notes = Vec::new();
+            let plan = plan(campaign, &cfg, &records, &settings, &mut notes)?;
+            for n in notes {
+                on_event(Event::Note(n));
+            }
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::file(&dir, flashnas_model::fsio::reason(&e)))?;
             let lock = FolderLock::acquire(&dir, crate::lock::DRIVER_LOCK, "validation")?;
-            flashnas_model::fsio::write_atomic(
-                &plan_path,
-                serde_json::to_string_pretty(&plan)
-                    .expect("json")
-                    .as_bytes(),
-            )
-            .map_err(|e| Error::file(&plan_path, flashnas_model::fsio::reason(&e)))?;
+            write_plan(&dir, &plan)?;
             (plan, lock)
         };
         Ok(Self {
@@ -478,10 +550,19 @@ impl<'a> Validation<'a> {
     pub fn run(&mut self) -> Result<ValidationReport> {
         let priced = self.price()?;
         let trained = self.train_baselines(&priced)?;
-        let models = self.models(&trained);
-        let rechecks = self.recheck(&models)?;
-        let long = self.train_long(&models)?;
-        let report = analysis::analyze(self, &priced, &trained, &models, &rechecks, &long);
+        let candidates = self.candidates(&trained);
+        let rechecks = self.recheck(&candidates)?;
+        let models = self.select(&candidates, &rechecks, &trained);
+        let long = self.train_long(&models, &priced, &trained, &candidates, &rechecks)?;
+        let report = analysis::analyze(
+            self,
+            &priced,
+            &trained,
+            &candidates,
+            &rechecks,
+            &models,
+            &long,
+        );
         analysis::write_outputs(&self.dir, &report)?;
         Ok(report)
     }
@@ -649,9 +730,9 @@ impl<'a> Validation<'a> {
         .map_err(|e| e.with_resume(&resume))
     }
 
-    /// The models to validate: the picks (in budget order), then each family's baseline at
-    /// each budget; an architecture serving several roles is one model.
-    pub fn models(&self, trained: &[ProxyRow]) -> Vec<Model> {
+    /// Every model that may be validated: the picks (in budget order), then every baseline shape
+    /// trained at proxy length; an architecture serving several roles is one model.
+    pub fn candidates(&self, trained: &[ProxyRow]) -> Vec<Model> {
         let mut models: Vec<Model> = Vec::new();
         let mut add = |m: Model| {
             if !models.iter().any(|n| n.key == m.key) {
@@ -672,43 +753,98 @@ impl<'a> Validation<'a> {
                 proxy_loss: Some(crate::store::mean_loss(&self.records, r.id)),
             });
         }
-        for t in &self.plan.targets {
-            for f in &self.plan.settings.families {
-                let Some(i) = baseline_within(trained, &f.name, t.budget_s) else {
-                    continue;
-                };
-                let row = &trained[i];
-                let spec = self.shape_spec(&self.plan.shapes[row.shape]);
-                add(Model {
-                    key: model_key(&row.layers, row.width),
-                    role: Role::Baseline {
-                        family: f.name.clone(),
-                        row: i,
-                    },
-                    depth: spec.layers.len(),
-                    spec,
-                    layers: row.layers.clone(),
-                    width: row.width,
-                    params: row.params,
-                    latency_s: row.latency_s,
-                    proxy_loss: row.loss(),
-                });
+        for (i, row) in trained.iter().enumerate() {
+            if row.loss().is_none() {
+                continue;
             }
+            let spec = self.shape_spec(&self.plan.shapes[row.shape]);
+            add(Model {
+                key: model_key(&row.layers, row.width),
+                role: Role::Baseline {
+                    family: row.family.clone(),
+                    row: i,
+                },
+                depth: spec.layers.len(),
+                spec,
+                layers: row.layers.clone(),
+                width: row.width,
+                params: row.params,
+                latency_s: row.latency_s,
+                proxy_loss: row.loss(),
+            });
         }
         models
     }
 
-    /// Stage 3: each model timed again, `recheck_rounds` rounds (calibrated when the campaign
-    /// is). An analytic campaign's latency is a formula: it is recomputed, not re-measured.
+    /// The models trained long: the picks, then each family's baseline at each budget — its
+    /// lowest proxy loss among the shapes whose re-measured latency is within the budget.
+    pub fn select(
+        &self,
+        candidates: &[Model],
+        rechecks: &[RecheckRow],
+        trained: &[ProxyRow],
+    ) -> Vec<Model> {
+        let latency = eligibility(candidates, rechecks);
+        let of_row = |r: &ProxyRow| {
+            latency
+                .get(&model_key(&r.layers, r.width))
+                .copied()
+                .unwrap_or(r.latency_s)
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for t in &self.plan.targets {
+            let r = &self.records[t.pick];
+            keys.push(model_key(&r.layers, r.width));
+        }
+        for t in &self.plan.targets {
+            for f in &self.plan.settings.families {
+                if let Some(i) = baseline_within(trained, &f.name, t.budget_s, &of_row) {
+                    keys.push(model_key(&trained[i].layers, trained[i].width));
+                }
+            }
+        }
+        let mut out: Vec<Model> = Vec::new();
+        for k in keys {
+            if !out.iter().any(|m| m.key == k) {
+                out.push(
+                    candidates
+                        .iter()
+                        .find(|m| m.key == k)
+                        .expect("a candidate")
+                        .clone(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Stage 3: every candidate (picks and trained baseline shapes) timed again in one timing
+    /// run — `recheck_rounds` rounds, each going through all of them in turn, calibrated against
+    /// the same reference when the campaign is — so that the figures compared with each other
+    /// come from the same minutes of the machine. An analytic campaign's latency is a formula:
+    /// recomputed once. The rows are journaled when the run is complete (a kill redoes it); a
+    /// journal made for other models (an earlier version's) is moved aside and redone.
     fn recheck(&mut self, models: &[Model]) -> Result<Vec<RecheckRow>> {
         let expected: Vec<String> = models.iter().map(|m| m.key.clone()).collect();
-        let (journal, mut rows) =
-            self.replay::<RecheckRow>("recheck.jsonl", &expected, |r| r.model.clone())?;
-        if rows.len() < models.len() {
+        let path = self.dir.join("recheck.jsonl");
+        let journal = Journal::<RecheckRow>::at(path.clone());
+        let read = journal
+            .repair()
+            .map_err(|e| Error::file(journal.path(), e))?;
+        let keys: Vec<String> = read.records.iter().map(|r| r.model.clone()).collect();
+        if keys == expected {
+            return Ok(read.records);
+        }
+        if !keys.is_empty() {
+            let aside = (0..)
+                .map(|i| path.with_extension(format!("jsonl.old-{i}")))
+                .find(|p| !p.exists())
+                .expect("a free name");
+            std::fs::rename(&path, &aside).map_err(|e| self.write_error(&path, &e))?;
             (self.on_event)(Event::Note(format!(
-                "re-checking the latency of {} models ({} rounds each)",
-                models.len(),
-                self.plan.settings.recheck_rounds
+                "{}: timed other models (or was cut short); moved to {} and timed again",
+                path.display(),
+                aside.display()
             )));
         }
         let reference = self.reference();
@@ -724,28 +860,41 @@ impl<'a> Validation<'a> {
         } else {
             self.plan.settings.recheck_rounds
         };
+        (self.on_event)(Event::Note(format!(
+            "re-checking the latency of {} models in one timing run ({rounds} rounds, each through all of them)",
+            models.len()
+        )));
         let pricer = Pricer::new(l, &self.campaign, Some(&self.campaign), reference);
-        for (i, m) in models.iter().enumerate().skip(rows.len()) {
-            let mut samples = Vec::new();
-            let mut source = String::new();
-            for _ in 0..rounds {
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); models.len()];
+        let mut sources: Vec<String> = vec![String::new(); models.len()];
+        let mut failed = vec![false; models.len()];
+        for _ in 0..rounds {
+            for (i, m) in models.iter().enumerate() {
+                if failed[i] {
+                    continue;
+                }
                 let out = pricer.price(&m.spec);
-                source = out.source.to_string();
+                sources[i] = out.source.to_string();
                 match out.seconds {
-                    Some(s) => samples.push(s),
-                    None => break,
+                    Some(s) => samples[i].push(s),
+                    None => failed[i] = true,
                 }
             }
-            let row = RecheckRow {
+        }
+        let rows: Vec<RecheckRow> = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| RecheckRow {
                 index: i,
                 model: m.key.clone(),
-                samples,
-                source,
-            };
+                samples: std::mem::take(&mut samples[i]),
+                source: std::mem::take(&mut sources[i]),
+            })
+            .collect();
+        for row in &rows {
             journal
-                .append(&row)
+                .append(row)
                 .map_err(|e| self.write_error(journal.path(), &e))?;
-            rows.push(row);
         }
         Ok(rows)
     }
@@ -775,77 +924,169 @@ impl<'a> Validation<'a> {
         t
     }
 
-    /// Stage 4: every model trained long, at each seed.
-    fn train_long(&mut self, models: &[Model]) -> Result<Vec<LongRow>> {
-        let seeds: Vec<u64> = (0..self.plan.settings.seeds)
-            .map(|s| self.long_seed(s))
-            .collect();
-        let runs: Vec<(usize, u64)> = (0..models.len())
-            .flat_map(|m| seeds.iter().map(move |&s| (m, s)))
-            .collect();
-        let expected: Vec<String> = runs
-            .iter()
-            .map(|(m, s)| format!("{} seed {s}", models[*m].key))
-            .collect();
-        let (journal, mut rows) = self.replay::<LongRow>("long.jsonl", &expected, |r| {
-            format!("{} seed {}", r.model, r.seed)
-        })?;
-        let f = self.plan.settings.factor;
-        let tasks: Vec<Task> = runs[rows.len()..]
-            .iter()
-            .map(|&(m, seed)| Task {
-                name: format!("long-{m}-s{seed}"),
-                proposal_key: format!("validate-long|{}|x{f}|seed {seed}", models[m].key),
-                spec: models[m].spec.clone(),
-                train: self.long_train(seed),
-                latency: None,
-                known_latency: None,
-                base_dir: self.campaign.clone(),
-                reference: None,
-            })
-            .collect();
-        let long_steps = self.long_train(seeds[0]).total_steps();
-        if !tasks.is_empty() {
-            (self.on_event)(Event::Note(format!(
-                "training {} models {f}× longer ({long_steps} steps) with {} seeds: {} runs ({} from the journal)",
-                models.len(),
-                seeds.len(),
-                runs.len(),
-                rows.len()
-            )));
+    /// Which long-run seed (0-based) a seed value is.
+    pub fn seed_index(&self, seed: u64) -> Option<usize> {
+        (0..self.plan.settings.max_seeds.max(self.plan.settings.seeds) + 1000)
+            .find(|&s| self.long_seed(s) == seed)
+    }
+
+    /// Stage 4: every model trained long at each of `seeds` seeds; with `until_decided`, one
+    /// more seed at a time (up to `max_seeds`) for the models of the budgets whose verdict is
+    /// still inconclusive, decided from the complete seeds before it. The journal is keyed by
+    /// (model, seed): a run already there is never trained again, whatever the order it was
+    /// written in, so seeds can be added to a finished validation.
+    fn train_long(
+        &mut self,
+        models: &[Model],
+        priced: &[PriceRow],
+        trained: &[ProxyRow],
+        candidates: &[Model],
+        rechecks: &[RecheckRow],
+    ) -> Result<Vec<LongRow>> {
+        let journal = Journal::<LongRow>::at(self.dir.join("long.jsonl"));
+        let read = journal
+            .repair()
+            .map_err(|e| Error::file(journal.path(), e))?;
+        for p in read.problems {
+            (self.on_event)(Event::Note(p));
         }
-        let total = runs.len();
-        self.run_tasks(tasks, &mut |_task, r, ev| {
-            let (m, seed) = runs[rows.len()];
-            let row = LongRow {
-                index: rows.len(),
-                model: models[m].key.clone(),
-                seed,
-                proxy: r.proxy,
-                eval_seconds: r.eval_seconds,
-                attempts: r.attempt,
+        let mut rows = read.records;
+        let settings = self.plan.settings.clone();
+        let most = match settings.until_decided {
+            true => settings.max_seeds.max(settings.seeds),
+            false => settings.seeds,
+        };
+        let f = settings.factor;
+        for s in 0..most {
+            let seed = self.long_seed(s);
+            let wanted: Vec<usize> = if s < settings.seeds {
+                (0..models.len()).collect()
+            } else {
+                let before: Vec<LongRow> = rows
+                    .iter()
+                    .filter(|r| self.seed_index(r.seed).is_some_and(|i| i < s))
+                    .cloned()
+                    .collect();
+                let report =
+                    analysis::analyze(self, priced, trained, candidates, rechecks, models, &before);
+                let open: Vec<String> = report
+                    .targets
+                    .iter()
+                    .filter(|t| {
+                        t.gap
+                            .as_ref()
+                            .is_some_and(|g| g.verdict == Verdict::Inconclusive)
+                    })
+                    .flat_map(|t| {
+                        std::iter::once(t.pick.clone())
+                            .chain(t.baselines.iter().filter_map(|(_, k)| k.clone()))
+                    })
+                    .collect();
+                (0..models.len())
+                    .filter(|&m| open.contains(&models[m].key))
+                    .collect()
             };
-            journal
-                .append(&row)
-                .map_err(|e| (journal.path().to_path_buf(), e))?;
-            crate::lock::fault_point(&format!("validate:long-{}", row.index));
-            ev(Event::Note(format!(
-                "long [{}/{total}] {} seed {seed}: loss {}",
-                row.index + 1,
-                row.model,
-                loss_text(row.loss(), &row.proxy)
+            if wanted.is_empty() {
+                break;
+            }
+            let runs: Vec<usize> = wanted
+                .into_iter()
+                .filter(|&m| {
+                    !rows
+                        .iter()
+                        .any(|r| r.model == models[m].key && r.seed == seed)
+                })
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let tasks: Vec<Task> = runs
+                .iter()
+                .map(|&m| Task {
+                    name: format!("long-{m}-s{seed}"),
+                    proposal_key: format!("validate-long|{}|x{f}|seed {seed}", models[m].key),
+                    spec: models[m].spec.clone(),
+                    train: self.long_train(seed),
+                    latency: None,
+                    known_latency: None,
+                    base_dir: self.campaign.clone(),
+                    reference: None,
+                })
+                .collect();
+            let long_steps = self.long_train(seed).total_steps();
+            (self.on_event)(Event::Note(format!(
+                "seed {} of {}: training {} models {f}× longer ({long_steps} steps){}",
+                s + 1,
+                most,
+                runs.len(),
+                if s < settings.seeds {
+                    String::new()
+                } else {
+                    " — the budgets whose verdict is still inconclusive".into()
+                }
             )));
-            rows.push(row);
-            Ok(())
-        })?;
+            let total = runs.len();
+            let mut k = 0;
+            self.run_tasks(tasks, &mut |_task, r, ev| {
+                let m = runs[k];
+                k += 1;
+                let row = LongRow {
+                    index: rows.len(),
+                    model: models[m].key.clone(),
+                    seed,
+                    proxy: r.proxy,
+                    eval_seconds: r.eval_seconds,
+                    attempts: r.attempt,
+                };
+                journal
+                    .append(&row)
+                    .map_err(|e| (journal.path().to_path_buf(), e))?;
+                crate::lock::fault_point(&format!("validate:long-{}", row.index));
+                ev(Event::Note(format!(
+                    "long [{k}/{total}] {} seed {seed}: loss {}",
+                    row.model,
+                    loss_text(row.loss(), &row.proxy)
+                )));
+                rows.push(row);
+                Ok(())
+            })?;
+        }
         Ok(rows)
     }
+}
+
+/// Each candidate's latency as eligibility sees it: its re-measured median, or the campaign's
+/// figure when the re-check has none.
+pub fn eligibility(
+    candidates: &[Model],
+    rechecks: &[RecheckRow],
+) -> std::collections::HashMap<String, f64> {
+    candidates
+        .iter()
+        .map(|m| {
+            let re = rechecks
+                .iter()
+                .find(|r| r.model == m.key)
+                .and_then(|r| crate::rank::median(&r.samples));
+            (m.key.clone(), re.unwrap_or(m.latency_s))
+        })
+        .collect()
 }
 
 /// A run's loss for a progress line, or why it has none.
 fn loss_text(loss: Option<f64>, proxy: &ProxyResult) -> String {
     loss.map(|l| format!("{l:.4}"))
         .unwrap_or_else(|| proxy.status.describe())
+}
+
+/// Pins `plan` in `DIR/validate/plan.json` (atomically).
+fn write_plan(dir: &Path, plan: &Plan) -> Result<()> {
+    let path = dir.join("plan.json");
+    flashnas_model::fsio::write_atomic(
+        &path,
+        serde_json::to_string_pretty(plan).expect("json").as_bytes(),
+    )
+    .map_err(|e| Error::file(&path, flashnas_model::fsio::reason(&e)))
 }
 
 /// The plan pinned in `DIR/validate/plan.json` (`campaign` = DIR/validate's parent's folder).
@@ -859,7 +1100,7 @@ fn describe(s: &ValidateConfig) -> String {
     format!(
         "{}, families {}, factor {}, {} seeds",
         if s.ids.is_empty() {
-            format!("budgets {:?}", s.budgets)
+            format!("budgets {:?}", s.budgets())
         } else {
             format!("ids {:?}", s.ids)
         },
@@ -917,11 +1158,44 @@ mod tests {
             proxy_row(4, "t", 2.4, None),      // failed
             proxy_row(5, "t", 2.5, Some(2.5)), // ties row 1: the lower row wins
         ];
-        assert_eq!(baseline_within(&rows, "t", 2.5), Some(1));
-        assert_eq!(baseline_within(&rows, "t", 3.0), Some(2));
-        assert_eq!(baseline_within(&rows, "t", 1.9), Some(0));
-        assert_eq!(baseline_within(&rows, "t", 0.5), None);
-        assert_eq!(baseline_within(&rows, "m", 9.0), Some(3));
-        assert_eq!(baseline_within(&rows, "x", 9.0), None);
+        let campaign = |r: &ProxyRow| r.latency_s;
+        assert_eq!(baseline_within(&rows, "t", 2.5, &campaign), Some(1));
+        assert_eq!(baseline_within(&rows, "t", 3.0, &campaign), Some(2));
+        assert_eq!(baseline_within(&rows, "t", 1.9, &campaign), Some(0));
+        assert_eq!(baseline_within(&rows, "t", 0.5, &campaign), None);
+        assert_eq!(baseline_within(&rows, "m", 9.0, &campaign), Some(3));
+        assert_eq!(baseline_within(&rows, "x", 9.0, &campaign), None);
+    }
+
+    /// Eligibility follows the re-measured latency: row 1 was priced at 2.0 by the campaign
+    /// but re-measures at 2.7, over a 2.5 budget, so the family's baseline there is row 5; at
+    /// 3.0 it is eligible again (and row 2, re-measured at 3.2, is not).
+    #[test]
+    fn a_baseline_over_its_budget_on_re_measurement_is_not_eligible() {
+        let rows = vec![
+            proxy_row(0, "t", 1.0, Some(3.0)),
+            proxy_row(1, "t", 2.0, Some(2.5)),
+            proxy_row(2, "t", 3.0, Some(2.0)),
+            proxy_row(5, "t", 2.5, Some(2.6)),
+        ];
+        let rows: Vec<ProxyRow> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                r.index = i;
+                r
+            })
+            .collect();
+        let rechecked = |r: &ProxyRow| match r.index {
+            1 => 2.7,
+            2 => 3.2,
+            _ => r.latency_s,
+        };
+        assert_eq!(baseline_within(&rows, "t", 2.5, &rechecked), Some(3));
+        assert_eq!(
+            baseline_within(&rows, "t", 2.5, &|r: &ProxyRow| r.latency_s),
+            Some(1)
+        );
+        assert_eq!(baseline_within(&rows, "t", 3.0, &rechecked), Some(1));
     }
 }
