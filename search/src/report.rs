@@ -34,6 +34,8 @@ pub fn add_family_counts(
 
 pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json::Value {
     let flags = pareto_flags(cfg, records);
+    let means = crate::store::mean_losses(records);
+    let seeds = crate::racing::seed_losses(records);
     let rows: Vec<serde_json::Value> = records
         .iter()
         .zip(&flags)
@@ -47,7 +49,11 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                 "width": r.width,
                 "depth": r.depth,
                 "params": r.params,
-                "loss": r.proxy.val_loss.filter(|_| r.status == crate::journal::RecordStatus::Ok),
+                // A candidate's mean over its seeds (what the frontier uses); a replicate its own.
+                "loss": match r.replicate {
+                    None if means[r.id].is_finite() => Some(means[r.id]),
+                    _ => r.proxy.val_loss.filter(|_| r.status == crate::journal::RecordStatus::Ok),
+                },
                 "latency_ms": r.latency.seconds.map(|s| s * 1e3),
                 "status": r.status.as_str(),
                 "failure": r.failure,
@@ -56,6 +62,10 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                 "hypervolume": r.hypervolume,
                 "rung": r.rung,
                 "eval_s": r.eval_seconds,
+                "loss_mean": means[r.id].is_finite().then_some(means[r.id]),
+                "seeds": seeds[r.id].len(),
+                "replicate": r.replicate,
+                "parent": r.parent,
             });
             add_family_counts(&mut row, r.spec.layers.iter().map(|l| l.kind));
             row
@@ -73,6 +83,15 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                             "latency_ms": cfg.objectives.reference_point.latency_s * 1e3},
         "live": live,
         "records": rows,
+        "compute": crate::status::Compute::of(records, None),
+        "racing": records.iter().any(|r| r.replicate.is_some()).then(|| {
+            crate::racing::standing(
+                records,
+                cfg.latency.budget_seconds().unwrap_or(f64::INFINITY),
+                &cfg.racing_levels(),
+                cfg.racing.z,
+            )
+        }),
     })
 }
 
@@ -220,7 +239,7 @@ function composition(r) {
 function tip(e, r) {
   const t = document.getElementById("tip");
   t.style.display = "block"; t.style.left = (e.clientX + 12) + "px"; t.style.top = (e.clientY + 12) + "px";
-  t.innerHTML = `<b>#${r.id}</b> ${r.structure}<br>${r.layers}<br>loss ${r.loss == null ? "–" : r.loss.toFixed(4)}` +
+  t.innerHTML = `<b>#${r.id}</b> ${r.structure}<br>${r.layers}<br>loss ${r.loss == null ? "–" : r.loss.toFixed(4)}${r.seeds > 1 ? ` (mean of ${r.seeds} seeds)` : ""}${r.replicate != null ? ` (seed ${r.replicate} of #${r.parent})` : ""}` +
     ` · latency ${r.latency_ms == null ? "–" : r.latency_ms.toFixed(3) + " ms"}<br>` +
     `${r.params.toLocaleString()} params · depth ${r.depth} · ${r.status}${r.frontier ? " · on the frontier" : ""}`;
 }
@@ -230,7 +249,7 @@ function drawFrontier() {
   const host = document.getElementById("frontier"); host.innerHTML = "";
   const W = 560, H = 380, L = 70, B = 50, T = 14, R = 16;
   const svg = el("svg", {width: W, height: H}, host);
-  const pts = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null);
+  const pts = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null && r.replicate == null);
   const xsv = pts.map(r => r.latency_ms).concat(DATA.budget_ms != null ? [DATA.budget_ms] : []);
   const x = range(xsv), y = range(pts.map(r => r.loss));
   const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
@@ -289,7 +308,7 @@ function drawParallel() {
   const dims = [["stages", "stages"], ["width", "width"], ["depth", "depth"]]
     .concat(FAMILIES.map(f => [f.name, f.label]))
     .concat([["params", "params"], ["latency_ms", "latency ms"], ["loss", "loss"]]);
-  const rs = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null);
+  const rs = DATA.records.filter(r => r.loss != null && r.latency_ms != null && r.rung == null && r.replicate == null);
   const W = Math.max(760, dims.length * 96), H = 300, T = 30, B = 30;
   const svg = el("svg", {width: W, height: H}, host);
   const xs = i => 40 + i * (W - 80) / (dims.length - 1);
@@ -348,14 +367,20 @@ function drawTable() {
 
 function drawSummary() {
   const rs = DATA.records;
-  const best = rs.filter(r => r.feasible && r.loss != null && r.rung == null).sort((a, b) => a.loss - b.loss)[0];
+  const mean = r => r.loss_mean != null ? r.loss_mean : r.loss;
+  const best = rs.filter(r => r.feasible && mean(r) != null && r.rung == null && r.replicate == null).sort((a, b) => mean(a) - mean(b))[0];
   const n = k => rs.filter(r => r.status === k).length;
+  const c = DATA.compute;
+  const trained = rs.filter(r => r.status !== "over_budget" && r.replicate == null).length;
+  const sigma = DATA.racing && DATA.racing.sigma ? DATA.racing.sigma : null;
   document.getElementById("summary").innerHTML = [
     DATA.kind === "study" ? `depth–width study` : `strategy <b>${DATA.strategy}</b> (seed ${DATA.seed})`,
-    `<b>${rs.length}</b> / ${DATA.budget_evaluations} evaluations`,
-    `${n("failed")} failed, ${n("over_budget")} over budget (not trained)`,
+    `<b>${trained}</b> / ${DATA.budget_evaluations} evaluations`,
+    `${n("failed")} failed, ${n("over_budget")} proposals over budget (priced, not trained)`,
+    c ? `compute: ${c.family_trained} family shapes (${c.family_s.toFixed(0)} s), ${c.search_trained} search (${c.search_s.toFixed(0)} s), ${c.racing_trained} racing seeds (${c.racing_s.toFixed(0)} s); ${c.grid_pricings + c.fit_pricings} pricings` : "",
+    sigma ? `seed noise σ ${sigma[0].toFixed(4)} (${sigma[1]} df)` : "",
     DATA.budget_ms != null ? `budget ${DATA.budget_ms.toFixed(3)} ms` : "no budget",
-    best ? `best #${best.id} loss ${best.loss.toFixed(4)} at ${best.latency_ms.toFixed(3)} ms` : "no feasible candidate yet",
+    best ? `best #${best.id} loss ${mean(best).toFixed(4)}${best.seeds > 1 ? ` (mean of ${best.seeds} seeds)` : ""} at ${best.latency_ms.toFixed(3)} ms` : "no feasible candidate yet",
     `hypervolume ${rs.length ? rs[rs.length - 1].hypervolume.toFixed(5) : "0"}`,
     DATA.live ? "live (refreshes every 2 s)" : "",
   ].map(s => `<span>${s}</span>`).join("");
@@ -440,6 +465,9 @@ pub fn write(
     records: &[Record],
 ) -> crate::error::Result<std::path::PathBuf> {
     let mut d = data(cfg, records, false);
+    if let Ok(Some(g)) = crate::family::FamilyGrid::load(dir) {
+        d["compute"] = serde_json::json!(crate::status::Compute::of(records, Some(&g)));
+    }
     d["audit"] = audit_data(dir).unwrap_or(serde_json::Value::Null);
     d["validation"] =
         crate::validate::analysis::report_data(dir).unwrap_or(serde_json::Value::Null);

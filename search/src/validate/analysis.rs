@@ -480,9 +480,12 @@ pub fn with_curves<R>(report: &ValidationReport, draw: impl FnOnce(&Chart) -> R)
             Some(id) => format!("pick #{id} {} w{}", m.layers, m.width),
             None => format!("{} {} w{}", m.family, m.layers, m.width),
         };
+        // From the second logged step: the first (the untrained model's loss) would set the
+        // scale and flatten the part where the models differ.
+        let shown = &m.curve[1.min(m.curve.len())..];
         let line = |name: String, f: &dyn Fn(&BandPoint) -> f64, dashed: bool| Series {
             name,
-            points: m.curve.iter().map(|c| (c.0 as f64, f(c))).collect(),
+            points: shown.iter().map(|c| (c.0 as f64, f(c))).collect(),
             labels: Vec::new(),
             line: true,
             dots: false,
@@ -706,7 +709,8 @@ pub fn with_chart<R>(report: &ValidationReport, draw: impl FnOnce(&Chart) -> R) 
 /// How a gap reads: the verdict, the gap and its interval with what it is, and for an
 /// inconclusive one the seeds a decision would need.
 pub fn gap_text(g: &Gap) -> String {
-    let level = 100.0 * (1.0 - g.alpha);
+    // 95, or 98.33 after a correction for repeated looks.
+    let level = (10_000.0 * (1.0 - g.alpha)).round() / 100.0;
     let mut t = format!(
         "{} — pick − best baseline = {:+.4}",
         g.verdict.to_string().to_uppercase(),
@@ -714,10 +718,13 @@ pub fn gap_text(g: &Gap) -> String {
     );
     match (g.low, g.high) {
         (Some(l), Some(h)) => {
-            t +=
-                &format!(
-                " [{l:+.4}, {h:+.4}] ({level:.4}% CI, {} over {} seeds; equivalence margin ±{})",
-                if g.paired { "paired" } else { "Welch, unpaired" },
+            t += &format!(
+                " [{l:+.4}, {h:+.4}] ({level} % CI, {} over {} seeds; equivalence margin ±{})",
+                if g.paired {
+                    "paired"
+                } else {
+                    "Welch, unpaired"
+                },
                 g.seeds,
                 g.margin
             );
