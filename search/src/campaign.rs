@@ -16,7 +16,6 @@ use crate::genome::{Genome, WidthRule};
 use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record, RecordStatus, Replay};
 use crate::lock::FolderLock;
 use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
-use crate::pareto::hypervolume_2d;
 use crate::run_dir::{new_run_dir, pin_config_value, resume_run_dir};
 use crate::strategy::{
     AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
@@ -99,6 +98,74 @@ pub struct Campaign<'a> {
     pricings: usize,
     /// Proposals admitted over the budget (untrained) since the last trained one.
     over_budget_streak: usize,
+    /// Frontier, best, evaluations and compute spent, kept up to date record by record.
+    tally: Tally,
+}
+
+/// What the driver keeps up to date as records come in, so that admitting a record costs the
+/// same whatever the campaign's size (a racing replicate, which moves its candidate's mean,
+/// recomputes it: racing is a handful of records at the end).
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    /// The frontier over (mean loss, latency) of the feasible candidates.
+    front: crate::pareto::Staircase,
+    /// The feasible candidate with the lowest mean loss: (loss, id).
+    best: Option<(f64, usize)>,
+    /// Records that count against `evaluations`.
+    evaluations: usize,
+    /// Seconds of every admitted evaluation.
+    spent_s: f64,
+}
+
+impl Tally {
+    /// From all records at once.
+    fn of(records: &[Record], budget_s: f64) -> Self {
+        let means = crate::store::mean_losses(records);
+        let mut t = Tally::default();
+        for r in records {
+            t.count(r);
+            if Self::on_frontier(r, budget_s) {
+                t.candidate(r.id, means[r.id], r.latency());
+            }
+        }
+        t
+    }
+
+    /// `records` with `r` (their last) admitted.
+    fn with(&self, records: &[Record], r: &Record, budget_s: f64) -> Self {
+        if r.replicate.is_some() {
+            return Self::of(records, budget_s);
+        }
+        let mut t = self.clone();
+        t.count(r);
+        if Self::on_frontier(r, budget_s) {
+            t.candidate(r.id, r.loss(), r.latency());
+        }
+        t
+    }
+
+    fn count(&mut self, r: &Record) {
+        self.evaluations += r.counts_as_evaluation() as usize;
+        self.spent_s += r.eval_seconds;
+    }
+
+    /// A trained, feasible candidate (what the frontier and the best are made of).
+    fn on_frontier(r: &Record, budget_s: f64) -> bool {
+        r.is_candidate()
+            && r.status == RecordStatus::Ok
+            && crate::strategy::violation(r, budget_s) == 0.0
+            && r.loss().is_finite()
+    }
+
+    fn candidate(&mut self, id: usize, loss: f64, latency: f64) {
+        self.front.insert(id, loss, latency);
+        if self
+            .best
+            .is_none_or(|(b, i)| loss < b || (loss == b && id < i))
+        {
+            self.best = Some((loss, id));
+        }
+    }
 }
 
 /// The result of a campaign.
@@ -248,12 +315,13 @@ impl<'a> Campaign<'a> {
             reference,
             warm,
             _lock: lock,
-            checkpoint_writer: CheckpointWriter,
+            checkpoint_writer: CheckpointWriter::default(),
             report: ReportWriter::default(),
             compute_budget_s: None,
             family,
             pricings,
             over_budget_streak: 0,
+            tally: Tally::default(),
         })
     }
 
@@ -282,21 +350,16 @@ impl<'a> Campaign<'a> {
     /// Frontier over (mean loss over seeds, latency) of the feasible candidates, and its
     /// hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
-        let means = crate::store::mean_losses(&self.records);
-        let f = crate::store::frontier_of(&self.records, self.budget_s());
         let rp = &self.cfg.objectives.reference_point;
-        let hv = hypervolume_2d(
-            &f.iter()
-                .map(|&i| (means[i], self.records[i].latency()))
-                .collect::<Vec<_>>(),
-            (rp.loss, rp.latency_s),
-        );
-        (f, hv)
+        (
+            self.tally.front.ids(),
+            self.tally.front.hypervolume((rp.loss, rp.latency_s)),
+        )
     }
 
     /// Lowest mean proxy loss within the latency budget.
     pub fn best(&self) -> Option<usize> {
-        crate::store::best_of(&self.records)
+        self.tally.best.map(|b| b.1)
     }
 
     /// Latency of `spec` in the driver (width fitting), cached by shape; counts pricings.
@@ -382,19 +445,14 @@ impl<'a> Campaign<'a> {
     /// Evaluations spent or on their way: trained candidates admitted or in flight (proposals
     /// priced over the budget and racing replicates do not count).
     pub fn evaluations_used(&self) -> usize {
-        self.records
-            .iter()
-            .filter(|r| r.counts_as_evaluation())
-            .count()
-            + self.pipeline.items().filter(|q| q.counts()).count()
+        self.tally.evaluations + self.pipeline.items().filter(|q| q.counts()).count()
     }
 
     /// Proposals may still be made (evaluations used < budget, and the compute budget, if
     /// any, not spent).
     fn budget_left(&self) -> bool {
-        let spent = || self.records.iter().map(|r| r.eval_seconds).sum::<f64>();
         self.evaluations_used() < self.cfg.evaluations
-            && self.compute_budget_s.is_none_or(|c| spent() < c)
+            && self.compute_budget_s.is_none_or(|c| self.tally.spent_s < c)
     }
 
     /// Admits the oldest in-flight candidates until fewer than `in_flight` remain; returns
@@ -521,7 +579,7 @@ impl<'a> Campaign<'a> {
                 .next()
                 .map(|q| q.proposal.genome.key());
             ck.in_flight_ids = self.pipeline.items().map(|q| q.id).collect();
-            self.save_checkpoint(&ck)?;
+            self.checkpoint_writer.save_if_due(&self.dir, &ck)?;
         }
         Ok(Ok(id))
     }
@@ -666,9 +724,10 @@ impl<'a> Campaign<'a> {
         self.by_key.insert(r.proposal_key.clone(), id);
         self.by_key.insert(r.key.clone(), id);
         self.records.push(r.clone());
-        let (f, hv) = self.frontier();
-        r.frontier_size = f.len();
-        r.hypervolume = hv;
+        let tally = self.tally.with(&self.records, &r, self.budget_s());
+        let rp = &self.cfg.objectives.reference_point;
+        r.frontier_size = tally.front.len();
+        r.hypervolume = tally.front.hypervolume((rp.loss, rp.latency_s));
         *self.records.last_mut().expect("pushed") = r.clone();
         if !replayed {
             if let Err(e) = self.journal.append(&r) {
@@ -677,6 +736,7 @@ impl<'a> Campaign<'a> {
             }
             crate::lock::fault_point(&format!("campaign:journaled-{id}"));
         }
+        self.tally = tally;
         let ck = self.checkpoint(false);
         let admitted = Admitted {
             dir: &self.dir,
@@ -694,20 +754,12 @@ impl<'a> Campaign<'a> {
         } else if r.counts_as_evaluation() {
             self.over_budget_streak = 0;
         }
-        let best = self
-            .best()
-            .map(|b| crate::store::mean_loss(&self.records, b));
-        let n = self
-            .records
-            .iter()
-            .filter(|r| r.counts_as_evaluation())
-            .count();
         (self.on_event)(Event::Done {
             record: &r,
             replayed,
-            evaluations: n,
+            evaluations: self.tally.evaluations,
             budget: self.cfg.evaluations,
-            best_loss: best,
+            best_loss: self.tally.best.map(|b| b.0),
         });
         Ok(id)
     }
@@ -823,12 +875,14 @@ impl<'a> Campaign<'a> {
         if self.best().is_none() {
             self.save_checkpoint(&self.checkpoint(true))?;
             if let Some(e) = self.no_feasible() {
+                self.flush_report();
                 return Err(e);
             }
         }
         if self.cfg.racing.enabled {
             self.race()?;
         }
+        self.flush_report();
         self.save_checkpoint(&self.checkpoint(true))?;
         let (frontier, hypervolume) = self.frontier();
         Ok(Outcome {
@@ -837,6 +891,12 @@ impl<'a> Campaign<'a> {
             hypervolume,
             report_stale: self.report.stale.clone(),
         })
+    }
+
+    /// Writes `report.html` if records came in since it was last written.
+    fn flush_report(&mut self) {
+        self.report
+            .flush(&self.dir, &self.cfg, &self.records, &mut *self.on_event);
     }
 
     /// Racing (see [`crate::racing`]): rounds of replicates until every close call at every

@@ -1,13 +1,18 @@
-//! What a campaign writes for its readers, as observers of its progress: after each admitted
-//! record the checkpoint (a failed write stops the run: a resume must find what the journal
-//! says) and `report.html` (a failed write is noted once and remembered; the run goes on and
-//! ends saying the page is stale). The driver proposes, evaluates and journals; these write.
+//! What a campaign writes for its readers, as observers of its progress: the checkpoint (a
+//! failed write stops the run) and `report.html` (a failed write is noted once and remembered;
+//! the run goes on and ends saying the page is stale). The driver proposes, evaluates and
+//! journals; these write. Both are views for readers (`status`, a browser) — a resume reads
+//! the journal — so they are rewritten at most once per interval while records stream in (a
+//! page is at most a couple of seconds old) and always at the end: rewriting them after every
+//! record would make each record cost in proportion to all that came before.
 
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::journal::{Checkpoint, Record};
+use std::cell::Cell;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The campaign as it stands after a record was admitted.
 pub struct Admitted<'a> {
@@ -24,12 +29,26 @@ pub trait Observer {
     fn admitted(&mut self, a: &Admitted<'_>, on_event: &mut dyn FnMut(Event)) -> Result<()>;
 }
 
-/// Keeps `checkpoint.json` in step with the journal (atomically).
-#[derive(Default)]
-pub struct CheckpointWriter;
+/// Keeps `checkpoint.json` in step with the journal (atomically): at most once a second
+/// while records stream in, and whenever the driver saves it (the first candidate, the end).
+pub struct CheckpointWriter {
+    interval: Duration,
+    last: Cell<Option<Instant>>,
+}
+
+impl Default for CheckpointWriter {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            last: Cell::new(None),
+        }
+    }
+}
 
 impl CheckpointWriter {
+    /// Writes it now.
     pub fn save(&self, dir: &Path, ck: &Checkpoint) -> Result<()> {
+        self.last.set(Some(Instant::now()));
         ck.save(dir).map_err(|e| {
             Error::write(
                 &Checkpoint::path(dir),
@@ -38,19 +57,32 @@ impl CheckpointWriter {
             )
         })
     }
+
+    /// Writes it when the interval has passed since the last write (or there was none).
+    pub fn save_if_due(&self, dir: &Path, ck: &Checkpoint) -> Result<()> {
+        match self.last.get() {
+            Some(t) if t.elapsed() < self.interval => Ok(()),
+            _ => self.save(dir, ck),
+        }
+    }
 }
 
 impl Observer for CheckpointWriter {
     fn admitted(&mut self, a: &Admitted<'_>, _: &mut dyn FnMut(Event)) -> Result<()> {
-        self.save(a.dir, a.checkpoint)
+        self.save_if_due(a.dir, a.checkpoint)
     }
 }
 
-/// Rewrites `report.html` after each evaluation (off for benchmark runs).
+/// Rewrites `report.html` as evaluations come in — at most every two seconds, and at the end
+/// (`flush`) — (off for benchmark runs).
 pub struct ReportWriter {
     pub enabled: bool,
     /// Why the last rewrite failed, while the page is stale.
     pub stale: Option<String>,
+    interval: Duration,
+    last: Option<Instant>,
+    /// Records came in since the last rewrite.
+    pending: bool,
 }
 
 impl Default for ReportWriter {
@@ -58,16 +90,37 @@ impl Default for ReportWriter {
         Self {
             enabled: true,
             stale: None,
+            interval: Duration::from_secs(2),
+            last: None,
+            pending: false,
         }
     }
 }
 
-impl Observer for ReportWriter {
-    fn admitted(&mut self, a: &Admitted<'_>, on_event: &mut dyn FnMut(Event)) -> Result<()> {
-        if !self.enabled || a.replaying {
-            return Ok(());
+impl ReportWriter {
+    /// Writes the page if records came in since it was last written (the end of a run).
+    pub fn flush(
+        &mut self,
+        dir: &Path,
+        cfg: &CampaignConfig,
+        records: &[Record],
+        on_event: &mut dyn FnMut(Event),
+    ) {
+        if self.enabled && self.pending {
+            self.write(dir, cfg, records, on_event);
         }
-        match crate::report::write(a.dir, a.cfg, a.records) {
+    }
+
+    fn write(
+        &mut self,
+        dir: &Path,
+        cfg: &CampaignConfig,
+        records: &[Record],
+        on_event: &mut dyn FnMut(Event),
+    ) {
+        self.last = Some(Instant::now());
+        self.pending = false;
+        match crate::report::write(dir, cfg, records) {
             Ok(_) => self.stale = None,
             Err(e) => {
                 let why = e.to_string();
@@ -79,6 +132,19 @@ impl Observer for ReportWriter {
                 self.stale = Some(why);
             }
         }
+    }
+}
+
+impl Observer for ReportWriter {
+    fn admitted(&mut self, a: &Admitted<'_>, on_event: &mut dyn FnMut(Event)) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        self.pending = true;
+        if a.replaying || self.last.is_some_and(|t| t.elapsed() < self.interval) {
+            return Ok(());
+        }
+        self.write(a.dir, a.cfg, a.records, on_event);
         Ok(())
     }
 }

@@ -4,7 +4,6 @@
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
 use crate::journal::{Journal, Record, RecordStatus};
-use crate::pareto::{frontier, Point};
 use crate::strategy::violation;
 use std::path::Path;
 
@@ -64,18 +63,13 @@ pub fn best_of(records: &[Record]) -> Option<usize> {
 /// replicates are seeds of their candidate).
 pub fn frontier_of(records: &[Record], budget_s: f64) -> Vec<usize> {
     let means = mean_losses(records);
-    let pts: Vec<Point> = records
-        .iter()
-        .map(|r| Point {
-            objectives: vec![means[r.id], r.latency()],
-            violation: if !r.is_candidate() {
-                f64::INFINITY
-            } else {
-                violation(r, budget_s)
-            },
-        })
-        .collect();
-    frontier(&pts)
+    crate::pareto::Staircase::of(
+        records
+            .iter()
+            .filter(|r| r.is_candidate() && violation(r, budget_s) == 0.0)
+            .map(|r| (r.id, means[r.id], r.latency())),
+    )
+    .ids()
 }
 
 /// Whether each record is on the final frontier.
