@@ -32,13 +32,54 @@ pub fn add_family_counts(
     }
 }
 
+/// The most records a page embeds: beyond it the page stays a few MB and draws in a moment.
+pub const MAX_ROWS: usize = 4000;
+
+/// The records a page shows, ascending: all of them up to [`MAX_ROWS`]; beyond, the frontier,
+/// the best 1000 candidates by mean loss, the last 200, and an even sample of the rest.
+pub fn shown(records: &[Record], frontier: &[bool], means: &[f64]) -> Vec<usize> {
+    let n = records.len();
+    if n <= MAX_ROWS {
+        return (0..n).collect();
+    }
+    let mut keep = vec![false; n];
+    for i in (0..n).filter(|&i| frontier[i]) {
+        keep[i] = true;
+    }
+    let mut by_loss: Vec<usize> = (0..n).filter(|&i| means[i].is_finite()).collect();
+    by_loss.sort_by(|&a, &b| means[a].total_cmp(&means[b]).then(a.cmp(&b)));
+    for &i in by_loss.iter().take(1000) {
+        keep[i] = true;
+    }
+    for k in keep.iter_mut().skip(n.saturating_sub(200)) {
+        *k = true;
+    }
+    let room = MAX_ROWS.saturating_sub(keep.iter().filter(|&&k| k).count());
+    if room > 0 {
+        let step = n as f64 / room as f64;
+        for j in 0..room {
+            keep[((j as f64 * step) as usize).min(n - 1)] = true;
+        }
+    }
+    (0..n).filter(|&i| keep[i]).collect()
+}
+
 pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json::Value {
     let flags = pareto_flags(cfg, records);
     let means = crate::store::mean_losses(records);
     let seeds = crate::racing::seed_losses(records);
-    let rows: Vec<serde_json::Value> = records
+    let shown = shown(records, &flags, &means);
+    let count = |f: &dyn Fn(&Record) -> bool| records.iter().filter(|r| f(r)).count();
+    let counts = json!({
+        "records": records.len(),
+        "shown": shown.len(),
+        "trained": count(&|r| r.status != crate::journal::RecordStatus::OverBudget && r.replicate.is_none()),
+        "failed": count(&|r| r.status == crate::journal::RecordStatus::Failed),
+        "over_budget": count(&|r| r.status == crate::journal::RecordStatus::OverBudget),
+    });
+    let rows: Vec<serde_json::Value> = shown
         .iter()
-        .zip(&flags)
+        .map(|&i| (&records[i], &flags[i]))
         .map(|(r, &frontier)| {
             let mut row = json!({
                 "id": r.id,
@@ -82,6 +123,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
         "reference_point": {"loss": cfg.objectives.reference_point.loss,
                             "latency_ms": cfg.objectives.reference_point.latency_s * 1e3},
         "live": live,
+        "counts": counts,
         "records": rows,
         "compute": crate::status::Compute::of(records, None),
         "racing": records.iter().any(|r| r.replicate.is_some()).then(|| {
@@ -276,8 +318,8 @@ function drawFrontier() {
     p.addEventListener("mousemove", e => tip(e, r));
     p.addEventListener("mouseleave", untip);
   }
-  const untrained = DATA.records.filter(r => r.status === "over_budget").length;
-  const failed = DATA.records.filter(r => r.status === "failed").length;
+  const untrained = DATA.counts ? DATA.counts.over_budget : DATA.records.filter(r => r.status === "over_budget").length;
+  const failed = DATA.counts ? DATA.counts.failed : DATA.records.filter(r => r.status === "failed").length;
   document.getElementById("legend").innerHTML =
     Object.keys(COLORS).map(k => `<span><i class="swatch" style="background:${COLORS[k]}"></i>${k}</span>`).join("") +
     `<span>filled: within budget · hollow: over · black ring: frontier</span>` +
@@ -290,14 +332,15 @@ function drawHv() {
   const W = 460, H = 380, L = 70, B = 50, T = 14, R = 16;
   const svg = el("svg", {width: W, height: H}, host);
   const rs = DATA.records;
-  const x = {lo: 0, hi: Math.max(DATA.budget_evaluations, rs.length), integer: true};
+  const total = DATA.counts ? DATA.counts.records : rs.length;
+  const x = {lo: 0, hi: Math.max(DATA.budget_evaluations, total), integer: true};
   const y = range(rs.map(r => r.hypervolume).concat([0]), 0.05);
   y.lo = 0;
   const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
   const ys = v => H - B - (v - y.lo) / (y.hi - y.lo) * (H - B - T);
   axes(svg, x, y, "evaluations", "hypervolume", xs, ys);
   let d = `M${xs(0)},${ys(0)}`;
-  rs.forEach((r, i) => { d += ` H${xs(i + 1)} V${ys(r.hypervolume)}`; });
+  rs.forEach(r => { d += ` H${xs(r.id + 1)} V${ys(r.hypervolume)}`; });
   el("path", {d, fill: "none", stroke: "#1f77b4", "stroke-width": 2}, svg);
 }
 
@@ -369,9 +412,10 @@ function drawSummary() {
   const rs = DATA.records;
   const mean = r => r.loss_mean != null ? r.loss_mean : r.loss;
   const best = rs.filter(r => r.feasible && mean(r) != null && r.rung == null && r.replicate == null).sort((a, b) => mean(a) - mean(b))[0];
-  const n = k => rs.filter(r => r.status === k).length;
+  const k_ = DATA.counts;
+  const n = k => k_ ? k_[k] : rs.filter(r => r.status === k).length;
   const c = DATA.compute;
-  const trained = rs.filter(r => r.status !== "over_budget" && r.replicate == null).length;
+  const trained = k_ ? k_.trained : rs.filter(r => r.status !== "over_budget" && r.replicate == null).length;
   const sigma = DATA.racing && DATA.racing.sigma ? DATA.racing.sigma : null;
   document.getElementById("summary").innerHTML = [
     DATA.kind === "study" ? `depth–width study` : `strategy <b>${DATA.strategy}</b> (seed ${DATA.seed})`,
@@ -383,6 +427,7 @@ function drawSummary() {
     best ? `best #${best.id} loss ${mean(best).toFixed(4)}${best.seeds > 1 ? ` (mean of ${best.seeds} seeds)` : ""} at ${best.latency_ms.toFixed(3)} ms` : "no feasible candidate yet",
     `hypervolume ${rs.length ? rs[rs.length - 1].hypervolume.toFixed(5) : "0"}`,
     DATA.live ? "live (refreshes every 2 s)" : "",
+    k_ && k_.shown < k_.records ? `showing ${k_.shown} of ${k_.records} records: the frontier, the best 1000 by loss, the last 200 and an even sample (flashnas export DIR --what all has every one)` : "",
   ].map(s => `<span>${s}</span>`).join("");
 }
 
@@ -499,5 +544,78 @@ mod tests {
             "only the page's own two"
         );
         assert!(page.contains("a&lt;/script&gt;&lt;b&gt;"));
+    }
+
+    /// A campaign far larger than a page: the page embeds at most MAX_ROWS records — the whole
+    /// frontier and the best candidate among them — and says how many there are.
+    #[test]
+    fn a_large_campaign_is_shown_by_its_frontier_its_best_and_a_sample() {
+        let line = include_str!("../tests/fixtures/aging-seed3.jsonl")
+            .lines()
+            .next()
+            .unwrap();
+        let template: Record = serde_json::from_str(line).unwrap();
+        let n = 3 * MAX_ROWS;
+        let records: Vec<Record> = (0..n)
+            .map(|i| {
+                let mut r = template.clone();
+                r.id = i;
+                r.status = crate::journal::RecordStatus::Ok;
+                r.rung = None;
+                let x = (i * 7919 % n) as f64 / n as f64;
+                r.latency.seconds = Some(0.001 + 0.002 * x);
+                r.proxy.val_loss = Some(3.0 - x + 0.5 * ((i * 31) % 17) as f64 / 17.0);
+                r.feasible = true;
+                r
+            })
+            .collect();
+        let cfg = crate::CampaignConfig::from_toml(
+            r#"
+name = "big"
+strategy = "aging"
+evaluations = 12000
+[space]
+widths = [16]
+head_dim = 8
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+budget_s = 1.0
+[objectives]
+reference_point = { loss = 6.0, latency_s = 0.01 }
+[train]
+steps = 1
+"#,
+            "big.toml",
+        )
+        .unwrap();
+        let d = data(&cfg, &records, false);
+        let rows = d["records"].as_array().unwrap();
+        assert!(
+            rows.len() <= MAX_ROWS && rows.len() > MAX_ROWS / 2,
+            "{}",
+            rows.len()
+        );
+        assert_eq!(d["counts"]["records"], n);
+        assert_eq!(d["counts"]["trained"], n);
+        let ids: std::collections::HashSet<u64> =
+            rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+        let front = crate::store::frontier_of(&records, 1.0);
+        assert!(!front.is_empty());
+        assert!(front.iter().all(|&i| ids.contains(&(i as u64))));
+        let best = crate::store::best_of(&records).unwrap();
+        assert!(ids.contains(&(best as u64)));
+        assert!(
+            ids.contains(&((n - 1) as u64)),
+            "the last records are shown"
+        );
+        // Small campaigns are shown whole.
+        assert_eq!(
+            data(&cfg, &records[..50], false)["records"]
+                .as_array()
+                .unwrap()
+                .len(),
+            50
+        );
     }
 }
