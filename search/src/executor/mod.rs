@@ -266,6 +266,12 @@ pub trait Executor {
     /// failures). A candidate that fails every attempt comes back as a failed result with
     /// the reason.
     fn wait(&mut self, dir: &Path, task: &Task, ev: &mut dyn FnMut(Event)) -> TaskResult;
+    /// Whether its workers read `candidates/<name>/task.json` (an executor that answers in
+    /// the driver from the task itself — a benchmark table, a surrogate — needs no file, and
+    /// writing one per candidate would cost a folder per evaluation).
+    fn reads_task_files(&self) -> bool {
+        true
+    }
 }
 
 /// Evaluates in the driver's process when the result is waited for.

@@ -58,7 +58,9 @@ impl<T> Pipeline<T> {
         ev: &mut dyn FnMut(Event),
     ) -> Result<()> {
         if let Some(t) = &task {
-            write_task(dir, t)?;
+            if executor.reads_task_files() {
+                write_task(dir, t)?;
+            }
             if let Err(e) = executor.start(dir, t, ev) {
                 ev(Event::Note(format!("candidate {}: {e}", t.name)));
             }

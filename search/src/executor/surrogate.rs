@@ -75,6 +75,10 @@ impl SurrogateExecutor {
 }
 
 impl Executor for SurrogateExecutor {
+    fn reads_task_files(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "surrogate"
     }

@@ -99,6 +99,10 @@ impl TableExecutor {
 }
 
 impl Executor for TableExecutor {
+    fn reads_task_files(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &'static str {
         "table"
     }
