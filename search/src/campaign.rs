@@ -186,9 +186,22 @@ impl<'a> Campaign<'a> {
         config_text: &str,
         on_event: &'a mut dyn FnMut(Event),
     ) -> Result<Self> {
+        // What it runs with, pinned in its copy, so that a later default cannot change it.
+        let width = match cfg.space.width {
+            WidthRule::Gene => "gene",
+            WidthRule::FitBudget => "fit_budget",
+        };
+        let copy = crate::run_dir::with_pinned_defaults(
+            config_text,
+            [
+                width.into(),
+                cfg.family_seeds.enabled.into(),
+                cfg.racing.enabled.into(),
+            ],
+        )?;
         let lock = new_run_dir(
             dir,
-            config_text,
+            &copy,
             &format!(
                 "a campaign already exists here; use `flashnas resume {}`",
                 dir.display()
@@ -201,6 +214,14 @@ impl<'a> Campaign<'a> {
     /// Refused while another driver runs on the folder.
     pub fn resume(dir: &Path, on_event: &'a mut dyn FnMut(Event)) -> Result<Self> {
         let (lock, config) = resume_run_dir(dir, "campaign", "campaign driver")?;
+        let pinned = crate::run_dir::pin_legacy_defaults(dir)?;
+        if !pinned.is_empty() {
+            on_event(Event::Note(format!(
+                "{} was made before these defaults changed and keeps what it ran with: {} (pinned in config.toml)",
+                dir.display(),
+                pinned.join(", ")
+            )));
+        }
         let cfg = CampaignConfig::from_file(&config)?;
         Self::open(dir, cfg, lock, on_event)
     }

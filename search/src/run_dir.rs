@@ -54,6 +54,17 @@ impl ConfigText {
         Ok(())
     }
 
+    /// Whether `key` is set in `table` (a dotted path; `""` for the top level).
+    pub fn has(&self, table: &str, key: &str) -> bool {
+        let path: Vec<String> = table
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .chain([key])
+            .map(str::to_string)
+            .collect();
+        Self::walk(self.doc.as_item(), &path).is_some()
+    }
+
     /// The string at a path of keys and array indices (`["seeds", "0", "arch"]`).
     fn get_str(&self, path: &[String]) -> Option<String> {
         Self::walk(self.doc.as_item(), path)?
@@ -192,6 +203,50 @@ pub fn campaign_copy(
     let text = format!("# copied from {origin} by flashnas {tool}\n{}", copy.text());
     let cfg = CampaignConfig::from_toml(&text, &origin)?;
     Ok((cfg, text))
+}
+
+/// Settings whose default changed (the widths fitted to the budget, the family seeds, racing):
+/// `(table, key, the value a campaign made before the change had)`. A new campaign pins the
+/// value it runs with in its copy; a copy without it was made before, and keeps the old one.
+pub const PINNED_DEFAULTS: [(&str, &str, &str); 3] = [
+    ("space", "width", "gene"),
+    ("family_seeds", "enabled", "false"),
+    ("racing", "enabled", "false"),
+];
+
+/// A new campaign's config copy with the [`PINNED_DEFAULTS`] set to what it runs with
+/// (`values`, in that order), so that a later change of default cannot change it.
+pub fn with_pinned_defaults(text: &str, values: [Value; 3]) -> Result<String> {
+    let mut copy = ConfigText::parse(text, Path::new("config.toml"))?;
+    for ((table, key, _), v) in PINNED_DEFAULTS.iter().zip(values) {
+        copy.set(table, key, v)?;
+    }
+    Ok(copy.text())
+}
+
+/// Pins in `dir`'s config copy the [`PINNED_DEFAULTS`] it lacks, with the values of a campaign
+/// made before their default changed (a resume); returns the keys it pinned.
+pub fn pin_legacy_defaults(dir: &Path) -> Result<Vec<String>> {
+    let path = dir.join("config.toml");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
+    let mut copy = ConfigText::parse(&text, &path)?;
+    let mut pinned = Vec::new();
+    for (table, key, old) in PINNED_DEFAULTS {
+        if copy.has(table, key) {
+            continue;
+        }
+        let value = match old {
+            "false" => Value::from(false),
+            s => Value::from(s),
+        };
+        copy.set(table, key, value)?;
+        pinned.push(format!("{table}.{key} = {old}"));
+    }
+    if !pinned.is_empty() {
+        flashnas_model::fsio::write_atomic(&path, copy.text().as_bytes())
+            .map_err(|e| Error::write(&path, &e, &format!("flashnas resume {}", dir.display())))?;
+    }
+    Ok(pinned)
 }
 
 /// Pins `table.key = value` in the run's `config.toml` (atomically), e.g. the measured

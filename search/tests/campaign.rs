@@ -665,3 +665,50 @@ fn enumeration_covers_what_sampling_and_mutation_reach() {
     }
     assert!(Genome::enumerate(&space, all.len() - 1).is_none());
 }
+
+/// A campaign made before widths were fitted by default, family seeds and racing existed: its
+/// config copy says none of them, and a resume keeps what it ran with (gene widths, no family
+/// seeds, no racing: its journal replays as it is) and pins that in the copy; a new campaign's
+/// copy says what it runs with.
+#[test]
+fn a_campaign_made_before_the_defaults_changed_resumes_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(dir.path(), &small_config("aging", 5));
+    let copy = dir.path().join("config.toml");
+    let text = std::fs::read_to_string(&copy).unwrap();
+    for line in ["width = \"gene\"", "enabled = false"] {
+        assert!(text.contains(line), "{line} pinned: {text}");
+    }
+    // As an earlier version wrote it: none of the three keys.
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("width = ") && !l.starts_with("enabled = "))
+        .filter(|l| *l != "[family_seeds]" && *l != "[racing]")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!old.contains("width =") && !old.contains("[racing]"));
+    std::fs::write(&copy, &old).unwrap();
+    let mut notes = Vec::new();
+    let mut ev = |e: Event| {
+        if let Event::Note(n) = e {
+            notes.push(n)
+        }
+    };
+    let mut c = Campaign::resume(dir.path(), &mut ev).unwrap();
+    c.extend_budget(7).unwrap();
+    c.run().unwrap();
+    let resumed = c.records.clone();
+    drop(c);
+    assert_eq!(
+        comparable(&resumed[..5]),
+        comparable(&first),
+        "replayed as it is"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("space.width = gene")),
+        "{notes:?}"
+    );
+    let pinned = CampaignConfig::from_file(&copy).unwrap();
+    assert_eq!(pinned.space.width, flashnas_search::config::WidthRule::Gene);
+    assert!(!pinned.family_seeds.enabled && !pinned.racing.enabled);
+}
