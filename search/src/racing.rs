@@ -147,10 +147,36 @@ pub struct LevelStanding {
     /// The level as a fraction of the budget, and in seconds.
     pub level: f64,
     pub budget_s: f64,
-    /// The best mean loss within the level.
-    pub pick: Option<usize>,
-    /// Within `z` standard errors of the pick (the band), best mean first.
+    /// The lowest mean loss within the level.
+    pub best: Option<usize>,
+    /// Within `z` standard errors of the best (its band), lowest mean first.
     pub contenders: Vec<usize>,
+    /// The pick: of the best and its band, the candidate with the most parameters (ties to
+    /// the lower mean) — see [`pick_of_band`].
+    pub pick: Option<usize>,
+}
+
+/// The candidate a user should take from a band the proxy cannot order: the one with the most
+/// parameters (ties to the lower mean loss, then id). A short proxy under-rates capacity that
+/// longer training uses — in the validations behind the README, the no-FFN member of a band
+/// lost 0.05 nats at 10× to the member with FFNs — so among equals the larger model is the
+/// better bet; outside a band the order of the means stands.
+pub fn pick_of_band(records: &[Record], best: usize, band: &[usize]) -> usize {
+    let members = || std::iter::once(best).chain(band.iter().copied());
+    let most = members()
+        .map(|i| records[i].params)
+        .max()
+        .expect("the best is a member");
+    members()
+        .find(|&i| records[i].params == most)
+        .expect("one has the most")
+}
+
+/// The pick within `budget_s` (seconds): the best mean loss among the feasible candidates,
+/// or when racing measured σ, the [`pick_of_band`] of the best and the candidates within `z`
+/// standard errors of it.
+pub fn pick_within(records: &[Record], budget_s: f64, z: f64) -> Option<usize> {
+    standing(records, budget_s, &[1.0], z).levels[0].pick
 }
 
 /// σ and the band at each level, from the records as they stand.
@@ -171,8 +197,8 @@ pub fn standing(records: &[Record], budget_s: f64, levels: &[f64], z: f64) -> St
                     .total_cmp(&mean(&losses[b]))
                     .then(a.cmp(&b))
             });
-            let pick = within.first().copied();
-            let contenders = match (pick, sigma) {
+            let best = within.first().copied();
+            let contenders: Vec<usize> = match (best, sigma) {
                 (Some(p), Some((s, _))) => within[1..]
                     .iter()
                     .copied()
@@ -184,11 +210,13 @@ pub fn standing(records: &[Record], budget_s: f64, levels: &[f64], z: f64) -> St
                     .collect(),
                 _ => Vec::new(),
             };
+            let pick = best.map(|p| pick_of_band(records, p, &contenders));
             LevelStanding {
                 level,
                 budget_s: b,
-                pick,
+                best,
                 contenders,
+                pick,
             }
         })
         .collect();
@@ -234,7 +262,7 @@ pub fn next_round(
     let s = standing(records, budget_s, levels, cfg.z);
     let mut raced: Vec<usize> = Vec::new();
     for l in &s.levels {
-        if let (Some(p), false) = (l.pick, l.contenders.is_empty()) {
+        if let (Some(p), false) = (l.best, l.contenders.is_empty()) {
             raced.push(p);
             raced.extend(&l.contenders);
         }
@@ -358,7 +386,7 @@ mod tests {
         assert_eq!(&seeds[2..], &[1, 1]);
         assert!(seeds[0] >= 3 && seeds[1] >= 3, "{seeds:?}");
         let s = standing(&records, 1.0, &[1.0], cfg.z);
-        assert_eq!(s.levels[0].pick, Some(0));
+        assert_eq!(s.levels[0].best, Some(0));
         // Over: separated, or both at max_seeds.
         assert!(
             s.levels[0].contenders.is_empty() || seeds[..2] == [8, 8],
@@ -397,5 +425,35 @@ mod tests {
         // #0 has one loss and one tried seed: it is not in the σ sample again.
         let next = next_round(&records, 1.0, &[1.0], &cfg);
         assert!(!next.contains(&(0, 1)), "{next:?}");
+    }
+
+    /// A band the proxy cannot order is picked by size: the candidate with the most parameters
+    /// (ties to the lower mean); a candidate separated from the best is not in the running.
+    #[test]
+    fn the_pick_of_a_band_is_its_largest_candidate() {
+        let mut records: Vec<Record> = vec![
+            record(0, 0.5, 2.000, None),
+            record(1, 0.5, 2.004, None),
+            record(2, 0.5, 2.006, None),
+            record(3, 0.5, 2.300, None),
+        ];
+        for (r, p) in records.iter_mut().zip([100, 300, 300, 900]) {
+            r.params = p;
+        }
+        // σ from a replicate of each close one: pairs differing by 0.01.
+        let n = records.len();
+        for (k, (id, l)) in [(0, 2.010), (1, 2.014), (2, 2.016)].into_iter().enumerate() {
+            let mut r = record(n + k, 0.5, l, Some((id, 1)));
+            r.params = records[id].params;
+            records.push(r);
+        }
+        let s = standing(&records, 1.0, &[1.0], 2.0);
+        let l = &s.levels[0];
+        assert_eq!(l.best, Some(0));
+        assert_eq!(l.contenders, vec![1, 2]);
+        assert_eq!(l.pick, Some(1), "most params, then the lower mean");
+        assert_eq!(pick_within(&records, 1.0, 2.0), Some(1));
+        // Without σ (no replicate) the lowest mean stands.
+        assert_eq!(pick_within(&records[..4], 1.0, 2.0), Some(0));
     }
 }

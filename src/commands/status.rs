@@ -90,19 +90,26 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             None => println!("seed noise   not measured yet"),
         }
         for l in &r.levels {
-            let Some(p) = l.pick else { continue };
+            let (Some(b), Some(p)) = (l.best, l.pick) else {
+                continue;
+            };
+            let fig = |c: usize| {
+                format!(
+                    "#{c} {:.4} ({} seeds, {} params)",
+                    s.mean_loss[c], s.seeds[c], s.records[c].params
+                )
+            };
             println!(
-                "  {:>5}×     pick #{p} {:.4} ({} seeds){}",
+                "  {:>5}×     best {}{}",
                 l.level,
-                s.mean_loss[p],
-                s.seeds[p],
+                fig(b),
                 match l.contenders.len() {
                     0 => " — separated from every other candidate within the level".to_string(),
                     _ => format!(
-                        " — not separable from {} (a band, not an order)",
+                        " — not separable from {} (a band, not an order); pick #{p}, the band's largest",
                         l.contenders
                             .iter()
-                            .map(|&c| format!("#{c} {:.4} ({} seeds)", s.mean_loss[c], s.seeds[c]))
+                            .map(|&c| fig(c))
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),

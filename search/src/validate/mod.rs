@@ -257,15 +257,12 @@ fn pickable(r: &Record) -> bool {
     r.feasible && r.status == RecordStatus::Ok && r.is_candidate() && r.proxy.val_loss.is_some()
 }
 
-/// The best pickable record within `budget_s`: the lowest proxy loss, a mean over its seeds
-/// when racing gave it more than one (ties to the lower id).
-pub fn best_within(records: &[Record], budget_s: f64) -> Option<usize> {
-    let means = crate::store::mean_losses(records);
-    records
-        .iter()
-        .filter(|r| pickable(r) && r.latency() <= budget_s)
-        .min_by(|a, b| means[a.id].total_cmp(&means[b.id]).then(a.id.cmp(&b.id)))
-        .map(|r| r.id)
+/// The pick within `budget_s`: the lowest mean proxy loss over its seeds, or when the
+/// campaign raced its close calls, the candidate with the most parameters among those the
+/// proxy cannot tell from it (`racing::pick_of_band`; `z` standard errors).
+pub fn best_within(records: &[Record], budget_s: f64, z: f64) -> Option<usize> {
+    // The racing's candidates are the pickable records: trained, feasible, full fidelity.
+    crate::racing::pick_within(records, budget_s, z).filter(|&i| pickable(&records[i]))
 }
 
 /// The family's baseline within `budget_s`: its trained shape with the lowest proxy loss
@@ -320,7 +317,7 @@ pub fn plan(
                     .map(|r| r.latency())
                     .fold(f64::INFINITY, f64::min)
             };
-            let Some(pick) = best_within(records, budget_s) else {
+            let Some(pick) = best_within(records, budget_s, cfg.racing.z) else {
                 if explicit {
                     return Err(Error::Config(format!(
                         "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {:.6} s)",
