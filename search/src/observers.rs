@@ -73,8 +73,8 @@ impl Observer for CheckpointWriter {
     }
 }
 
-/// Rewrites `report.html` as evaluations come in — at most every two seconds, and at the end
-/// (`flush`) — (off for benchmark runs).
+/// Rewrites `report.html` as evaluations come in — at most every two seconds (or ten times as
+/// long as the last page took to build), and at the end (`flush`) — (off for benchmark runs).
 pub struct ReportWriter {
     pub enabled: bool,
     /// Why the last rewrite failed, while the page is stale.
@@ -118,9 +118,15 @@ impl ReportWriter {
         records: &[Record],
         on_event: &mut dyn FnMut(Event),
     ) {
-        self.last = Some(Instant::now());
+        let started = Instant::now();
         self.pending = false;
-        match crate::report::write(dir, cfg, records) {
+        let written = crate::report::write(dir, cfg, records);
+        // A page takes longer to build as the campaign grows: the next one waits at least ten
+        // times as long as this one took (and 2 s), so pages cost at most a tenth of the run.
+        let took = started.elapsed();
+        self.interval = Duration::from_secs(2).max(took * 10);
+        self.last = Some(Instant::now());
+        match written {
             Ok(_) => self.stale = None,
             Err(e) => {
                 let why = e.to_string();

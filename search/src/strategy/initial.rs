@@ -184,7 +184,11 @@ impl InitialPopulation {
     /// population is made of candidates that were trained.
     pub fn tell(&mut self, view: &View, id: usize) {
         if view.records[id].status == RecordStatus::OverBudget {
-            self.members.retain(|&m| m != id);
+            // It was proposed lately: look from the end (a campaign of random search holds
+            // every candidate as a member).
+            if let Some(k) = self.members.iter().rposition(|&m| m == id) {
+                self.members.remove(k);
+            }
         }
     }
 

@@ -28,8 +28,10 @@ impl Strategy for RandomSearch {
         self.init.tell(view, id);
     }
 
+    /// None: random search keeps no population (its members are every candidate, which the
+    /// journal holds; copying them into each checkpoint would grow with the campaign).
     fn population(&self) -> Vec<usize> {
-        self.init.members().to_vec()
+        Vec::new()
     }
 
     fn cycle(&self) -> usize {

@@ -829,6 +829,12 @@ pub fn text(r: &ValidationReport) -> String {
         match &t.gap {
             Some(g) => {
                 let _ = writeln!(o, "  verdict: {}", gap_text(g));
+                if t.best_baseline.as_ref() == Some(&t.pick) {
+                    let _ = writeln!(
+                        o,
+                        "  (the pick is the best baseline's own shape: within this budget the search found nothing the proxy could tell from it)"
+                    );
+                }
             }
             None => {
                 let _ = writeln!(
