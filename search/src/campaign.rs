@@ -107,8 +107,9 @@ pub struct Campaign<'a> {
 /// recomputes it: racing is a handful of records at the end).
 #[derive(Debug, Clone, Default)]
 struct Tally {
-    /// The frontier over (mean loss, latency) of the feasible candidates.
-    front: crate::pareto::Staircase,
+    /// The frontier over the campaign's frontier objectives (mean loss, latency by default)
+    /// of the feasible candidates.
+    front: crate::store::Frontier,
     /// The feasible candidate with the lowest mean loss: (loss, id).
     best: Option<(f64, usize)>,
     /// Records that count against `evaluations`.
@@ -118,14 +119,27 @@ struct Tally {
 }
 
 impl Tally {
+    fn new(objectives: &[crate::journal::Objective]) -> Self {
+        Tally {
+            front: crate::store::Frontier::new(objectives),
+            ..Tally::default()
+        }
+    }
+
     /// From all records at once.
-    fn of(records: &[Record], budget_s: f64) -> Self {
+    fn of(&self, records: &[Record], budget_s: f64) -> Self {
         let means = crate::store::mean_losses(records);
-        let mut t = Tally::default();
+        let mut t = Tally {
+            front: match &self.front {
+                crate::store::Frontier::LossLatency(_) => Default::default(),
+                crate::store::Frontier::Objectives(o, _) => crate::store::Frontier::new(o),
+            },
+            ..Tally::default()
+        };
         for r in records {
             t.count(r);
             if Self::on_frontier(r, budget_s) {
-                t.candidate(r.id, means[r.id], r.latency());
+                t.candidate(r, means[r.id]);
             }
         }
         t
@@ -134,12 +148,12 @@ impl Tally {
     /// `records` with `r` (their last) admitted.
     fn with(&self, records: &[Record], r: &Record, budget_s: f64) -> Self {
         if r.replicate.is_some() {
-            return Self::of(records, budget_s);
+            return self.of(records, budget_s);
         }
         let mut t = self.clone();
         t.count(r);
         if Self::on_frontier(r, budget_s) {
-            t.candidate(r.id, r.loss(), r.latency());
+            t.candidate(r, r.loss());
         }
         t
     }
@@ -157,8 +171,9 @@ impl Tally {
             && r.loss().is_finite()
     }
 
-    fn candidate(&mut self, id: usize, loss: f64, latency: f64) {
-        self.front.insert(id, loss, latency);
+    fn candidate(&mut self, r: &Record, loss: f64) {
+        let id = r.id;
+        self.front.insert(r, loss);
         if self
             .best
             .is_none_or(|(b, i)| loss < b || (loss == b && id < i))
@@ -317,6 +332,7 @@ impl<'a> Campaign<'a> {
         for p in family.priced.iter().filter(|p| p.latency.seconds.is_some()) {
             latency_cache.insert(p.key(), p.latency.clone());
         }
+        let tally = Tally::new(&cfg.objectives.frontier());
         Ok(Self {
             dir: dir.to_path_buf(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -342,7 +358,7 @@ impl<'a> Campaign<'a> {
             family,
             pricings,
             over_budget_streak: 0,
-            tally: Tally::default(),
+            tally,
         })
     }
 
@@ -371,10 +387,11 @@ impl<'a> Campaign<'a> {
     /// Frontier over (mean loss over seeds, latency) of the feasible candidates, and its
     /// hypervolume.
     pub fn frontier(&self) -> (Vec<usize>, f64) {
-        let rp = &self.cfg.objectives.reference_point;
         (
             self.tally.front.ids(),
-            self.tally.front.hypervolume((rp.loss, rp.latency_s)),
+            self.tally
+                .front
+                .hypervolume(&self.cfg.objectives.reference()),
         )
     }
 
@@ -730,8 +747,14 @@ impl<'a> Campaign<'a> {
             spec: q.spec,
         };
         let context = self.cfg.latency.prompt + self.cfg.latency.generate;
-        let mut record =
-            Record::from_result(candidate, result, self.budget_s(), context, self.cfg.seed);
+        let mut record = Record::from_result(
+            candidate,
+            result,
+            self.budget_s(),
+            self.cfg.objectives.recall_min,
+            context,
+            self.cfg.seed,
+        );
         record.pricings = q.pricings;
         self.admit(record, false)
     }
@@ -746,9 +769,8 @@ impl<'a> Campaign<'a> {
         self.by_key.insert(r.key.clone(), id);
         self.records.push(r.clone());
         let tally = self.tally.with(&self.records, &r, self.budget_s());
-        let rp = &self.cfg.objectives.reference_point;
         r.frontier_size = tally.front.len();
-        r.hypervolume = tally.front.hypervolume((rp.loss, rp.latency_s));
+        r.hypervolume = tally.front.hypervolume(&self.cfg.objectives.reference());
         *self.records.last_mut().expect("pushed") = r.clone();
         if !replayed {
             if let Err(e) = self.journal.append(&r) {
@@ -1039,7 +1061,7 @@ pub fn build_strategy(
         StrategyKind::Nsga2 => Box::new(Nsga2::new(
             cfg.nsga2.clone(),
             space,
-            cfg.objectives.extra.clone(),
+            cfg.objectives.ranked(),
             init(cfg.nsga2.population),
         )),
         StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),

@@ -29,16 +29,81 @@ use std::path::Path;
 pub struct ReferencePoint {
     pub loss: f64,
     pub latency_s: f64,
+    /// 1 − recall accuracy, when recall is a quality objective (default 1: any recall counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_error: Option<f64>,
+}
+
+/// What "quality" means to the search: the proxy's language-model loss, the recall probe's
+/// accuracy (`[train.recall]`), or both as separate objectives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quality {
+    #[default]
+    Loss,
+    Recall,
+    Both,
+}
+
+fn is_loss(q: &Quality) -> bool {
+    *q == Quality::Loss
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectivesConfig {
-    /// Extra NSGA-II objectives beyond proxy loss and decode latency: `params`, `state_bytes`.
+    /// The quality objective(s) beside latency: `loss` (default), `recall` or `both`.
+    /// `recall` and `both` need `[train.recall]` and a strategy that ranks several
+    /// objectives (`nsga2`, or `random`); aging evolution takes recall as `recall_min`.
+    #[serde(default, skip_serializing_if = "is_loss")]
+    pub quality: Quality,
+    /// A constraint: a trained candidate whose recall accuracy is below this is infeasible
+    /// (never raced, never on the frontier, ranked by how far short), like one over the
+    /// latency budget. Needs `[train.recall]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_min: Option<f64>,
+    /// Extra NSGA-II objectives beyond quality and decode latency: `params`, `state_bytes`.
     #[serde(default)]
     pub extra: Vec<Objective>,
-    /// Hypervolume reference point (loss, latency).
+    /// Hypervolume reference point (loss, latency, and recall_error when recall is ranked).
     pub reference_point: ReferencePoint,
+}
+
+impl ObjectivesConfig {
+    /// The campaign's frontier objectives: the quality (loss, recall error, or both) and
+    /// latency, in the order `[loss,] latency[, recall_error]`.
+    pub fn frontier(&self) -> Vec<Objective> {
+        match self.quality {
+            Quality::Loss => vec![Objective::Loss, Objective::Latency],
+            Quality::Recall => vec![Objective::RecallError, Objective::Latency],
+            Quality::Both => vec![Objective::Loss, Objective::Latency, Objective::RecallError],
+        }
+    }
+
+    /// What NSGA-II ranks by: the frontier objectives and the extra ones.
+    pub fn ranked(&self) -> Vec<Objective> {
+        let mut v = self.frontier();
+        v.extend(self.extra.iter().copied());
+        v
+    }
+
+    /// The hypervolume reference of the frontier objectives, in their order.
+    pub fn reference(&self) -> Vec<f64> {
+        let r = &self.reference_point;
+        self.frontier()
+            .iter()
+            .map(|o| match o {
+                Objective::Loss => r.loss,
+                Objective::Latency => r.latency_s,
+                _ => r.recall_error.unwrap_or(1.0),
+            })
+            .collect()
+    }
+
+    /// Whether the recall probe's accuracy is ranked or constrained.
+    pub fn uses_recall(&self) -> bool {
+        self.quality != Quality::Loss || self.recall_min.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +153,14 @@ pub struct CampaignConfig {
     /// evaluations) before the campaign stops: the search cannot find the budget.
     #[serde(default = "d_pricing_attempts")]
     pub pricing_attempts: usize,
+}
+
+fn quality_name(q: Quality) -> &'static str {
+    match q {
+        Quality::Loss => "loss",
+        Quality::Recall => "recall",
+        Quality::Both => "both",
+    }
 }
 
 fn d_pricing_attempts() -> usize {
@@ -184,9 +257,43 @@ impl CampaignConfig {
                 })?;
         }
         for e in &self.objectives.extra {
-            if matches!(e, Objective::Loss | Objective::Latency) {
+            if matches!(
+                e,
+                Objective::Loss | Objective::Latency | Objective::RecallError
+            ) {
                 return Err(format!(
-                    "objectives.extra: '{e}' is always an objective; extra ones are params and state_bytes"
+                    "objectives.extra: '{e}' is ranked through objectives.quality; extra ones are params and state_bytes"
+                ));
+            }
+        }
+        let o = &self.objectives;
+        if o.uses_recall() && !self.train.recall.enabled {
+            let key = if o.quality != Quality::Loss {
+                format!("objectives.quality = \"{}\"", quality_name(o.quality))
+            } else {
+                "objectives.recall_min".to_string()
+            };
+            return Err(format!(
+                "{key} needs the recall probe: add [train.recall] with enabled = true (see configs/longctx-recall.toml)"
+            ));
+        }
+        if let Some(m) = o.recall_min {
+            if !(m > 0.0 && m <= 1.0) {
+                return Err(format!(
+                    "objectives.recall_min: {m} must be an accuracy in (0, 1]"
+                ));
+            }
+        }
+        if o.quality != Quality::Loss && self.strategy == StrategyKind::Aging {
+            return Err(format!(
+                "objectives.quality = \"{}\": aging evolution ranks one quality (the loss); use strategy = \"nsga2\" to rank recall beside it, or keep quality = \"loss\" and set objectives.recall_min",
+                quality_name(o.quality)
+            ));
+        }
+        if let Some(e) = o.reference_point.recall_error {
+            if !(e > 0.0 && e <= 1.0) {
+                return Err(format!(
+                    "objectives.reference_point.recall_error: {e} must be in (0, 1]"
                 ));
             }
         }

@@ -62,6 +62,8 @@ pub enum Objective {
     Params,
     /// Decode-state bytes per sequence at the end of the latency protocol.
     StateBytes,
+    /// 1 − the recall probe's accuracy (failed or unmeasured: infinite).
+    RecallError,
 }
 
 /// The journal spelling, also what `Display` and the exports print.
@@ -90,6 +92,7 @@ journal_names!(Objective {
     Latency => "latency",
     Params => "params",
     StateBytes => "state_bytes",
+    RecallError => "recall_error",
 });
 journal_names!(Origin {
     Random => "random",
@@ -157,6 +160,14 @@ pub struct Record {
     /// worker priced it or a cached figure served).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub pricings: usize,
+    /// How far its recall accuracy falls short of `objectives.recall_min` (0: no shortfall,
+    /// or no recall constraint): a constraint violation like latency over the budget.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub recall_shortfall: f64,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -272,10 +283,12 @@ impl Record {
     /// The journal record of an evaluation: its status (ok; over the budget, untrained;
     /// failed, with the reason), feasibility under `budget_s`, the model's size and its
     /// decode state after `context` tokens. Frontier figures are filled in on admission.
+    /// `recall_min`: a trained candidate whose recall accuracy is below it is infeasible.
     pub fn from_result(
         c: Evaluated,
         result: TaskResult,
         budget_s: f64,
+        recall_min: Option<f64>,
         context: usize,
         seed: u64,
     ) -> Self {
@@ -290,7 +303,13 @@ impl Record {
             (Some(_), Status::NotTrained { .. }) => RecordStatus::OverBudget,
             (Some(_), _) => RecordStatus::Failed,
         };
-        let feasible = failure.is_none() && result.latency.seconds.is_some_and(|l| l <= budget_s);
+        let recall_shortfall = match (recall_min, &failure) {
+            (Some(min), None) => (min - proxy.recall_accuracy.unwrap_or(0.0)).max(0.0),
+            _ => 0.0,
+        };
+        let feasible = failure.is_none()
+            && result.latency.seconds.is_some_and(|l| l <= budget_s)
+            && recall_shortfall == 0.0;
         let p = c.proposal;
         Record {
             id: c.id,
@@ -321,6 +340,7 @@ impl Record {
             rung: p.rung,
             replicate: p.replicate,
             pricings: 0,
+            recall_shortfall,
         }
     }
 
@@ -353,7 +373,15 @@ impl Record {
             Objective::Latency => self.latency(),
             Objective::Params => self.params as f64,
             Objective::StateBytes => self.state_bytes as f64,
+            Objective::RecallError => self.recall().map_or(f64::INFINITY, |a| 1.0 - a),
         }
+    }
+
+    /// The recall probe's accuracy of a trained candidate.
+    pub fn recall(&self) -> Option<f64> {
+        self.proxy
+            .recall_accuracy
+            .filter(|_| self.status == RecordStatus::Ok)
     }
 }
 

@@ -96,6 +96,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                     _ => r.proxy.val_loss.filter(|_| r.status == crate::journal::RecordStatus::Ok),
                 },
                 "latency_ms": r.latency.seconds.map(|s| s * 1e3),
+                "recall": r.recall().map(|a| a * 100.0),
                 "status": r.status.as_str(),
                 "failure": r.failure,
                 "feasible": r.feasible,
@@ -120,6 +121,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
         "seed": cfg.seed,
         "budget_evaluations": cfg.evaluations,
         "budget_ms": cfg.latency.budget_seconds().map(|s| s * 1e3),
+        "recall_min": cfg.objectives.recall_min.map(|m| m * 100.0),
         "reference_point": {"loss": cfg.objectives.reference_point.loss,
                             "latency_ms": cfg.objectives.reference_point.latency_s * 1e3},
         "live": live,
@@ -208,6 +210,7 @@ tr.over_budget td { color: #888; }
 <div class="charts">
   <div><h2>Loss vs decode latency</h2><div id="frontier"></div><div class="legend" id="legend"></div></div>
   <div id="hv-section"><h2>Hypervolume after each evaluation</h2><div id="hv"></div></div>
+  <div id="recall-section" style="display:none"><h2>Recall vs decode latency</h2><div id="recall"></div></div>
 </div>
 <h2>Genome factors against loss and latency</h2>
 <div id="parallel"></div>
@@ -281,7 +284,7 @@ function composition(r) {
 function tip(e, r) {
   const t = document.getElementById("tip");
   t.style.display = "block"; t.style.left = (e.clientX + 12) + "px"; t.style.top = (e.clientY + 12) + "px";
-  t.innerHTML = `<b>#${r.id}</b> ${r.structure}<br>${r.layers}<br>loss ${r.loss == null ? "–" : r.loss.toFixed(4)}${r.seeds > 1 ? ` (mean of ${r.seeds} seeds)` : ""}${r.replicate != null ? ` (seed ${r.replicate} of #${r.parent})` : ""}` +
+  t.innerHTML = `<b>#${r.id}</b> ${r.structure}<br>${r.layers}<br>loss ${r.loss == null ? "–" : r.loss.toFixed(4)}${r.seeds > 1 ? ` (mean of ${r.seeds} seeds)` : ""}${r.recall != null ? ` · recall ${r.recall.toFixed(1)} %` : ""}${r.replicate != null ? ` (seed ${r.replicate} of #${r.parent})` : ""}` +
     ` · latency ${r.latency_ms == null ? "–" : r.latency_ms.toFixed(3) + " ms"}<br>` +
     `${r.params.toLocaleString()} params · depth ${r.depth} · ${r.status}${r.frontier ? " · on the frontier" : ""}`;
 }
@@ -325,6 +328,34 @@ function drawFrontier() {
     `<span>filled: within budget · hollow: over · black ring: frontier</span>` +
     (untrained ? `<span>${untrained} over budget, not trained (no loss)</span>` : "") +
     (failed ? `<span>${failed} failed</span>` : "");
+}
+
+// The recall probe's accuracy against latency: a 2-D projection of a frontier that may rank
+// recall beside loss (its members ringed; a member can sit below others here and be on the
+// frontier for its loss).
+function drawRecall() {
+  const pts = DATA.records.filter(r => r.recall != null && r.latency_ms != null && r.rung == null && r.replicate == null);
+  if (!pts.length) return;
+  document.getElementById("recall-section").style.display = "";
+  const host = document.getElementById("recall"); host.innerHTML = "";
+  const W = 560, H = 380, L = 70, B = 50, T = 14, R = 16;
+  const svg = el("svg", {width: W, height: H}, host);
+  const x = range(pts.map(r => r.latency_ms)), y = range(pts.map(r => r.recall).concat([0, 100]));
+  const xs = v => L + (v - x.lo) / (x.hi - x.lo) * (W - L - R);
+  const ys = v => H - B - (v - y.lo) / (y.hi - y.lo) * (H - B - T);
+  axes(svg, x, y, "decode latency (ms)", "recall accuracy (%)", xs, ys);
+  if (DATA.recall_min != null) {
+    el("line", {x1: xs(x.lo), x2: xs(x.hi), y1: ys(DATA.recall_min), y2: ys(DATA.recall_min),
+      stroke: "#444", "stroke-dasharray": "5,4"}, svg);
+  }
+  for (const r of pts) {
+    const c = COLORS[composition(r)];
+    const attrs = {cx: xs(r.latency_ms), cy: ys(r.recall), r: r.frontier ? 5 : 3.5,
+      fill: r.feasible ? c : "none", stroke: r.frontier ? "#111" : c, "stroke-width": 1.5, class: "pt"};
+    const p = el("circle", attrs, svg);
+    p.addEventListener("mousemove", e => tip(e, r));
+    p.addEventListener("mouseleave", untip);
+  }
 }
 
 function drawHv() {
@@ -382,6 +413,7 @@ function drawTable() {
   const cols = [["id", "id"], ["origin", "origin", 1], ["structure", "genome", 1], ["width", "width"],
     ["depth", "depth"], ["params", "params"], ["loss", "loss"], ["latency_ms", "latency ms"],
     ["status", "status", 1], ["frontier", "frontier", 1], ["failure", "failure", 1]];
+  if (DATA.records.some(r => r.recall != null)) cols.splice(7, 0, ["recall", "recall %"]);
   const rs = DATA.records.slice().sort((a, b) => {
     const u = a[sortKey], v = b[sortKey];
     const c = u == null ? 1 : v == null ? -1 : (u < v ? -1 : u > v ? 1 : a.id - b.id);
@@ -393,6 +425,7 @@ function drawTable() {
     if (v == null) return "–";
     if (k === "loss") return v.toFixed(4);
     if (k === "latency_ms") return v.toFixed(3);
+    if (k === "recall") return v.toFixed(1);
     if (k === "params") return v.toLocaleString();
     if (k === "frontier") return v ? "yes" : "";
     return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;");
@@ -487,7 +520,7 @@ function drawValidation() {
 
 function render() {
   document.getElementById("hv-section").style.display = DATA.kind === "study" ? "none" : "";
-  drawSummary(); drawFrontier(); if (DATA.kind !== "study") drawHv(); drawParallel(); drawAudit(); drawValidation(); drawTable();
+  drawSummary(); drawFrontier(); drawRecall(); if (DATA.kind !== "study") drawHv(); drawParallel(); drawAudit(); drawValidation(); drawTable();
   document.body.dataset.rendered = "ok";
   document.body.dataset.records = String(DATA.records.length);
 }

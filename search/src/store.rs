@@ -3,7 +3,7 @@
 
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
-use crate::journal::{Journal, Record, RecordStatus};
+use crate::journal::{Journal, Objective, Record, RecordStatus};
 use crate::strategy::violation;
 use std::path::Path;
 
@@ -62,21 +62,95 @@ pub fn best_of(records: &[Record]) -> Option<usize> {
 /// (multi-fidelity rungs below the full run rank candidates, they are not results; racing
 /// replicates are seeds of their candidate).
 pub fn frontier_of(records: &[Record], budget_s: f64) -> Vec<usize> {
-    let means = mean_losses(records);
-    crate::pareto::Staircase::of(
-        records
-            .iter()
-            .filter(|r| r.is_candidate() && violation(r, budget_s) == 0.0)
-            .map(|r| (r.id, means[r.id], r.latency())),
-    )
-    .ids()
+    frontier_over(records, budget_s, &[Objective::Loss, Objective::Latency])
 }
 
-/// Whether each record is on the final frontier.
+/// Indices of the frontier over `objectives` (the loss a candidate's mean over its seeds)
+/// of the feasible candidates.
+pub fn frontier_over(records: &[Record], budget_s: f64, objectives: &[Objective]) -> Vec<usize> {
+    let means = mean_losses(records);
+    let mut f = Frontier::new(objectives);
+    for r in records
+        .iter()
+        .filter(|r| r.is_candidate() && violation(r, budget_s) == 0.0)
+    {
+        f.insert(r, means[r.id]);
+    }
+    f.ids()
+}
+
+/// Whether each record is on the final frontier (over the campaign's frontier objectives).
 pub fn pareto_flags(cfg: &CampaignConfig, records: &[Record]) -> Vec<bool> {
-    let f = frontier_of(
+    let f = frontier_over(
         records,
         cfg.latency.budget_seconds().unwrap_or(f64::INFINITY),
+        &cfg.objectives.frontier(),
     );
     (0..records.len()).map(|i| f.contains(&i)).collect()
+}
+
+/// A campaign's frontier kept up to date record by record: the O(log n) staircase over
+/// (loss, latency), or the general front when recall is ranked too.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frontier {
+    LossLatency(crate::pareto::Staircase),
+    Objectives(Vec<Objective>, crate::pareto::Front),
+}
+
+impl Default for Frontier {
+    fn default() -> Self {
+        Frontier::LossLatency(Default::default())
+    }
+}
+
+impl Frontier {
+    pub fn new(objectives: &[Objective]) -> Self {
+        match objectives {
+            [Objective::Loss, Objective::Latency] => Self::default(),
+            o => Frontier::Objectives(o.to_vec(), Default::default()),
+        }
+    }
+
+    /// Adds a feasible candidate whose loss (its mean over seeds) is `loss`.
+    pub fn insert(&mut self, r: &Record, loss: f64) {
+        match self {
+            Frontier::LossLatency(s) => s.insert(r.id, loss, r.latency()),
+            Frontier::Objectives(o, f) => {
+                let values = o
+                    .iter()
+                    .map(|&o| match o {
+                        Objective::Loss => loss,
+                        o => r.objective(o),
+                    })
+                    .collect();
+                f.insert(r.id, values)
+            }
+        }
+    }
+
+    pub fn ids(&self) -> Vec<usize> {
+        match self {
+            Frontier::LossLatency(s) => s.ids(),
+            Frontier::Objectives(_, f) => f.ids(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Frontier::LossLatency(s) => s.len(),
+            Frontier::Objectives(_, f) => f.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hypervolume inside `reference` (the frontier objectives' reference, in their order).
+    pub fn hypervolume(&self, reference: &[f64]) -> f64 {
+        match self {
+            Frontier::LossLatency(s) => s.hypervolume((reference[0], reference[1])),
+            Frontier::Objectives(_, f) => f.hypervolume(reference),
+        }
+    }
 }

@@ -712,3 +712,189 @@ fn a_campaign_made_before_the_defaults_changed_resumes_as_it_ran() {
     assert_eq!(pinned.space.width, flashnas_search::config::WidthRule::Gene);
     assert!(!pinned.family_seeds.enabled && !pinned.racing.enabled);
 }
+
+// Recall as a quality objective and as a constraint: `[objectives] quality = "both"` ranks
+// (loss, latency, recall error) with NSGA-II and a 3-D hypervolume; `recall_min` makes a
+// candidate infeasible the way a latency budget does.
+
+use flashnas_search::journal::{Objective, RecordStatus};
+use flashnas_search::pareto::{frontier, hypervolume, Point};
+use flashnas_search::strategy::violation;
+
+/// `small_config` with a tiny recall probe (two pairs over four keys and four values).
+fn recall_config(strategy: &str, evaluations: usize, objectives: &str) -> String {
+    small_config(strategy, evaluations)
+        .replace(
+            "[objectives]\n",
+            &format!("[objectives]\n{objectives}\n"),
+        )
+        .replace(
+            "[train.data]",
+            "[train.recall]\nenabled = true\npairs = 2\nqueries = 2\nsteps = 4\nbatch_size = 4\neval_sequences = 16\nkeys = 4\nvalues = 4\nlr = 0.01\n[train.data]",
+        )
+}
+
+#[test]
+fn a_recall_constraint_makes_a_candidate_infeasible_like_a_latency_budget() {
+    // First the recall each candidate reaches, unconstrained; then the median as the bar.
+    let d0 = tempfile::tempdir().unwrap();
+    let free = run(d0.path(), &recall_config("aging", 8, ""));
+    let mut recalls: Vec<f64> = free.iter().filter_map(|r| r.recall()).collect();
+    assert!(
+        recalls.len() >= 6,
+        "every trained candidate has a recall figure"
+    );
+    recalls.sort_by(f64::total_cmp);
+    let bar = recalls[recalls.len() / 2];
+    assert!(bar > 0.0 && bar < 1.0, "{recalls:?}");
+    let text = recall_config("aging", 8, &format!("recall_min = {bar}")).replace(
+        "[racing]\nenabled = false",
+        "[racing]\nenabled = true\nsigma_sample = 2\nmax_seeds = 2",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &text);
+    let cfg = CampaignConfig::from_toml(&text, "t").unwrap();
+    let budget = cfg.latency.budget_seconds().unwrap();
+    let short: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.status == RecordStatus::Ok && r.replicate.is_none())
+        .filter(|r| r.recall().unwrap() < bar)
+        .collect();
+    assert!(!short.is_empty(), "some candidate falls below the median");
+    for r in &short {
+        assert!(!r.feasible, "#{} recall {:?} < {bar}", r.id, r.recall());
+        assert!((r.recall_shortfall - (bar - r.recall().unwrap())).abs() < 1e-12);
+        // Ranked by how far short, in budgets, on top of any latency excess.
+        let want = (r.latency() - budget).max(0.0) + r.recall_shortfall * budget;
+        assert!((violation(r, budget) - want).abs() < 1e-15);
+    }
+    for r in records.iter().filter(|r| r.status == RecordStatus::Ok) {
+        let ok = r.recall().unwrap() >= bar && r.latency() <= budget;
+        assert_eq!(r.feasible, ok, "#{}", r.id);
+    }
+    // Never on the frontier, never the best, never raced.
+    let flags = flashnas_search::store::pareto_flags(&cfg, &records);
+    let best = flashnas_search::store::best_of(&records);
+    for r in &short {
+        assert!(!flags[r.id] && best != Some(r.id), "#{}", r.id);
+    }
+    let raced: Vec<usize> = records
+        .iter()
+        .filter(|r| r.replicate.is_some())
+        .map(|r| r.parent.unwrap())
+        .collect();
+    assert!(!raced.is_empty(), "racing ran on the feasible candidates");
+    for p in raced {
+        assert!(records[p].feasible, "#{p} raced though infeasible");
+    }
+    // The journal replays as it is.
+    let mut ev = |_e: Event| {};
+    let mut c = Campaign::resume(dir.path(), &mut ev).unwrap();
+    c.run().unwrap();
+    assert_eq!(comparable(&c.records), comparable(&records));
+}
+
+#[test]
+fn nsga2_ranks_loss_latency_and_recall_with_a_three_dimensional_hypervolume() {
+    let text = recall_config(
+        "nsga2",
+        20,
+        "quality = \"both\"\nreference_point = { loss = 6.0, latency_s = 0.01, recall_error = 1.0 }",
+    )
+    .replace("reference_point = { loss = 6.0, latency_s = 0.01 }\n", "");
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &text);
+    let cfg = CampaignConfig::from_toml(&text, "t").unwrap();
+    assert_eq!(
+        cfg.objectives.frontier(),
+        vec![Objective::Loss, Objective::Latency, Objective::RecallError]
+    );
+    let budget = cfg.latency.budget_seconds().unwrap();
+    // The frontier and hypervolume recomputed here from the journal, all pairs.
+    let cands: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.status == RecordStatus::Ok && r.is_candidate() && r.latency() <= budget)
+        .collect();
+    let pts: Vec<Point> = cands
+        .iter()
+        .map(|r| Point {
+            objectives: vec![r.loss(), r.latency(), 1.0 - r.recall().unwrap()],
+            violation: 0.0,
+        })
+        .collect();
+    let mut want: Vec<usize> = frontier(&pts).iter().map(|&i| cands[i].id).collect();
+    want.sort_unstable();
+    let flags = flashnas_search::store::pareto_flags(&cfg, &records);
+    let got: Vec<usize> = (0..records.len()).filter(|&i| flags[i]).collect();
+    assert_eq!(got, want);
+    let front: Vec<Vec<f64>> = want
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            vec![r.loss(), r.latency(), 1.0 - r.recall().unwrap()]
+        })
+        .collect();
+    let hv = hypervolume(&front, &[6.0, 0.01, 1.0]);
+    let last = records.last().unwrap();
+    assert!(hv > 0.0);
+    assert!(
+        (last.hypervolume - hv).abs() < 1e-12 * hv.max(1.0),
+        "{} vs {hv}",
+        last.hypervolume
+    );
+    // Recall changes the answer: some member trades loss or latency for recall and is not
+    // on the loss–latency front, which the 3-D front contains.
+    let two: Vec<usize> = flashnas_search::store::frontier_of(&records, budget);
+    assert!(want.iter().any(|i| !two.contains(i)), "{want:?} vs {two:?}");
+    for i in &two {
+        assert!(
+            want.contains(i),
+            "#{i} on the loss–latency front but not the 3-D one"
+        );
+    }
+}
+
+#[test]
+fn recall_settings_are_checked_before_any_work() {
+    let cases = [
+        (
+            small_config("nsga2", 4)
+                .replace("[objectives]\n", "[objectives]\nquality = \"both\"\n"),
+            "objectives.quality = \"both\" needs the recall probe",
+        ),
+        (
+            small_config("aging", 4).replace("[objectives]\n", "[objectives]\nrecall_min = 0.5\n"),
+            "objectives.recall_min needs the recall probe",
+        ),
+        (
+            recall_config("aging", 4, "quality = \"recall\""),
+            "aging evolution ranks one quality",
+        ),
+        (
+            recall_config("aging", 4, "recall_min = 1.5"),
+            "objectives.recall_min: 1.5",
+        ),
+        (
+            recall_config("nsga2", 4, "quality = \"loss\"").replace("keys = 4", "keys = 1"),
+            "recall.keys",
+        ),
+        (
+            recall_config("nsga2", 4, "").replace("lr = 0.01", "lr = -1.0"),
+            "recall.lr",
+        ),
+        (
+            recall_config("nsga2", 4, "").replace(
+                "[objectives]\n",
+                "[objectives]\nextra = [\"recall_error\"]\n",
+            ),
+            "objectives.extra",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = CampaignConfig::from_toml(&text, "c.toml")
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {want}"))
+            .to_string();
+        assert!(e.contains(want), "{e} (wanted {want})");
+    }
+}

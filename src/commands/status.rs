@@ -64,9 +64,14 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             }
         );
     }
+    let recall = |r: &flashnas_search::journal::Record| {
+        r.recall()
+            .map(|a| format!(" recall {:.1} %", a * 100.0))
+            .unwrap_or_default()
+    };
     match s.best.map(|i| &s.records[i]) {
         Some(b) => println!(
-            "best         #{} {} loss {:.4} (ppl {:.2}{}) latency {:.4} s, {} params, from {}",
+            "best         #{} {} loss {:.4} (ppl {:.2}{}){} latency {:.4} s, {} params, from {}",
             b.id,
             b.genome.describe(),
             s.mean_loss[b.id],
@@ -75,6 +80,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
                 1 => String::new(),
                 n => format!("; mean of {n} seeds"),
             },
+            recall(b),
             b.latency(),
             b.params,
             origin(&s, b.id)
@@ -117,13 +123,35 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             );
         }
     }
+    let objectives = cfg.objectives.frontier();
+    let names: Vec<String> = objectives
+        .iter()
+        .zip(cfg.objectives.reference())
+        .map(|(o, r)| format!("{o} {r}"))
+        .collect();
     println!(
-        "frontier     {} candidates, hypervolume {:.5} (reference loss {}, latency {} s)",
+        "frontier     {} candidates over {}, hypervolume {:.5} (reference {})",
         s.frontier.len(),
+        objectives
+            .iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join(" × "),
         s.hypervolume,
-        cfg.objectives.reference_point.loss,
-        cfg.objectives.reference_point.latency_s
+        names.join(", ")
     );
+    if let Some(min) = cfg.objectives.recall_min {
+        let short = s
+            .records
+            .iter()
+            .filter(|r| r.recall_shortfall > 0.0)
+            .count();
+        println!(
+            "recall       at least {:.0} % required: {short} trained candidates fell short (infeasible)",
+            min * 100.0
+        );
+    }
+    let with_recall = s.records.iter().any(|r| r.recall().is_some());
     if let Some(r) = flashnas_search::audit::load_report(&a.dir) {
         print_audit(&r);
     }
@@ -140,18 +168,30 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>5} {:>9}  from",
-        "id", "frontier genome", "width", "params", "loss", "seeds", "latency s"
+        "{:>4}  {:<40} {:>7} {:>9} {:>10} {:>5}{} {:>9}  from",
+        "id",
+        "frontier genome",
+        "width",
+        "params",
+        "loss",
+        "seeds",
+        if with_recall { "   recall" } else { "" },
+        "latency s"
     );
     for r in s.frontier.iter().map(|&i| &s.records[i]) {
         println!(
-            "{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>5} {:>9.4}  {}",
+            "{:>4}  {:<40} {:>7} {:>9} {:>10.4} {:>5}{} {:>9.4}  {}",
             r.id,
             r.layers,
             r.width,
             r.params,
             s.mean_loss[r.id],
             s.seeds[r.id],
+            match (with_recall, r.recall()) {
+                (false, _) => String::new(),
+                (true, Some(a)) => format!(" {:>7.1} %", a * 100.0),
+                (true, None) => format!(" {:>9}", "–"),
+            },
             r.latency(),
             origin(&s, r.id)
         );

@@ -155,6 +155,37 @@ pub struct RecallConfig {
     pub batch_size: usize,
     #[serde(default = "d_recall_eval")]
     pub eval_sequences: usize,
+    /// Peak learning rate of the recall run (default: the language model's `optimizer.lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Key vocabulary: keys are tokens `0..keys` (default: half the vocabulary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<usize>,
+    /// Value vocabulary: values are tokens `keys..keys + values` (default: the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<usize>,
+    /// Filler tokens between the pairs and the queries (from the 16 tokens after the
+    /// values): the distance recall must bridge — beyond a sliding window, it separates
+    /// sliding-window from global attention.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gap: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+impl RecallConfig {
+    /// (key vocabulary, value vocabulary) for a model of `vocab` tokens.
+    pub fn vocabularies(&self, vocab: usize) -> (usize, usize) {
+        let keys = self.keys.unwrap_or(vocab / 2);
+        (keys, self.values.unwrap_or(vocab.saturating_sub(keys)))
+    }
+
+    /// Tokens per recall sequence (inputs), `2·pairs + gap + 2·queries − 1`.
+    pub fn seq_len(&self) -> usize {
+        2 * self.pairs + self.gap + 2 * self.queries - 1
+    }
 }
 
 impl Default for RecallConfig {
@@ -351,6 +382,24 @@ impl TrainConfig {
                 "pairs, steps, batch_size, eval_sequences must be ≥ 1 and 1 ≤ queries ≤ pairs"
                     .into(),
             );
+        }
+        if let Some(lr) = r.lr {
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad("recall.lr", format!("{lr} must be > 0"));
+            }
+        }
+        if r.keys.is_some_and(|k| k < r.pairs) {
+            return bad(
+                "recall.keys",
+                format!(
+                    "{} keys cannot give {} distinct keys per sequence",
+                    r.keys.unwrap_or(0),
+                    r.pairs
+                ),
+            );
+        }
+        if r.values == Some(0) {
+            return bad("recall.values", "must be ≥ 1".into());
         }
         Ok(())
     }

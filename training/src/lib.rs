@@ -20,7 +20,7 @@ pub use config::TrainConfig;
 pub use data::Dataset;
 pub use error::Error;
 pub use result::{ProxyResult, RungLoss, Status};
-pub use trainer::{train, Progress};
+pub use trainer::{recall_curve, train, Progress, RecallPoint};
 
 /// The built-in corpus (Tiny Shakespeare, public domain), so the quickstart needs no file.
 pub const TINY_SHAKESPEARE: &str = include_str!("../../data/tinyshakespeare.txt");

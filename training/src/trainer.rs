@@ -245,6 +245,14 @@ fn evaluate<B: Kernels>(
     (nll / count as f64, correct as f64 / count as f64)
 }
 
+/// Recall accuracy after `step` steps of the recall run, and the training seconds so far.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RecallPoint {
+    pub step: usize,
+    pub accuracy: f64,
+    pub seconds: f64,
+}
+
 /// MQAR accuracy after a short run on synthetic recall data (fresh init of the same arch).
 fn recall_accuracy<B: AutodiffKernels>(
     spec: &ArchSpec,
@@ -252,46 +260,109 @@ fn recall_accuracy<B: AutodiffKernels>(
     device: &B::Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<f64, Status> {
+    let curve = recall_curve::<B>(spec, cfg, &[], device, progress)?;
+    Ok(curve
+        .last()
+        .expect("the final step is always scored")
+        .accuracy)
+}
+
+/// The recall run of `cfg.recall` (a fresh init of `spec`), scored on held-out sequences
+/// after each step of `at` below `recall.steps` and after the last: one run gives the
+/// accuracy-vs-steps curve (the learning-rate schedule is the whole run's throughout).
+pub fn recall_curve<B: AutodiffKernels>(
+    spec: &ArchSpec,
+    cfg: &TrainConfig,
+    at: &[usize],
+    device: &B::Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<RecallPoint>, Status> {
     let r = &cfg.recall;
     let vocab = spec.vocab_size;
-    if vocab / 2 < r.pairs {
+    let (keys, values) = r.vocabularies(vocab);
+    let filler = if r.gap > 0 { crate::recall::FILLER } else { 0 };
+    if keys < r.pairs || values == 0 || keys + values + filler > vocab {
         return Err(Status::Error {
             reason: format!(
-                "recall: vocab_size {vocab} is too small for {} distinct keys",
+                "recall: {keys} keys, {values} values and {filler} filler tokens ({} distinct keys per sequence) do not fit vocab_size {vocab}",
                 r.pairs
             ),
         });
     }
-    let t = 2 * r.pairs + 2 * r.queries - 1;
+    let t = r.seq_len();
+    // The recall run's own learning rate, and a schedule of its own length.
+    let mut run_cfg = cfg.clone();
+    run_cfg.optimizer.lr = r.lr.unwrap_or(cfg.optimizer.lr);
+    run_cfg.steps = Some(r.steps);
+    run_cfg.tokens = None;
+    run_cfg.stop_at = None;
     let model = HybridLm::<B>::init(spec, cfg.seed ^ 0x007e_c011, device);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x007e_c011);
     let mut batch = |rng: &mut ChaCha8Rng| {
-        let (x, y, m) = mqar_batch(rng, r.batch_size, r.pairs, r.queries, vocab);
+        let (x, y, m) = mqar_batch(rng, r.batch_size, r.pairs, r.queries, keys, values, r.gap);
         (x, y, Some(m), r.batch_size, t)
     };
+    let score = |model: &HybridLm<B>| -> f64 {
+        let model = model.valid();
+        let mut eval_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xe7a1);
+        let (x, y, m) = mqar_batch(
+            &mut eval_rng,
+            r.eval_sequences,
+            r.pairs,
+            r.queries,
+            keys,
+            values,
+            r.gap,
+        );
+        let n = r.eval_sequences;
+        let logits = model.forward(int_tensor::<B::InnerBackend>(x, n, t, device));
+        let mask = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(m, [n, t]), device);
+        let (_, correct, count) = nll_and_correct(
+            logits,
+            int_tensor::<B::InnerBackend>(y, n, t, device),
+            Some(mask),
+        );
+        correct as f64 / count as f64
+    };
+    let mut at: Vec<usize> = at
+        .iter()
+        .copied()
+        .filter(|&s| s > 0 && s < r.steps)
+        .collect();
+    at.sort_unstable();
+    at.dedup();
+    let mut curve = Vec::new();
+    let mut on_checkpoint = |step: usize, model: &HybridLm<B>, seconds: f64| {
+        curve.push(RecallPoint {
+            step,
+            accuracy: score(model),
+            seconds,
+        });
+    };
     let out = Loop {
-        cfg,
+        cfg: &run_cfg,
         steps: r.steps,
         schedule_steps: r.steps,
         phase: "recall",
     }
-    .run(model, device, &mut rng, &mut batch, progress, None);
+    .run(
+        model,
+        device,
+        &mut rng,
+        &mut batch,
+        progress,
+        Some((&at, &mut on_checkpoint)),
+    );
     if let Some(f) = out.failure {
         return Err(f);
     }
-    let model = out.model.valid();
-    let mut eval_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xe7a1);
-    let (x, y, m) = mqar_batch(&mut eval_rng, r.eval_sequences, r.pairs, r.queries, vocab);
-    let n = r.eval_sequences;
-    let dev = device.clone();
-    let logits = model.forward(int_tensor::<B::InnerBackend>(x, n, t, &dev));
-    let mask = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(m, [n, t]), &dev);
-    let (_, correct, count) = nll_and_correct(
-        logits,
-        int_tensor::<B::InnerBackend>(y, n, t, &dev),
-        Some(mask),
-    );
-    Ok(correct as f64 / count as f64)
+    let last = RecallPoint {
+        step: r.steps,
+        accuracy: score(&out.model),
+        seconds: out.seconds,
+    };
+    curve.push(last);
+    Ok(curve)
 }
 
 fn panic_message(e: Box<dyn std::any::Any + Send>) -> String {

@@ -86,23 +86,31 @@ pub trait Strategy {
     fn cycle(&self) -> usize;
 }
 
-/// How far a record is over the budget: its latency's excess (0 = feasible), infinite for a
-/// failed evaluation. A candidate left untrained because it was over the budget has the
-/// same violation as it would have had trained, so strategies treat it alike.
+/// How far a record is over its constraints (0 = feasible), infinite for a failed
+/// evaluation: its latency's excess over the budget, plus its recall accuracy's shortfall
+/// below `objectives.recall_min` in budgets (a recall 0.1 short weighs as a latency 10 %
+/// over). A candidate left untrained because it was over the budget has the same
+/// violation as it would have had trained, so strategies treat it alike.
 pub fn violation(r: &Record, budget_s: f64) -> f64 {
     if !matches!(r.status, RecordStatus::Ok | RecordStatus::OverBudget) {
         return f64::INFINITY;
     }
-    (r.latency() - budget_s).max(0.0)
+    let latency = (r.latency() - budget_s).max(0.0);
+    if r.recall_shortfall > 0.0 {
+        let unit = if budget_s.is_finite() { budget_s } else { 1.0 };
+        latency + r.recall_shortfall * unit
+    } else {
+        latency
+    }
 }
 
-/// `members` best first: by constrained non-dominated front over (loss, latency, `extra`),
+/// `members` best first: by constrained non-dominated front over `objectives`,
 /// then crowding (larger first), then id. Infeasible members come after every feasible one,
 /// least violation first.
-pub fn pareto_order(view: &View, members: &[usize], extra: &[Objective]) -> Vec<usize> {
+pub fn pareto_order(view: &View, members: &[usize], objectives: &[Objective]) -> Vec<usize> {
     let pts: Vec<Point> = members
         .iter()
-        .map(|&i| point(&view.records[i], view.budget_s, extra))
+        .map(|&i| point(&view.records[i], view.budget_s, objectives))
         .collect();
     let mut order = Vec::new();
     for f in non_dominated_sort(&pts) {
@@ -118,11 +126,11 @@ pub fn pareto_order(view: &View, members: &[usize], extra: &[Objective]) -> Vec<
     order
 }
 
-/// A record as a point for NSGA-II: proxy loss, latency and the `extra` objectives.
-pub fn point(r: &Record, budget_s: f64, extra: &[Objective]) -> Point {
+/// A record as a point for NSGA-II: its values of `objectives` (by default proxy loss and
+/// latency, see `ObjectivesConfig::ranked`).
+pub fn point(r: &Record, budget_s: f64, objectives: &[Objective]) -> Point {
     let violation = violation(r, budget_s);
-    let mut objectives = vec![r.loss(), r.latency()];
-    objectives.extend(extra.iter().map(|&o| r.objective(o)));
+    let mut objectives: Vec<f64> = objectives.iter().map(|&o| r.objective(o)).collect();
     if violation > 0.0 {
         // Infeasible points rank by violation alone; blanking their objectives keeps
         // crowding among equally infeasible ones from depending on whether they were

@@ -1,4 +1,4 @@
-//! NSGA-II over proxy loss, decode latency and the configured extra objectives, with
+//! NSGA-II over proxy loss, decode latency and the configured other objectives, with
 //! constrained domination (feasible beats infeasible, less violation beats more). Each
 //! generation proposes `population` offspring by binary tournaments on rank and crowding
 //! (crossover with probability `crossover`, then mutation), waits for all of them, and keeps
@@ -62,7 +62,7 @@ struct Generation {
 pub struct Nsga2 {
     cfg: Nsga2Config,
     space: SpaceConfig,
-    extra: Vec<Objective>,
+    objectives: Vec<Objective>,
     init: Option<InitialPopulation>,
     population: Vec<usize>,
     generation: Option<Generation>,
@@ -71,17 +71,17 @@ pub struct Nsga2 {
 }
 
 impl Nsga2 {
-    /// `extra`: the objectives ranked beside proxy loss and latency.
+    /// `objectives`: what it ranks by (proxy loss, latency and any others).
     pub fn new(
         cfg: Nsga2Config,
         space: SpaceConfig,
-        extra: Vec<Objective>,
+        objectives: Vec<Objective>,
         init: InitialPopulation,
     ) -> Self {
         Self {
             cfg,
             space,
-            extra,
+            objectives,
             init: Some(init),
             population: Vec::new(),
             generation: None,
@@ -108,8 +108,8 @@ impl Strategy for Nsga2 {
             if let Some(ask) = init.ask(view, rng)? {
                 return Ok(ask);
             }
-            let extra = self.extra.clone();
-            self.population = init.population(view, |v, m| pareto_order(v, m, &extra));
+            let objectives = self.objectives.clone();
+            self.population = init.population(view, |v, m| pareto_order(v, m, &objectives));
             self.init = None;
         }
         let n = self.cfg.population;
@@ -119,7 +119,7 @@ impl Strategy for Nsga2 {
                     return Ok(Ask::Done(None));
                 }
                 self.cycle += 1;
-                let ranked = pareto_order(view, &self.population, &self.extra);
+                let ranked = pareto_order(view, &self.population, &self.objectives);
                 self.generation = Some(Generation {
                     pos: ranked.iter().enumerate().map(|(p, &id)| (id, p)).collect(),
                     offspring: Vec::new(),
@@ -166,7 +166,7 @@ impl Strategy for Nsga2 {
             pool.extend(&g.offspring);
             pool.sort_unstable();
             pool.dedup();
-            self.population = pareto_order(view, &pool, &self.extra)
+            self.population = pareto_order(view, &pool, &self.objectives)
                 .into_iter()
                 .take(n)
                 .collect();

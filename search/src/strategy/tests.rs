@@ -95,6 +95,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         rung: p.rung,
         replicate: None,
         pricings: 0,
+        recall_shortfall: 0.0,
     }
 }
 
@@ -243,7 +244,7 @@ fn nsga2_keeps_its_first_front() {
         pool.dedup();
         let pts: Vec<_> = pool
             .iter()
-            .map(|&i| point(&t.records[i], 0.5, &[]))
+            .map(|&i| point(&t.records[i], 0.5, &[Objective::Loss, Objective::Latency]))
             .collect();
         let first: Vec<usize> = non_dominated_sort(&pts)[0]
             .iter()
@@ -321,7 +322,7 @@ fn asha_promotes_the_top_of_each_rung_and_only_feasible_ones() {
                 .map(|r| r.id)
                 .collect();
             let v = view(&t.records[..seen], 0, cfg.evaluations);
-            let order = pareto_order(&v, &members, &[]);
+            let order = pareto_order(&v, &members, &[Objective::Loss, Objective::Latency]);
             let pos = order.iter().position(|&i| i == parent).unwrap();
             assert!(
                 pos < members.len() / eta,

@@ -192,6 +192,17 @@ pub struct ModelResult {
     /// The long runs' training loss: (step, mean, min, max) over the seeds that logged it.
     #[serde(default)]
     pub curve: Vec<(usize, f64, f64, f64)>,
+    /// The recall probe's accuracy per successful seed, when the campaign ranks or
+    /// constrains recall (the probe as configured, run beside each long run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recall: Vec<f64>,
+}
+
+impl ModelResult {
+    /// Mean recall accuracy over the seeds, when measured.
+    pub fn recall_mean(&self) -> Option<f64> {
+        (!self.recall.is_empty()).then(|| self.recall.iter().sum::<f64>() / self.recall.len() as f64)
+    }
 }
 
 /// One budget: its pick, each family's baseline, and the verdict.
@@ -321,6 +332,11 @@ pub(super) fn analyze(
                         .filter(|r| r.loss().is_some())
                         .map(|r| &r.proxy.loss_curve),
                 ),
+                recall: runs
+                    .iter()
+                    .filter(|r| r.loss().is_some())
+                    .filter_map(|r| r.proxy.recall_accuracy)
+                    .collect(),
             }
         })
         .collect();
@@ -593,6 +609,7 @@ pub fn table(report: &ValidationReport) -> Result<DataFrame> {
         Column::new("long_loss_mean".into(), x(&|r| r.m.long_mean)),
         Column::new("long_loss_ci95".into(), x(&|r| r.m.long_ci95)),
         Column::new("seeds_ok".into(), u(&|r| r.m.long_losses.len() as u64)),
+        Column::new("recall_mean".into(), x(&|r| r.m.recall_mean())),
         Column::new(
             "best_baseline".into(),
             rows.iter()
@@ -809,6 +826,10 @@ pub fn text(r: &ValidationReport) -> String {
                 (Some(x), Some(h)) => format!("{x:.4} ± {h:.4}"),
                 _ => "failed".into(),
             };
+            let flag = match m.recall_mean() {
+                Some(a) => format!("   recall {:.1} %{flag}", a * 100.0),
+                None => flag.to_string(),
+            };
             let _ = writeln!(
                 o,
                 "  {:<24} {:<34} {:>5} {:>5} {:>9} {:>6.4} ms {:>24} {:>8} {:>6} {:>17}{flag}",
@@ -824,6 +845,20 @@ pub fn text(r: &ValidationReport) -> String {
                     .unwrap_or_else(|| "–".into()),
                 m.long_losses.len(),
                 long
+            );
+        }
+        let recall: Vec<String> = std::iter::once(("pick".to_string(), Some(&t.pick)))
+            .chain(t.baselines.iter().map(|(f, k)| (f.clone(), k.as_ref())))
+            .filter_map(|(label, key)| {
+                let a = r.model(key?).recall_mean()?;
+                Some(format!("{label} {:.1} %", a * 100.0))
+            })
+            .collect();
+        if !recall.is_empty() {
+            let _ = writeln!(
+                o,
+                "  recall (probe accuracy, mean over seeds): {}",
+                recall.join(", ")
             );
         }
         match &t.gap {

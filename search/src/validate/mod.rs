@@ -902,7 +902,8 @@ impl<'a> Validation<'a> {
     }
 
     /// The long runs' training config at seed `seed`: F× the proxy's tokens or steps, the
-    /// warm-up stretched with it (a fraction stays a fraction), no recall task.
+    /// warm-up stretched with it (a fraction stays a fraction); the recall probe as the
+    /// campaign ran it when the campaign ranks or constrains recall, else none.
     pub fn long_train(&self, seed: u64) -> TrainConfig {
         let f = self.plan.settings.factor;
         let mut t = self.proxy_train();
@@ -915,7 +916,7 @@ impl<'a> Validation<'a> {
         if let Some(w) = t.optimizer.warmup_steps {
             t.optimizer.warmup_steps = Some((w as f64 * f).round() as usize);
         }
-        t.recall.enabled = false;
+        t.recall.enabled = t.recall.enabled && self.cfg.objectives.uses_recall();
         t.rungs.clear();
         t.log_every = (t.log_every as f64 * f).round().max(1.0) as usize;
         t

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 mod calibration;
 mod decode;
+mod recall;
 mod strategies;
 
 #[derive(clap::Subcommand, Debug)]
@@ -36,6 +37,9 @@ pub enum Bench {
     /// hypervolume per evaluation and per simulated training second, mean ± 95 % CI, the
     /// fraction of seeds reaching 95 % of the table's hypervolume, rank tests, plots.
     Strategies(strategies::StrategiesArgs),
+    /// The recall probe's accuracy after each of several step counts, per architecture and
+    /// seed, under a campaign config's `[train.recall]` (or overrides): its calibration.
+    Recall(recall::RecallArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -102,6 +106,7 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Decode(a) => decode::run(a),
         Bench::Calibration(a) => calibration::run(a),
         Bench::Strategies(a) => strategies::run_bench(a),
+        Bench::Recall(a) => recall::run(a),
     }
 }
 
