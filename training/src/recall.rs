@@ -102,7 +102,10 @@ mod tests {
                 assert!((keys + values..keys + values + FILLER).contains(&(t as usize)));
             }
             // The first answer comes after the gap.
-            let first = m[b * l..(b + 1) * l].iter().position(|&v| v == 1.0).unwrap();
+            let first = m[b * l..(b + 1) * l]
+                .iter()
+                .position(|&v| v == 1.0)
+                .unwrap();
             assert_eq!(first, 2 * pairs + gap);
         }
     }

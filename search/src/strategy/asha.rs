@@ -9,7 +9,9 @@
 //! rung is the full run, which alone enters the frontier). Otherwise the next genome of the
 //! initial population (warm-start, seeds, then random) starts at the bottom.
 
-use super::{pareto_order, violation, Ask, InitialPopulation, Proposal, Strategy, Submitted, View};
+use super::{
+    pareto_order, violation, Ask, InitialPopulation, Objective, Proposal, Strategy, Submitted, View,
+};
 use crate::journal::{Origin, RecordStatus};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -114,7 +116,10 @@ impl Asha {
                 })
                 .count();
             let k = feasible / self.cfg.eta;
-            for id in pareto_order(view, &members, &[]).into_iter().take(k) {
+            for id in pareto_order(view, &members, &[Objective::Loss, Objective::Latency])
+                .into_iter()
+                .take(k)
+            {
                 let r = &view.records[id];
                 let key = r.genome.key();
                 if r.status != RecordStatus::Ok
