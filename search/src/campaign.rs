@@ -752,6 +752,7 @@ impl<'a> Campaign<'a> {
             result,
             self.budget_s(),
             self.cfg.objectives.recall_min,
+            self.cfg.throughput.as_ref(),
             context,
             self.cfg.seed,
         );

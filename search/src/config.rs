@@ -153,6 +153,9 @@ pub struct CampaignConfig {
     /// evaluations) before the campaign stops: the search cannot find the budget.
     #[serde(default = "d_pricing_attempts")]
     pub pricing_attempts: usize,
+    /// Large-batch decode throughput of every candidate (an objective or a constraint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<crate::throughput::ThroughputConfig>,
 }
 
 fn quality_name(q: Quality) -> &'static str {
@@ -262,9 +265,15 @@ impl CampaignConfig {
                 Objective::Loss | Objective::Latency | Objective::RecallError
             ) {
                 return Err(format!(
-                    "objectives.extra: '{e}' is ranked through objectives.quality; extra ones are params and state_bytes"
+                    "objectives.extra: '{e}' is ranked through objectives.quality; extra ones are params, state_bytes and throughput"
                 ));
             }
+        }
+        if let Some(t) = &self.throughput {
+            t.validate().map_err(|e| format!("throughput.{e}"))?;
+        }
+        if self.objectives.extra.contains(&Objective::Throughput) && self.throughput.is_none() {
+            return Err("objectives.extra: 'throughput' needs a [throughput] section (memory_gb, the serving device's roofline)".into());
         }
         let o = &self.objectives;
         if o.uses_recall() && !self.train.recall.enabled {

@@ -43,7 +43,7 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame> {
         .collect();
     let rs: Vec<_> = keep.iter().map(|&i| &records[i]).collect();
     let c = Cols(&rs);
-    let columns = vec![
+    let mut columns = vec![
         c.u("id", &|r| r.id as u64),
         c.u("cycle", &|r| r.cycle as u64),
         c.f("parent", &|r| r.parent.map(|p| p as f64)),
@@ -72,6 +72,12 @@ pub fn table(dir: &Path, frontier_only: bool) -> Result<DataFrame> {
         ),
         c.f("hypervolume_after", &|r| Some(r.hypervolume)),
     ];
+    if rs.iter().any(|r| r.throughput_tokens_s.is_some()) {
+        columns.push(c.f("throughput_tokens_s", &|r| r.throughput_tokens_s));
+        columns.push(c.f("throughput_batch", &|r| {
+            r.throughput_batch.map(|b| b as f64)
+        }));
+    }
     DataFrame::new(rs.len(), columns)
         .map_err(|e| Error::Analysis(format!("building the table: {e}")))
 }

@@ -64,6 +64,8 @@ pub enum Objective {
     StateBytes,
     /// 1 − the recall probe's accuracy (failed or unmeasured: infinite).
     RecallError,
+    /// Large-batch decode throughput, tokens/s (ranked as its negative: more is better).
+    Throughput,
 }
 
 /// The journal spelling, also what `Display` and the exports print.
@@ -93,6 +95,7 @@ journal_names!(Objective {
     Params => "params",
     StateBytes => "state_bytes",
     RecallError => "recall_error",
+    Throughput => "throughput",
 });
 journal_names!(Origin {
     Random => "random",
@@ -164,6 +167,14 @@ pub struct Record {
     /// or no recall constraint): a constraint violation like latency over the budget.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub recall_shortfall: f64,
+    /// Large-batch decode throughput (`[throughput]`): generated tokens/s, and the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_tokens_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_batch: Option<usize>,
+    /// How far its throughput falls short of `throughput.min_tokens_s`, as a fraction of it.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub throughput_shortfall: f64,
 }
 
 fn is_zero_f64(v: &f64) -> bool {
@@ -283,12 +294,14 @@ impl Record {
     /// The journal record of an evaluation: its status (ok; over the budget, untrained;
     /// failed, with the reason), feasibility under `budget_s`, the model's size and its
     /// decode state after `context` tokens. Frontier figures are filled in on admission.
-    /// `recall_min`: a trained candidate whose recall accuracy is below it is infeasible.
+    /// `recall_min`: a trained candidate whose recall accuracy is below it is infeasible;
+    /// `throughput`: its large-batch throughput, a constraint when it sets a minimum.
     pub fn from_result(
         c: Evaluated,
         result: TaskResult,
         budget_s: f64,
         recall_min: Option<f64>,
+        throughput: Option<&crate::throughput::ThroughputConfig>,
         context: usize,
         seed: u64,
     ) -> Self {
@@ -307,9 +320,15 @@ impl Record {
             (Some(min), None) => (min - proxy.recall_accuracy.unwrap_or(0.0)).max(0.0),
             _ => 0.0,
         };
+        let served = throughput.map(|t| (t.of(&c.spec, context), t.min_tokens_s));
+        let throughput_shortfall = match served {
+            Some((t, Some(min))) => (1.0 - t.tokens_s / min).max(0.0),
+            _ => 0.0,
+        };
         let feasible = failure.is_none()
             && result.latency.seconds.is_some_and(|l| l <= budget_s)
-            && recall_shortfall == 0.0;
+            && recall_shortfall == 0.0
+            && throughput_shortfall == 0.0;
         let p = c.proposal;
         Record {
             id: c.id,
@@ -341,6 +360,9 @@ impl Record {
             replicate: p.replicate,
             pricings: 0,
             recall_shortfall,
+            throughput_tokens_s: served.map(|s| s.0.tokens_s),
+            throughput_batch: served.map(|s| s.0.batch),
+            throughput_shortfall,
         }
     }
 
@@ -374,6 +396,7 @@ impl Record {
             Objective::Params => self.params as f64,
             Objective::StateBytes => self.state_bytes as f64,
             Objective::RecallError => self.recall().map_or(f64::INFINITY, |a| 1.0 - a),
+            Objective::Throughput => self.throughput_tokens_s.map_or(f64::INFINITY, |t| -t),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod strategy;
 pub mod surrogate;
 pub mod table;
 pub mod task;
+pub mod throughput;
 pub mod validate;
 pub mod warm_start;
 

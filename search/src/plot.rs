@@ -377,9 +377,11 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let point = |i: usize| (ms(records[i].latency()), records[i].loss());
     let mut front: Vec<usize> = trained.iter().copied().filter(|&i| flags[i]).collect();
     front.sort_by(|&a, &b| records[a].latency().total_cmp(&records[b].latency()));
-    // The attained region's boundary: a step down at each frontier point.
+    // The attained region's boundary: a step down at each frontier point (a front that
+    // ranks recall too is not a staircase in this projection: its members are circled).
+    let staircase = cfg.objectives.frontier().len() == 2;
     let mut steps = Vec::new();
-    for (k, &i) in front.iter().enumerate() {
+    for (k, &i) in front.iter().enumerate().filter(|_| staircase) {
         let (x, y) = point(i);
         if k > 0 {
             steps.push((x, steps.last().map_or(y, |p: &(f64, f64)| p.1)));
@@ -456,6 +458,62 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
         error_bars: &[],
     }
     .write(out_dir, "frontier")?;
+    if !staircase || trained.iter().any(|&i| records[i].recall().is_some()) {
+        let with: Vec<usize> = trained
+            .iter()
+            .copied()
+            .filter(|&i| records[i].recall().is_some())
+            .collect();
+        let at = |i: usize| {
+            (
+                ms(records[i].latency()),
+                100.0 * records[i].recall().unwrap_or(0.0),
+            )
+        };
+        let series = vec![
+            Series {
+                name: "frontier".into(),
+                points: with.iter().copied().filter(|&i| flags[i]).map(at).collect(),
+                labels: with
+                    .iter()
+                    .filter(|&&i| flags[i])
+                    .map(|i| format!("#{i}"))
+                    .collect(),
+                line: false,
+                dots: true,
+                dashed: false,
+                group: 1,
+            },
+            Series {
+                name: "other candidates".into(),
+                points: with
+                    .iter()
+                    .copied()
+                    .filter(|&i| !flags[i])
+                    .map(at)
+                    .collect(),
+                labels: Vec::new(),
+                line: false,
+                dots: true,
+                dashed: false,
+                group: 0,
+            },
+        ];
+        let title = format!("{}: recall probe accuracy vs decode latency", cfg.name);
+        written.extend(
+            Chart {
+                title: &title,
+                xlabel: "decode latency (ms)",
+                ylabel: "recall accuracy (%)",
+                series: &series,
+                vlines: &budget,
+                diagonal: false,
+                integer_x: false,
+                error_bars: &[],
+            }
+            .write(out_dir, "recall")?,
+        );
+    }
     let hv = vec![Series {
         name: String::new(),
         points: records

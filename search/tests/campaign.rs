@@ -898,3 +898,58 @@ fn recall_settings_are_checked_before_any_work() {
         assert!(e.contains(want), "{e} (wanted {want})");
     }
 }
+
+/// `[throughput]`: every candidate carries its large-batch throughput (the batch its memory
+/// budget holds at the protocol's context, tokens/s by the roofline), NSGA-II can rank it,
+/// and `min_tokens_s` makes a slower candidate infeasible, ranked by how far short.
+#[test]
+fn throughput_is_journaled_ranked_and_can_be_a_constraint() {
+    let base = small_config("nsga2", 8).replace(
+        "[objectives]\n",
+        "[throughput]\nmemory_gb = 0.001\nroofline = \"cpu-2core\"\n[objectives]\nextra = [\"throughput\"]\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &base);
+    let cfg = CampaignConfig::from_toml(&base, "t").unwrap();
+    let t = cfg.throughput.clone().unwrap();
+    let context = cfg.latency.prompt + cfg.latency.generate;
+    let mut rates = Vec::new();
+    for r in &records {
+        let want = t.of(&r.spec, context);
+        assert_eq!(r.throughput_batch, Some(want.batch), "#{}", r.id);
+        assert_eq!(r.throughput_tokens_s, Some(want.tokens_s));
+        assert_eq!(r.objective(Objective::Throughput), -want.tokens_s);
+        rates.push(want.tokens_s);
+    }
+    rates.sort_by(f64::total_cmp);
+    let bar = rates[rates.len() / 2];
+    let text = base.replace(
+        "memory_gb = 0.001\n",
+        &format!("memory_gb = 0.001\nmin_tokens_s = {bar}\n"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &text);
+    let budget = cfg.latency.budget_seconds().unwrap();
+    let mut short = 0;
+    for r in records.iter().filter(|r| r.status == RecordStatus::Ok) {
+        let rate = r.throughput_tokens_s.unwrap();
+        if rate < bar {
+            short += 1;
+            assert!(!r.feasible, "#{} {rate} < {bar}", r.id);
+            assert!((r.throughput_shortfall - (1.0 - rate / bar)).abs() < 1e-12);
+            assert!(violation(r, budget) > 0.0);
+        } else {
+            assert_eq!(r.feasible, r.latency() <= budget, "#{}", r.id);
+        }
+    }
+    assert!(short > 0);
+    let e = CampaignConfig::from_toml(
+        &small_config("nsga2", 4)
+            .replace("[objectives]\n", "[objectives]\nextra = [\"throughput\"]\n"),
+        "c.toml",
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("needs a [throughput] section"), "{e}");
+}

@@ -69,9 +69,14 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             .map(|a| format!(" recall {:.1} %", a * 100.0))
             .unwrap_or_default()
     };
+    let served =
+        |r: &flashnas_search::journal::Record| match (r.throughput_tokens_s, r.throughput_batch) {
+            (Some(t), Some(b)) => format!(", {t:.0} tokens/s at batch {b}"),
+            _ => String::new(),
+        };
     match s.best.map(|i| &s.records[i]) {
         Some(b) => println!(
-            "best         #{} {} loss {:.4} (ppl {:.2}{}){} latency {:.4} s, {} params, from {}",
+            "best         #{} {} loss {:.4} (ppl {:.2}{}){} latency {:.4} s{}, {} params, from {}",
             b.id,
             b.genome.describe(),
             s.mean_loss[b.id],
@@ -82,6 +87,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
             },
             recall(b),
             b.latency(),
+            served(b),
             b.params,
             origin(&s, b.id)
         ),

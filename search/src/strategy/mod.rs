@@ -88,17 +88,19 @@ pub trait Strategy {
 
 /// How far a record is over its constraints (0 = feasible), infinite for a failed
 /// evaluation: its latency's excess over the budget, plus its recall accuracy's shortfall
-/// below `objectives.recall_min` in budgets (a recall 0.1 short weighs as a latency 10 %
-/// over). A candidate left untrained because it was over the budget has the same
+/// below `objectives.recall_min` and its throughput's relative shortfall below
+/// `throughput.min_tokens_s`, in budgets (a recall 0.1 short, or a throughput 10 % short,
+/// weighs as a latency 10 % over). A candidate left untrained because it was over the budget has the same
 /// violation as it would have had trained, so strategies treat it alike.
 pub fn violation(r: &Record, budget_s: f64) -> f64 {
     if !matches!(r.status, RecordStatus::Ok | RecordStatus::OverBudget) {
         return f64::INFINITY;
     }
     let latency = (r.latency() - budget_s).max(0.0);
-    if r.recall_shortfall > 0.0 {
+    let short = r.recall_shortfall + r.throughput_shortfall;
+    if short > 0.0 {
         let unit = if budget_s.is_finite() { budget_s } else { 1.0 };
-        latency + r.recall_shortfall * unit
+        latency + short * unit
     } else {
         latency
     }

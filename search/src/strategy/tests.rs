@@ -96,6 +96,9 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         replicate: None,
         pricings: 0,
         recall_shortfall: 0.0,
+        throughput_tokens_s: None,
+        throughput_batch: None,
+        throughput_shortfall: 0.0,
     }
 }
 
