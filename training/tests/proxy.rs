@@ -377,7 +377,7 @@ fn the_recall_probe_separates_attention_from_a_small_state_recurrent_model() {
     let (a, m) = (attention[1].accuracy, recurrent[1].accuracy);
     eprintln!("recall after {RECALL_STEPS} steps: attention {a:.3}, mamba2 (state 2) {m:.3}");
     // Chance over the 8 values is 0.125; a value of the sequence at random, 0.25.
-    assert!(a >= 0.3 && a > m + 0.1, "attention {a:.3} vs mamba2 {m:.3}");
+    assert!(a >= 0.4 && a > m + 0.2, "attention {a:.3} vs mamba2 {m:.3}");
 }
 
 const RECALL_STEPS: usize = 300;
