@@ -647,7 +647,10 @@ impl<'a> Validation<'a> {
             .collect();
         let (journal, mut rows) =
             self.replay::<ProxyRow>("proxy.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
-        let train = self.proxy_train();
+        // The best shape of each family is chosen by proxy loss; the recall probe, when the
+        // campaign ranks recall, runs beside the long runs of the models chosen.
+        let mut train = self.proxy_train();
+        train.recall.enabled = false;
         let tasks: Vec<Task> = within[rows.len()..]
             .iter()
             .map(|r| {
