@@ -80,7 +80,7 @@ fn group_dispatch(g: &Group, out: &mut [f32]) {
         // SAFETY: AVX2 was detected on this CPU.
         return unsafe { group_avx2(g, out) };
     }
-    group(g, out, dot, weighted)
+    group(g, out, dot, weighted, |_, _, _, _, _| 0)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -92,7 +92,72 @@ unsafe fn group_avx2(g: &Group, out: &mut [f32]) {
         out,
         |a, b| unsafe { dot_avx2(a, b) },
         |o, w, v| unsafe { weighted_avx2(o, w, v) },
+        |q, k, dh, n, s| unsafe { scores8_avx2(q, k, dh, n, s) },
     )
+}
+
+/// Scores `s[r·n + j]` of every query row `r` of `q` against cached keys `j` (rows of `k`,
+/// `Dh` apart), eight keys at a time: one accumulator per key, then an 8 × 8 transpose so
+/// that lane `l` of every key is combined in [`dot`]'s order: each score is `dot`'s to the
+/// bit, without a horizontal sum per key. Returns the keys done (a multiple of 8; none when
+/// `Dh` is not a multiple of 8).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn scores8_avx2(q: &[f32], k: &[f32], dh: usize, n: usize, s: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    if dh % 8 != 0 {
+        return 0;
+    }
+    let len = k.len() / dh;
+    let blocks = len / 8 * 8;
+    assert!(s.len() >= q.len() / dh * n && blocks <= n);
+    for (r, qr) in q.chunks_exact(dh).enumerate() {
+        for j0 in (0..blocks).step_by(8) {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for c in (0..dh).step_by(8) {
+                // SAFETY: c + 8 ≤ dh; key rows j0 .. j0 + 8 ≤ len lie inside `k`.
+                let qv = unsafe { _mm256_loadu_ps(qr.as_ptr().add(c)) };
+                for (t, a) in acc.iter_mut().enumerate() {
+                    let kv = unsafe { _mm256_loadu_ps(k.as_ptr().add((j0 + t) * dh + c)) };
+                    *a = _mm256_add_ps(*a, _mm256_mul_ps(qv, kv));
+                }
+            }
+            // Transpose: x[l] holds lane l of the eight keys.
+            let t0 = _mm256_unpacklo_ps(acc[0], acc[1]);
+            let t1 = _mm256_unpackhi_ps(acc[0], acc[1]);
+            let t2 = _mm256_unpacklo_ps(acc[2], acc[3]);
+            let t3 = _mm256_unpackhi_ps(acc[2], acc[3]);
+            let t4 = _mm256_unpacklo_ps(acc[4], acc[5]);
+            let t5 = _mm256_unpackhi_ps(acc[4], acc[5]);
+            let t6 = _mm256_unpacklo_ps(acc[6], acc[7]);
+            let t7 = _mm256_unpackhi_ps(acc[6], acc[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let x0 = _mm256_permute2f128_ps::<0x20>(u0, u4);
+            let x1 = _mm256_permute2f128_ps::<0x20>(u1, u5);
+            let x2 = _mm256_permute2f128_ps::<0x20>(u2, u6);
+            let x3 = _mm256_permute2f128_ps::<0x20>(u3, u7);
+            let x4 = _mm256_permute2f128_ps::<0x31>(u0, u4);
+            let x5 = _mm256_permute2f128_ps::<0x31>(u1, u5);
+            let x6 = _mm256_permute2f128_ps::<0x31>(u2, u6);
+            let x7 = _mm256_permute2f128_ps::<0x31>(u3, u7);
+            // ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), as `dot` combines its lanes.
+            let sum = _mm256_add_ps(
+                _mm256_add_ps(_mm256_add_ps(x0, x4), _mm256_add_ps(x1, x5)),
+                _mm256_add_ps(_mm256_add_ps(x2, x6), _mm256_add_ps(x3, x7)),
+            );
+            // SAFETY: r·n + j0 + 8 ≤ r·n + n ≤ s.len().
+            unsafe { _mm256_storeu_ps(s.as_mut_ptr().add(r * n + j0), sum) };
+        }
+    }
+    blocks
 }
 
 /// `o += Σ_j w[j] · v[j, :]` (`v`: `w.len()` rows of `o.len()`), key by key in order: what
@@ -209,6 +274,7 @@ fn group(
     ob: &mut [f32],
     dot: impl Fn(&[f32], &[f32]) -> f32,
     weighted: impl Fn(&mut [f32], &[f32], &[f32]),
+    scores8: impl Fn(&[f32], &[f32], usize, usize, &mut [f32]) -> usize,
 ) {
     let (dh, len) = (g.dh, g.k.len() / g.dh);
     let rep = g.q.len() / dh;
@@ -218,7 +284,9 @@ fn group(
         _ => &g.k[j * dh..(j + 1) * dh],
     };
     let mut s = vec![0.0f32; rep * n];
-    for j in 0..n {
+    // Blocks of cached keys whose scores `scores8` computes at once (0 when it has none).
+    let done = scores8(g.q, g.k, dh, n, &mut s);
+    for j in done..n {
         let kj = key(j);
         for (r, qr) in g.q.chunks_exact(dh).enumerate() {
             s[r * n + j] = dot(qr, kj);
