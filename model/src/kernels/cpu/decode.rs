@@ -106,7 +106,7 @@ unsafe fn group_avx2(g: &Group, out: &mut [f32]) {
 #[inline]
 unsafe fn scores8_avx2(q: &[f32], k: &[f32], dh: usize, n: usize, s: &mut [f32]) -> usize {
     use std::arch::x86_64::*;
-    if dh % 8 != 0 {
+    if !dh.is_multiple_of(8) {
         return 0;
     }
     let len = k.len() / dh;
