@@ -175,6 +175,22 @@ fn tokens<B: Backend>(b: usize, t: usize, vocab: usize, device: &B::Device) -> T
     Tensor::from_data(TensorData::new(data, [b, t]), device)
 }
 
+/// Prompt tokens the decode protocol's prefill feeds at a time: a prompt of 1k–8k tokens
+/// costs, beyond its KV caches and states, one chunk's activations (and the last position's
+/// logits), not the prompt's.
+pub const PREFILL_CHUNK: usize = 256;
+
+/// The decode protocol's prefill: the prompt in chunks of [`PREFILL_CHUNK`] with caches
+/// allocated for `max_tokens` (prompt + generation). Returns the last position's logits
+/// `[B, V]` and the state to decode from.
+pub fn prefill_protocol<B: Kernels>(
+    model: &HybridLm<B>,
+    prompt: Tensor<B, 2, Int>,
+    max_tokens: usize,
+) -> (Tensor<B, 2>, flashnas_model::ModelState<B>) {
+    model.prefill_chunked(prompt, max_tokens, PREFILL_CHUNK)
+}
+
 /// Greedy generation of `g` tokens after a prefill; returns the seconds spent in the steps.
 fn generate<B: Kernels>(
     model: &HybridLm<B>,
@@ -184,13 +200,8 @@ fn generate<B: Kernels>(
 ) -> f64 {
     let [b, _] = prompt.dims();
     let p = prompt.dims()[1];
-    let (logits, mut state) = model.prefill_with_capacity(prompt, p + g);
-    let t = logits.dims()[1];
-    let mut next = logits
-        .narrow(1, t - 1, 1)
-        .reshape([b, model.spec().vocab_size])
-        .argmax(1)
-        .reshape([b]);
+    let (logits, mut state) = prefill_protocol(model, prompt, p + g);
+    let mut next = logits.argmax(1).reshape([b]);
     sync();
     let start = std::time::Instant::now();
     for _ in 0..g {

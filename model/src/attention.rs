@@ -259,10 +259,20 @@ impl<B: Kernels> KvCache<B> {
 
     /// Global cache: appends one position `[B, Hkv, 1, Dh]` in place (doubling the slots,
     /// a copy amortized over as many appends, only when the capacity was too small).
-    fn push(mut self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Self {
-        if self.len == self.slots() {
-            let [b, hkv, slots, dh] = self.k.dims();
-            let mut grown = Self::zeros(b, hkv, (2 * slots).max(16), dh, false, &k.device());
+    fn push(self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Self {
+        self.append(k, v)
+    }
+
+    /// Global cache: appends positions `[B, Hkv, n, Dh]` in place (doubling the slots until
+    /// they fit, a copy amortized over as many appends, only when the capacity was too small).
+    fn append(mut self, k: Tensor<B, 4>, v: Tensor<B, 4>) -> Self {
+        let n = k.dims()[2];
+        if self.len + n > self.slots() {
+            let [b, hkv, mut slots, dh] = self.k.dims();
+            while self.len + n > slots {
+                slots = (2 * slots).max(16);
+            }
+            let mut grown = Self::zeros(b, hkv, slots, dh, false, &k.device());
             grown.k = write_axis2(grown.k, 0, self.k);
             grown.v = write_axis2(grown.v, 0, self.v);
             grown.len = self.len;
@@ -270,7 +280,7 @@ impl<B: Kernels> KvCache<B> {
         }
         self.k = write_axis2(self.k, self.len, k);
         self.v = write_axis2(self.v, self.len, v);
-        self.len += 1;
+        self.len += n;
         self
     }
 }
@@ -533,6 +543,17 @@ impl<B: Kernels> Attention<B> {
             return (o.reshape([b, t, h * dh]), cache);
         }
         let (k_new, v_new) = (k_new.swap_dims(1, 2), v_new.swap_dims(1, 2)); // [B,Hkv,T,Dh]
+                                                                             // A chunk continuing a global cache (chunked prefill): its keys are appended in place
+                                                                             // and its queries read the cache where it lies, so the chunk's memory is its own
+                                                                             // activations, whatever the cache holds.
+        let cache = match cache {
+            Some(c) if self.cfg.window.is_none() && capacity.is_some() && c.len == pos => {
+                let c = c.append(k_new, v_new);
+                let o = kernels::cached_attention(q, &c.k, &c.v, pos, scale);
+                return (o.reshape([b, t, h * dh]), Some(c));
+            }
+            other => other,
+        };
         let (k, v) = match cache.filter(|c| !c.is_empty()) {
             Some(c) => {
                 let (k_old, v_old) = c.chronological(pos);

@@ -263,6 +263,48 @@ impl<B: Kernels> HybridLm<B> {
         (logits, state.expect("a capacity was given"))
     }
 
+    /// Like [`Self::prefill_with_capacity`], the prompt fed `chunk` tokens at a time (the
+    /// sequence form continuing the state: global caches written in place, swa rings, the
+    /// recurrent states carried), so that what a long prompt needs beyond its caches and
+    /// states is one chunk's activations, not the prompt's. Returns the logits of the last
+    /// prompt position `[B, V]` (the only ones a generation reads) and the state.
+    pub fn prefill_chunked(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        max_tokens: usize,
+        chunk: usize,
+    ) -> (Tensor<B, 2>, ModelState<B>) {
+        let [b, t] = tokens.dims();
+        assert!(
+            t > 0 && chunk > 0,
+            "a prompt and a chunk of at least one token"
+        );
+        let capacity = self.spec.n_meta + max_tokens.max(t);
+        let mut state: Option<ModelState<B>> = None;
+        let mut last = None;
+        for start in (0..t).step_by(chunk) {
+            let n = chunk.min(t - start);
+            let (logits, next) = self.forward_with(
+                tokens.clone().narrow(1, start, n),
+                state.take(),
+                Scan::Chunked,
+                Some(capacity),
+            );
+            state = next;
+            if start + n == t {
+                last = Some(
+                    logits
+                        .narrow(1, n - 1, 1)
+                        .reshape([b, self.spec.vocab_size]),
+                );
+            }
+        }
+        (
+            last.expect("at least one chunk"),
+            state.expect("a capacity was given"),
+        )
+    }
+
     /// One decoding step: `tokens: [B]` at position `state.pos`; returns logits `[B, V]`.
     pub fn decode_step(
         &self,

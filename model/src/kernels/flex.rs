@@ -145,6 +145,30 @@ impl Kernels for Flex {
         from_vec(o, q.shape())
     }
 
+    fn cached_attention(
+        q: FlexTensor,
+        k: FlexTensor,
+        v: FlexTensor,
+        pos: usize,
+        scale: f64,
+    ) -> FlexTensor {
+        let [q, k, v] = [&q, &k, &v].map(contiguous);
+        let [b, t, h, dh] = dims::<4>(&q);
+        let [_, hkv, slots, _] = dims::<4>(&k);
+        let d = cpu::decode::ChunkDims {
+            b,
+            t,
+            h,
+            hkv,
+            dh,
+            slots,
+            pos,
+            scale: scale as f32,
+        };
+        let o = cpu::decode::chunk_forward(values(&q), values(&k), values(&v), d);
+        from_vec(o, q.shape())
+    }
+
     fn affine(x: FlexTensor, w: FlexTensor, b: Option<FlexTensor>) -> FlexTensor {
         let (x, w) = (contiguous(&x), contiguous(&w));
         let b = b.map(|b| contiguous(&b));

@@ -82,6 +82,49 @@ pub trait Kernels: Backend {
         }
     }
 
+    /// `T` queries continuing a global cache (a chunk of a chunked prefill): `q: [B, T, H, Dh]`
+    /// (unscaled) over caches `k, v: [B, Hkv, slots, Dh]` that hold positions `0 .. pos + T`
+    /// (the chunk's own keys already written); query `i` attends to positions `0 ..= pos + i`.
+    /// Returns `o: [B, T, H, Dh]`.
+    fn cached_attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        pos: usize,
+        scale: f64,
+    ) -> FloatTensor<Self> {
+        let q: Tensor<Self, 4> = wrap(q);
+        let [b, t, h, dh] = q.dims();
+        let k: Tensor<Self, 4> = wrap(k);
+        let hkv = k.dims()[1];
+        let rep = h / hkv;
+        let len = pos + t;
+        let keys = k.narrow(2, 0, len);
+        let values = wrap::<Self, 4>(v).narrow(2, 0, len);
+        let q = q
+            .swap_dims(1, 2)
+            .reshape([b, hkv, rep * t, dh])
+            .mul_scalar(scale);
+        let scores = q
+            .matmul(keys.swap_dims(2, 3))
+            .reshape([b, hkv, rep, t, len]);
+        let mut m = vec![0.0f32; t * len];
+        for i in 0..t {
+            for j in pos + i + 1..len {
+                m[i * len + j] = f32::NEG_INFINITY;
+            }
+        }
+        let mask = Tensor::<Self, 2>::from_data(
+            burn::tensor::TensorData::new(m, [t, len]),
+            &scores.device(),
+        );
+        let p = burn::tensor::activation::softmax(
+            (scores + mask.reshape([1, 1, 1, t, len])).reshape([b, hkv, rep * t, len]),
+            3,
+        );
+        unwrap(p.matmul(values).reshape([b, h, t, dh]).swap_dims(1, 2))
+    }
+
     /// `x W (+ b)` for `x: [R, In]`, `w: [In, Out]`, `b: [Out]`.
     fn affine(
         x: FloatTensor<Self>,
@@ -433,6 +476,23 @@ pub fn decode_attention<B: Kernels>(
         unwrap(v.clone()),
         len,
         own.map(|(a, b)| (unwrap(a), unwrap(b))),
+    ))
+}
+
+/// See [`Kernels::cached_attention`].
+pub fn cached_attention<B: Kernels>(
+    q: Tensor<B, 4>,
+    k: &Tensor<B, 4>,
+    v: &Tensor<B, 4>,
+    pos: usize,
+    scale: f64,
+) -> Tensor<B, 4> {
+    wrap(B::cached_attention(
+        unwrap(q),
+        unwrap(k.clone()),
+        unwrap(v.clone()),
+        pos,
+        scale,
     ))
 }
 

@@ -160,14 +160,16 @@ pub fn run(a: DecodeArgs) -> anyhow::Result<()> {
         a.repeats
     );
     println!(
-        "{:<16}{:>6}{:>10}  {:<30}{:>8}  {:<30}{:>8}",
+        "{:<16}{:>6}{:>10}  {:<30}{:>8}{:>8}  {:<30}{:>8}{:>8}",
         "kind",
         "d",
         "MB/step",
         format!("ms/token at G = {:?}", a.generate),
         "growth",
+        "bytes",
         "memory-bound estimate (ms)",
-        "× est"
+        "× est",
+        "Δ/Δest"
     );
     let mut rows = Vec::new();
     for &d in &a.widths {
@@ -186,6 +188,11 @@ pub fn run(a: DecodeArgs) -> anyhow::Result<()> {
                 .collect();
             let est: Vec<f64> = bytes.iter().map(|b| b / bw * 1e3).collect();
             let growth = ms[ms.len() - 1] / ms[0];
+            let bytes_growth = bytes[bytes.len() - 1] / bytes[0];
+            // What the longest generation costs beyond the shortest, per what its extra bytes
+            // cost at the copy bandwidth (only where the bytes grow by 5 % or more).
+            let marginal = (bytes_growth >= 1.05)
+                .then(|| (ms[ms.len() - 1] - ms[0]) / (est[est.len() - 1] - est[0]));
             let vs_est: Vec<f64> = ms.iter().zip(&est).map(|(m, e)| m / e).collect();
             let fmt = |v: &[f64]| {
                 v.iter()
@@ -194,23 +201,30 @@ pub fn run(a: DecodeArgs) -> anyhow::Result<()> {
                     .join(" ")
             };
             println!(
-                "{:<16}{:>6}{:>10.2}  {:<30}{:>8.2}  {:<30}{:>8.2}",
+                "{:<16}{:>6}{:>10.2}  {:<30}{:>8.2}{:>8.2}  {:<30}{:>8.2}{:>8}",
                 kind,
                 d,
                 bytes[bytes.len() - 1] / 1e6,
                 fmt(&ms),
                 growth,
+                bytes_growth,
                 fmt(&est),
-                vs_est.iter().cloned().fold(0.0, f64::max)
+                vs_est.iter().cloned().fold(0.0, f64::max),
+                marginal.map_or("–".to_string(), |m| format!("{m:.2}"))
             );
             rows.push(serde_json::json!({
                 "kind": kind, "d_model": d, "layers": spec.layer_string(),
                 "generate": a.generate, "ms_per_token": ms, "growth": growth,
                 "bytes_per_step": bytes, "estimate_ms": est, "ratio_to_estimate": vs_est,
+                "bytes_growth": bytes_growth, "marginal_to_estimate": marginal,
             }));
         }
     }
-    println!("growth: ms/token at the longest G over the shortest; × est: measured / estimate, worst length");
+    println!(
+        "growth: ms/token at the longest G over the shortest; bytes: the same for the bytes a step reads; \
+         × est: measured / estimate, worst length; Δ/Δest: what the longest G costs beyond the shortest \
+         over what its extra bytes cost at the copy bandwidth (– where the bytes are flat)"
+    );
     if let Some(p) = a.json {
         let out = serde_json::json!({
             "backend": backend_name(), "prompt": a.prompt, "copy_bandwidth_bytes_per_s": bw,
