@@ -122,6 +122,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
         "budget_evaluations": cfg.evaluations,
         "budget_ms": cfg.latency.budget_seconds().map(|s| s * 1e3),
         "recall_min": cfg.objectives.recall_min.map(|m| m * 100.0),
+        "frontier_objectives": cfg.objectives.frontier().iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         "reference_point": {"loss": cfg.objectives.reference_point.loss,
                             "latency_ms": cfg.objectives.reference_point.latency_s * 1e3},
         "live": live,
@@ -306,7 +307,9 @@ function drawFrontier() {
     el("text", {x: xs(DATA.budget_ms) - 4, y: ys(y.hi) + 12, "text-anchor": "end"}, svg).textContent = "budget";
   }
   const front = pts.filter(r => r.frontier).sort((a, b) => a.latency_ms - b.latency_ms);
-  if (front.length) {
+  // A front that ranks recall too is not a staircase in this projection: members are ringed only.
+  const staircase = !DATA.frontier_objectives || DATA.frontier_objectives.length === 2;
+  if (front.length && staircase) {
     let d = `M${xs(front[0].latency_ms)},${ys(y.hi)} V${ys(front[0].loss)}`;
     for (let i = 1; i < front.length; i++) d += ` H${xs(front[i].latency_ms)} V${ys(front[i].loss)}`;
     d += ` H${xs(x.hi)}`;
