@@ -130,10 +130,7 @@ impl Tally {
     fn of(&self, records: &[Record], budget_s: f64) -> Self {
         let means = crate::store::mean_losses(records);
         let mut t = Tally {
-            front: match &self.front {
-                crate::store::Frontier::LossLatency(_) => Default::default(),
-                crate::store::Frontier::Objectives(o, _) => crate::store::Frontier::new(o),
-            },
+            front: self.front.cleared(),
             ..Tally::default()
         };
         for r in records {

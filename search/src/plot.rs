@@ -375,13 +375,17 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     let flags = pareto_flags(&cfg, &records);
     let ms = |s: f64| s * 1e3;
     let point = |i: usize| (ms(records[i].latency()), records[i].loss());
-    let mut front: Vec<usize> = trained.iter().copied().filter(|&i| flags[i]).collect();
-    front.sort_by(|&a, &b| records[a].latency().total_cmp(&records[b].latency()));
     // The attained region's boundary: a step down at each frontier point (a front that
-    // ranks recall too is not a staircase in this projection: its members are circled).
+    // ranks recall too is not a staircase in this projection: its members are labelled).
     let staircase = cfg.objectives.frontier().len() == 2;
+    let mut front: Vec<usize> = trained
+        .iter()
+        .copied()
+        .filter(|&i| staircase && flags[i])
+        .collect();
+    front.sort_by(|&a, &b| records[a].latency().total_cmp(&records[b].latency()));
     let mut steps = Vec::new();
-    for (k, &i) in front.iter().enumerate().filter(|_| staircase) {
+    for (k, &i) in front.iter().enumerate() {
         let (x, y) = point(i);
         if k > 0 {
             steps.push((x, steps.last().map_or(y, |p: &(f64, f64)| p.1)));
@@ -458,7 +462,7 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
         error_bars: &[],
     }
     .write(out_dir, "frontier")?;
-    if !staircase || trained.iter().any(|&i| records[i].recall().is_some()) {
+    if trained.iter().any(|&i| records[i].recall().is_some()) {
         let with: Vec<usize> = trained
             .iter()
             .copied()

@@ -111,6 +111,14 @@ impl Frontier {
         }
     }
 
+    /// An empty frontier over the same objectives.
+    pub fn cleared(&self) -> Self {
+        match self {
+            Frontier::LossLatency(_) => Self::default(),
+            Frontier::Objectives(o, _) => Self::new(o),
+        }
+    }
+
     /// Adds a feasible candidate whose loss (its mean over seeds) is `loss`.
     pub fn insert(&mut self, r: &Record, loss: f64) {
         match self {

@@ -90,8 +90,8 @@ pub trait Strategy {
 /// evaluation: its latency's excess over the budget, plus its recall accuracy's shortfall
 /// below `objectives.recall_min` and its throughput's relative shortfall below
 /// `throughput.min_tokens_s`, in budgets (a recall 0.1 short, or a throughput 10 % short,
-/// weighs as a latency 10 % over). A candidate left untrained because it was over the budget has the same
-/// violation as it would have had trained, so strategies treat it alike.
+/// weighs as a latency 10 % over). A candidate left untrained because it was over the
+/// budget has the same violation as it would have had trained, so strategies treat it alike.
 pub fn violation(r: &Record, budget_s: f64) -> f64 {
     if !matches!(r.status, RecordStatus::Ok | RecordStatus::OverBudget) {
         return f64::INFINITY;
