@@ -302,18 +302,20 @@ pub fn recall_curve<B: AutodiffKernels>(
         let (x, y, m) = mqar_batch(rng, r.batch_size, r.pairs, r.queries, keys, values, r.gap);
         (x, y, Some(m), r.batch_size, t)
     };
+    // The held-out sequences, the same at every checkpoint.
+    let mut eval_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xe7a1);
+    let held_out = mqar_batch(
+        &mut eval_rng,
+        r.eval_sequences,
+        r.pairs,
+        r.queries,
+        keys,
+        values,
+        r.gap,
+    );
     let score = |model: &HybridLm<B>| -> f64 {
         let model = model.valid();
-        let mut eval_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0xe7a1);
-        let (x, y, m) = mqar_batch(
-            &mut eval_rng,
-            r.eval_sequences,
-            r.pairs,
-            r.queries,
-            keys,
-            values,
-            r.gap,
-        );
+        let (x, y, m) = held_out.clone();
         let n = r.eval_sequences;
         let logits = model.forward(int_tensor::<B::InnerBackend>(x, n, t, device));
         let mask = Tensor::<B::InnerBackend, 2>::from_data(TensorData::new(m, [n, t]), device);
