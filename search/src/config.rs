@@ -80,6 +80,12 @@ impl ObjectivesConfig {
         }
     }
 
+    /// The frontier objectives as a user reads them: `loss × latency × recall_error`.
+    pub fn frontier_names(&self) -> String {
+        let names: Vec<&str> = self.frontier().iter().map(|o| o.as_str()).collect();
+        names.join(" × ")
+    }
+
     /// What NSGA-II ranks by: the frontier objectives and the extra ones.
     pub fn ranked(&self) -> Vec<Objective> {
         let mut v = self.frontier();

@@ -138,11 +138,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     println!(
         "frontier     {} candidates over {}, hypervolume {:.5} (reference {})",
         s.frontier.len(),
-        objectives
-            .iter()
-            .map(|o| o.to_string())
-            .collect::<Vec<_>>()
-            .join(" × "),
+        cfg.objectives.frontier_names(),
         s.hypervolume,
         names.join(", ")
     );

@@ -201,8 +201,7 @@ pub struct ModelResult {
 impl ModelResult {
     /// Mean recall accuracy over the seeds, when measured.
     pub fn recall_mean(&self) -> Option<f64> {
-        (!self.recall.is_empty())
-            .then(|| self.recall.iter().sum::<f64>() / self.recall.len() as f64)
+        (!self.recall.is_empty()).then(|| crate::racing::mean(&self.recall))
     }
 }
 

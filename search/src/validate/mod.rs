@@ -472,12 +472,7 @@ impl<'a> Validation<'a> {
             if cfg.objectives.quality != crate::config::Quality::Loss && settings.ids.is_empty() {
                 notes.push(format!(
                     "the campaign ranks recall beside loss ({}): the picks per budget are its lowest proxy loss; to validate the frontier members you would choose for recall, give their ids (flashnas validate DIR --ids A,B; `flashnas status DIR` lists the frontier with recall)",
-                    cfg.objectives
-                        .frontier()
-                        .iter()
-                        .map(|o| o.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" × ")
+                    cfg.objectives.frontier_names()
                 ));
             }
             let plan = plan(campaign, &cfg, &records, &settings, &mut notes)?;
