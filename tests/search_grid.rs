@@ -45,7 +45,7 @@ fn fit_budget_gives_the_largest_width_within_the_target() {
     let (cfg, records) = run(dir.path(), &config(10, "fit_budget", false, false));
     let budget = cfg.latency.budget_seconds().unwrap();
     let pricer = Pricer::new(cfg.latency.clone(), dir.path(), None, None);
-    let vocab = records[0].spec.vocab_size;
+    let vocab = records[0].spec.spec().vocab_size;
     let mut levels = cfg.racing_levels();
     levels.sort_by(|a, b| a.total_cmp(b));
     let mut widths = cfg.space.widths.clone();

@@ -108,7 +108,10 @@ impl<'de> Deserialize<'de> for LayerEntry {
                     }
                     None => return Err(D::Error::custom("layer entry without 'kind'")),
                 };
-                Ok(LayerEntry { kind, overrides: m })
+                // A map emptied by taking `kind` out still holds its node: most layers
+                // override nothing, and a journal holds thousands of specs.
+                let overrides = if m.is_empty() { Map::new() } else { m };
+                Ok(LayerEntry { kind, overrides })
             }
             other => Err(D::Error::custom(format!(
                 "a layer entry is a kind string or an object with 'kind', got {other}"

@@ -13,7 +13,9 @@ use crate::event::Event;
 use crate::executor::{Executor, ExecutorConfig, Pipeline};
 use crate::family::FamilyGrid;
 use crate::genome::{Genome, WidthRule};
-use crate::journal::{Checkpoint, Evaluated, Journal, Origin, Record, RecordStatus, Replay};
+use crate::journal::{
+    Checkpoint, Evaluated, Journal, Origin, Record, RecordStatus, Replay, SpecText,
+};
 use crate::lock::FolderLock;
 use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
 use crate::run_dir::{new_run_dir, pin_config_value, resume_run_dir};
@@ -540,7 +542,7 @@ impl<'a> Campaign<'a> {
                     proposal: p,
                     genome: r.genome.clone(),
                     key: r.key.clone(),
-                    spec: r.spec.clone(),
+                    spec: r.spec.spec(),
                     replay: Some(r),
                     ready: None,
                     pricings: 0,
@@ -645,7 +647,7 @@ impl<'a> Campaign<'a> {
         }
         self.warm.iter().find_map(|w| {
             let r = w.reusable.as_ref()?;
-            (r.key == key && r.spec == *spec).then(|| TaskResult {
+            (r.key == key && r.spec == SpecText::of(spec)).then(|| TaskResult {
                 name: id.to_string(),
                 proposal_key: r.proposal_key.clone(),
                 latency: r.latency.clone(),

@@ -131,7 +131,7 @@ pub struct Record {
     pub params: usize,
     /// Decode-state bytes per sequence at the end of the latency protocol's generation.
     pub state_bytes: usize,
-    pub spec: ArchSpec,
+    pub spec: SpecText,
     pub proxy: ProxyResult,
     /// The candidate's latency and where it came from; the journal spells its fields
     /// `latency_s`, `latency_raw_s`, `latency_ref`, `latency_cv`, `latency_source`,
@@ -187,6 +187,49 @@ fn is_zero(n: &usize) -> bool {
 
 fn one() -> usize {
     1
+}
+
+/// A record's architecture, held as its JSON text and parsed where it is needed: parsed, a
+/// spec's sections are maps of a few KB, and a campaign keeps every record in memory (a
+/// 100,000-evaluation campaign held 2.6 GB). Reads and writes as the [`ArchSpec`] it spells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecText(Box<str>);
+
+impl SpecText {
+    pub fn of(spec: &ArchSpec) -> Self {
+        Self(
+            serde_json::to_string(spec)
+                .expect("a spec serializes")
+                .into(),
+        )
+    }
+
+    /// The architecture (its text was read from, or written by, an [`ArchSpec`]).
+    pub fn spec(&self) -> ArchSpec {
+        serde_json::from_str(&self.0).expect("a record's spec text is a spec")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&ArchSpec> for SpecText {
+    fn from(spec: &ArchSpec) -> Self {
+        Self::of(spec)
+    }
+}
+
+impl Serialize for SpecText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.spec().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ArchSpec::deserialize(d).map(|spec| Self::of(&spec))
+    }
 }
 
 /// A candidate a strategy proposes; a record journals where it came from.
@@ -345,7 +388,7 @@ impl Record {
             params: accounting::param_count(&c.spec),
             state_bytes: accounting::state_bytes(&c.spec, context),
             genome: c.genome,
-            spec: c.spec,
+            spec: SpecText::of(&c.spec),
             proxy,
             latency: result.latency,
             feasible,
@@ -405,6 +448,15 @@ impl Record {
         self.proxy
             .recall_accuracy
             .filter(|_| self.status == RecordStatus::Ok)
+    }
+}
+
+impl Record {
+    /// Its layers' kinds, in order (read from `layers`, which spells them).
+    pub fn kinds(&self) -> impl Iterator<Item = flashnas_model::LayerKind> + '_ {
+        self.layers
+            .split_whitespace()
+            .map(|s| flashnas_model::LayerKind::parse(s).expect("a record's layers spell kinds"))
     }
 }
 
@@ -622,14 +674,23 @@ impl<T: Entry> Journal<T> {
                 }
                 let text = std::str::from_utf8(raw)
                     .map_err(|_| "not valid UTF-8 (a torn write)".to_string())?;
-                let line: Line = serde_json::from_str(text.trim_end())
-                    .map_err(|e| format!("not valid JSON: {e}"))?;
-                let json = serde_json::to_string(&line.record).expect("json");
-                if fnv_hex(&json) != line.check {
-                    return Err("checksum mismatch".into());
-                }
-                let r: T = serde_json::from_value(line.record)
-                    .map_err(|e| format!("not a record: {e}"))?;
+                let r: T = match written_record(text.trim_end()) {
+                    // As this journal writes it: the checksum is over the record's text.
+                    Some(record) => {
+                        serde_json::from_str(record).map_err(|e| format!("not a record: {e}"))?
+                    }
+                    // Reformatted by hand, or torn: the checksum is over the canonical text.
+                    None => {
+                        let line: Line = serde_json::from_str(text.trim_end())
+                            .map_err(|e| format!("not valid JSON: {e}"))?;
+                        let json = serde_json::to_string(&line.record).expect("json");
+                        if fnv_hex(&json) != line.check {
+                            return Err("checksum mismatch".into());
+                        }
+                        serde_json::from_value(line.record)
+                            .map_err(|e| format!("not a record: {e}"))?
+                    }
+                };
                 if r.index() != records.len() {
                     return Err(format!(
                         "record id {} out of sequence (expected {})",
@@ -669,16 +730,20 @@ struct Scan<T> {
     bad: Option<(usize, String)>,
 }
 
-/// One journal line: `{"check": …, "record": …}` and its end of line.
+/// One journal line: `{"check": …, "record": …}` and its end of line. The record's text is
+/// canonical (keys sorted, as a `Value` writes them), so that a reader can check it as written.
 pub(crate) fn line_of<T: Serialize>(r: &T) -> String {
     let value = serde_json::to_value(r).expect("record serializes");
     let text = serde_json::to_string(&value).expect("json");
-    let line = serde_json::to_string(&Line {
-        check: fnv_hex(&text),
-        record: value,
-    })
-    .expect("json");
-    format!("{line}\n")
+    format!("{{\"check\":\"{}\",\"record\":{text}}}\n", fnv_hex(&text))
+}
+
+/// The record's text of a line exactly as [`line_of`] writes it, when its checksum holds.
+fn written_record(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("{\"check\":\"")?;
+    let (check, rest) = (rest.get(..16)?, rest.get(16..)?);
+    let record = rest.strip_prefix("\",\"record\":")?.strip_suffix('}')?;
+    (fnv_hex(record) == check).then_some(record)
 }
 
 /// Campaign state after an evaluation: for `status`, and cross-checked on resume.
@@ -784,5 +849,50 @@ mod tests {
         // rewrite() replaces the whole file.
         j.rewrite(&repaired.records[..1]).unwrap();
         assert_eq!(j.read().unwrap().records, repaired.records[..1].to_vec());
+    }
+
+    /// A line is written as serde writes a `Line`, is read back by its text, and reads the same
+    /// when a person reformats it (the checksum is then taken over the canonical text); a record
+    /// edited without its checksum is refused either way.
+    #[test]
+    fn lines_read_as_written_reformatted_or_edited() {
+        let row = Row {
+            id: 0,
+            text: "a \"quoted\" line".into(),
+        };
+        let line = line_of(&row);
+        let value = serde_json::to_value(&row).unwrap();
+        let text = serde_json::to_string(&value).unwrap();
+        let by_serde = serde_json::to_string(&Line {
+            check: fnv_hex(&text),
+            record: value,
+        })
+        .unwrap();
+        assert_eq!(line, format!("{by_serde}\n"));
+        assert!(written_record(line.trim_end()).is_some());
+
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::<Row>::at(dir.path().join("journal.jsonl"));
+        let pretty: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let reformatted = serde_json::to_string_pretty(&pretty)
+            .unwrap()
+            .replace('\n', " ");
+        assert!(written_record(&reformatted).is_none());
+        std::fs::write(j.path(), format!("{line}{reformatted}\n")).unwrap();
+        // The second line is the first again (out of sequence): read as a record, then refused
+        // for its id, not for its checksum.
+        let read = j.read().unwrap();
+        assert_eq!(read.records, vec![row.clone()]);
+        assert!(
+            read.problems[0].contains("out of sequence"),
+            "{:?}",
+            read.problems
+        );
+
+        let edited = line.replace("quoted", "edited");
+        std::fs::write(j.path(), &edited).unwrap();
+        let read = j.read().unwrap();
+        assert!(read.records.is_empty());
+        assert!(read.problems[0].contains("checksum"), "{:?}", read.problems);
     }
 }

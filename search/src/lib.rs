@@ -38,4 +38,4 @@ pub use config::CampaignConfig;
 pub use error::{Error, Result};
 pub use event::Event;
 pub use genome::Genome;
-pub use journal::Record;
+pub use journal::{Record, SpecText};

@@ -579,11 +579,9 @@ pub fn plot(dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>> {
     // Loss vs latency coloured by which mixers a candidate uses.
     let mix = |i: usize| {
         let kinds: std::collections::BTreeSet<&str> = records[i]
-            .spec
-            .layers
-            .iter()
-            .filter(|l| l.kind.is_mixer())
-            .map(|l| l.kind.name())
+            .kinds()
+            .filter(|k| k.is_mixer())
+            .map(|k| k.name())
             .collect();
         match kinds.len() {
             1 => kinds.into_iter().next().unwrap_or("").to_string(),

@@ -109,7 +109,7 @@ pub fn data(cfg: &CampaignConfig, records: &[Record], live: bool) -> serde_json:
                 "replicate": r.replicate,
                 "parent": r.parent,
             });
-            add_family_counts(&mut row, r.spec.layers.iter().map(|l| l.kind));
+            add_family_counts(&mut row, r.kinds());
             row
         })
         .collect();

@@ -915,7 +915,7 @@ fn throughput_is_journaled_ranked_and_can_be_a_constraint() {
     let context = cfg.latency.prompt + cfg.latency.generate;
     let mut rates = Vec::new();
     for r in &records {
-        let want = t.of(&r.spec, context);
+        let want = t.of(&r.spec.spec(), context);
         assert_eq!(r.throughput_batch, Some(want.batch), "#{}", r.id);
         assert_eq!(r.throughput_tokens_s, Some(want.tokens_s));
         assert_eq!(r.objective(Objective::Throughput), -want.tokens_s);

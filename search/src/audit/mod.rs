@@ -186,7 +186,7 @@ pub fn run_audit(
             Task {
                 name: format!("{tag}-{id}"),
                 proposal_key: format!("{tag}|{}", r.key),
-                spec: r.spec.clone(),
+                spec: r.spec.spec(),
                 train: train.clone(),
                 latency: None,
                 known_latency: None,

@@ -76,7 +76,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         depth: g.depth(),
         params,
         state_bytes: 0,
-        spec,
+        spec: crate::journal::SpecText::of(&spec),
         proxy,
         latency: crate::task::Latency {
             seconds: Some(latency),

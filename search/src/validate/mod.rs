@@ -298,7 +298,7 @@ pub fn plan(
             dir.display()
         )));
     };
-    let vocab_size = first.spec.vocab_size;
+    let vocab_size = first.spec.spec().vocab_size;
     let mut targets = Vec::new();
     if settings.ids.is_empty() {
         let budget = cfg.latency.budget_seconds().ok_or_else(|| {
@@ -750,7 +750,7 @@ impl<'a> Validation<'a> {
             add(Model {
                 key: model_key(&r.layers, r.width),
                 role: Role::Pick { id: r.id },
-                spec: r.spec.clone(),
+                spec: r.spec.spec(),
                 layers: r.layers.clone(),
                 width: r.width,
                 depth: r.depth,
