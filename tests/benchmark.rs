@@ -147,8 +147,8 @@ fn tabulate_then_replay_strategies_against_the_table() {
     );
 
     // A campaign on the table executor sees exactly the table's figures; over-budget
-    // candidates are answered untrained, charged their timing; trained ones their timing,
-    // training to the rung and one validation.
+    // candidates are answered untrained and charged nothing (pricing is counted); trained
+    // ones their training to the rung and one validation (the tabulation's timing is free).
     for strategy in ["random", "asha"] {
         let c = tmp.path().join(format!("{strategy}.toml"));
         std::fs::write(&c, table_toml(strategy, 12)).unwrap();
@@ -170,12 +170,13 @@ fn tabulate_then_replay_strategies_against_the_table() {
             match r.status {
                 RecordStatus::OverBudget => {
                     assert!(row.latency_s.unwrap() > 0.0018);
-                    assert_eq!(r.eval_seconds, row.timing_s);
+                    assert_eq!(r.eval_seconds, 0.0, "pricing is counted, not charged");
                 }
                 RecordStatus::Ok => {
                     let (loss, seconds) = row.at(r.proxy.steps).unwrap();
                     assert_eq!(r.proxy.val_loss, Some(loss));
-                    assert_eq!(r.eval_seconds, row.timing_s + seconds + row.val_s);
+                    // The tabulation's timing is not a cost the strategy causes.
+                    assert_eq!(r.eval_seconds, seconds + row.val_s);
                     assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
                     assert_eq!(r.proxy.steps == 8, r.rung.is_none());
                 }
@@ -303,6 +304,51 @@ fn tabulate_then_replay_strategies_against_the_table() {
         }
     }
     assert!(rs.iter().any(|r| r.width == 48) && rs.iter().any(|r| r.width != 48));
+
+    // The benchmark on the surrogate scores on its noise-free means; a surrogate of another
+    // table, and requests that would run nothing, are refused naming what is wrong.
+    let out = ok(bin()
+        .args(["bench", "strategies", "--table"])
+        .arg(&table_path)
+        .arg("--surrogate")
+        .arg(&surrogate)
+        .args([
+            "--seeds",
+            "2",
+            "--budget",
+            "6",
+            "--strategies",
+            "random,aging",
+            "--out",
+        ])
+        .arg(tmp.path().join("bench-surrogate")));
+    assert!(
+        out.contains("the surrogate's noise-free mean") && out.contains("luck"),
+        "{out}"
+    );
+    let other = tmp.path().join("other.json");
+    let mut fitted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&surrogate).unwrap()).unwrap();
+    fitted["table_fingerprint"] = serde_json::json!("0000000000000000");
+    std::fs::write(&other, fitted.to_string()).unwrap();
+    for (args, want) in [
+        (vec!["--surrogate", other.to_str().unwrap()], "refit it"),
+        (vec!["--seeds", "0"], "--seeds 0"),
+        (vec!["--budget", "0"], "--budget 0"),
+        (vec!["--strategies", ""], "--strategies"),
+    ] {
+        let o = bin()
+            .args(["bench", "strategies", "--table"])
+            .arg(&table_path)
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.path().join("refused"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+    }
+    assert!(!tmp.path().join("refused").join("report.txt").exists());
 }
 
 /// A table whose trained row lacks a cost is refused at load, naming the row and column.

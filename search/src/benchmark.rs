@@ -28,17 +28,62 @@ pub enum AnswerKind {
     Failed,
 }
 
-/// One campaign's course: after each admitted record, the frontier's hypervolume, the
-/// simulated compute spent so far (every answer charged: timing, training, validation), what
-/// the record was, and its (loss, latency) when it is a feasible full-fidelity result.
+/// One campaign's course: after each admitted record, the frontier's hypervolume as the
+/// strategy saw it (`hypervolume`, on the answers it received) and as it is
+/// (`true_hypervolume`: the members of the frontier it saw, valued at their true loss), the
+/// simulated compute spent so far (training and validation; pricing is counted, not
+/// charged), what the record was, and when it is a feasible full-fidelity result its (seen
+/// loss, latency) and its true loss.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trajectory {
     pub strategy: StrategyKind,
     pub seed: u64,
     pub hypervolume: Vec<f64>,
+    pub true_hypervolume: Vec<f64>,
     pub compute_s: Vec<f64>,
     pub kinds: Vec<AnswerKind>,
     pub results: Vec<Option<(f64, f64)>>,
+    pub truth: Vec<Option<f64>>,
+}
+
+/// What a genome's loss is, free of the seed noise of any one answer: the table's mean over
+/// its replicates (a table of single runs: its one run), or the surrogate's prediction of the
+/// mean (the surrogate executor draws each answer's seed noise around it).
+#[derive(Clone, Copy)]
+pub enum Truth<'a> {
+    Table(&'a Table),
+    Surrogate(&'a crate::surrogate::Surrogate),
+}
+
+impl Truth<'_> {
+    /// The full run's true loss of the genome `layers | w{width}` (`params` its parameters).
+    pub fn loss(&self, layers: &str, width: usize, params: usize, steps: usize) -> Option<f64> {
+        match self {
+            Truth::Table(t) => t.get(&crate::table::key_of(layers, width))?.val_loss,
+            Truth::Surrogate(s) => s.mean_loss(layers, width, params, steps),
+        }
+    }
+
+    /// The best true hypervolume within the table's genomes, and the best true loss within
+    /// each of `budgets` (seconds) there: what a perfect, noise-free search of the table finds.
+    pub fn table_best(&self, table: &Table, cfg: &CampaignConfig) -> (f64, Vec<Option<f64>>) {
+        let steps = cfg.train.total_steps();
+        let pts: Vec<(Option<f64>, Option<f64>)> = table
+            .rows
+            .iter()
+            .map(|r| {
+                let ok = r.status == RecordStatus::Ok && r.val_loss.is_some();
+                let loss = ok
+                    .then(|| self.loss(&r.layers, r.width, r.params, steps))
+                    .flatten();
+                (loss, r.latency_s)
+            })
+            .collect();
+        (
+            frontier_hypervolume(&pts, cfg),
+            pts.iter().map(|p| p.0).collect(),
+        )
+    }
 }
 
 /// Counts of a run's answers by kind.
@@ -65,8 +110,16 @@ impl Trajectory {
     }
 
     /// Hypervolume once `seconds` of simulated compute are spent (what was admitted within
-    /// that compute).
+    /// that compute), on truth: the frontier the strategy saw, valued at true losses.
     pub fn at_compute(&self, seconds: f64) -> f64 {
+        match self.within(seconds) {
+            0 => 0.0,
+            k => self.true_hypervolume[k - 1],
+        }
+    }
+
+    /// The hypervolume the strategy saw (its noisy answers) once `seconds` are spent.
+    pub fn seen_at_compute(&self, seconds: f64) -> f64 {
         self.at_evaluation(self.within(seconds))
     }
 
@@ -84,9 +137,21 @@ impl Trajectory {
         c
     }
 
-    /// The lowest loss of a feasible full-fidelity result within `latency_s`, among those
-    /// admitted within `seconds` (`None`: none found).
+    /// What the strategy picks within `latency_s` among the results admitted within
+    /// `seconds` — the lowest loss it saw — valued at that genome's true loss (`None`: none
+    /// found). Luck that made a genome look better than it is does not count.
     pub fn best_within(&self, latency_s: f64, seconds: f64) -> Option<f64> {
+        self.results[..self.within(seconds)]
+            .iter()
+            .zip(&self.truth)
+            .filter_map(|(r, t)| Some((r.as_ref()?, t.as_ref()?)))
+            .filter(|((_, l), _)| *l <= latency_s)
+            .min_by(|a, b| a.0 .0.total_cmp(&b.0 .0))
+            .map(|(_, t)| *t)
+    }
+
+    /// The lowest loss the strategy saw within `latency_s` by `seconds` (its own view).
+    pub fn seen_best_within(&self, latency_s: f64, seconds: f64) -> Option<f64> {
         self.results[..self.within(seconds)]
             .iter()
             .flatten()
@@ -143,8 +208,9 @@ pub fn run_config(
 }
 
 /// Runs one campaign against the table in `dir` (a fresh folder) until it has spent
-/// `compute_s` simulated seconds (or its evaluation cap).
-pub fn run(cfg: &CampaignConfig, dir: &Path, compute_s: f64) -> Result<Trajectory> {
+/// `compute_s` simulated seconds (or its evaluation cap); each result is valued at `truth`
+/// too.
+pub fn run(cfg: &CampaignConfig, dir: &Path, compute_s: f64, truth: Truth) -> Result<Trajectory> {
     let text = toml::to_string_pretty(cfg)
         .map_err(|e| Error::Config(format!("the benchmark run's config: {e}")))?;
     let mut quiet = |_e: Event| {};
@@ -171,19 +237,54 @@ pub fn run(cfg: &CampaignConfig, dir: &Path, compute_s: f64) -> Result<Trajector
             (RecordStatus::Ok, None) => AnswerKind::Full,
         })
         .collect();
-    let results = c
+    let results: Vec<Option<(f64, f64)>> = c
         .records
         .iter()
         .map(|r| (r.feasible && r.rung.is_none()).then(|| (r.loss(), r.latency())))
+        .collect();
+    let steps = cfg.train.total_steps();
+    let truth: Vec<Option<f64>> = c
+        .records
+        .iter()
+        .zip(&results)
+        .map(|(r, seen)| seen.and_then(|_| truth.loss(&r.layers, r.width, r.params, steps)))
         .collect();
     Ok(Trajectory {
         strategy: cfg.strategy,
         seed: cfg.seed,
         hypervolume: c.records.iter().map(|r| r.hypervolume).collect(),
+        true_hypervolume: true_hypervolumes(&results, &truth, cfg),
         compute_s,
         kinds,
         results,
+        truth,
     })
+}
+
+/// After each record, the hypervolume of the frontier a strategy saw (over its answers)
+/// with each member valued at its true loss.
+fn true_hypervolumes(
+    results: &[Option<(f64, f64)>],
+    truth: &[Option<f64>],
+    cfg: &CampaignConfig,
+) -> Vec<f64> {
+    let rp = &cfg.objectives.reference_point;
+    let mut seen = crate::pareto::Staircase::default();
+    let mut out = Vec::with_capacity(results.len());
+    let mut last = 0.0;
+    for (i, r) in results.iter().enumerate() {
+        if let Some((loss, latency)) = *r {
+            seen.insert(i, loss, latency);
+            let front: Vec<(f64, f64)> = seen
+                .ids()
+                .into_iter()
+                .filter_map(|j| Some((truth[j]?, results[j]?.1)))
+                .collect();
+            last = hypervolume_2d(&front, (rp.loss, rp.latency_s));
+        }
+        out.push(last);
+    }
+    out
 }
 
 /// The simulated compute of `n` full-fidelity evaluations of random genomes: `n` × the mean
@@ -273,21 +374,34 @@ pub fn table_best_within(table: &Table, latency_s: f64) -> Option<f64> {
         .min_by(f64::total_cmp)
 }
 
+/// How much the table's hypervolume moves with its seed noise, and how sure that figure is.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HypervolumeNoise {
+    /// The standard deviation of the frontier's hypervolume over the draws.
+    pub sd: f64,
+    /// Its 95 % bootstrap interval (resampling the draws): the estimate's own spread.
+    pub low: f64,
+    pub high: f64,
+    pub draws: usize,
+}
+
 /// How much the table's hypervolume moves with its seed noise: the standard deviation of the
 /// frontier's hypervolume when every genome's loss is redrawn from N(mean, its replicate
-/// standard deviation) (`draws` times, seeded). `None` for a table of single runs.
+/// standard deviation, or the pooled one) `draws` times (seeded), with a bootstrap interval
+/// over the draws — the quantity is heavy-tailed (one genome's lucky draw moves the whole
+/// front), so a few hundred draws misstate it. `None` for a table of single runs.
 pub fn hypervolume_noise(
     table: &Table,
     cfg: &CampaignConfig,
     draws: usize,
     seed: u64,
-) -> Option<f64> {
-    use rand::SeedableRng;
+) -> Option<HypervolumeNoise> {
+    use rand::{Rng, SeedableRng};
     use rand_distr::{Distribution, Normal};
     let fallback = table.replicate_noise()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let base = table_points(table);
-    let hv: Vec<f64> = (0..draws)
+    let hv: Vec<f64> = (0..draws.max(2))
         .map(|_| {
             let pts: Vec<(Option<f64>, Option<f64>)> = base
                 .iter()
@@ -301,8 +415,25 @@ pub fn hypervolume_noise(
             frontier_hypervolume(&pts, cfg)
         })
         .collect();
-    let m = hv.iter().sum::<f64>() / hv.len() as f64;
-    Some((hv.iter().map(|h| (h - m).powi(2)).sum::<f64>() / (hv.len() - 1).max(1) as f64).sqrt())
+    let sd_of = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|h| (h - m).powi(2)).sum::<f64>() / (v.len() - 1).max(1) as f64).sqrt()
+    };
+    let mut boots: Vec<f64> = (0..400)
+        .map(|_| {
+            let resample: Vec<f64> = (0..hv.len())
+                .map(|_| hv[rng.gen_range(0..hv.len())])
+                .collect();
+            sd_of(&resample)
+        })
+        .collect();
+    boots.sort_by(f64::total_cmp);
+    Some(HypervolumeNoise {
+        sd: sd_of(&hv),
+        low: boots[(0.025 * boots.len() as f64) as usize],
+        high: boots[((0.975 * boots.len() as f64) as usize).min(boots.len() - 1)],
+        draws: hv.len(),
+    })
 }
 
 /// Mean ± 95 % CI of one strategy's hypervolume at a point of the budget.
@@ -324,12 +455,13 @@ pub struct Comparison {
     /// Difference of the mean hypervolumes (a − b).
     pub mean_difference: f64,
     /// `better`, `worse` (p < 0.01 and the difference beyond twice the table's hypervolume
-    /// noise) or `tie`; `tie?` when the table has no replicate noise to judge by.
+    /// noise, taken at the upper end of its bootstrap interval) or `tie`; `tie?` when the
+    /// table has no replicate noise to judge by. On true hypervolumes.
     pub verdict: String,
 }
 
-/// One strategy's mean regret within a latency budget: the best loss its runs found there
-/// minus the table's best there.
+/// One strategy's mean regret within a latency budget: the true loss of what its runs picked
+/// there (the lowest loss they saw) minus the best true loss reachable there.
 #[derive(Debug, Clone, Serialize)]
 pub struct Regret {
     pub budget_s: f64,
@@ -344,8 +476,10 @@ pub struct Regret {
 pub struct StrategySummary {
     pub strategy: StrategyKind,
     pub seeds: usize,
-    /// (simulated seconds, hypervolume) at each reported compute, the last the budget.
+    /// (simulated seconds, true hypervolume) at each reported compute, the last the budget.
     pub by_compute: Vec<(f64, AtBudget)>,
+    /// The same, as the strategy saw it (on its noisy answers): the gap is luck.
+    pub seen_by_compute: Vec<(f64, AtBudget)>,
     /// Mean answers of each kind within the compute budget (full-fidelity results are the
     /// "evaluations").
     pub full: f64,
@@ -371,7 +505,7 @@ pub fn summarize(
     strategies: &[StrategyKind],
     compute_s: &[f64],
     table_hv: f64,
-    hv_noise: Option<f64>,
+    hv_noise: Option<HypervolumeNoise>,
     budgets: &[(f64, Option<f64>)],
 ) -> (Vec<StrategySummary>, Vec<Comparison>) {
     let budget = *compute_s.last().expect("a compute budget");
@@ -398,6 +532,10 @@ pub fn summarize(
                 by_compute: compute_s
                     .iter()
                     .map(|&c| (c, at(&rs, |t| t.at_compute(c))))
+                    .collect(),
+                seen_by_compute: compute_s
+                    .iter()
+                    .map(|&c| (c, at(&rs, |t| t.seen_at_compute(c))))
                     .collect(),
                 full: count(&|c| c.full),
                 rung: count(&|c| c.rung),
@@ -434,7 +572,7 @@ pub fn summarize(
             let d = mean_of(&fa) - mean_of(&fb);
             let verdict = match hv_noise {
                 _ if p_value >= 0.01 => "tie",
-                Some(noise) if d.abs() <= 2.0 * noise => "tie",
+                Some(noise) if d.abs() <= 2.0 * noise.high => "tie",
                 None => "tie?",
                 _ if d > 0.0 => "better",
                 _ => "worse",
@@ -492,6 +630,7 @@ mod tests {
             strategy,
             seed,
             hypervolume: recs.iter().map(|r| r.1).collect(),
+            true_hypervolume: recs.iter().map(|r| r.1).collect(),
             compute_s: recs
                 .iter()
                 .map(|r| {
@@ -501,6 +640,7 @@ mod tests {
                 .collect(),
             kinds: recs.iter().map(|r| r.2).collect(),
             results: recs.iter().map(|r| r.3).collect(),
+            truth: recs.iter().map(|r| r.3.map(|x| x.0)).collect(),
         }
     }
 
@@ -546,7 +686,12 @@ mod tests {
             &[StrategyKind::Asha, StrategyKind::Random],
             &[5.0, 10.0],
             1.0,
-            Some(0.01),
+            Some(HypervolumeNoise {
+                sd: 0.01,
+                low: 0.01,
+                high: 0.01,
+                draws: 2,
+            }),
             &[(1.0, Some(1.0))],
         );
         // At the budget (10 s): ASHA has 0.3 (its 0.9 came at 10.5 s), random 0.5.
@@ -561,5 +706,131 @@ mod tests {
         assert_eq!(s[0].compute_to_target, None);
         assert_eq!(cmp.len(), 1);
         assert_eq!(cmp[0].verdict, "tie", "one seed each cannot be told apart");
+    }
+
+    /// A lucky answer counts as what the strategy saw, not as what it found: on a run whose
+    /// best-looking genome is truly worse than another it evaluated, the true hypervolume is
+    /// that of the seen frontier's members at their true losses, and the pick within a budget
+    /// is the best-looking one, valued at its truth.
+    #[test]
+    fn a_run_is_scored_on_truth_apart_from_its_luck() {
+        let cfg: CampaignConfig = toml::from_str(
+            "name = 't'\n[latency]\nbudget_s = 1.0\n[objectives]\nreference_point = { loss = 3.0, latency_s = 1.0 }\n",
+        )
+        .unwrap();
+        // (seen loss, latency); truth: #0 is truly 2.5 (seen 1.0: lucky), #1 truly 1.5.
+        let results = vec![Some((1.0, 0.5)), Some((1.6, 0.5)), None];
+        let truth = vec![Some(2.5), Some(1.5), None];
+        let hv = true_hypervolumes(&results, &truth, &cfg);
+        // Seen: #0 dominates #1, so the frontier is #0 alone, worth (3 − 2.5) × 0.5 on truth.
+        assert!((hv[0] - 0.25).abs() < 1e-12, "{hv:?}");
+        assert!(
+            (hv[1] - 0.25).abs() < 1e-12,
+            "#1 never joined the seen front: {hv:?}"
+        );
+        assert_eq!(hv[2], hv[1]);
+        let seen_hv = hypervolume_2d(&[(1.0, 0.5)], (3.0, 1.0));
+        assert!(
+            seen_hv > hv[1] + 0.5,
+            "luck is visible: seen {seen_hv} vs true {}",
+            hv[1]
+        );
+        let t = Trajectory {
+            strategy: StrategyKind::Random,
+            seed: 0,
+            hypervolume: vec![seen_hv; 3],
+            true_hypervolume: hv,
+            compute_s: vec![1.0, 2.0, 3.0],
+            kinds: vec![AnswerKind::Full, AnswerKind::Full, AnswerKind::OverBudget],
+            results,
+            truth,
+        };
+        assert_eq!(t.seen_best_within(1.0, 3.0), Some(1.0));
+        assert_eq!(
+            t.best_within(1.0, 3.0),
+            Some(2.5),
+            "the pick is valued at its truth"
+        );
+        assert!((t.at_compute(3.0) - 0.25).abs() < 1e-12);
+        assert_eq!(t.seen_at_compute(3.0), seen_hv);
+    }
+
+    /// The table's hypervolume noise is estimated stably: two estimates from different seeds
+    /// agree within their stated intervals, and the interval holds the estimate.
+    #[test]
+    fn hypervolume_noise_is_stable_across_resamples() {
+        use crate::table::TableRow;
+        let rows: Vec<TableRow> = (0..40)
+            .map(|i| {
+                let lat = 0.01 + 0.001 * i as f64;
+                TableRow {
+                    key: format!("g{i} | w16"),
+                    layers: format!("g{i}"),
+                    width: 16,
+                    params: 1,
+                    status: RecordStatus::Ok,
+                    failure: None,
+                    latency_s: Some(lat),
+                    latency_ref: None,
+                    latency_source: crate::task::LatencyOrigin::Analytic,
+                    val_loss: Some(3.0 - 10.0 * lat + 0.02 * (i % 3) as f64),
+                    steps: 8,
+                    train_s: 1.0,
+                    rungs: vec![],
+                    timing_s: 0.5,
+                    val_s: 0.1,
+                    replicates: 2,
+                    val_loss_std: Some(0.05),
+                }
+            })
+            .collect();
+        let table = Table::from_rows(Path::new("t.parquet"), rows);
+        let cfg: CampaignConfig = toml::from_str(
+            "name = 't'\n[latency]\nbudget_s = 0.05\n[objectives]\nreference_point = { loss = 3.5, latency_s = 0.06 }\n",
+        )
+        .unwrap();
+        let a = hypervolume_noise(&table, &cfg, 3000, 1).unwrap();
+        let b = hypervolume_noise(&table, &cfg, 3000, 2).unwrap();
+        for n in [a, b] {
+            assert!(n.low <= n.sd && n.sd <= n.high, "{n:?}");
+            assert!(n.high - n.low < 0.3 * n.sd, "a wide interval: {n:?}");
+        }
+        assert!(a.sd >= b.low && a.sd <= b.high, "{a:?} vs {b:?}");
+        assert!(b.sd >= a.low && b.sd <= a.high, "{a:?} vs {b:?}");
+        // Pooled σ: two-seed standard deviations of 0.05 pool to 0.05.
+        assert!((table.replicate_noise().unwrap() - 0.05).abs() < 1e-12);
+    }
+
+    /// Charging: a trained answer costs its rung's training and one validation; the
+    /// tabulation's timing is free, and a priced-only answer costs nothing.
+    #[test]
+    fn answers_are_charged_their_training_and_not_the_tabulation() {
+        let row = crate::table::TableRow {
+            key: "a | w16".into(),
+            layers: "a".into(),
+            width: 16,
+            params: 1,
+            status: RecordStatus::Ok,
+            failure: None,
+            latency_s: Some(0.01),
+            latency_ref: None,
+            latency_source: crate::task::LatencyOrigin::Analytic,
+            val_loss: Some(2.0),
+            steps: 96,
+            train_s: 4.0,
+            rungs: vec![(24, 2.5, 1.0)],
+            timing_s: 3.0,
+            val_s: 0.2,
+            replicates: 1,
+            val_loss_std: None,
+        };
+        assert_eq!(
+            row.cost(Some(24)),
+            1.0 + 0.2,
+            "a rung costs its steps' share"
+        );
+        assert_eq!(row.cost(Some(96)), 4.0 + 0.2);
+        assert_eq!(row.cost(None), 0.0, "pricing is counted, not charged");
+        assert!(row.cost(Some(24)) / row.cost(Some(96)) < 0.3);
     }
 }

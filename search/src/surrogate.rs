@@ -250,6 +250,9 @@ pub struct Surrogate {
     /// Length of the feature vector it was fitted on (0 in files written before this field).
     #[serde(default)]
     pub features: usize,
+    /// [`Table::fingerprint`] of the table it was fitted on (`None` in older files).
+    #[serde(default)]
+    pub table_fingerprint: Option<String>,
 }
 
 /// The length of the feature vector this build computes.
@@ -440,6 +443,7 @@ impl Surrogate {
         }
         Ok(Self {
             table: table.path.display().to_string(),
+            table_fingerprint: Some(table.fingerprint()),
             space: space.clone(),
             rows: table.rows.len(),
             params,
@@ -559,6 +563,41 @@ impl Surrogate {
         let h = flashnas_model::init::fnv1a(&format!("{seed}|{key}"));
         let mut rng = ChaCha8Rng::seed_from_u64(h);
         StandardNormal.sample(&mut rng)
+    }
+
+    /// Refuses to stand in for `table` unless it was fitted on that table (same genomes, same
+    /// figures): a benchmark's best-known figures come from the table, its answers from the
+    /// surrogate, and the two must describe one space.
+    pub fn check_fitted_on(&self, table: &Table) -> Result<()> {
+        let why = match &self.table_fingerprint {
+            None => "it predates table fingerprints".to_string(),
+            Some(f) if *f != table.fingerprint() => format!(
+                "it was fitted on {} ({} rows), not on this table ({} rows)",
+                self.table,
+                self.rows,
+                table.rows.len()
+            ),
+            Some(_) => return Ok(()),
+        };
+        Err(Error::Config(format!(
+            "the surrogate does not belong to the table {}: {why}; refit it with flashnas surrogate fit --table {}",
+            table.path.display(),
+            table.path.display()
+        )))
+    }
+
+    /// The predicted mean loss after `steps` of the genome `layers` at `width` (`params` its
+    /// parameters), free of any one run's seed noise: what a benchmark scores a find at.
+    /// `None` when the layers do not parse or the surrogate has no loss at `steps`.
+    pub fn mean_loss(
+        &self,
+        layers: &str,
+        width: usize,
+        params: usize,
+        steps: usize,
+    ) -> Option<f64> {
+        let x = row_features(layers, width, params)?;
+        Some(self.target(&format!("loss@{steps}"))?.predict(&x))
     }
 
     /// A genome the space holds, for refusing others: the table's key spelling.
@@ -719,5 +758,42 @@ head_dim = 8
                 "{e}"
             );
         }
+    }
+
+    /// A surrogate stands in only for the table it was fitted on; its noise-free mean for a
+    /// genome is the answer's mean (what a benchmark scores finds at).
+    #[test]
+    fn a_surrogate_is_refused_for_another_table_and_gives_noise_free_means() {
+        let table = synthetic();
+        let s = Surrogate::fit(&table, &space(), ForestParams::default(), 0.2, 3).unwrap();
+        s.check_fitted_on(&table).unwrap();
+        let mut rows = table.rows.clone();
+        rows[0].val_loss = rows[0].val_loss.map(|l| l + 0.01);
+        let other = Table::from_rows(Path::new("other.parquet"), rows);
+        let e = s.check_fitted_on(&other).unwrap_err().to_string();
+        assert!(
+            e.contains("not on this table") && e.contains("refit"),
+            "{e}"
+        );
+        let old = Surrogate {
+            table_fingerprint: None,
+            ..s.clone()
+        };
+        assert!(old.check_fitted_on(&table).is_err());
+
+        let r = &table.rows[5];
+        let kinds: Vec<LayerKind> = r
+            .layers
+            .split_whitespace()
+            .map(|k| LayerKind::parse(k).unwrap())
+            .collect();
+        let a = s.answer(&space().arch_for(&kinds, r.width, 256)).unwrap();
+        let mean = a.losses.last().unwrap().1;
+        assert_eq!(s.mean_loss(&r.layers, r.width, r.params, 8), Some(mean));
+        assert_eq!(
+            s.mean_loss(&r.layers, r.width, r.params, 5),
+            None,
+            "no loss at 5 steps"
+        );
     }
 }

@@ -13,11 +13,12 @@
 //! `replicates` and `val_loss_std` / `val_loss_std@<step>` (the standard deviation over them;
 //! `val_loss` is their mean).
 //!
-//! **What an answer costs** ([`TableRow::cost`]): its latency timing, plus for a trained answer
-//! the training seconds to the rung asked for and one validation pass. A table without
-//! `timing_s` / `val_s` charges the whole measured overhead `eval_s − train_s` (timing and
-//! every validation of the ladder) for each answer, trained or not: an overestimate that errs
-//! the same way for every strategy. A cost the table lacks is an error at load.
+//! **What an answer costs** ([`TableRow::cost`]): for a trained answer, the training seconds
+//! to the rung asked for and one validation pass; a priced-only answer costs no compute (it is
+//! counted). The latency timing is the tabulation's overhead and is not charged. A table
+//! without `timing_s` / `val_s` holds the whole measured overhead `eval_s − train_s` (timing
+//! and every validation of the ladder) as `timing_s` and no validation cost: its answers are
+//! charged their training alone. A cost the table lacks is an error at load.
 
 use crate::error::{Error, Result};
 use crate::journal::RecordStatus;
@@ -56,12 +57,16 @@ pub struct TableRow {
 }
 
 impl TableRow {
-    /// The seconds an answer costs: the timing, and when trained (`step`: to that rung or the
-    /// full run) the training to it and one validation.
+    /// The seconds an answer costs a strategy: when trained (`step`: to that rung or the full
+    /// run) the training to it and one validation; nothing when only priced. The timing is
+    /// the tabulation's own overhead (its repeats and calibration), not a cost a strategy
+    /// causes: a live campaign counts its pricings apart from its training compute, and so
+    /// does the benchmark. A promotion retrains from the first step, as the live executors
+    /// do, and is charged its whole training.
     pub fn cost(&self, step: Option<usize>) -> f64 {
         match step.and_then(|s| self.at(s)) {
-            Some((_, train)) => self.timing_s + train + self.val_s,
-            None => self.timing_s,
+            Some((_, train)) => train + self.val_s,
+            None => 0.0,
         }
     }
 
@@ -255,15 +260,44 @@ impl Table {
         }
     }
 
+    /// A hash of every genome and figure the table holds (keys, status, latency, losses and
+    /// costs): what a surrogate fitted on it records, so that it is never used for another.
+    pub fn fingerprint(&self) -> String {
+        let mut text = String::new();
+        for r in &self.rows {
+            text.push_str(&format!(
+                "{}|{:?}|{:?}|{:?}|{:?}|{}|{}|{}|{:?}\n",
+                r.key,
+                r.status,
+                r.latency_s,
+                r.val_loss,
+                r.rungs,
+                r.train_s,
+                r.timing_s,
+                r.val_s,
+                r.val_loss_std
+            ));
+        }
+        format!("{:016x}", flashnas_model::init::fnv1a(&text))
+    }
+
     pub fn get(&self, key: &str) -> Option<&TableRow> {
         self.index.get(key).map(|&i| &self.rows[i])
     }
 
-    /// The mean replicate standard deviation of the full run's loss over the trained rows
-    /// (the table's seed noise), `None` for a table of single runs.
+    /// The table's seed noise: the pooled standard deviation of the full run's loss over the
+    /// replicated rows, √(Σ (nᵢ − 1) sᵢ² / Σ (nᵢ − 1)) — unbiased in the variance, where a mean
+    /// of two-seed standard deviations runs ~20 % low. `None` for a table of single runs.
     pub fn replicate_noise(&self) -> Option<f64> {
-        let v: Vec<f64> = self.rows.iter().filter_map(|r| r.val_loss_std).collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        let (mut ss, mut df) = (0.0, 0.0);
+        for r in &self.rows {
+            if let Some(s) = r.val_loss_std {
+                let n = r.replicates.max(2) as f64 - 1.0;
+                ss += n * s * s;
+                df += n;
+            }
+        }
+        (df > 0.0).then(|| (ss / df).sqrt())
     }
 
     /// How each rung ranks like the full run: (step, Spearman over every trained row,

@@ -1,9 +1,10 @@
 //! An executor that answers from a benchmark table (`--executor table:PATH`): any strategy
-//! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is what
-//! it cost when tabulated ([`crate::table::TableRow::cost`]: the timing, and the training to
-//! the rung asked for plus one validation; a promotion retrains from the start, as the real
-//! executors do), so simulated compute can be compared across strategies. Latency comes first, as on the real executors: a candidate over the
-//! campaign's budget is answered untrained, at no training cost.
+//! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is the
+//! training it cost when tabulated ([`crate::table::TableRow::cost`]: the training to the
+//! rung asked for plus one validation; a promotion retrains from the start, as the real
+//! executors do), so simulated compute can be compared across strategies. Latency comes
+//! first, as on the real executors: a candidate over the campaign's budget is answered
+//! untrained, at no training cost (its pricing is counted, not charged).
 
 use super::Executor;
 use crate::error::Result;
@@ -55,7 +56,7 @@ impl TableExecutor {
             .as_ref()
             .and_then(|l| untrained_reason(l, row.latency_s))
         {
-            // Priced, not trained: the timing is what it cost.
+            // Priced, not trained: pricing is counted apart from training compute.
             result.proxy.status = Status::NotTrained { reason };
             result.eval_seconds = row.cost(None);
             return result;
@@ -65,7 +66,7 @@ impl TableExecutor {
             result.proxy.status = Status::Error { reason };
             result.latency = Latency::default();
             // A failed run cost its training as far as it went: the full run's, at most.
-            result.eval_seconds = row.timing_s + row.train_s;
+            result.eval_seconds = row.train_s;
             return result;
         }
         let step = task.train.run_steps();
