@@ -17,7 +17,7 @@ pub struct KindDescriptor {
     pub short: &'static str,
     /// The Arch-JSON section its fields default from.
     pub section: &'static str,
-    /// Its module in weight names: `model.layers.{i}.{module}.…` (OPERATORS.md).
+    /// Its module in weight names: `model.layers.{i}.{module}.…` (docs/OPERATORS.md §10).
     pub module: &'static str,
     pub family: Family,
     /// The merged section fields → the kind's config: defaults and rules of §11.

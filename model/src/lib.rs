@@ -1,6 +1,7 @@
-//! The hybrid LM of OPERATORS.md in burn: the architecture spec, every operator with a
+//! The hybrid LM of docs/OPERATORS.md in burn: the architecture spec, every operator with a
 //! whole-sequence form (chunked for the recurrent mixers) and a one-token step form with an
 //! explicit state, analytic accounting, seeded init and safetensors weight I/O.
+//! Section signs in this crate (`§6.4`, `§10`) cite docs/OPERATORS.md.
 
 pub mod accounting;
 pub mod attention;

@@ -1,4 +1,4 @@
-//! `ArchSpec`: the Arch JSON of OPERATORS.md §11.
+//! `ArchSpec`: the Arch JSON of docs/OPERATORS.md §11.
 //!
 //! The JSON keeps one section per kind (`attention`, `mamba2`, …) whose fields each `layers`
 //! entry may override. [`ArchSpec::resolve`] turns every entry into a fully specified
