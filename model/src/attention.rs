@@ -10,11 +10,13 @@
 //!   prefix; swa keeps a ring of `w − 1` slots; query heads are grouped per KV head
 //!   (`[B, Hkv, H/Hkv, Dh]`), so repeated K/V are never materialized.
 
+use crate::config::{AttentionConfig, LayerConfig};
+use crate::descriptor::KindDescriptor;
+use crate::fields::{Fields, SpecError};
 use crate::kernels::{self, write_axis2, AttentionOpts, Kernels};
-use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
+use crate::kind::{section, DecodeCost, Family, LayerKind, Section, Sizing};
 use crate::linear::linear;
 use crate::rope::RopeTable;
-use crate::spec::{Fields, Section, SpecError};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
@@ -43,18 +45,6 @@ pub const SWA: KindDescriptor = KindDescriptor {
     short: "swa",
     ..ATTENTION
 };
-
-/// Causal attention with GQA and RoPE (§5); `window` is set for `swa` layers only.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AttentionConfig {
-    pub n_heads: usize,
-    pub n_kv_heads: usize,
-    pub head_dim: usize,
-    pub rope_theta: f64,
-    pub qk_norm: bool,
-    pub qk_norm_eps: f64,
-    pub window: Option<usize>,
-}
 
 /// §11: `n_heads` required; `n_kv_heads` = n_heads, `head_dim` = d_model / n_heads,
 /// `rope_theta` 10000, no qk-norm; `window` required for swa and refused on a global layer.

@@ -3,17 +3,19 @@
 //! per-head RMSNorm, out-projection.
 //!
 //! That is Gated DeltaNet without decay and output gate, with one value head per q/k head:
-//! the operator is [`GatedDeltaNet`] built from a [`DeltaNetConfig`]
+//! the operator is [`GatedDeltaNet`] (delta_common.rs) built from a [`DeltaNetConfig`]
 //! (its weights are DeltaNet's, under `gla`, Xavier-initialized). This file declares the kind.
 
-use crate::gated_deltanet::{read_fields, Variant, GATED_DELTANET};
-use crate::kind::{Family, KindDescriptor, LayerConfig, LayerKind};
-use crate::spec::{Fields, SpecError};
+use crate::config::{DeltaNetConfig, LayerConfig};
+use crate::delta_common::{decode_cost, layer_tensors, read_fields, sized, Variant};
+use crate::descriptor::KindDescriptor;
+use crate::fields::{Fields, SpecError};
+use crate::kind::{Family, LayerKind};
 
-pub use crate::gated_deltanet::{tensors, DeltaState, GatedDeltaNet};
+pub use crate::delta_common::{tensors, DeltaState, GatedDeltaNet};
 
 /// DeltaNet (weights under `gla`, as Nemotron-Flash names them); its tensors, cost and sizing
-/// are the delta-rule operator's.
+/// are the delta-rule operator's, as Gated DeltaNet's are.
 pub const DELTANET: KindDescriptor = KindDescriptor {
     kind: LayerKind::DeltaNet,
     name: "deltanet",
@@ -22,20 +24,10 @@ pub const DELTANET: KindDescriptor = KindDescriptor {
     module: "gla",
     family: Family::DeltaNet,
     resolve,
-    ..GATED_DELTANET
+    tensors: layer_tensors,
+    cost: decode_cost,
+    sized,
 };
-
-/// DeltaNet (§7).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeltaNetConfig {
-    pub n_heads: usize,
-    pub head_k_dim: usize,
-    pub head_v_dim: usize,
-    pub conv_size: usize,
-    pub norm_eps: f64,
-    pub chunk_size: usize,
-    pub allow_neg_eigval: bool,
-}
 
 /// §11: `n_heads` required; Dk = d_model / n_heads, Dv = Dk, conv 4, chunks of 64.
 fn resolve(f: &mut Fields) -> Result<LayerConfig, SpecError> {

@@ -1,9 +1,11 @@
 //! SwiGLU FFN (§4): `down(silu(gate(x)) ⊙ up(x))`, no biases, stateless.
 
+use crate::config::{FfnConfig, LayerConfig};
+use crate::descriptor::KindDescriptor;
+use crate::fields::{Fields, SpecError};
 use crate::kernels::{self, Kernels};
-use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
+use crate::kind::{section, DecodeCost, Family, LayerKind, Section, Sizing};
 use crate::linear::linear;
-use crate::spec::{Fields, Section, SpecError};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
 use burn::module::{Module, Param};
@@ -23,12 +25,6 @@ pub const FFN: KindDescriptor = KindDescriptor {
     cost: decode_cost,
     sized,
 };
-
-/// SwiGLU FFN (§4); `hidden` is the resolved width F.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FfnConfig {
-    pub hidden: usize,
-}
 
 /// F = `hidden`, or int(ratio · d_model) // multiple_of · multiple_of (ratio 3, multiple of
 /// 128 by default); F must be a positive multiple of 8.

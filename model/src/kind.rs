@@ -1,26 +1,29 @@
-//! What a layer kind is, declared once per kind beside its operator.
+//! What a layer kind is: the types every part of the model shares about kinds ([`LayerKind`],
+//! [`Family`], [`Sizing`], [`DecodeCost`], [`Section`]), and nothing that needs an operator.
 //!
-//! Each operator file declares the [`KindDescriptor`] of the kinds it implements: names and
-//! spellings, the Arch-JSON section it reads with its defaults and rules (`resolve`), its §10
-//! tensors, its decode cost, the section a search space gives it at a width (`sized`), the
-//! module name in its weight names and the family reports and plots group it under. This file
-//! registers them: the [`LayerKind`] and [`LayerConfig`] variants and one line in
-//! [`LayerKind::descriptor`]. Whatever parses, resolves, counts, prices or draws kinds goes
-//! through the descriptors, so a spelling, a default or a group cannot drift between files.
+//! A kind is declared in three layers, each file importing only files of the layers before
+//! it, so that the model's files import each other without a cycle (tests/module_graph.rs):
+//! 1. here, its [`LayerKind`] variant; in config.rs, its operator's config and its
+//!    [`LayerConfig`] variant (fields.rs, the reader of a section, and descriptor.rs, the
+//!    [`KindDescriptor`] type, are built on these);
+//! 2. its operator file: the operator and its descriptor — names and spellings, the Arch-JSON
+//!    section it reads with its defaults and rules (`resolve`), its §10 tensors, its decode
+//!    cost, the section a search space gives it at a width (`sized`), the module name in its
+//!    weight names and its family;
+//! 3. registry.rs: one line in `LayerKind::descriptor`, through which the spec, the model,
+//!    the accounting and the other crates reach every kind.
 //!
-//! Adding a kind: its operator file (module, config, descriptor), the two variants and the
-//! registration line here, `pub mod` in lib.rs, and its arm in the model's `Operator` enum
-//! (lm.rs: burn modules are concrete types, so the forward dispatch is a `match`).
+//! Whatever parses, resolves, counts, prices or draws kinds goes through the descriptors, so a
+//! spelling, a default or a group cannot drift between files. Adding a kind: its variants here
+//! and in config.rs, its operator file, its registration line, `pub mod` in lib.rs, and its
+//! arm in the model's `Operator` enum (lm.rs: burn modules are concrete types, so the forward
+//! dispatch is a `match`).
+//!
+//! [`LayerConfig`]: crate::config::LayerConfig
+//! [`KindDescriptor`]: crate::descriptor::KindDescriptor
 
-use crate::attention::AttentionConfig;
-use crate::deltanet::DeltaNetConfig;
-use crate::ffn::FfnConfig;
-use crate::gated_deltanet::GatedDeltaNetConfig;
-use crate::mamba2::Mamba2Config;
-use crate::spec::{Fields, Section, SpecError};
-use crate::tensors::TensorSpec;
 use serde::{Deserialize, Serialize};
-use std::fmt;
+use serde_json::{Map, Value};
 
 /// The sublayer kinds of §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,17 +36,6 @@ pub enum LayerKind {
     DeltaNet,
     GatedDeltaNet,
     Ffn,
-}
-
-/// One sublayer, fully resolved (the config type its operator is built from).
-#[derive(Debug, Clone, PartialEq)]
-pub enum LayerConfig {
-    /// `attention` and `swa` (with a window).
-    Attention(AttentionConfig),
-    Mamba2(Mamba2Config),
-    DeltaNet(DeltaNetConfig),
-    GatedDeltaNet(GatedDeltaNetConfig),
-    Ffn(FfnConfig),
 }
 
 impl LayerKind {
@@ -65,48 +57,6 @@ impl LayerKind {
         LayerKind::DeltaNet,
         LayerKind::GatedDeltaNet,
     ];
-
-    /// The registration point: the descriptor each operator file declares.
-    pub fn descriptor(self) -> &'static KindDescriptor {
-        match self {
-            LayerKind::Attention => &crate::attention::ATTENTION,
-            LayerKind::Swa => &crate::attention::SWA,
-            LayerKind::Mamba2 => &crate::mamba2::MAMBA2,
-            LayerKind::DeltaNet => &crate::deltanet::DELTANET,
-            LayerKind::GatedDeltaNet => &crate::gated_deltanet::GATED_DELTANET,
-            LayerKind::Ffn => &crate::ffn::FFN,
-        }
-    }
-
-    /// Canonical spelling used in the JSON.
-    pub fn name(self) -> &'static str {
-        self.descriptor().name
-    }
-
-    /// Short spelling, in the style of Nemotron-Flash `layer_types` (`a m2 f …`).
-    pub fn short(self) -> &'static str {
-        self.descriptor().short
-    }
-
-    /// Parses the canonical names and the NF `layer_types` spellings.
-    pub fn parse(s: &str) -> Option<LayerKind> {
-        Self::ALL.into_iter().find(|k| k.descriptor().spells(s))
-    }
-
-    pub fn is_mixer(self) -> bool {
-        self.descriptor().family != Family::Ffn
-    }
-
-    /// The section of the Arch JSON this kind reads.
-    pub fn section(self) -> &'static str {
-        self.descriptor().section
-    }
-}
-
-impl fmt::Display for LayerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
 }
 
 /// How reports, plots and studies group layers: one column and one colour per family.
@@ -157,16 +107,6 @@ impl Family {
             Family::Ffn => "#7f7f7f",
         }
     }
-
-    /// How many layers of each family `kinds` holds, in [`Family::ALL`] order.
-    pub fn counts(kinds: impl IntoIterator<Item = LayerKind>) -> [(Family, usize); 4] {
-        let mut out = Family::ALL.map(|f| (f, 0));
-        for k in kinds {
-            let f = k.descriptor().family;
-            out[Family::ALL.iter().position(|&x| x == f).expect("listed")].1 += 1;
-        }
-        out
-    }
 }
 
 /// What decoding one token costs a sublayer (f32), at a given context.
@@ -206,73 +146,13 @@ impl Sizing {
     }
 }
 
-/// One layer kind: its identity and everything the crates ask of a kind.
-#[derive(Clone, Copy)]
-pub struct KindDescriptor {
-    pub kind: LayerKind,
-    /// Canonical spelling (Arch JSON, journals, plots).
-    pub name: &'static str,
-    /// Nemotron-Flash `layer_types` spelling (`a m2 f …`).
-    pub short: &'static str,
-    /// The Arch-JSON section its fields default from.
-    pub section: &'static str,
-    /// Its module in weight names: `model.layers.{i}.{module}.…` (OPERATORS.md).
-    pub module: &'static str,
-    pub family: Family,
-    /// The merged section fields → the kind's config: defaults and rules of §11.
-    pub resolve: fn(&mut Fields) -> Result<LayerConfig, SpecError>,
-    /// Its §10 tensors under a prefix (`model.layers.{i}.{module}`), at `d_model`.
-    pub tensors: fn(&str, &LayerConfig, usize) -> Vec<TensorSpec>,
-    /// Decode cost at `d_model` with `seen` positions already cached.
-    pub cost: fn(&LayerConfig, usize, usize) -> DecodeCost,
-    /// The section it gets from a [`Sizing`].
-    pub sized: fn(&Sizing) -> Section,
-}
+/// The fields of one kind's section (or a layer's overrides of them), as written.
+pub type Section = Map<String, Value>;
 
 /// A section from `(field, value)` pairs, in order (the `sized` functions, bench specs).
-pub fn section<const N: usize>(fields: [(&str, serde_json::Value); N]) -> Section {
+pub fn section<const N: usize>(fields: [(&str, Value); N]) -> Section {
     fields
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
-}
-
-impl fmt::Debug for KindDescriptor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KindDescriptor({})", self.name)
-    }
-}
-
-impl KindDescriptor {
-    /// Whether `s` spells this kind (canonical or short).
-    pub fn spells(&self, s: &str) -> bool {
-        s == self.name || s == self.short
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn descriptors_are_registered_once_and_spell_uniquely() {
-        let mut spellings = std::collections::HashSet::new();
-        for k in LayerKind::ALL {
-            let d = k.descriptor();
-            assert_eq!(d.kind, k, "{} registered under another kind", d.name);
-            for s in [d.name, d.short] {
-                assert_eq!(LayerKind::parse(s), Some(k), "{s}");
-                assert!(
-                    spellings.insert(s) || d.name == d.short,
-                    "{s} spells two kinds"
-                );
-            }
-        }
-        let counts = Family::counts(
-            ["a", "swa", "m2", "d", "gdn", "f", "f"]
-                .iter()
-                .map(|s| LayerKind::parse(s).unwrap()),
-        );
-        assert_eq!(counts.map(|(_, n)| n), [2, 1, 2, 2]);
-    }
 }

@@ -1,13 +1,18 @@
-//! The hybrid LM of OPERATORS.md in burn: the architecture spec, every operator with a
+//! The hybrid LM of docs/OPERATORS.md in burn: the architecture spec, every operator with a
 //! whole-sequence form (chunked for the recurrent mixers) and a one-token step form with an
 //! explicit state, analytic accounting, seeded init and safetensors weight I/O.
+//! Section signs in this crate (`§6.4`, `§10`) cite docs/OPERATORS.md.
 
 pub mod accounting;
 pub mod attention;
 pub mod backend;
+pub mod config;
+pub mod delta_common;
 pub mod delta_rule;
 pub mod deltanet;
+pub mod descriptor;
 pub mod ffn;
+pub mod fields;
 pub mod fsio;
 pub mod gated_deltanet;
 pub mod init;
@@ -16,6 +21,7 @@ pub mod kind;
 pub mod linear;
 pub mod lm;
 pub mod mamba2;
+pub mod registry;
 pub mod rms_norm;
 pub mod rope;
 pub mod short_conv;

@@ -7,9 +7,8 @@
 //! ```
 
 use crate::attention::{Attention, KvCache};
-use crate::deltanet::DeltaState;
+use crate::delta_common::{DeltaState, GatedDeltaNet};
 use crate::ffn::Ffn;
-use crate::gated_deltanet::GatedDeltaNet;
 use crate::init::initial_weights;
 use crate::kernels::{self, Kernels};
 use crate::linear::linear;

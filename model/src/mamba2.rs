@@ -1,12 +1,14 @@
 //! Mamba2 (§6): in-projection, causal conv over `[x | B | C]`, the SSD scan, D skip, gated
 //! RMSNorm (gate first, then per-group norm), out-projection.
 
+use crate::config::{LayerConfig, Mamba2Config};
+use crate::descriptor::KindDescriptor;
+use crate::fields::{Fields, SpecError};
 use crate::kernels::{self, Kernels};
-use crate::kind::{section, DecodeCost, Family, KindDescriptor, LayerConfig, LayerKind, Sizing};
+use crate::kind::{section, DecodeCost, Family, LayerKind, Section, Sizing};
 use crate::linear::linear;
 use crate::rms_norm::rms_normalize;
 use crate::short_conv::causal_conv_silu;
-use crate::spec::{Fields, Section, SpecError};
 use crate::ssd::{ssd_chunked, ssd_recurrent, SsdInput};
 use crate::tensors::{Init, TensorSpec};
 use crate::weights::{WeightError, WeightReader, WeightWriter};
@@ -29,34 +31,6 @@ pub const MAMBA2: KindDescriptor = KindDescriptor {
     cost: decode_cost,
     sized,
 };
-
-/// Mamba2 / SSD (§6).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Mamba2Config {
-    pub d_state: usize,
-    pub d_conv: usize,
-    pub expand: usize,
-    pub head_dim: usize,
-    pub n_groups: usize,
-    pub chunk_size: usize,
-    pub norm_eps: f64,
-    pub conv_bias: bool,
-    pub proj_bias: bool,
-    /// `expand · d_model`, filled in at resolution.
-    pub d_inner: usize,
-}
-
-impl Mamba2Config {
-    pub fn n_heads(&self) -> usize {
-        self.d_inner / self.head_dim
-    }
-    pub fn conv_dim(&self) -> usize {
-        self.d_inner + 2 * self.n_groups * self.d_state
-    }
-    pub fn in_proj_dim(&self) -> usize {
-        2 * self.d_inner + 2 * self.n_groups * self.d_state + self.n_heads()
-    }
-}
 
 /// §11 defaults: N 16, conv 4, expand 2, P 64, one group, chunks of 256; P must divide
 /// `expand · d_model` and the groups the heads.

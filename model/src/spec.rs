@@ -1,11 +1,12 @@
-//! `ArchSpec`: the Arch JSON of OPERATORS.md §11.
+//! `ArchSpec`: the Arch JSON of docs/OPERATORS.md §11.
 //!
 //! The JSON keeps one section per kind (`attention`, `mamba2`, …) whose fields each `layers`
 //! entry may override. [`ArchSpec::resolve`] turns every entry into a fully specified
 //! [`LayerConfig`] (section ⊕ overrides ⊕ defaults) in one pass, checking every rule and naming
 //! the layer index, the field and the rule on failure. The defaults and rules of a kind live
-//! beside its operator (its [`KindDescriptor`](crate::kind::KindDescriptor)); this file only
-//! merges, dispatches and checks what holds for every kind.
+//! beside its operator (its [`KindDescriptor`](crate::descriptor::KindDescriptor), found
+//! through [`LayerKind::descriptor`], registry.rs); this file only merges, dispatches and
+//! checks what holds for every kind.
 
 use crate::kind::Sizing;
 use serde::de::Error as _;
@@ -13,30 +14,13 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
-pub use crate::attention::AttentionConfig;
-pub use crate::deltanet::DeltaNetConfig;
-pub use crate::ffn::FfnConfig;
-pub use crate::gated_deltanet::GatedDeltaNetConfig;
-pub use crate::kind::{LayerConfig, LayerKind};
-pub use crate::mamba2::Mamba2Config;
-
-/// A spec that breaks a rule; the message names the place (`layers[3] (attention)`), the field
-/// and the rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpecError(pub String);
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for SpecError {}
-
-/// The fields of one kind's section (or a layer's overrides of them), as written.
-pub type Section = Map<String, Value>;
+pub use crate::config::{
+    AttentionConfig, DeltaNetConfig, FfnConfig, GatedDeltaNetConfig, LayerConfig, Mamba2Config,
+};
+pub use crate::fields::{Fields, SpecError};
+pub use crate::kind::{LayerKind, Section};
 
 /// One `layers` entry: a kind plus field overrides of its section.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,150 +221,6 @@ impl<'de> Deserialize<'de> for ArchSpec {
     }
 }
 
-/// Reads typed fields out of one layer's merged section (section, then the layer's
-/// overrides), remembering which were read so that unknown fields can be reported. A kind's
-/// `resolve` (in its operator file) reads its fields through it.
-pub struct Fields {
-    at: String,
-    obj: Section,
-    overrides: Section,
-    used: Vec<&'static str>,
-    /// The layer's kind (`attention` and `swa` share a section and a resolver).
-    pub kind: LayerKind,
-    pub d_model: usize,
-}
-
-impl Fields {
-    /// An error naming the layer, the field and the rule.
-    pub fn err(&self, field: &str, rule: impl fmt::Display) -> SpecError {
-        SpecError(format!("{}: {} {}", self.at, field, rule))
-    }
-
-    /// Whether the layer entry itself (not its section) sets `field`.
-    pub fn set_on_layer(&self, field: &str) -> bool {
-        self.overrides.get(field).is_some_and(|v| !v.is_null())
-    }
-
-    fn get(&mut self, field: &'static str) -> Option<&Value> {
-        self.used.push(field);
-        self.obj.get(field).filter(|v| !v.is_null())
-    }
-
-    pub fn usize_opt(&mut self, field: &'static str) -> Result<Option<usize>, SpecError> {
-        match self.get(field).cloned() {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(|x| Some(x as usize))
-                .ok_or_else(|| self.err(field, format!("must be a non-negative integer, got {v}"))),
-        }
-    }
-
-    pub fn usize_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
-        Ok(self.usize_opt(field)?.unwrap_or(default))
-    }
-
-    pub fn f64_or(&mut self, field: &'static str, default: f64) -> Result<f64, SpecError> {
-        match self.get(field).cloned() {
-            None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| self.err(field, format!("must be a number, got {v}"))),
-        }
-    }
-
-    pub fn bool_or(&mut self, field: &'static str, default: bool) -> Result<bool, SpecError> {
-        match self.get(field).cloned() {
-            None => Ok(default),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.err(field, format!("must be true or false, got {v}"))),
-        }
-    }
-
-    pub fn required(&mut self, field: &'static str) -> Result<usize, SpecError> {
-        self.usize_opt(field)?
-            .ok_or_else(|| self.err(field, "is required (set it in the section or the layer)"))
-    }
-
-    pub fn positive_required(&mut self, field: &'static str) -> Result<usize, SpecError> {
-        let v = self.required(field)?;
-        self.positive(field, v)
-    }
-
-    pub fn positive_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
-        let v = self.usize_or(field, default)?;
-        self.positive(field, v)
-    }
-
-    /// A causal short-convolution width (at least 2).
-    pub fn conv_or(&mut self, field: &'static str, default: usize) -> Result<usize, SpecError> {
-        let v = self.usize_or(field, default)?;
-        if v < 2 {
-            Err(self.err(
-                field,
-                format!("{v} must be at least 2 (a causal short convolution)"),
-            ))
-        } else {
-            Ok(v)
-        }
-    }
-
-    pub fn positive_f_or(&mut self, field: &'static str, default: f64) -> Result<f64, SpecError> {
-        let v = self.f64_or(field, default)?;
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(self.err(field, format!("{v} must be a finite number > 0")))
-        }
-    }
-
-    /// A head size that defaults to `d_model / heads`, which must then divide evenly.
-    pub fn head_dim_or_split(
-        &mut self,
-        field: &'static str,
-        heads: usize,
-    ) -> Result<usize, SpecError> {
-        match self.usize_opt(field)? {
-            Some(v) => Ok(v),
-            None => {
-                let d = self.d_model;
-                if !d.is_multiple_of(heads) {
-                    return Err(self.err(
-                        field,
-                        format!(
-                            "defaults to d_model/n_heads, but d_model {d} is not a multiple of n_heads {heads}"
-                        ),
-                    ));
-                }
-                Ok(d / heads)
-            }
-        }
-    }
-
-    pub fn positive(&self, field: &str, v: usize) -> Result<usize, SpecError> {
-        if v == 0 {
-            Err(self.err(field, "must be at least 1"))
-        } else {
-            Ok(v)
-        }
-    }
-
-    fn finish(self) -> Result<(), SpecError> {
-        for k in self.obj.keys() {
-            if !self.used.contains(&k.as_str()) {
-                return Err(SpecError(format!(
-                    "{}: unknown field '{}' (allowed: {})",
-                    self.at,
-                    k,
-                    self.used.join(", ")
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
 impl ArchSpec {
     /// A spec without sections: set them with [`ArchSpec::set_section`], or size every kind
     /// at once with [`ArchSpec::sized`].
@@ -473,14 +313,13 @@ impl ArchSpec {
         for (k, v) in &entry.overrides {
             obj.insert(k.clone(), v.clone());
         }
-        let mut f = Fields {
-            at: format!("layers[{i}] ({})", entry.kind),
+        let mut f = Fields::new(
+            format!("layers[{i}] ({})", entry.kind),
             obj,
-            overrides: entry.overrides.clone(),
-            used: Vec::new(),
-            kind: entry.kind,
-            d_model: self.d_model,
-        };
+            entry.overrides.clone(),
+            entry.kind,
+            self.d_model,
+        );
         let cfg = (entry.kind.descriptor().resolve)(&mut f)?;
         f.finish()?;
         Ok(cfg)

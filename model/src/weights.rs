@@ -1,4 +1,4 @@
-//! Named host tensors and safetensors I/O with the names and shapes of OPERATORS.md §10.
+//! Named host tensors and safetensors I/O with the names and shapes of docs/OPERATORS.md §10.
 //!
 //! Every module is built from a [`WeightMap`] (the random init of §9 produces one, a
 //! safetensors file produces one) through a [`WeightReader`], which checks each tensor's

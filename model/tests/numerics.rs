@@ -1,4 +1,4 @@
-//! OPERATORS.md §12 checks 2, 3, 4, 6 and 7 on the active backend (f32), plus gradients and
+//! docs/OPERATORS.md §12 checks 2, 3, 4, 6 and 7 on the active backend (f32), plus gradients and
 //! the parameter count. Each test asserts a property that breaks if the operator is wrong.
 
 use burn::backend::Autodiff;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Architecture JSON (OPERATORS.md §11).
+    /// Architecture JSON (docs/OPERATORS.md §11).
     #[arg(long)]
     arch: PathBuf,
     /// Seed of the initialization (same seed ⇒ same weights, on any backend).

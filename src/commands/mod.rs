@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Write random initial weights (OPERATORS.md §9) for an architecture.
+    /// Write random initial weights (docs/OPERATORS.md §9) for an architecture.
     Init(init::Args),
     /// Compute logits for token sequences and write them as a .npy file.
     Logits(logits::Args),

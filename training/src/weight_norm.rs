@@ -1,6 +1,6 @@
 //! Nemotron-Flash weight normalization, applied after every optimizer step.
 //!
-//! Which matrices, in the §10 `[out, in]` convention:
+//! Which matrices, in the `[out, in]` convention of docs/OPERATORS.md §10:
 //! - **rows** normalized to unit L2 norm — matrices that *read* the residual stream:
 //!   attention `q_proj`, `k_proj`, `v_proj`; FFN `gate_proj`, `up_proj`; Mamba2 `in_proj`;
 //!   DeltaNet / Gated DeltaNet `q_proj`, `k_proj`, `v_proj`, `b_proj`, `a_proj`, `g_proj`;

@@ -73,7 +73,8 @@ fn same_seed_same_validation_loss() {
     assert_ne!(a.val_loss, c.val_loss);
 }
 
-/// Collects every 2-D weight by field name, in the §10 `[out, in]` orientation.
+/// Collects every 2-D weight by field name, in the `[out, in]` orientation of
+/// docs/OPERATORS.md §10.
 struct Matrices(Vec<(String, Vec<Vec<f32>>)>, Vec<String>);
 impl ModuleVisitor<Train> for Matrices {
     fn enter_module(&mut self, name: &str, _: &str) {

@@ -55,8 +55,8 @@ pub fn decode_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
         }
     };
     // Heads of 64, 2 KV heads, every registered kind sized alike, except where the README's
-    // figures were measured with a kind's §11 defaults: Mamba2's chunks of 256, Gated
-    // DeltaNet's value heads of twice the key size.
+    // figures were measured with a kind's defaults (docs/OPERATORS.md §11): Mamba2's chunks of
+    // 256, Gated DeltaNet's value heads of twice the key size.
     let sizing = Sizing {
         d_model: d,
         head_dim: 64,

@@ -122,8 +122,8 @@ pub fn reference_arch(kind: &str, d: usize) -> anyhow::Result<ArchSpec> {
 
 /// A bench architecture at width `d` (a multiple of 64): heads of 32, half as many KV heads,
 /// chunks of 64, every registered kind sized alike ([`ArchSpec::sized`], so any kind can be
-/// benched), except Gated DeltaNet's value heads, which keep their §11 default of twice the
-/// key size, as the README's tables were measured.
+/// benched), except Gated DeltaNet's value heads, which keep their default of twice the
+/// key size (docs/OPERATORS.md §11), as the README's tables were measured.
 pub fn bench_arch(d: usize, layers: &str) -> anyhow::Result<ArchSpec> {
     let sizing = Sizing {
         d_model: d,
