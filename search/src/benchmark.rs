@@ -714,10 +714,7 @@ mod tests {
     /// is the best-looking one, valued at its truth.
     #[test]
     fn a_run_is_scored_on_truth_apart_from_its_luck() {
-        let cfg: CampaignConfig = toml::from_str(
-            "name = 't'\n[latency]\nbudget_s = 1.0\n[objectives]\nreference_point = { loss = 3.0, latency_s = 1.0 }\n",
-        )
-        .unwrap();
+        let cfg = config(1.0, 3.0, 1.0);
         // (seen loss, latency); truth: #0 is truly 2.5 (seen 1.0: lucky), #1 truly 1.5.
         let results = vec![Some((1.0, 0.5)), Some((1.6, 0.5)), None];
         let truth = vec![Some(2.5), Some(1.5), None];
@@ -756,7 +753,8 @@ mod tests {
     }
 
     /// The table's hypervolume noise is estimated stably: two estimates from different seeds
-    /// agree within their stated intervals, and the interval holds the estimate.
+    /// agree (overlapping intervals, within 10 %), and each interval is narrow and holds its
+    /// estimate.
     #[test]
     fn hypervolume_noise_is_stable_across_resamples() {
         use crate::table::TableRow;
@@ -785,18 +783,16 @@ mod tests {
             })
             .collect();
         let table = Table::from_rows(Path::new("t.parquet"), rows);
-        let cfg: CampaignConfig = toml::from_str(
-            "name = 't'\n[latency]\nbudget_s = 0.05\n[objectives]\nreference_point = { loss = 3.5, latency_s = 0.06 }\n",
-        )
-        .unwrap();
+        let cfg = config(0.05, 3.5, 0.06);
         let a = hypervolume_noise(&table, &cfg, 3000, 1).unwrap();
         let b = hypervolume_noise(&table, &cfg, 3000, 2).unwrap();
         for n in [a, b] {
             assert!(n.low <= n.sd && n.sd <= n.high, "{n:?}");
             assert!(n.high - n.low < 0.3 * n.sd, "a wide interval: {n:?}");
         }
-        assert!(a.sd >= b.low && a.sd <= b.high, "{a:?} vs {b:?}");
-        assert!(b.sd >= a.low && b.sd <= a.high, "{a:?} vs {b:?}");
+        // Independent estimates: their intervals overlap and they differ by under 10 %.
+        assert!(a.low <= b.high && b.low <= a.high, "{a:?} vs {b:?}");
+        assert!((a.sd - b.sd).abs() < 0.1 * a.sd.min(b.sd), "{a:?} vs {b:?}");
         // Pooled σ: two-seed standard deviations of 0.05 pool to 0.05.
         assert!((table.replicate_noise().unwrap() - 0.05).abs() < 1e-12);
     }
@@ -832,5 +828,16 @@ mod tests {
         assert_eq!(row.cost(Some(96)), 4.0 + 0.2);
         assert_eq!(row.cost(None), 0.0, "pricing is counted, not charged");
         assert!(row.cost(Some(24)) / row.cost(Some(96)) < 0.3);
+    }
+
+    /// A campaign config with a latency budget and a reference point (loss, latency).
+    fn config(budget_s: f64, loss: f64, latency_s: f64) -> CampaignConfig {
+        CampaignConfig::from_toml(
+            &format!(
+                "name = 't'\nstrategy = 'random'\nevaluations = 4\n[space]\nmixers = ['attention', 'mamba2']\nwidths = [16]\nhead_dim = 8\n[latency]\nsource = 'analytic'\nroofline = 'cpu-2core'\nbudget_s = {budget_s}\n[objectives]\nreference_point = {{ loss = {loss}, latency_s = {latency_s} }}\n[train]\nsteps = 2\n"
+            ),
+            "test",
+        )
+        .unwrap()
     }
 }
