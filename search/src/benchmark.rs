@@ -348,9 +348,19 @@ pub fn table_hypervolume(table: &Table, cfg: &CampaignConfig) -> f64 {
 /// The largest share of the table's hypervolume that one genome holds on its own (its point's
 /// hypervolume alone over the frontier's), and which genome: a table where one genome holds
 /// most of it cannot tell strategies apart.
-pub fn largest_single_share(table: &Table, cfg: &CampaignConfig) -> (f64, String) {
-    let total = table_hypervolume(table, cfg);
-    let pts = table_points(table);
+///
+/// On truth: `truth` holds each row's true loss (see [`Truth::table_best`]).
+pub fn largest_single_share(
+    table: &Table,
+    cfg: &CampaignConfig,
+    truth: &[Option<f64>],
+) -> (f64, String) {
+    let pts: Vec<(Option<f64>, Option<f64>)> = truth
+        .iter()
+        .zip(&table.rows)
+        .map(|(t, r)| (*t, r.latency_s))
+        .collect();
+    let total = frontier_hypervolume(&pts, cfg);
     let mut best = (0.0, String::new());
     for (i, p) in pts.iter().enumerate() {
         if p.0.is_none() {
@@ -362,16 +372,6 @@ pub fn largest_single_share(table: &Table, cfg: &CampaignConfig) -> (f64, String
         }
     }
     best
-}
-
-/// The table's best full-run loss within `latency_s` (what a perfect search would find).
-pub fn table_best_within(table: &Table, latency_s: f64) -> Option<f64> {
-    table
-        .rows
-        .iter()
-        .filter(|r| r.status == RecordStatus::Ok && r.latency_s.is_some_and(|l| l <= latency_s))
-        .filter_map(|r| r.val_loss)
-        .min_by(f64::total_cmp)
 }
 
 /// How much the table's hypervolume moves with its seed noise, and how sure that figure is.
