@@ -538,21 +538,31 @@ if (DATA.live) {
 </html>
 "##;
 
-/// Writes `DIR/report.html` (atomically) from the records given, with the folder's audit
-/// when it has one.
+/// Everything a campaign's page shows: its records' data, its compute, and the folder's
+/// audit and validation when it has them. The one assembly for `report.html` and for
+/// `flashnas serve` (`live`: the page says it refreshes), so a section added here is on both.
+pub fn page_data(
+    dir: &std::path::Path,
+    cfg: &CampaignConfig,
+    records: &[Record],
+    live: bool,
+) -> serde_json::Value {
+    let mut d = data(cfg, records, live);
+    let grid = crate::family::FamilyGrid::load(dir).ok().flatten();
+    d["compute"] = serde_json::json!(crate::status::Compute::of(records, grid.as_ref()));
+    d["audit"] = audit_data(dir).unwrap_or(serde_json::Value::Null);
+    d["validation"] =
+        crate::validate::analysis::report_data(dir).unwrap_or(serde_json::Value::Null);
+    d
+}
+
+/// Writes `DIR/report.html` (atomically) from the records given (see [`page_data`]).
 pub fn write(
     dir: &std::path::Path,
     cfg: &CampaignConfig,
     records: &[Record],
 ) -> crate::error::Result<std::path::PathBuf> {
-    let mut d = data(cfg, records, false);
-    if let Ok(Some(g)) = crate::family::FamilyGrid::load(dir) {
-        d["compute"] = serde_json::json!(crate::status::Compute::of(records, Some(&g)));
-    }
-    d["audit"] = audit_data(dir).unwrap_or(serde_json::Value::Null);
-    d["validation"] =
-        crate::validate::analysis::report_data(dir).unwrap_or(serde_json::Value::Null);
-    write_page(dir, &d)
+    write_page(dir, &page_data(dir, cfg, records, false))
 }
 
 /// Writes `DIR/report.html` (atomically) for any page data (campaigns, studies).

@@ -1,7 +1,7 @@
 //! `flashnas report DIR` writes a campaign's `report.html`; `flashnas serve DIR` serves it live,
 //! read-only: every request reads the journal, nothing is written to the folder.
 
-use flashnas_search::report::{data, html};
+use flashnas_search::report::{html, page_data};
 use flashnas_search::store::load_records;
 use std::path::PathBuf;
 
@@ -135,11 +135,7 @@ fn answer(dir: &std::path::Path, request: tiny_http::Request) {
             (Route::NotFound, _) => text(404, "text/plain", format!("no {} here", request.url())),
             (_, Err(e)) => text(500, "text/plain", e.to_string()),
             (r, Ok((cfg, records, _))) => {
-                let mut d = data(&cfg, &records, true);
-                d["audit"] =
-                    flashnas_search::report::audit_data(dir).unwrap_or(serde_json::Value::Null);
-                d["validation"] = flashnas_search::validate::analysis::report_data(dir)
-                    .unwrap_or(serde_json::Value::Null);
+                let d = page_data(dir, &cfg, &records, true);
                 match r {
                     Route::Page => text(200, "text/html; charset=utf-8", html(&d)),
                     _ => text(200, "application/json", d.to_string()),

@@ -42,6 +42,28 @@ pub enum StrategyKind {
     All,
 }
 
+impl StrategyKind {
+    /// Its name in configs and on the command line (serde's spelling).
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Aging => "aging",
+            StrategyKind::Nsga2 => "nsga2",
+            StrategyKind::Random => "random",
+            StrategyKind::Asha => "asha",
+            StrategyKind::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for StrategyKind {
+    type Err = String;
+    /// The config's spelling (read by serde, so the two cannot disagree).
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
+            .map_err(|_| format!("'{s}' is not a strategy (aging, nsga2, random, asha, all)"))
+    }
+}
+
 /// A candidate a strategy proposes (defined beside the records that journal it).
 pub use crate::journal::Proposal;
 

@@ -343,3 +343,21 @@ fn asha_promotes_the_top_of_each_rung_and_only_feasible_ones() {
         assert!(promoted_from[top - 1] > 0, "something reached the full run");
     }
 }
+
+/// A strategy's name is serde's spelling, and parsing reads it back (the command line and
+/// the config cannot disagree); anything else is refused with the names.
+#[test]
+fn strategy_names_are_the_config_spelling() {
+    for k in [
+        StrategyKind::Aging,
+        StrategyKind::Nsga2,
+        StrategyKind::Random,
+        StrategyKind::Asha,
+        StrategyKind::All,
+    ] {
+        assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        assert_eq!(k.name().parse::<StrategyKind>(), Ok(k));
+    }
+    let e = "annealing".parse::<StrategyKind>().unwrap_err();
+    assert!(e.contains("annealing") && e.contains("nsga2"), "{e}");
+}

@@ -1,18 +1,11 @@
 //! `flashnas bench strategies`: every strategy, many seeds, against a benchmark table.
 
-use flashnas_search::benchmark::{
-    compute_of_random_evaluations, hypervolume_noise, largest_single_share, run, run_config,
-    summarize, table_hypervolume, Trajectory, Truth,
-};
+use flashnas_search::benchmark::{Outcome, Prepared, Request, Trajectory, Truth};
 use flashnas_search::config::StrategyKind;
 use flashnas_search::plot::{Chart, Series};
-use flashnas_search::table::{config_path, Table};
-use flashnas_search::CampaignConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(clap::Args, Debug)]
 pub struct StrategiesArgs {
@@ -55,16 +48,6 @@ pub struct StrategiesArgs {
     eta: Option<usize>,
 }
 
-fn kind(s: &str) -> anyhow::Result<StrategyKind> {
-    Ok(match s {
-        "aging" => StrategyKind::Aging,
-        "random" => StrategyKind::Random,
-        "nsga2" => StrategyKind::Nsga2,
-        "asha" => StrategyKind::Asha,
-        _ => anyhow::bail!("--strategies: '{s}' is not aging, random, nsga2 or asha"),
-    })
-}
-
 /// Seconds with three significant digits.
 fn secs(s: f64) -> String {
     match s.abs() {
@@ -76,99 +59,40 @@ fn secs(s: f64) -> String {
 }
 
 fn name(s: StrategyKind) -> String {
-    format!("{s:?}").to_lowercase()
-}
-
-/// Refuses requests that would run nothing or divide by nothing, naming the flag.
-fn check_args(a: &StrategiesArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        a.seeds > 0,
-        "--seeds 0: give at least one seed per strategy"
-    );
-    anyhow::ensure!(
-        a.budget != Some(0),
-        "--budget 0: give the compute of at least one evaluation"
-    );
-    anyhow::ensure!(
-        a.cap != Some(0),
-        "--cap 0: a run must admit at least one record"
-    );
-    anyhow::ensure!(
-        a.threads != Some(0),
-        "--threads 0: give at least one thread (or leave it out)"
-    );
-    anyhow::ensure!(
-        !a.strategies.is_empty() && a.strategies.iter().all(|s| !s.trim().is_empty()),
-        "--strategies: name at least one of aging, random, nsga2, asha"
-    );
-    Ok(())
+    s.name().to_string()
 }
 
 pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
-    check_args(&a)?;
-    let table_path = std::fs::canonicalize(&a.table)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.table.display()))?;
-    let table = Table::load(&table_path)?;
-    let surrogate_path = match &a.surrogate {
-        Some(p) => {
-            Some(std::fs::canonicalize(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
-        }
-        None => None,
-    };
-    let surrogate = match &surrogate_path {
-        // Fail now, not in every run.
-        Some(p) => {
-            let s = flashnas_search::surrogate::Surrogate::load(p)?;
-            s.check_fitted_on(&table)
-                .map_err(|e| anyhow::anyhow!("--surrogate {}: {e}", p.display()))?;
-            Some(s)
-        }
-        None => None,
-    };
-    let truth = match &surrogate {
-        Some(s) => Truth::Surrogate(s),
-        None => Truth::Table(&table),
-    };
-    let mut cfg = CampaignConfig::from_file(&config_path(&table_path))?;
-    if !a.rungs.is_empty() {
-        cfg.multi_fidelity.rungs = a.rungs.clone();
-    }
-    if let Some(e) = a.eta {
-        cfg.multi_fidelity.eta = e;
-    }
-    let mut asha = cfg.clone();
-    asha.strategy = StrategyKind::Asha;
-    asha.validate()?;
-    let have = table.rung_steps();
-    for s in cfg.multi_fidelity.rung_steps(cfg.train.total_steps()) {
-        anyhow::ensure!(
-            have.contains(&s),
-            "multi_fidelity.rungs: the table has losses after {have:?} steps, not {s}"
-        );
-    }
     let strategies: Vec<StrategyKind> = a
         .strategies
         .iter()
-        .map(|s| kind(s))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse().map_err(|e| anyhow::anyhow!("--strategies: {e}")))
         .collect::<anyhow::Result<_>>()?;
-    let budget = a.budget.unwrap_or((table.rows.len() / 10).max(1));
-    let cap = a.cap.unwrap_or(20 * budget);
-    let compute = compute_of_random_evaluations(&table, &cfg, budget);
-    let (table_hv, table_truth) = truth.table_best(&table, &cfg);
-    let table_seen_hv = table_hypervolume(&table, &cfg);
-    let budget_s = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
-    let feasible = table
-        .rows
-        .iter()
-        .filter(|r| r.latency_s.is_some_and(|l| l <= budget_s))
-        .count();
-    let sigma = table.replicate_noise();
-    let hv_noise = hypervolume_noise(&table, &cfg, 3000, 0x5eed);
+    let p = Prepared::new(Request {
+        table: a.table.clone(),
+        surrogate: a.surrogate.clone(),
+        seeds: a.seeds,
+        seed_offset: a.seed_offset,
+        budget: a.budget,
+        cap: a.cap,
+        strategies: strategies.clone(),
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        rungs: a.rungs.clone(),
+        eta: a.eta,
+    })?;
+    let (table, cfg, compute, budget, cap) = (&p.table, &p.cfg, p.compute, p.budget, p.cap);
+    let (table_hv, table_seen_hv, sigma, hv_noise) =
+        (p.table_hv, p.table_seen_hv, p.sigma, p.hv_noise);
     println!(
-        "table {}: {} genomes, {feasible} within the latency budget {budget_s:.6} s; its frontier's hypervolume {table_hv:.5} on truth ({}), {table_seen_hv:.5} as tabulated",
+        "table {}: {} genomes, {} within the latency budget {:.6} s; its frontier's hypervolume {table_hv:.5} on truth ({}), {table_seen_hv:.5} as tabulated",
         a.table.display(),
         table.rows.len(),
-        match truth {
+        p.feasible,
+        p.budget_s,
+        match p.truth() {
             Truth::Table(_) => "the table's mean over its replicates",
             Truth::Surrogate(_) => "the surrogate's noise-free mean",
         }
@@ -207,88 +131,30 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| flashnas_search::run_dir::results_dir("bench-strategies"));
     std::fs::create_dir_all(&out)?;
     let work = tempfile::tempdir_in(&out)?;
-    let jobs: Vec<(StrategyKind, u64)> = strategies
-        .iter()
-        .flat_map(|&s| (a.seed_offset..a.seed_offset + a.seeds).map(move |seed| (s, seed)))
-        .collect();
-    let bar = ProgressBar::new(jobs.len() as u64);
+    let bar = ProgressBar::new(strategies.len() as u64 * a.seeds);
     bar.set_style(
         ProgressStyle::with_template("runs [{bar:30}] {pos}/{len} · {elapsed} · {msg}")
             .expect("template")
             .progress_chars("=> "),
     );
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<anyhow::Result<Trajectory>>> = Mutex::new(Vec::new());
-    let threads = a
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(s, seed)) = jobs.get(i) else { break };
-                let c = run_config(&cfg, &table_path, surrogate_path.as_deref(), s, seed, cap);
-                let dir = work.path().join(format!("{}-{seed}", name(s)));
-                let r = run(&c, &dir, compute, truth).map_err(anyhow::Error::from);
-                let _ = std::fs::remove_dir_all(&dir);
-                bar.set_message(format!("{} seed {seed}", name(s)));
-                bar.inc(1);
-                results.lock().expect("lock").push(r);
-            });
-        }
-    });
+    let o = p.run(work.path(), &|what| {
+        bar.set_message(what.to_string());
+        bar.inc(1);
+    })?;
     bar.finish_and_clear();
-    let mut runs: Vec<Trajectory> = results
-        .into_inner()
-        .expect("lock")
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    runs.sort_by_key(|t| (strategies.iter().position(|&s| s == t.strategy), t.seed));
-    println!(
-        "{} runs in {:.1} s",
-        runs.len(),
-        started.elapsed().as_secs_f64()
-    );
-
-    // With a surrogate the runs reach genomes the table never held: the best known is the
-    // better of the table's and theirs.
-    let table_hv = runs
-        .iter()
-        .map(|t| t.at_compute(compute))
-        .fold(table_hv, f64::max);
-    let fractions = [0.1, 0.25, 1.0 / 3.0, 0.5, 1.0];
-    let compute_points: Vec<f64> = fractions.iter().map(|f| f * compute).collect();
-    let budgets: Vec<(f64, Option<f64>)> = [0.5, 0.75, 1.0]
-        .iter()
-        .map(|f| {
-            let b = f * budget_s;
-            // The best true loss reachable within b: over the table's genomes, and (with a
-            // surrogate, which answers genomes the table lacks) over every genome a run found.
-            let in_table = table
-                .rows
-                .iter()
-                .zip(&table_truth)
-                .filter(|(r, _)| r.latency_s.is_some_and(|l| l <= b))
-                .filter_map(|(_, t)| *t);
-            let found = runs.iter().flat_map(|t| {
-                t.results
-                    .iter()
-                    .zip(&t.truth)
-                    .filter_map(move |(r, tr)| (r.as_ref()?.1 <= b).then_some((*tr)?))
-            });
-            (b, in_table.chain(found).min_by(f64::total_cmp))
-        })
-        .collect();
-    let (summaries, comparisons) = summarize(
-        &runs,
-        &strategies,
-        &compute_points,
-        table_hv,
-        hv_noise,
-        &budgets,
-    );
+    let Outcome {
+        runs,
+        elapsed_s,
+        best_hv: table_hv,
+        fractions,
+        compute_points,
+        budgets,
+        summaries,
+        comparisons,
+        share,
+        checks,
+    } = o;
+    println!("{} runs in {elapsed_s:.1} s", runs.len());
 
     let mut report = String::new();
     writeln!(
@@ -429,40 +295,19 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         )?;
     }
     // Does the table tell strategies apart at all?
-    let (share, share_key) = largest_single_share(&table, &cfg, &table_truth);
     writeln!(report, "\nchecks that the table discriminates:")?;
-    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
-    if let Some(random) = summaries
-        .iter()
-        .find(|s| s.strategy == StrategyKind::Random)
-    {
-        let reach = random.by_compute.last().map_or(0.0, |v| v.1.mean) / table_hv;
+    for c in &checks {
+        let verdict = match c.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "cannot check (seed noise unknown)",
+        };
         writeln!(
             report,
-            "  random search reaches {:.1} % of the best reachable hypervolume on average (≤ 95 %): {}",
-            100.0 * reach,
-            verdict(reach <= 0.95)
+            "  {}: {:.4} (limit {:.4}): {verdict}",
+            c.what, c.value, c.threshold
         )?;
-        let regret = random.regrets.last().map_or(f64::NAN, |r| r.mean);
-        match sigma {
-            Some(s) => writeln!(
-                report,
-                "  random search's regret within the budget {regret:.4} vs 3 × the seed noise {:.4}: {}",
-                3.0 * s,
-                verdict(regret >= 3.0 * s)
-            )?,
-            None => writeln!(
-                report,
-                "  random search's regret within the budget {regret:.4}; seed noise unknown: cannot check"
-            )?,
-        }
     }
-    writeln!(
-        report,
-        "  the largest share of the hypervolume one genome holds: {:.1} % ({share_key}) (≤ 50 %): {}",
-        100.0 * share,
-        verdict(share <= 0.5)
-    )?;
     print!("{report}");
 
     // Figures: mean hypervolume (solid) and its 95 % interval (dashed) per strategy.
@@ -551,7 +396,8 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         "seed_offset": a.seed_offset,
         "summaries": summaries,
         "comparisons": comparisons,
-        "largest_single_share": {"share": share, "key": share_key},
+        "largest_single_share": {"share": share.0, "key": share.1},
+        "checks": checks,
     });
     for p in &written {
         println!("wrote {}", p.display());

@@ -3,6 +3,10 @@
 //! back is its hypervolume after every evaluation and after every unit of simulated training
 //! compute, and the statistics that tell strategies apart.
 
+mod compare;
+
+pub use compare::{Check, Outcome, Prepared, Request};
+
 use crate::config::{CampaignConfig, StrategyKind};
 use crate::error::{Error, Result};
 use crate::executor::ExecutorKind;

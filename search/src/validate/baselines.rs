@@ -1,0 +1,255 @@
+//! Validation stages 1–2: the baseline shapes priced, trained at proxy length, and the
+//! candidates (picks and each family's best shape within a budget) selected.
+
+use super::*;
+
+impl Validation<'_> {
+    /// Stage 1: every baseline shape priced with the campaign's latency source, in the driver
+    /// (under the device lock when it measures).
+    pub(super) fn price(&mut self) -> Result<Vec<PriceRow>> {
+        let expected: Vec<String> = self
+            .plan
+            .shapes
+            .iter()
+            .map(|s| model_key(&s.layers, s.width))
+            .collect();
+        let (journal, mut rows) =
+            self.replay::<PriceRow>("price.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        let total = self.plan.shapes.len();
+        if rows.len() < total {
+            (self.on_event)(Event::Note(format!(
+                "pricing {} baseline shapes with the campaign's latency source ({} from the journal)",
+                total,
+                rows.len()
+            )));
+        }
+        let pricer = Pricer::new(
+            self.cfg.latency.clone(),
+            &self.campaign,
+            Some(&self.campaign),
+            self.reference(),
+        );
+        for i in rows.len()..total {
+            let shape = self.plan.shapes[i].clone();
+            let spec = self.shape_spec(&shape);
+            let latency = pricer.price(&spec);
+            let row = PriceRow {
+                index: i,
+                family: shape.family.clone(),
+                repeats: shape.repeats,
+                width: shape.width,
+                layers: shape.layers.clone(),
+                params: accounting::param_count(&spec),
+                latency,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| self.write_error(journal.path(), &e))?;
+            crate::lock::fault_point(&format!("validate:price-{i}"));
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The largest budget of the plan: shapes over it are not trained.
+    pub(super) fn largest_budget(&self) -> f64 {
+        self.plan
+            .targets
+            .iter()
+            .map(|t| t.budget_s)
+            .fold(0.0, f64::max)
+    }
+
+    pub(super) fn proxy_train(&self) -> TrainConfig {
+        let mut t = self.cfg.train.clone();
+        // The seed rule of the campaign's own candidates.
+        t.seed = self.cfg.seed;
+        t.stop_at = None;
+        t
+    }
+
+    /// Stage 2: the shapes within the largest budget trained at proxy length through the
+    /// campaign's executor.
+    pub(super) fn train_baselines(&mut self, priced: &[PriceRow]) -> Result<Vec<ProxyRow>> {
+        let largest = self.largest_budget();
+        let within: Vec<&PriceRow> = priced
+            .iter()
+            .filter(|r| r.latency.seconds.is_some_and(|s| s <= largest))
+            .collect();
+        let expected: Vec<String> = within
+            .iter()
+            .map(|r| model_key(&r.layers, r.width))
+            .collect();
+        let (journal, mut rows) =
+            self.replay::<ProxyRow>("proxy.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        // The best shape of each family is chosen by proxy loss; the recall probe, when the
+        // campaign ranks recall, runs beside the long runs of the models chosen.
+        let mut train = self.proxy_train();
+        train.recall.enabled = false;
+        let tasks: Vec<Task> = within[rows.len()..]
+            .iter()
+            .map(|r| {
+                let spec = self.shape_spec(&self.plan.shapes[r.index]);
+                Task {
+                    name: format!("base-{}-r{}-w{}", r.family, r.repeats, r.width),
+                    proposal_key: format!("validate-proxy|{}", model_key(&r.layers, r.width)),
+                    spec,
+                    train: train.clone(),
+                    latency: None,
+                    known_latency: None,
+                    base_dir: self.campaign.clone(),
+                    reference: None,
+                }
+            })
+            .collect();
+        if !tasks.is_empty() {
+            (self.on_event)(Event::Note(format!(
+                "training {} baseline shapes within {:.6} s at proxy length ({} steps; {} from the journal)",
+                within.len(),
+                largest,
+                train.total_steps(),
+                rows.len()
+            )));
+        }
+        let total = within.len();
+        self.run_tasks(tasks, &mut |_task, r, ev| {
+            let p = within[rows.len()];
+            let row = ProxyRow {
+                index: rows.len(),
+                shape: p.index,
+                family: p.family.clone(),
+                repeats: p.repeats,
+                width: p.width,
+                layers: p.layers.clone(),
+                params: p.params,
+                latency_s: p.latency.seconds.expect("within the budget"),
+                proxy: r.proxy,
+                eval_seconds: r.eval_seconds,
+                attempts: r.attempt,
+            };
+            journal
+                .append(&row)
+                .map_err(|e| (journal.path().to_path_buf(), e))?;
+            ev(Event::Note(format!(
+                "baseline [{}/{total}] {} r{} w{}: proxy loss {}",
+                row.index + 1,
+                row.family,
+                row.repeats,
+                row.width,
+                loss_text(row.loss(), &row.proxy)
+            )));
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs `tasks` through the executor in order; `admit` journals each result (a journal
+    /// write error stops the run with the resume command).
+    pub(super) fn run_tasks(&mut self, tasks: Vec<Task>, admit: &mut JournalRow<'_>) -> Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut executor = self.executor.build()?;
+        let in_flight = self.executor.in_flight();
+        let resume = self.resume_command();
+        let ev = &mut self.on_event;
+        run_in_order(
+            &self.dir,
+            executor.as_mut(),
+            in_flight,
+            tasks,
+            &mut |e| ev(e),
+            &mut |t, r, ev| admit(t, r, ev).map_err(|(p, e)| Error::write(&p, &e, &resume)),
+        )
+        .map_err(|e| e.with_resume(&resume))
+    }
+
+    /// Every model that may be validated: the picks (in budget order), then every baseline shape
+    /// trained at proxy length; an architecture serving several roles is one model.
+    pub fn candidates(&self, trained: &[ProxyRow]) -> Vec<Model> {
+        let mut models: Vec<Model> = Vec::new();
+        let mut add = |m: Model| {
+            if !models.iter().any(|n| n.key == m.key) {
+                models.push(m);
+            }
+        };
+        for t in &self.plan.targets {
+            let r = &self.records[t.pick];
+            add(Model {
+                key: model_key(&r.layers, r.width),
+                role: Role::Pick { id: r.id },
+                spec: r.spec.spec(),
+                layers: r.layers.clone(),
+                width: r.width,
+                depth: r.depth,
+                params: r.params,
+                latency_s: r.latency(),
+                proxy_loss: Some(crate::store::mean_loss(&self.records, r.id)),
+            });
+        }
+        for (i, row) in trained.iter().enumerate() {
+            if row.loss().is_none() {
+                continue;
+            }
+            let spec = self.shape_spec(&self.plan.shapes[row.shape]);
+            add(Model {
+                key: model_key(&row.layers, row.width),
+                role: Role::Baseline {
+                    family: row.family.clone(),
+                    row: i,
+                },
+                depth: spec.layers.len(),
+                spec,
+                layers: row.layers.clone(),
+                width: row.width,
+                params: row.params,
+                latency_s: row.latency_s,
+                proxy_loss: row.loss(),
+            });
+        }
+        models
+    }
+
+    /// The models trained long: the picks, then each family's baseline at each budget — its
+    /// lowest proxy loss among the shapes whose re-measured latency is within the budget.
+    pub fn select(
+        &self,
+        candidates: &[Model],
+        rechecks: &[RecheckRow],
+        trained: &[ProxyRow],
+    ) -> Vec<Model> {
+        let latency = eligibility(candidates, rechecks);
+        let of_row = |r: &ProxyRow| {
+            latency
+                .get(&model_key(&r.layers, r.width))
+                .copied()
+                .unwrap_or(r.latency_s)
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for t in &self.plan.targets {
+            let r = &self.records[t.pick];
+            keys.push(model_key(&r.layers, r.width));
+        }
+        for t in &self.plan.targets {
+            for f in &self.plan.settings.families {
+                if let Some(i) = baseline_within(trained, &f.name, t.budget_s, &of_row) {
+                    keys.push(model_key(&trained[i].layers, trained[i].width));
+                }
+            }
+        }
+        let mut out: Vec<Model> = Vec::new();
+        for k in keys {
+            if !out.iter().any(|m| m.key == k) {
+                out.push(
+                    candidates
+                        .iter()
+                        .find(|m| m.key == k)
+                        .expect("a candidate")
+                        .clone(),
+                );
+            }
+        }
+        out
+    }
+}
