@@ -14,6 +14,7 @@ pub mod export;
 pub mod family;
 pub mod genome;
 pub mod journal;
+pub mod latency_model;
 pub mod lock;
 pub mod observers;
 pub mod pareto;
