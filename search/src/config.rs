@@ -226,12 +226,7 @@ impl CampaignConfig {
             return Err("evaluations: the budget must be at least 1".into());
         }
         self.space.validate()?;
-        match self.strategy {
-            StrategyKind::Aging => self.aging.validate()?,
-            StrategyKind::Nsga2 => self.nsga2.validate()?,
-            StrategyKind::Asha => self.multi_fidelity.validate()?,
-            StrategyKind::Random | StrategyKind::All => {}
-        }
+        self.strategy.validate(&self.strategy_settings())?;
         let l = &self.latency;
         match (l.budget_s, l.budget_ref) {
             (Some(b), None) if !(b > 0.0 && b.is_finite()) => {
@@ -401,6 +396,18 @@ impl CampaignConfig {
     }
 
     /// The roofline device of an analytic campaign.
+    /// What the strategy reads of this config (see [`crate::strategy::Settings`]).
+    pub fn strategy_settings(&self) -> crate::strategy::Settings<'_> {
+        crate::strategy::Settings {
+            space: &self.space,
+            evaluations: self.evaluations,
+            objectives: self.objectives.ranked(),
+            aging: &self.aging,
+            nsga2: &self.nsga2,
+            multi_fidelity: &self.multi_fidelity,
+        }
+    }
+
     pub fn roofline(&self) -> Option<DeviceModel> {
         roofline_of(&self.latency)
     }

@@ -1,38 +1,29 @@
 //! Search campaigns: genomes of the Nemotron-Flash 3-stage block space, aging evolution,
 //! NSGA-II and random search, the Pareto frontier and its hypervolume, the journal,
 //! checkpoint and resume, export and plots.
+//!
+//! Laid out by its parts: `driver/` (the campaign core), `studies/` (validation, audit,
+//! depth–width, latency model), `benchmark/` (tables, surrogate, strategy comparison) and
+//! `views/` (report, plots, export); the modules are re-exported at the root under their
+//! own names (`flashnas_search::campaign`, `::validate`, `::report`, …).
 
-pub mod audit;
 pub mod benchmark;
-pub mod campaign;
 pub mod config;
-pub mod depth_width;
+pub mod driver;
 pub mod error;
 pub mod event;
-pub mod executor;
-pub mod export;
-pub mod family;
-pub mod genome;
-pub mod journal;
-pub mod latency_model;
-pub mod lock;
-pub mod observers;
 pub mod pareto;
-pub mod plot;
-pub mod racing;
 pub mod rank;
-pub mod report;
-pub mod run_dir;
-pub mod scaling;
-pub mod status;
-pub mod store;
-pub mod strategy;
-pub mod surrogate;
-pub mod table;
-pub mod task;
-pub mod throughput;
-pub mod validate;
-pub mod warm_start;
+pub mod studies;
+pub mod views;
+
+pub use benchmark::{surrogate, table};
+pub use driver::{
+    campaign, executor, family, genome, journal, lock, observers, racing, run_dir, status, store,
+    strategy, task, throughput, warm_start,
+};
+pub use studies::{audit, depth_width, latency_model, scaling, validate};
+pub use views::{export, plot, report};
 
 pub use campaign::{Campaign, Outcome};
 pub use config::CampaignConfig;

@@ -1,9 +1,14 @@
+//! Strategy benchmarks: tables of a tabulated space (`table`), the surrogate fitted on one
+//! (`surrogate`), and the protocol that compares strategies on them (`compare`).
+//!
 //! Strategy benchmarks against a table: each strategy runs as a real campaign (the same driver,
 //! journal and strategies as any search) on the table executor, over many seeds; what comes
 //! back is its hypervolume after every evaluation and after every unit of simulated training
 //! compute, and the statistics that tell strategies apart.
 
 mod compare;
+pub mod surrogate;
+pub mod table;
 
 pub use compare::{Check, Outcome, Prepared, Request};
 

@@ -1,5 +1,6 @@
 //! A pool of `flashnas worker` processes on this machine.
 
+use super::retry::retry_or_give_up;
 use super::{last_line, Executor, ExecutorConfig};
 use crate::error::Result;
 use crate::event::Event;
@@ -174,21 +175,20 @@ impl LocalExecutor {
                     format!(" ({detail})")
                 }
             );
-            if r.attempt < self.cfg.max_attempts {
-                ev(Event::Note(format!(
-                    "candidate {name}: {reason}; retrying (attempt {}/{})",
-                    r.attempt + 1,
-                    self.cfg.max_attempts
-                )));
-                self.queue.push_front((r.task, r.attempt + 1));
-            } else {
-                Lease::clear(dir, &name);
-                let reason = format!("{reason}; gave up after {} attempts", r.attempt);
-                ev(Event::Note(format!("candidate {name}: {reason}")));
-                self.done.insert(
-                    name,
-                    TaskResult::gave_up(&r.task, reason, r.attempt, "local"),
-                );
+            let again = retry_or_give_up(
+                dir,
+                name,
+                r.task,
+                r.attempt,
+                self.cfg.max_attempts,
+                reason,
+                "retrying",
+                "local",
+                &mut self.done,
+                ev,
+            );
+            if let Some(t) = again {
+                self.queue.push_front(t);
             }
         }
         self.fill(dir, ev);

@@ -330,7 +330,7 @@ mod tests {
     /// A synthetic candidate: one of the journal fixture's records with its id, latency and
     /// loss replaced (a replicate when `replicate` is set).
     fn record(id: usize, latency: f64, loss: f64, replicate: Option<(usize, u32)>) -> Record {
-        let line = include_str!("../tests/fixtures/aging-seed3.jsonl")
+        let line = include_str!("../../tests/fixtures/aging-seed3.jsonl")
             .lines()
             .next()
             .unwrap();

@@ -11,13 +11,14 @@
 
 mod local;
 mod pipeline;
+mod retry;
 mod slurm;
 mod surrogate;
 mod table;
 
 pub use local::LocalExecutor;
 pub use pipeline::{run_in_order, Admit, Pipeline};
-pub use slurm::SlurmExecutor;
+pub use slurm::{SlurmConfig, SlurmExecutor};
 pub use surrogate::SurrogateExecutor;
 pub use table::TableExecutor;
 
@@ -73,15 +74,6 @@ fn d_attempts() -> usize {
 fn d_poll() -> f64 {
     1.0
 }
-fn d_time() -> String {
-    "01:00:00".into()
-}
-fn d_job_name() -> String {
-    "flashnas".into()
-}
-fn d_true() -> bool {
-    true
-}
 
 /// `[executor]` of a campaign config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,42 +119,6 @@ pub struct ExecutorConfig {
     pub surrogate: Option<String>,
 }
 
-/// `[executor.slurm]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlurmConfig {
-    /// `--partition` (empty: the cluster's default).
-    #[serde(default)]
-    pub partition: String,
-    /// `--time` of each job (Slurm syntax, e.g. `01:00:00` or `30`).
-    #[serde(default = "d_time")]
-    pub time_limit: String,
-    /// `--gpus` per job (0: none requested).
-    #[serde(default)]
-    pub gpus_per_job: usize,
-    /// `--cpus-per-task`.
-    #[serde(default = "d_one")]
-    pub cpus_per_job: usize,
-    /// `--mem` (e.g. `4G`; empty: the cluster's default).
-    #[serde(default)]
-    pub mem: String,
-    /// `--job-name`.
-    #[serde(default = "d_job_name")]
-    pub job_name: String,
-    /// Submit several ready candidates as one job array.
-    #[serde(default = "d_true")]
-    pub array: bool,
-    /// Further `sbatch` arguments, e.g. `["--account=lm", "--qos=short"]`.
-    #[serde(default)]
-    pub extra_args: Vec<String>,
-}
-
-impl Default for SlurmConfig {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults")
-    }
-}
-
 impl Default for ExecutorConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults")
@@ -190,19 +146,13 @@ impl ExecutorConfig {
                 ));
             }
         }
-        if self.slurm.cpus_per_job == 0 {
-            return Err("slurm.cpus_per_job: must be at least 1".into());
-        }
         if self.kind == ExecutorKind::Table && self.table.is_none() {
             return Err("table: the table executor needs the table's path".into());
         }
         if self.kind == ExecutorKind::Surrogate && self.surrogate.is_none() {
             return Err("surrogate: the surrogate executor needs the surrogate's path".into());
         }
-        if self.slurm.time_limit.trim().is_empty() {
-            return Err("slurm.time_limit: must not be empty".into());
-        }
-        Ok(())
+        self.slurm.validate()
     }
 
     /// Candidates in flight (see the field).

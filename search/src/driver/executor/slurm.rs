@@ -2,14 +2,78 @@
 //! are ready); jobs are tracked with `squeue` / `scontrol`, results read from the shared
 //! campaign directory.
 
+use super::retry::retry_or_give_up;
 use super::{last_line, Executor, ExecutorConfig};
 use crate::error::Result;
 use crate::event::Event;
 use crate::task::{candidate_dir, host_name, read_result, unix_now, Lease, Task, TaskResult};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// `[executor.slurm]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmConfig {
+    /// `--partition` (empty: the cluster's default).
+    #[serde(default)]
+    pub partition: String,
+    /// `--time` of each job (Slurm syntax, e.g. `01:00:00` or `30`).
+    #[serde(default = "d_time")]
+    pub time_limit: String,
+    /// `--gpus` per job (0: none requested).
+    #[serde(default)]
+    pub gpus_per_job: usize,
+    /// `--cpus-per-task`.
+    #[serde(default = "d_one")]
+    pub cpus_per_job: usize,
+    /// `--mem` (e.g. `4G`; empty: the cluster's default).
+    #[serde(default)]
+    pub mem: String,
+    /// `--job-name`.
+    #[serde(default = "d_job_name")]
+    pub job_name: String,
+    /// Submit several ready candidates as one job array.
+    #[serde(default = "d_true")]
+    pub array: bool,
+    /// Further `sbatch` arguments, e.g. `["--account=lm", "--qos=short"]`.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+impl Default for SlurmConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl SlurmConfig {
+    /// The key (under `executor.`) and the reason of the first problem.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.cpus_per_job == 0 {
+            return Err("slurm.cpus_per_job: must be at least 1".into());
+        }
+        if self.time_limit.trim().is_empty() {
+            return Err("slurm.time_limit: must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+fn d_one() -> usize {
+    1
+}
+fn d_time() -> String {
+    "01:00:00".into()
+}
+fn d_job_name() -> String {
+    "flashnas".into()
+}
+fn d_true() -> bool {
+    true
+}
 
 struct Job {
     task: Task,
@@ -380,22 +444,19 @@ impl SlurmExecutor {
                     format!(": {detail}")
                 }
             );
-            if job.attempt < self.cfg.max_attempts {
-                ev(Event::Note(format!(
-                    "candidate {name}: {why}; resubmitting (attempt {}/{})",
-                    job.attempt + 1,
-                    self.cfg.max_attempts
-                )));
-                self.ready.push_back((job.task, job.attempt + 1));
-            } else {
-                Lease::clear(dir, &name);
-                let why = format!("{why}; gave up after {} attempts", job.attempt);
-                ev(Event::Note(format!("candidate {name}: {why}")));
-                self.done.insert(
-                    name,
-                    TaskResult::gave_up(&job.task, why, job.attempt, "slurm"),
-                );
-            }
+            let again = retry_or_give_up(
+                dir,
+                name,
+                job.task,
+                job.attempt,
+                self.cfg.max_attempts,
+                why,
+                "resubmitting",
+                "slurm",
+                &mut self.done,
+                ev,
+            );
+            self.ready.extend(again);
         }
         self.submit(dir, ev);
     }

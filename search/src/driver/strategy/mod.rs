@@ -13,6 +13,7 @@ mod asha;
 mod initial;
 mod nsga2;
 mod random;
+mod registry;
 
 pub use aging::{AgingConfig, AgingEvolution};
 pub use all::Exhaustive;
@@ -20,6 +21,7 @@ pub use asha::{Asha, MultiFidelityConfig};
 pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::RandomSearch;
+pub use registry::Settings;
 
 use crate::journal::{Objective, Record, RecordStatus};
 use crate::pareto::{crowding, non_dominated_sort, Point};

@@ -19,10 +19,7 @@ use crate::journal::{
 use crate::lock::FolderLock;
 use crate::observers::{Admitted, CheckpointWriter, Observer, ReportWriter};
 use crate::run_dir::{new_run_dir, pin_config_value, resume_run_dir};
-use crate::strategy::{
-    AgingEvolution, Asha, Ask, Exhaustive, InitialPopulation, Nsga2, Proposal, RandomSearch,
-    Strategy, StrategyKind, Submitted, View, WarmSeed,
-};
+use crate::strategy::{Ask, InitialPopulation, Proposal, Strategy, Submitted, View, WarmSeed};
 use crate::task::{Latency, Pricer, Task, TaskResult};
 use flashnas_model::ArchSpec;
 use flashnas_training::{Dataset, ProxyResult, Status};
@@ -285,10 +282,7 @@ impl<'a> Campaign<'a> {
                 }
             )));
         }
-        let population = match cfg.strategy {
-            StrategyKind::Nsga2 => cfg.nsga2.population,
-            _ => cfg.aging.population,
-        };
+        let population = cfg.strategy.population(&cfg.strategy_settings());
         let warm =
             crate::warm_start::designs(dir, &cfg, population, &mut |n| on_event(Event::Note(n)))?;
         if !warm.is_empty() {
@@ -1051,25 +1045,7 @@ pub fn build_strategy(
             n,
         )
     };
-    let space = cfg.space.clone();
-    match cfg.strategy {
-        StrategyKind::Aging => Box::new(AgingEvolution::new(
-            cfg.aging.clone(),
-            space,
-            init(cfg.aging.population),
-        )),
-        StrategyKind::Nsga2 => Box::new(Nsga2::new(
-            cfg.nsga2.clone(),
-            space,
-            cfg.objectives.ranked(),
-            init(cfg.nsga2.population),
-        )),
-        StrategyKind::Random => Box::new(RandomSearch::new(init(cfg.evaluations))),
-        StrategyKind::Asha => {
-            Box::new(Asha::new(cfg.multi_fidelity.clone(), init(cfg.evaluations)))
-        }
-        StrategyKind::All => Box::new(Exhaustive::new(space, cfg.evaluations)),
-    }
+    cfg.strategy.build(&cfg.strategy_settings(), &init)
 }
 
 pub use crate::lock::DRIVER_LOCK;

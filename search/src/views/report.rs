@@ -596,7 +596,7 @@ mod tests {
     /// frontier and the best candidate among them — and says how many there are.
     #[test]
     fn a_large_campaign_is_shown_by_its_frontier_its_best_and_a_sample() {
-        let line = include_str!("../tests/fixtures/aging-seed3.jsonl")
+        let line = include_str!("../../tests/fixtures/aging-seed3.jsonl")
             .lines()
             .next()
             .unwrap();
