@@ -11,6 +11,7 @@ pub mod journal;
 pub mod lock;
 pub mod observers;
 pub mod racing;
+pub mod record;
 pub mod run_dir;
 pub mod status;
 pub mod store;
