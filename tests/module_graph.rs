@@ -488,9 +488,7 @@ fn latency_modules_import_each_other_without_cycles() {
 #[test]
 fn search_modules_import_each_other_without_cycles() {
     let graph = acyclic("search");
-    assert!(
-        graph.contains_key("driver::campaign") && graph.contains_key("driver::genome::space")
-    );
+    assert!(graph.contains_key("driver::campaign") && graph.contains_key("driver::genome::space"));
     assert!(
         graph["driver::campaign"].contains("driver::strategy"),
         "the scan must see imports (through the root's re-exports)"
