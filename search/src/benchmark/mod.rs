@@ -7,6 +7,7 @@
 //! compute, and the statistics that tell strategies apart.
 
 mod compare;
+mod forest;
 mod summary;
 pub mod surrogate;
 pub mod table;
