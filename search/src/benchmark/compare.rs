@@ -113,6 +113,14 @@ pub struct Outcome {
     pub checks: Vec<Check>,
 }
 
+/// The surrogate's noise-free means when it answers the runs, else the table's.
+fn truth_of<'a>(surrogate: Option<&'a Surrogate>, table: &'a Table) -> Truth<'a> {
+    match surrogate {
+        Some(s) => Truth::Surrogate(s),
+        None => Truth::Table(table),
+    }
+}
+
 fn canonical(p: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(p).map_err(|e| Error::file(p, e))
 }
@@ -154,11 +162,7 @@ impl Prepared {
         let budget = request.budget.unwrap_or((table.rows.len() / 10).max(1));
         let cap = request.cap.unwrap_or(20 * budget);
         let compute = compute_of_random_evaluations(&table, &cfg, budget);
-        let truth = match &surrogate {
-            Some(s) => Truth::Surrogate(s),
-            None => Truth::Table(&table),
-        };
-        let (table_hv, table_truth) = truth.table_best(&table, &cfg);
+        let (table_hv, table_truth) = truth_of(surrogate.as_ref(), &table).table_best(&table, &cfg);
         let table_seen_hv = table_hypervolume(&table, &cfg);
         let budget_s = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
         let feasible = table
@@ -190,10 +194,7 @@ impl Prepared {
 
     /// Where truth comes from.
     pub fn truth(&self) -> Truth<'_> {
-        match &self.surrogate {
-            Some(s) => Truth::Surrogate(s),
-            None => Truth::Table(&self.table),
-        }
+        truth_of(self.surrogate.as_ref(), &self.table)
     }
 
     /// Runs every (strategy, seed) in `work` (a scratch folder, emptied run by run) on

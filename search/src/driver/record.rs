@@ -202,16 +202,6 @@ impl SpecText {
     pub fn spec(&self) -> ArchSpec {
         serde_json::from_str(&self.0).expect("a record's spec text is a spec")
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&ArchSpec> for SpecText {
-    fn from(spec: &ArchSpec) -> Self {
-        Self::of(spec)
-    }
 }
 
 impl Serialize for SpecText {
