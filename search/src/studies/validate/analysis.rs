@@ -231,6 +231,10 @@ pub struct TargetResult {
     /// at the budget's edge, and the report says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edge: Option<(usize, f64)>,
+    /// The same when the campaign only priced that shape (its family grid) over this budget
+    /// and so never trained it here: the latency it was priced at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced_over: Option<f64>,
 }
 
 /// What the validation cost, beside what the campaign spent.
@@ -362,6 +366,7 @@ pub(super) fn analyze(
             .unwrap_or(r.latency_s)
     };
     let (margin, alpha) = (settings.margin, settings.alpha());
+    let grid = crate::family::FamilyGrid::load(&v.campaign).ok().flatten();
     let mut targets: Vec<TargetResult> = Vec::new();
     for t in &v.plan.targets {
         let r = &v.records[t.pick];
@@ -406,6 +411,10 @@ pub(super) fn analyze(
         let edge = best_baseline
             .as_ref()
             .and_then(|b| timed_over(&v.records, b, t.budget_s));
+        let priced_over = match (&edge, &best_baseline, &grid) {
+            (None, Some(b), Some(g)) => priced_over(g, b, t.budget_s),
+            _ => None,
+        };
         let target = TargetResult {
             label: t.label.clone(),
             budget_s: t.budget_s,
@@ -415,6 +424,7 @@ pub(super) fn analyze(
             gap,
             over_budget_on_recheck,
             edge,
+            priced_over,
         };
         // Budgets that select the same models with the same flags are one comparison.
         match targets.iter_mut().find(|u| {
@@ -485,6 +495,16 @@ fn timed_over(records: &[crate::Record], key: &str, budget_s: f64) -> Option<(us
         })
         .map(|c| (c.id, c.latency()))
         .next()
+}
+
+/// The latency at which the campaign's family grid priced the shape `key` over `budget_s`
+/// (the shape then could not be seeded at this budget).
+fn priced_over(grid: &crate::family::FamilyGrid, key: &str, budget_s: f64) -> Option<f64> {
+    grid.priced
+        .iter()
+        .filter(|p| super::model_key(&p.layers, p.width) == key)
+        .filter_map(|p| p.latency.seconds)
+        .find(|&s| s > budget_s * (1.0 + 1e-9))
 }
 
 /// A learning curve's point over seeds: (step, mean, lowest, highest).
@@ -631,5 +651,31 @@ mod tests {
         );
         r.status = RecordStatus::OverBudget;
         assert_eq!(timed_over(&[r], &key, 0.00256), None, "never trained");
+    }
+
+    /// A baseline's shape the family grid priced over the budget is found; one priced within
+    /// it, or never priced, is not.
+    #[test]
+    fn a_baseline_shape_the_family_grid_priced_over_the_budget_is_an_edge() {
+        let shape = |width: usize, seconds: f64| crate::family::PricedShape {
+            family: "mamba2".into(),
+            repeats: 1,
+            width,
+            layers: "m2 f".into(),
+            latency: crate::task::Latency {
+                seconds: Some(seconds),
+                ..Default::default()
+            },
+        };
+        let grid = crate::family::FamilyGrid {
+            priced: vec![shape(32, 0.0026), shape(48, 0.0030)],
+            seeds: vec![],
+            unspellable: vec![],
+        };
+        let key = super::super::model_key("m2 f", 32);
+        assert_eq!(priced_over(&grid, &key, 0.00256), Some(0.0026));
+        assert_eq!(priced_over(&grid, &key, 0.0027), None, "priced within");
+        let other = super::super::model_key("m2 f", 64);
+        assert_eq!(priced_over(&grid, &other, 0.00256), None, "never priced");
     }
 }

@@ -401,6 +401,16 @@ pub fn text(r: &ValidationReport) -> String {
                         re * 1e3
                     );
                 }
+                if let (Some(campaign_s), Some(b)) = (t.priced_over, &t.best_baseline) {
+                    let re = r.model(b).recheck.median_s.unwrap_or(f64::NAN);
+                    let _ = writeln!(
+                        o,
+                        "  (the campaign priced the best baseline's shape at {:.4} ms — {:.1} % over this budget — so it did not seed or train it here; the re-check timed it at {:.4} ms: the verdict turns on a latency at the budget's edge; more timing rounds (latency.repeats) or a budget with room would decide it)",
+                        campaign_s * 1e3,
+                        100.0 * (campaign_s / t.budget_s - 1.0),
+                        re * 1e3
+                    );
+                }
             }
             None => {
                 let _ = writeln!(
