@@ -25,6 +25,9 @@ fn d_lut_err() -> f64 {
 fn d_uncertainty() -> f64 {
     10.0
 }
+fn d_edge_pct() -> f64 {
+    3.0
+}
 fn d_reference() -> Vec<String> {
     ["a", "f", "a", "f"].iter().map(|s| s.to_string()).collect()
 }
@@ -90,6 +93,12 @@ pub struct LatencyConfig {
     /// The LUT is used only while its validated error is below this (%); else measured.
     #[serde(default = "d_lut_err")]
     pub lut_max_error_pct: f64,
+    /// A measured latency within this many % of the budget (or of a budget level the campaign
+    /// decides at: racing, family seeds, validation targets) is timed again with 3× the
+    /// repeats and decided on the median of all its timings: a verdict "over" or "within"
+    /// inside the timing noise is re-checked before it costs a candidate. 0 turns it off.
+    #[serde(default = "d_edge_pct")]
+    pub edge_pct: f64,
 }
 
 impl LatencyConfig {
@@ -133,6 +142,12 @@ impl LatencyConfig {
                 "latency.model_file: required for source = \"predicted\" (flashnas latency-model build)"
                     .into(),
             );
+        }
+        if !(l.edge_pct >= 0.0 && l.edge_pct < 100.0) {
+            return Err(format!(
+                "latency.edge_pct: {} must be in [0, 100) (% of the budget; 0 turns the re-timing off)",
+                l.edge_pct
+            ));
         }
         if l.predict_max_uncertainty_pct.is_nan() || l.predict_max_uncertainty_pct <= 0.0 {
             return Err("latency.predict_max_uncertainty_pct: must be > 0".into());

@@ -115,6 +115,10 @@ pub struct Latency {
     /// What the predictor said (`source = "predicted"`), also when it was then measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted_s: Option<f64>,
+    /// The timings behind the figure when the first landed near a budget level and it was
+    /// timed again (`latency.edge_pct`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retimed: Option<usize>,
 }
 
 impl Latency {
@@ -158,6 +162,9 @@ pub struct Pricer {
     lock: OnceLock<Option<DeviceLock>>,
     /// Loaded on first use and checked against the protocol once.
     predictor: OnceLock<Result<LatencyModel, String>>,
+    /// The budget levels (fractions of the budget) decided at: a measurement near one of them
+    /// is timed again (`latency.edge_pct`).
+    edge_levels: Vec<f64>,
 }
 
 impl Pricer {
@@ -176,7 +183,37 @@ impl Pricer {
             lock_dir: lock_dir.map(Path::to_path_buf),
             lock: OnceLock::new(),
             predictor: OnceLock::new(),
+            edge_levels: vec![1.0],
         }
+    }
+
+    /// The budget levels (fractions of the budget; the budget itself is always one) at which
+    /// the caller decides: a measured latency within `latency.edge_pct` of any is re-timed.
+    pub fn set_edge_levels(&mut self, levels: &[f64]) {
+        let mut all: Vec<f64> = levels.iter().copied().filter(|l| *l > 0.0).collect();
+        all.push(1.0);
+        all.sort_by(|a, b| a.total_cmp(b));
+        all.dedup();
+        self.edge_levels = all;
+    }
+
+    /// Whether `seconds` lies within `latency.edge_pct` of a budget level: a verdict there is
+    /// inside the timing noise.
+    pub fn near_edge(&self, seconds: f64) -> bool {
+        let Some(budget) = self.config.budget_seconds() else {
+            return false;
+        };
+        let band = self.config.edge_pct / 100.0;
+        band > 0.0
+            && self
+                .edge_levels
+                .iter()
+                .any(|l| (seconds / (l * budget) - 1.0).abs() <= band)
+    }
+
+    /// Repeats of the second timing near an edge.
+    fn edge_repeats(&self) -> usize {
+        3 * self.config.repeats
     }
 
     pub fn config(&self) -> &LatencyConfig {
@@ -314,6 +351,7 @@ impl Pricer {
                 raw_s: None,
                 ratio: Some(p.ratio),
                 predicted_s: Some(seconds),
+                retimed: None,
             })
         };
         run().unwrap_or_else(Latency::error)
@@ -333,23 +371,36 @@ impl Pricer {
             let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
             #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
             let d2 = dev.clone();
-            let c = calibrated_decode::<Compute>(
-                spec,
-                reference,
-                l.prompt,
-                l.generate,
-                l.repeats,
-                &dev,
-                &move || sync(&d2),
-                &mut WallClock::default(),
-            );
+            let time = |rounds: usize| {
+                calibrated_decode::<Compute>(
+                    spec,
+                    reference,
+                    l.prompt,
+                    l.generate,
+                    rounds,
+                    &dev,
+                    &|| sync(&d2),
+                    &mut WallClock::default(),
+                )
+            };
+            let first = time(l.repeats);
+            let (mut ratios, mut raw, mut retimed) =
+                (first.ratios, first.candidate.samples, None);
+            if self.near_edge(first.ratio * unit) {
+                let again = time(self.edge_repeats());
+                ratios.extend(again.ratios);
+                raw.extend(again.candidate.samples);
+                retimed = Some(ratios.len());
+            }
+            let ratio = crate::Stats::from_samples(ratios.clone()).median;
             Ok(Latency {
-                seconds: Some(c.ratio * unit),
-                cv: Some(crate::Stats::from_samples(c.ratios).cv),
+                seconds: Some(ratio * unit),
+                cv: Some(crate::Stats::from_samples(ratios).cv),
                 source: LatencyOrigin::MeasuredCalibrated,
-                raw_s: Some(c.raw_s),
-                ratio: Some(c.ratio),
+                raw_s: Some(crate::Stats::from_samples(raw).median),
+                ratio: Some(ratio),
                 predicted_s: None,
+                retimed,
             })
         };
         run().unwrap_or_else(Latency::error)
@@ -358,7 +409,7 @@ impl Pricer {
     /// Timed on its own (`measured`), from the lookup table (`lut`, timing and adding what
     /// the table lacks) or by the roofline (`analytic`).
     fn uncalibrated(&self, spec: &ArchSpec, l: &LatencyConfig) -> Latency {
-        let measure = |spec: &ArchSpec| -> Timing {
+        let samples = |spec: &ArchSpec, repeats: usize| -> Result<Vec<f64>, String> {
             let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
             #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
             let d2 = dev.clone();
@@ -368,12 +419,17 @@ impl Pricer {
                 l.generate,
                 1,
                 1,
-                l.repeats,
+                repeats,
                 &dev,
                 &move || sync(&d2),
             );
+            Ok(s.samples)
+        };
+        let measure = |spec: &ArchSpec| -> Timing {
+            let s = crate::Stats::from_samples(samples(spec, l.repeats)?);
             Ok((s.median, s.cv))
         };
+        let mut retimed = None;
         let out: Result<(f64, Option<f64>, LatencyOrigin), String> = match l.source {
             LatencySource::Analytic => match crate::config::roofline_of(l) {
                 Some(dev) => Ok((
@@ -384,7 +440,14 @@ impl Pricer {
                 None => Err("no roofline device configured".into()),
             },
             LatencySource::Measured | LatencySource::Predicted => {
-                measure(spec).map(|(m, cv)| (m, Some(cv), LatencyOrigin::Measured))
+                samples(spec, l.repeats).and_then(|mut all| {
+                    if self.near_edge(crate::Stats::from_samples(all.clone()).median) {
+                        all.extend(samples(spec, self.edge_repeats())?);
+                        retimed = Some(all.len());
+                    }
+                    let s = crate::Stats::from_samples(all);
+                    Ok((s.median, Some(s.cv), LatencyOrigin::Measured))
+                })
             }
             LatencySource::Lut => self.lut_figure(spec, l, &measure),
         };
@@ -393,6 +456,7 @@ impl Pricer {
                 seconds: Some(s),
                 cv,
                 source,
+                retimed,
                 ..Default::default()
             },
             Err(e) => Latency::error(e),

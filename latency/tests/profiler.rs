@@ -1,5 +1,6 @@
 //! The profiler on the default backend.
 
+use flashnas_latency::config::LatencyConfig;
 use flashnas_latency::lut::{LatencyTable, LutFile, LutProtocol};
 use flashnas_latency::profile::{decode_seconds, max_batch_for_memory, profile, ProfileConfig};
 use flashnas_model::backend::{device, parse_device, sync, Compute};
@@ -178,4 +179,51 @@ fn lookup_table_predicts_and_round_trips_through_its_file() {
     let err = LutFile::load(&path).unwrap_err();
     assert!(matches!(err, flashnas_latency::Error::Table(_)), "{err:?}");
     assert!(err.to_string().contains("lut.json"));
+}
+
+/// A pricer for measured latency with a budget of `budget_s` and an edge band of `edge_pct`.
+fn measured_pricer(budget_s: f64, edge_pct: f64, calibrate: bool) -> flashnas_latency::Pricer {
+    let mut l: LatencyConfig = serde_json::from_str(&format!(
+        r#"{{"prompt": 4, "generate": 4, "repeats": 2, "budget_s": {budget_s:e}, "edge_pct": {edge_pct:e}, "calibrate": {calibrate}}}"#
+    ))
+    .unwrap();
+    l.reference_s = calibrate.then_some(1e-3);
+    let reference = calibrate.then(|| tiny(r#"["m2", "f"]"#));
+    flashnas_latency::Pricer::new(l, std::path::Path::new("."), None, reference)
+}
+
+#[test]
+fn a_price_near_a_budget_level_is_timed_again_and_one_far_from_it_is_not() {
+    let spec = tiny(r#"["a", "f"]"#);
+    for calibrate in [false, true] {
+        // Far from every level: the first timing decides.
+        let far = measured_pricer(1e6, 3.0, calibrate).price(&spec);
+        assert!(far.seconds.is_some(), "{far:?}");
+        assert_eq!(far.retimed, None);
+        // A band wide enough that any timing lands in it: timed again with 3× the repeats,
+        // the figure is the median of all 2 + 6 timings.
+        let s = far.seconds.unwrap();
+        let near = measured_pricer(s, 99.0, calibrate).price(&spec);
+        assert_eq!(near.retimed, Some(8), "calibrate = {calibrate}: {near:?}");
+        // The same at a lower level the caller decides at (half a budget of 2 s).
+        let mut at_half = measured_pricer(2.0 * s, 99.0, calibrate);
+        at_half.set_edge_levels(&[0.5]);
+        assert!(at_half.near_edge(s));
+        // Off: never timed again.
+        let off = measured_pricer(s, 0.0, calibrate).price(&spec);
+        assert_eq!(off.retimed, None);
+    }
+}
+
+#[test]
+fn the_edge_band_is_relative_to_each_budget_level() {
+    let mut p = measured_pricer(1.0, 3.0, false);
+    assert!(p.near_edge(1.02) && p.near_edge(0.98) && !p.near_edge(1.04));
+    assert!(!p.near_edge(0.51), "0.5 is not a level yet");
+    p.set_edge_levels(&[0.5, 0.75]);
+    assert!(p.near_edge(0.51) && p.near_edge(0.74) && p.near_edge(1.02));
+    assert!(!p.near_edge(0.53) && !p.near_edge(0.6) && !p.near_edge(0.9));
+    let bad: Result<LatencyConfig, _> = serde_json::from_str(r#"{"edge_pct": -1.0}"#);
+    let err = bad.unwrap().validate_protocol().unwrap_err().to_string();
+    assert!(err.contains("latency.edge_pct"), "{err}");
 }

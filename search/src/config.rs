@@ -387,6 +387,15 @@ impl CampaignConfig {
             .unwrap_or_else(|| self.validate_levels())
     }
 
+    /// Every budget level the campaign decides at (racing, family seeds, validation), as
+    /// fractions of the budget: where a measured latency is re-timed when near.
+    pub fn decision_levels(&self) -> Vec<f64> {
+        let mut v = self.racing_levels();
+        v.extend(self.seed_levels());
+        v.extend(self.validate.budgets());
+        v
+    }
+
     /// `[validate] budgets` within the campaign's budget (≤ 1), highest first.
     fn validate_levels(&self) -> Vec<f64> {
         let mut v: Vec<f64> = self.validate.budgets().iter().map(|b| b.min(1.0)).collect();

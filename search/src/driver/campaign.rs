@@ -194,6 +194,7 @@ impl<'a> Campaign<'a> {
         let mut cfg = cfg;
         let reference = cfg.reference_spec(vocab_size);
         let mut pricer = Pricer::new(cfg.latency.clone(), dir, Some(dir), reference.clone());
+        pricer.set_edge_levels(&cfg.decision_levels());
         if let (Some(r), None) = (&reference, cfg.latency.reference_s) {
             // The unit of calibrated latencies and of budget_ref: measured once, before any
             // evaluation, and pinned in the campaign's config copy so a resume keeps it.

@@ -290,6 +290,10 @@ mod journal_latency {
         /// validation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         latency_predicted_s: Option<f64>,
+        /// How many timings the figure is the median of, when it landed near a budget level
+        /// and was timed again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_retimed: Option<usize>,
     }
 
     pub fn serialize<S: Serializer>(l: &Latency, s: S) -> Result<S::Ok, S::Error> {
@@ -300,6 +304,7 @@ mod journal_latency {
             latency_cv: l.cv,
             latency_source: l.source.clone(),
             latency_predicted_s: l.predicted_s,
+            latency_retimed: l.retimed,
         }
         .serialize(s)
     }
@@ -313,6 +318,7 @@ mod journal_latency {
             raw_s: f.latency_raw_s,
             ratio: f.latency_ref,
             predicted_s: f.latency_predicted_s,
+            retimed: f.latency_retimed,
         })
     }
 }

@@ -38,6 +38,7 @@ impl SurrogateExecutor {
                 raw_s: None,
                 ratio: a.latency_ref,
                 predicted_s: Some(a.latency_s),
+                retimed: None,
             },
             // Pricing is counted apart from training compute (see `TableRow::cost`).
             eval_seconds: 0.0,

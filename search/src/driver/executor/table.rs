@@ -40,6 +40,7 @@ impl TableExecutor {
             raw_s: None,
             ratio: row.latency_ref,
             predicted_s: None,
+            retimed: None,
         };
         let params = row.params;
         let mut result = TaskResult {

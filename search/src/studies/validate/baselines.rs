@@ -23,12 +23,13 @@ impl Validation<'_> {
                 rows.len()
             )));
         }
-        let pricer = Pricer::new(
+        let mut pricer = Pricer::new(
             self.cfg.latency.clone(),
             &self.campaign,
             Some(&self.campaign),
             self.reference(),
         );
+        pricer.set_edge_levels(&self.cfg.decision_levels());
         for i in rows.len()..total {
             let shape = self.plan.shapes[i].clone();
             let spec = self.shape_spec(&shape);

@@ -40,6 +40,8 @@ impl Validation<'_> {
             l.source = LatencySource::Measured;
             l.calibrate = reference.is_some() && l.reference_s.is_some();
             l.repeats = l.repeats.max(5);
+            // The re-check is itself the repeated timing of every model, in rounds.
+            l.edge_pct = 0.0;
         }
         let rounds = if analytic {
             1
