@@ -384,8 +384,7 @@ impl Pricer {
                 )
             };
             let first = time(l.repeats);
-            let (mut ratios, mut raw, mut retimed) =
-                (first.ratios, first.candidate.samples, None);
+            let (mut ratios, mut raw, mut retimed) = (first.ratios, first.candidate.samples, None);
             if self.near_edge(first.ratio * unit) {
                 let again = time(self.edge_repeats());
                 ratios.extend(again.ratios);
@@ -439,16 +438,15 @@ impl Pricer {
                 )),
                 None => Err("no roofline device configured".into()),
             },
-            LatencySource::Measured | LatencySource::Predicted => {
-                samples(spec, l.repeats).and_then(|mut all| {
+            LatencySource::Measured | LatencySource::Predicted => samples(spec, l.repeats)
+                .and_then(|mut all| {
                     if self.near_edge(crate::Stats::from_samples(all.clone()).median) {
                         all.extend(samples(spec, self.edge_repeats())?);
                         retimed = Some(all.len());
                     }
                     let s = crate::Stats::from_samples(all);
                     Ok((s.median, Some(s.cv), LatencyOrigin::Measured))
-                })
-            }
+                }),
             LatencySource::Lut => self.lut_figure(spec, l, &measure),
         };
         match out {

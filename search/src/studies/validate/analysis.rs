@@ -235,6 +235,10 @@ pub struct TargetResult {
     /// and so never trained it here: the latency it was priced at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priced_over: Option<f64>,
+    /// The campaign's pick when the re-check timed it over this budget and the next member of
+    /// its band that is within was validated instead: its id and re-checked seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<(usize, f64)>,
 }
 
 /// What the validation cost, beside what the campaign spent.
@@ -415,6 +419,11 @@ pub(super) fn analyze(
             (None, Some(b), Some(g)) => priced_over(g, b, t.budget_s),
             _ => None,
         };
+        let replaced = t.replaced.map(|id| {
+            let r = &v.records[id];
+            let key = super::model_key(&r.layers, r.width);
+            (id, latency.get(&key).copied().unwrap_or(r.latency()))
+        });
         let target = TargetResult {
             label: t.label.clone(),
             budget_s: t.budget_s,
@@ -425,6 +434,7 @@ pub(super) fn analyze(
             over_budget_on_recheck,
             edge,
             priced_over,
+            replaced,
         };
         // Budgets that select the same models with the same flags are one comparison.
         match targets.iter_mut().find(|u| {

@@ -175,8 +175,12 @@ impl Validation<'_> {
                 models.push(m);
             }
         };
-        for t in &self.plan.targets {
-            let r = &self.records[t.pick];
+        // The picks, then their bands' other members (timed in the re-check, trained long only
+        // when one replaces a pick timed over its budget).
+        let picks = self.plan.targets.iter().map(|t| t.pick);
+        let alternates = self.plan.targets.iter().flat_map(|t| t.alternates.clone());
+        for id in picks.chain(alternates) {
+            let r = &self.records[id];
             add(Model {
                 key: model_key(&r.layers, r.width),
                 role: Role::Pick { id: r.id },
@@ -210,6 +214,38 @@ impl Validation<'_> {
             });
         }
         models
+    }
+
+    /// After the re-check: a pick timed over its budget is replaced by the first member of its
+    /// band that the re-check holds within (the baselines' rule: what is validated at a budget
+    /// is within it when timed beside everything else). Derived from the re-check's journal,
+    /// so a resumed validation replaces the same.
+    pub fn replace_picks_over(&mut self, candidates: &[Model], rechecks: &[RecheckRow]) {
+        let latency = eligibility(candidates, rechecks);
+        let within = |id: usize, budget_s: f64| {
+            let r = &self.records[id];
+            latency
+                .get(&model_key(&r.layers, r.width))
+                .is_some_and(|&s| s <= budget_s * (1.0 + 1e-9))
+        };
+        let mut notes = Vec::new();
+        for t in &mut self.plan.targets {
+            if t.replaced.is_some() {
+                continue;
+            }
+            let budget_s = t.budget_s;
+            if let Some(next) = replacement(t.pick, &t.alternates, &|id| within(id, budget_s)) {
+                notes.push(format!(
+                    "{}: the pick #{} was timed over the budget on re-check; validating #{next}, the next of its band that is within",
+                    t.label, t.pick
+                ));
+                t.replaced = Some(t.pick);
+                t.pick = next;
+            }
+        }
+        for n in notes {
+            (self.on_event)(Event::Note(n));
+        }
     }
 
     /// The models trained long: the picks, then each family's baseline at each budget — its
@@ -253,4 +289,17 @@ impl Validation<'_> {
         }
         out
     }
+}
+
+/// What replaces a pick timed over its budget: the first of its band's other members (in the
+/// pick rule's order) within it; none when the pick is within or no member is.
+pub fn replacement(
+    pick: usize,
+    alternates: &[usize],
+    within: &dyn Fn(usize) -> bool,
+) -> Option<usize> {
+    if within(pick) {
+        return None;
+    }
+    alternates.iter().copied().find(|&a| within(a))
 }

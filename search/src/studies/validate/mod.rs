@@ -28,6 +28,7 @@ pub mod config;
 mod long_runs;
 
 pub use analysis::{Gap, ModelResult, TargetResult, ValidationReport, Verdict};
+pub use baselines::replacement;
 pub use config::{Family, ValidateConfig};
 
 use crate::config::CampaignConfig;
@@ -53,6 +54,16 @@ pub struct Target {
     pub budget_s: f64,
     /// The campaign record picked.
     pub pick: usize,
+    /// The rest of the pick's band (the candidates the proxy could not tell from it), in the
+    /// order the pick rule takes them: when the re-check times the pick over this budget, the
+    /// first of these the re-check holds within is validated instead — the rule the baselines
+    /// are chosen by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternates: Vec<usize>,
+    /// Set after the re-check when the pick was replaced so: the campaign's pick, which the
+    /// re-check timed over this budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<usize>,
 }
 
 /// A baseline shape: a family's pattern repeated `repeats` times at `width`.
@@ -267,6 +278,25 @@ pub fn best_within(records: &[Record], budget_s: f64, z: f64) -> Option<usize> {
     crate::racing::pick_within(records, budget_s, z).filter(|&i| pickable(&records[i]))
 }
 
+/// The pick within `budget_s` and the rest of its band in the pick rule's order (most
+/// parameters first, ties to the lower mean loss): the candidates to fall back on when the
+/// pick is timed over the budget on re-check.
+pub fn band_within(records: &[Record], budget_s: f64, z: f64) -> Option<(usize, Vec<usize>)> {
+    let pick = best_within(records, budget_s, z)?;
+    let level = crate::racing::standing(records, budget_s, &[1.0], z)
+        .levels
+        .remove(0);
+    let mut rest: Vec<usize> = level
+        .best
+        .into_iter()
+        .chain(level.contenders)
+        .filter(|&i| i != pick && pickable(&records[i]))
+        .collect();
+    // `contenders` are lowest mean first: a stable sort by size keeps that order among equals.
+    rest.sort_by(|&a, &b| records[b].params.cmp(&records[a].params));
+    Some((pick, rest))
+}
+
 /// The family's baseline within `budget_s`: its trained shape with the lowest proxy loss
 /// among those whose latency (`latency_of`: the re-measured figure when there is one) is within
 /// the budget (ties to the lower row).
@@ -319,7 +349,7 @@ pub fn plan(
                     .map(|r| r.latency())
                     .fold(f64::INFINITY, f64::min)
             };
-            let Some(pick) = best_within(records, budget_s, cfg.racing.z) else {
+            let Some((pick, alternates)) = band_within(records, budget_s, cfg.racing.z) else {
                 if explicit {
                     return Err(Error::Config(format!(
                         "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {:.6} s)",
@@ -336,6 +366,8 @@ pub fn plan(
                 label: format!("{f}×"),
                 budget_s,
                 pick,
+                alternates,
+                replaced: None,
             });
         }
         if targets.is_empty() {
@@ -364,6 +396,8 @@ pub fn plan(
                 label: format!("#{id}"),
                 budget_s: r.latency(),
                 pick: id,
+                alternates: Vec::new(),
+                replaced: None,
             });
         }
     }
@@ -557,6 +591,7 @@ impl<'a> Validation<'a> {
         let trained = self.train_baselines(&priced)?;
         let candidates = self.candidates(&trained);
         let rechecks = self.recheck(&candidates)?;
+        self.replace_picks_over(&candidates, &rechecks);
         let models = self.select(&candidates, &rechecks, &trained);
         let long = self.train_long(&models, &priced, &trained, &candidates, &rechecks)?;
         let report = analysis::analyze(

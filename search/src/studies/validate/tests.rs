@@ -82,3 +82,56 @@ fn a_baseline_over_its_budget_on_re_measurement_is_not_eligible() {
     );
     assert_eq!(baseline_within(&rows, "t", 3.0, &rechecked), Some(1));
 }
+
+/// A candidate of a raced campaign: one of the journal fixture's records with its id, latency,
+/// loss and size replaced (a seed replicate of `replicate_of` when set).
+fn candidate(
+    id: usize,
+    latency: f64,
+    loss: f64,
+    params: usize,
+    replicate_of: Option<usize>,
+) -> Record {
+    let line = include_str!("../../../tests/fixtures/aging-seed3.jsonl")
+        .lines()
+        .next()
+        .unwrap();
+    let mut r: Record = serde_json::from_str(line).unwrap();
+    r.id = id;
+    r.latency.seconds = Some(latency);
+    r.proxy.val_loss = Some(loss);
+    r.status = RecordStatus::Ok;
+    r.feasible = latency <= 1.0;
+    r.rung = None;
+    r.params = params;
+    r.replicate = replicate_of.map(|_| 1);
+    r.parent = replicate_of;
+    r
+}
+
+/// The band a pick comes from: #0 (best loss), #1 and #2 within two standard errors of it,
+/// #3 far behind; the pick is the band's largest (#2), the fallbacks the others largest first.
+/// A pick timed over its budget on re-check is replaced by the first fallback within it.
+#[test]
+fn a_pick_timed_over_its_budget_falls_back_to_the_next_of_its_band() {
+    let mut records = vec![
+        candidate(0, 0.5, 2.000, 100, None),
+        candidate(1, 0.6, 2.005, 200, None),
+        candidate(2, 0.9, 2.010, 300, None),
+        candidate(3, 0.4, 2.600, 900, None),
+    ];
+    // Seed replicates: σ ≈ 0.01, so 0.005 and 0.010 are inside the band, 0.6 is not.
+    for (id, loss) in [(0, 2.010), (1, 1.995), (2, 2.000), (3, 2.590)] {
+        let n = records.len();
+        records.push(candidate(n, 0.5, loss, 0, Some(id)));
+    }
+    let (pick, rest) = band_within(&records, 1.0, 2.0).unwrap();
+    assert_eq!((pick, rest.clone()), (2, vec![1, 0]));
+    // Below #2's latency the band is #0 and #1: the pick #1, then #0.
+    assert_eq!(band_within(&records, 0.7, 2.0), Some((1, vec![0])));
+    let rechecked = |over: &'static [usize]| move |id: usize| !over.contains(&id);
+    assert_eq!(replacement(pick, &rest, &rechecked(&[])), None);
+    assert_eq!(replacement(pick, &rest, &rechecked(&[2])), Some(1));
+    assert_eq!(replacement(pick, &rest, &rechecked(&[2, 1])), Some(0));
+    assert_eq!(replacement(pick, &rest, &rechecked(&[2, 1, 0])), None);
+}

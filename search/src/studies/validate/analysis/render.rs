@@ -382,6 +382,14 @@ pub fn text(r: &ValidationReport) -> String {
                 recall.join(", ")
             );
         }
+        if let Some((id, re)) = t.replaced {
+            let _ = writeln!(
+                o,
+                "  (the campaign's pick #{id} was timed at {:.4} ms on re-check — {:.1} % over this budget — so the next member of its band within the budget is validated, the rule the baselines are chosen by)",
+                re * 1e3,
+                100.0 * (re / t.budget_s - 1.0)
+            );
+        }
         match &t.gap {
             Some(g) => {
                 let _ = writeln!(o, "  verdict: {}", gap_text(g));
