@@ -382,3 +382,37 @@ fn a_table_without_costs_is_refused() {
         "{e}"
     );
 }
+
+/// `--within-budget` tabulates the feasible region: `evaluations` genomes within the budget
+/// trained, every genome priced over it journaled untrained (not counted), and the order walks
+/// past the infeasible ones (it is longer than `evaluations`).
+#[test]
+fn tabulating_within_the_budget_trains_only_feasible_genomes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("t.toml");
+    std::fs::write(&cfg, table_toml("all", 6)).unwrap();
+    let run = tmp.path().join("run");
+    ok(bin()
+        .args(["tabulate", "--within-budget", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("t.parquet"))
+        .arg("--dir")
+        .arg(&run));
+    let journal = records(&run);
+    let trained: Vec<_> = journal
+        .iter()
+        .filter(|r| r.status == RecordStatus::Ok)
+        .collect();
+    let over: Vec<_> = journal
+        .iter()
+        .filter(|r| r.status == RecordStatus::OverBudget)
+        .collect();
+    assert_eq!(trained.len(), 6, "{} records", journal.len());
+    assert!(trained.iter().all(|r| r.feasible && r.latency() <= 0.0018));
+    assert!(!over.is_empty(), "the tiny space has genomes over 1.8 ms");
+    assert!(over
+        .iter()
+        .all(|r| r.latency() > 0.0018 && r.proxy.val_loss.is_none()));
+    assert_eq!(trained.len() + over.len(), journal.len());
+}

@@ -132,6 +132,9 @@ pub struct CampaignConfig {
     pub nsga2: Nsga2Config,
     #[serde(default)]
     pub multi_fidelity: MultiFidelityConfig,
+    /// `strategy = "all"` (`flashnas tabulate`).
+    #[serde(default, skip_serializing_if = "crate::config::is_default")]
+    pub all: crate::strategy::AllConfig,
     pub latency: LatencyConfig,
     pub objectives: ObjectivesConfig,
     pub train: TrainConfig,
@@ -414,10 +417,16 @@ impl CampaignConfig {
             aging: &self.aging,
             nsga2: &self.nsga2,
             multi_fidelity: &self.multi_fidelity,
+            all: &self.all,
         }
     }
 
     pub fn roofline(&self) -> Option<DeviceModel> {
         roofline_of(&self.latency)
     }
+}
+
+/// Whether a section is its default (left out of a config written back).
+pub(crate) fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
 }

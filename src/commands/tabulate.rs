@@ -33,6 +33,12 @@ pub struct Args {
     /// its standard deviation, and the median of the replicates' latency sweeps.
     #[arg(long, default_value_t = 1)]
     replicates: u64,
+    /// Tabulate the feasible region only: genomes priced over the config's latency budget are
+    /// journaled untrained and do not count, and `evaluations` genomes within it are trained
+    /// (drawn from an order 100× as long). Where a space is mostly infeasible, this puts the
+    /// table's compute where a search under that budget looks.
+    #[arg(long)]
+    within_budget: bool,
     #[command(flatten)]
     exec: ExecArgs,
 }
@@ -127,12 +133,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         // A table holds every genome's figures, whatever the budget a later campaign sets: every
         // genome at every width (widths are genes), no family grid, no racing (replicates are
         // `--replicates`).
-        let overrides = [
-            ("latency", "train_over_budget", true.into()),
+        let mut overrides = vec![
+            ("latency", "train_over_budget", (!a.within_budget).into()),
             ("space", "width", "gene".into()),
             ("family_seeds", "enabled", false.into()),
             ("racing", "enabled", false.into()),
         ];
+        if a.within_budget {
+            anyhow::ensure!(
+                user.latency.budget_s.is_some() || user.latency.budget_ref.is_some(),
+                "{}: latency: --within-budget needs a budget (budget_s or budget_ref)",
+                config.display()
+            );
+            let proposals = user.evaluations.saturating_mul(100) as i64;
+            overrides.push(("all", "proposals", proposals.into()));
+        }
         let (cfg, copy) =
             campaign_copy(config, &overrides, &|e, c| a.exec.apply(e, c), "tabulate")?;
         if cfg.train.rungs.is_empty() {

@@ -14,6 +14,27 @@ use rand_chacha::ChaCha8Rng;
 /// More genomes than this are sampled rather than enumerated.
 const ENUMERATION_CAP: usize = 1_000_000;
 
+/// `[all]`: the order `strategy = "all"` walks.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllConfig {
+    /// Genomes drawn into the order (default: `evaluations`). With
+    /// `latency.train_over_budget = false` a genome priced over the budget is journaled and
+    /// skipped without counting, so a longer order lets `evaluations` count trained genomes
+    /// within the budget: a table of the feasible region (`flashnas tabulate --within-budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposals: Option<usize>,
+}
+
+impl AllConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.proposals {
+            Some(0) => Err("all.proposals: must be at least 1".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub struct Exhaustive {
     space: SpaceConfig,
     budget: usize,

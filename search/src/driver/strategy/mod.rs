@@ -16,7 +16,7 @@ mod random;
 mod registry;
 
 pub use aging::{AgingConfig, AgingEvolution};
-pub use all::Exhaustive;
+pub use all::{AllConfig, Exhaustive};
 pub use asha::{Asha, MultiFidelityConfig};
 pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
 pub use nsga2::{Nsga2, Nsga2Config};

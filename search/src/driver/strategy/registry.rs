@@ -3,8 +3,8 @@
 //! strategy through these three functions.
 
 use super::{
-    AgingConfig, AgingEvolution, Asha, Exhaustive, InitialPopulation, MultiFidelityConfig, Nsga2,
-    Nsga2Config, RandomSearch, Strategy, StrategyKind,
+    AgingConfig, AgingEvolution, AllConfig, Asha, Exhaustive, InitialPopulation,
+    MultiFidelityConfig, Nsga2, Nsga2Config, RandomSearch, Strategy, StrategyKind,
 };
 use crate::genome::SpaceConfig;
 use crate::journal::Objective;
@@ -19,6 +19,7 @@ pub struct Settings<'a> {
     pub aging: &'a AgingConfig,
     pub nsga2: &'a Nsga2Config,
     pub multi_fidelity: &'a MultiFidelityConfig,
+    pub all: &'a AllConfig,
 }
 
 impl StrategyKind {
@@ -28,7 +29,8 @@ impl StrategyKind {
             StrategyKind::Aging => s.aging.validate(),
             StrategyKind::Nsga2 => s.nsga2.validate(),
             StrategyKind::Asha => s.multi_fidelity.validate(),
-            StrategyKind::Random | StrategyKind::All => Ok(()),
+            StrategyKind::All => s.all.validate(),
+            StrategyKind::Random => Ok(()),
         }
     }
 
@@ -64,7 +66,10 @@ impl StrategyKind {
             StrategyKind::Asha => {
                 Box::new(Asha::new(s.multi_fidelity.clone(), init(s.evaluations)))
             }
-            StrategyKind::All => Box::new(Exhaustive::new(space, s.evaluations)),
+            StrategyKind::All => Box::new(Exhaustive::new(
+                space,
+                s.all.proposals.unwrap_or(s.evaluations),
+            )),
         }
     }
 }
