@@ -54,7 +54,7 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         ..ForestParams::default()
     };
     let started = std::time::Instant::now();
-    let s = Surrogate::fit(&table, &cfg.space, params, a.holdout, a.seed)?;
+    let mut s = Surrogate::fit(&table, &cfg.space, params, a.holdout, a.seed)?;
     println!(
         "fitted on {} rows of {} in {:.1} s ({} targets, {} trees each)",
         s.rows,
@@ -87,6 +87,26 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
                 .map(|w| format!("{:.0} %", 100.0 * w))
                 .unwrap_or_default()
         );
+    }
+    let budget = cfg.latency.budget_seconds();
+    match s.measure_top(&table, budget, 5) {
+        Some(t) => println!(
+            "at the top: out of fold ({} folds) over the {} genomes {}: Spearman {:.3}, error {:.4} nats; among the best tenth ({} genomes): Spearman {:.3}, error {:.4} nats, bias {:+.4} (seed noise σ {:.4})",
+            t.folds,
+            t.feasible,
+            match budget {
+                Some(b) => format!("within the budget ({:.6} s)", b),
+                None => "trained".into(),
+            },
+            t.spearman_all,
+            t.mae_all,
+            t.rows,
+            t.spearman,
+            t.mae,
+            t.bias,
+            t.noise
+        ),
+        None => println!("at the top: fewer than 20 trained genomes within the budget; not measured"),
     }
     s.save(&a.out)?;
     println!("wrote {}", a.out.display());
