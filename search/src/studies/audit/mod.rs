@@ -7,7 +7,8 @@
 //! directory: `audit.jsonl` (one line per retrained candidate; a resume skips those),
 //! `audit.json` (the summary) and `audit.svg` (short vs long loss).
 
-pub mod config;
+/// `[audit]`, kept with the campaign's config (the core reads it; the audit reads it too).
+pub use crate::config::audit as config;
 
 pub use config::AuditConfig;
 

@@ -24,7 +24,8 @@
 
 pub mod analysis;
 mod baselines;
-pub mod config;
+/// `[validate]`, kept with the campaign's config (the core reads it; the validation too).
+pub use crate::config::validate as config;
 mod long_runs;
 
 pub use analysis::{Gap, ModelResult, TargetResult, ValidationReport, Verdict};

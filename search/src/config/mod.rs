@@ -7,7 +7,9 @@
 //! strategies' with their strategies, the executor's, the audit's, the latency protocol in
 //! `flashnas-latency`); this file assembles them and checks what spans sections.
 
-pub use crate::audit::config::AuditConfig;
+pub mod audit;
+pub mod validate;
+
 use crate::error::{Error, Result};
 pub use crate::executor::ExecutorConfig;
 pub use crate::family::{Family, FamilySeedsConfig};
@@ -17,6 +19,7 @@ pub use crate::racing::RacingConfig;
 pub use crate::strategy::{
     AgingConfig, MultiFidelityConfig, Nsga2Config, SeedDesign, StrategyKind, WarmStartConfig,
 };
+pub use audit::AuditConfig;
 pub use flashnas_latency::config::{roofline_of, LatencyConfig};
 use flashnas_latency::DeviceModel;
 use flashnas_model::ArchSpec;
@@ -151,7 +154,7 @@ pub struct CampaignConfig {
     pub audit: AuditConfig,
     /// `flashnas validate`: picks against hand-designed baselines after long training.
     #[serde(default)]
-    pub validate: crate::validate::config::ValidateConfig,
+    pub validate: validate::ValidateConfig,
     /// The hand-designed families' shapes in the initial population.
     #[serde(default)]
     pub family_seeds: FamilySeedsConfig,
