@@ -50,9 +50,10 @@ pub struct TrainArgs {
     batch: usize,
     #[arg(long, default_value_t = 256)]
     seq_len: usize,
-    /// Model width (d_model, a multiple of 64): heads of 32, half as many KV heads.
-    #[arg(long, default_value_t = 128, value_parser = width)]
-    width: usize,
+    /// Model widths (d_model, multiples of 64; heads of 32, half as many KV heads), each
+    /// run in turn: e.g. `--widths 64,128` (a CPU campaign's) or `--widths 256,512`.
+    #[arg(long = "widths", alias = "width", value_delimiter = ',', default_value = "128", value_parser = width)]
+    widths: Vec<usize>,
 }
 
 /// Parses `--width`: the bench archs need whole heads of 32 and whole KV-head pairs.
@@ -340,10 +341,49 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The widest SIMD class this CPU offers to the kernels, as `lscpu` would name it, and the
+/// threads they run on.
+pub fn simd_class() -> String {
+    #[cfg(target_arch = "x86_64")]
+    let class = {
+        let f = |b: bool, n: &'static str| b.then_some(n);
+        [
+            f(std::arch::is_x86_feature_detected!("avx512f"), "avx512f"),
+            f(
+                std::arch::is_x86_feature_detected!("avx512bf16"),
+                "avx512_bf16",
+            ),
+            f(std::arch::is_x86_feature_detected!("avx2"), "avx2"),
+            f(std::arch::is_x86_feature_detected!("fma"), "fma"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("+")
+    };
+    #[cfg(target_arch = "aarch64")]
+    let class = String::from("neon");
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let class = String::from("scalar");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "{} ({threads} threads)",
+        if class.is_empty() { "sse2" } else { &class }
+    )
+}
+
 fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
+    println!("cpu SIMD: {}", simd_class());
+    for &width in &a.widths {
+        train_bench_at(&a, width)?;
+    }
+    Ok(())
+}
+
+fn train_bench_at(a: &TrainArgs, width: usize) -> anyhow::Result<()> {
     use flashnas_training::{train, Dataset, TrainConfig};
     let spec = bench_arch(
-        a.width,
+        width,
         r#"["a", "f", "m2", "f", "deltanet", "f", "m2", "f"]"#,
     )?;
     let cfg = TrainConfig::from_toml(
@@ -371,12 +411,12 @@ fn train_bench(a: TrainArgs) -> anyhow::Result<()> {
         "backend {} | arch {} (d={}, {} params) | T={} batch {}",
         backend_name(),
         spec.layer_string(),
-        a.width,
+        width,
         r.params,
         a.seq_len,
         a.batch
     );
-    println!("fwd+bwd+AdamW+weight-norm: {:.0} tokens/s steady ({:.1} ms/step; whole run incl. eval {:.0} tokens/s)", (a.batch * a.seq_len) as f64 / steady, steady * 1e3, r.tokens_per_second);
+    println!("fwd+bwd+AdamW+weight-norm: {:.0} tokens/s steady ({:.1} ms/step; whole run incl. eval {:.0} tokens/s) on {}", (a.batch * a.seq_len) as f64 / steady, steady * 1e3, r.tokens_per_second, simd_class());
     println!("peak RSS {:.0} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     Ok(())
 }
