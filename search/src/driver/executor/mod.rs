@@ -11,6 +11,7 @@
 
 mod local;
 mod pipeline;
+mod registry;
 mod retry;
 mod slurm;
 mod surrogate;
@@ -18,6 +19,7 @@ mod table;
 
 pub use local::LocalExecutor;
 pub use pipeline::{run_in_order, Admit, Pipeline};
+pub use registry::ExecutorKind;
 pub use slurm::{SlurmConfig, SlurmExecutor};
 pub use surrogate::SurrogateExecutor;
 pub use table::TableExecutor;
@@ -27,43 +29,6 @@ use crate::event::Event;
 use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ExecutorKind {
-    /// In the driver process, one candidate at a time.
-    #[default]
-    Inline,
-    /// `workers` concurrent `flashnas worker` processes on this machine.
-    Local,
-    /// Slurm batch jobs.
-    Slurm,
-    /// Answers from a benchmark table (`table`), with simulated training time.
-    Table,
-    /// Answers any genome of a surrogate's space (`surrogate`), with simulated cost.
-    Surrogate,
-}
-
-impl std::str::FromStr for ExecutorKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "inline" => Ok(Self::Inline),
-            "local" => Ok(Self::Local),
-            "slurm" => Ok(Self::Slurm),
-            "table" => Err(
-                "the table executor is spelled table:PATH (a table from flashnas tabulate)".into(),
-            ),
-            "surrogate" => Err(
-                "the surrogate executor is spelled surrogate:PATH (from flashnas surrogate fit)"
-                    .into(),
-            ),
-            _ => Err(format!(
-                "unknown executor '{s}' (expected inline, local, slurm, table:PATH or surrogate:PATH)"
-            )),
-        }
-    }
-}
 
 fn d_one() -> usize {
     1
@@ -146,21 +111,13 @@ impl ExecutorConfig {
                 ));
             }
         }
-        if self.kind == ExecutorKind::Table && self.table.is_none() {
-            return Err("table: the table executor needs the table's path".into());
-        }
-        if self.kind == ExecutorKind::Surrogate && self.surrogate.is_none() {
-            return Err("surrogate: the surrogate executor needs the surrogate's path".into());
-        }
-        self.slurm.validate()
+        self.kind.validate(self)
     }
 
-    /// Candidates in flight (see the field).
+    /// Candidates in flight (see the field; by default what the kind runs at once).
     pub fn in_flight(&self) -> usize {
-        self.in_flight.unwrap_or(match self.kind {
-            ExecutorKind::Inline | ExecutorKind::Table | ExecutorKind::Surrogate => 1,
-            _ => self.workers,
-        })
+        self.in_flight
+            .unwrap_or_else(|| self.kind.default_in_flight(self))
     }
 
     /// CPU threads each worker gets.
@@ -186,23 +143,7 @@ impl ExecutorConfig {
 
     /// Builds the executor this config names.
     pub fn build(&self) -> Result<Box<dyn Executor>> {
-        Ok(match self.kind {
-            ExecutorKind::Inline => Box::new(InlineExecutor),
-            ExecutorKind::Local => Box::new(LocalExecutor::new(self.clone())?),
-            ExecutorKind::Slurm => Box::new(SlurmExecutor::new(self.clone())?),
-            ExecutorKind::Table => {
-                let path = self.table.as_deref().unwrap_or_default();
-                Box::new(TableExecutor::new(crate::table::Table::load(Path::new(
-                    path,
-                ))?))
-            }
-            ExecutorKind::Surrogate => {
-                let path = self.surrogate.as_deref().unwrap_or_default();
-                Box::new(SurrogateExecutor::new(crate::surrogate::Surrogate::load(
-                    Path::new(path),
-                )?))
-            }
-        })
+        self.kind.build(self)
     }
 }
 
