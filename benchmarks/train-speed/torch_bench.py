@@ -25,6 +25,7 @@ WY/UT delta rule, §7.3). See README.md next to this file for what differs from 
 """
 
 import argparse
+import ast
 import json
 import math
 import os
@@ -719,15 +720,22 @@ def train_run(width, mode, args, device):
         "ms_per_step": steady * 1e3,
         "tokens_per_s": tokens / steady,
         "losses": losses,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mib": peak_rss_mib(),
     }
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def header(args, device):
     threads = torch.get_num_threads()
+    omp = os.environ.get("OMP_WAIT_POLICY")
     print(f"torch {torch.__version__} | device {device} | cpu capability "
           f"{torch.backends.cpu.get_cpu_capability()} | {threads} threads "
-          f"(interop {torch.get_num_interop_threads()})")
+          f"(interop {torch.get_num_interop_threads()}"
+          f"{', OMP_WAIT_POLICY=' + omp if omp else ''}) | "
+          f"RSS after import {args.rss_base:.0f} MiB")
 
 
 def bench(args, device):
@@ -744,7 +752,7 @@ def bench(args, device):
             print(f"fwd+bwd+AdamW+weight-norm: {r['tokens_per_s']:.0f} tokens/s steady "
                   f"({r['ms_per_step']:.1f} ms/step; first step {r['first_step_ms']:.0f} ms) | "
                   f"{r['optimizer']} | loss {r['losses'][0]:.3f} → {r['losses'][-1]:.3f} | "
-                  f"peak RSS {r['peak_rss_mib']:.0f} MiB (process)", flush=True)
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB (process so far)", flush=True)
     print()
     print(f"{'width':>6} {'mode':>8} {'params':>10} {'ms/step':>10} {'tokens/s':>10}")
     for r in rows:
@@ -756,6 +764,7 @@ def bench(args, device):
             "device": str(device),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "threads": torch.get_num_threads(),
+            "rss_after_import_mib": args.rss_base,
             "rows": rows,
         }
         with open(args.json, "w") as f:
@@ -855,7 +864,7 @@ def read_npy_f32(path):
         (hl,) = struct.unpack("<I", blob[8:12])
         start = 12
     hdr = blob[start:start + hl].decode("latin1")
-    meta = eval(hdr, {"__builtins__": {}})  # a Python dict literal by the format's definition
+    meta = ast.literal_eval(hdr)  # a Python dict literal by the format's definition
     assert meta["descr"] == "<f4" and not meta["fortran_order"], meta
     data = torch.frombuffer(bytearray(blob[start + hl:]), dtype=torch.float32)
     return data.reshape(meta["shape"])
@@ -1024,6 +1033,7 @@ def main():
     torch.set_num_threads(threads)
     device = torch.device(args.device)
     args.train_tokens = load_train_tokens(device)
+    args.rss_base = peak_rss_mib()
     if args.check:
         check(args, device)
     else:
