@@ -115,11 +115,14 @@ impl Replicated<'_> {
     fn first(&self) -> &crate::Record {
         self.runs[0]
     }
-    /// Failed when any replicate failed, over budget when every one was, else ok.
+    /// Failed when any replicate failed, ok when any was trained, else the first's (over
+    /// budget).
     fn status(&self) -> crate::journal::RecordStatus {
         use crate::journal::RecordStatus;
         if self.runs.iter().any(|r| r.status == RecordStatus::Failed) {
             RecordStatus::Failed
+        } else if !self.ok().is_empty() {
+            RecordStatus::Ok
         } else {
             self.first().status
         }
@@ -153,22 +156,27 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
         others.push(rs);
     }
     let full: Vec<&crate::Record> = records.iter().filter(|r| r.rung.is_none()).collect();
+    // A tabulation of the feasible region (`--within-budget`) prices each replicate anew: a
+    // genome at the budget's edge can be trained in one replicate and priced over in another,
+    // and a replicate that reached its count of trained genomes sooner stops sooner. Its rows
+    // hold the replicates that have them; a whole-space tabulation must have every one.
+    let within_budget = !cfg.latency.train_over_budget;
     let mut rows: Vec<Replicated> = Vec::new();
     for r in &full {
         let mut runs = vec![*r];
         for (k, rs) in others.iter().enumerate() {
-            let twin = rs
-                .iter()
-                .find(|o| o.rung.is_none() && o.key == r.key)
-                .ok_or_else(|| {
-                    Error::Analysis(format!(
+            match rs.iter().find(|o| o.rung.is_none() && o.key == r.key) {
+                Some(twin) => runs.push(twin),
+                None if within_budget => {}
+                None => {
+                    return Err(Error::Analysis(format!(
                         "{}: replicate {} has no '{}' (replicates must tabulate the same proposals; finish it first)",
                         dirs[k + 1].display(),
                         k + 1,
                         r.key
-                    ))
-                })?;
-            runs.push(twin);
+                    )))
+                }
+            }
         }
         rows.push(Replicated { runs });
     }
@@ -244,7 +252,11 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
         col_s("latency_source", &|g| g.first().latency.source.to_string()),
         col_f("val_loss", &|g| mean(&g.over(|r| r.proxy.val_loss))),
         col_f("val_loss_std", &|g| std(&g.over(|r| r.proxy.val_loss))),
-        col_u("replicates", &|g| g.runs.len() as u64),
+        // The seeds behind the loss: the trained replicates (all of them for an untrained row).
+        col_u("replicates", &|g| match g.ok().len() {
+            0 => g.runs.len() as u64,
+            n => n as u64,
+        }),
         col_f("accuracy", &|g| mean(&g.over(|r| r.proxy.accuracy))),
         col_u("steps", &|g| g.first().proxy.steps as u64),
         col_f("train_s", &|g| mean(&g.over(train_seconds))),
