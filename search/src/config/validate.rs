@@ -19,6 +19,9 @@ fn d_seeds() -> usize {
 fn d_rounds() -> usize {
     5
 }
+fn d_window() -> f64 {
+    5.0
+}
 
 /// `[validate]`: the last stage of a campaign (`flashnas validate DIR`; its flags override).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +47,11 @@ pub struct ValidateConfig {
     /// Timing rounds of the latency re-check (each one calibrated when the campaign is).
     #[serde(default = "d_rounds")]
     pub recheck_rounds: usize,
+    /// Candidates the campaign timed up to this many % over a budget are re-timed with the
+    /// baselines and can be its pick when the re-check holds them within it: the picks are
+    /// chosen by the re-check's timings, as the baselines are.
+    #[serde(default = "d_window")]
+    pub recheck_window_pct: f64,
     /// Equivalence margin in nats: a gap whose interval lies within ±margin is "equivalent".
     #[serde(default = "d_margin")]
     pub margin: f64,
@@ -112,6 +120,12 @@ impl ValidateConfig {
         }
         if self.seeds == 0 {
             return Err("validate.seeds: at least 1".into());
+        }
+        if !(self.recheck_window_pct >= 0.0 && self.recheck_window_pct < 100.0) {
+            return Err(format!(
+                "validate.recheck_window_pct: {} must be in [0, 100) (% over a budget)",
+                self.recheck_window_pct
+            ));
         }
         if self.recheck_rounds == 0 {
             return Err("validate.recheck_rounds: at least 1".into());

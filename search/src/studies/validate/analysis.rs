@@ -235,8 +235,8 @@ pub struct TargetResult {
     /// and so never trained it here: the latency it was priced at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priced_over: Option<f64>,
-    /// The campaign's pick when the re-check timed it over this budget and the next member of
-    /// its band that is within was validated instead: its id and re-checked seconds.
+    /// The campaign's pick when the re-check chose another candidate (see
+    /// [`super::Target::alternates`]): its id and re-checked seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<(usize, f64)>,
 }

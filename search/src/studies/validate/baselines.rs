@@ -175,8 +175,8 @@ impl Validation<'_> {
                 models.push(m);
             }
         };
-        // The picks, then their bands' other members (timed in the re-check, trained long only
-        // when one replaces a pick timed over its budget).
+        // The picks, then the candidates each is chosen from after the re-check (timed in it,
+        // trained long only when chosen).
         let picks = self.plan.targets.iter().map(|t| t.pick);
         let alternates = self.plan.targets.iter().flat_map(|t| t.alternates.clone());
         for id in picks.chain(alternates) {
@@ -216,31 +216,38 @@ impl Validation<'_> {
         models
     }
 
-    /// After the re-check: a pick timed over its budget is replaced by the first member of its
-    /// band that the re-check holds within (the baselines' rule: what is validated at a budget
-    /// is within it when timed beside everything else). Derived from the re-check's journal,
-    /// so a resumed validation replaces the same.
-    pub fn replace_picks_over(&mut self, candidates: &[Model], rechecks: &[RecheckRow]) {
+    /// After the re-check: each budget's pick is the first of its candidates (the campaign's
+    /// band, widened to the candidates it timed just over the budget) that the re-check holds
+    /// within it — eligibility by the one timing run, as for the baselines. Derived from the
+    /// re-check's journal, so a resumed validation chooses the same.
+    pub fn choose_picks_by_recheck(&mut self, candidates: &[Model], rechecks: &[RecheckRow]) {
         let latency = eligibility(candidates, rechecks);
-        let within = |id: usize, budget_s: f64| {
+        let seconds = |id: usize| {
             let r = &self.records[id];
-            latency
-                .get(&model_key(&r.layers, r.width))
-                .is_some_and(|&s| s <= budget_s * (1.0 + 1e-9))
+            latency.get(&model_key(&r.layers, r.width)).copied()
         };
         let mut notes = Vec::new();
         for t in &mut self.plan.targets {
-            if t.replaced.is_some() {
+            if t.replaced.is_some() || t.alternates.is_empty() {
                 continue;
             }
             let budget_s = t.budget_s;
-            if let Some(next) = replacement(t.pick, &t.alternates, &|id| within(id, budget_s)) {
+            let within = |id: usize| seconds(id).is_some_and(|s| s <= budget_s * (1.0 + 1e-9));
+            let Some(chosen) = chosen_after_recheck(&t.alternates, &within) else {
+                continue;
+            };
+            if chosen != t.pick {
+                let ms = |id: usize| seconds(id).map_or(f64::NAN, |s| s * 1e3);
                 notes.push(format!(
-                    "{}: the pick #{} was timed over the budget on re-check; validating #{next}, the next of its band that is within",
-                    t.label, t.pick
+                    "{}: validating #{chosen} (re-checked {:.4} ms) instead of the campaign's pick #{} (re-checked {:.4} ms; budget {:.4} ms): the pick is the first of its band the re-check holds within the budget",
+                    t.label,
+                    ms(chosen),
+                    t.pick,
+                    ms(t.pick),
+                    budget_s * 1e3
                 ));
                 t.replaced = Some(t.pick);
-                t.pick = next;
+                t.pick = chosen;
             }
         }
         for n in notes {
@@ -291,15 +298,8 @@ impl Validation<'_> {
     }
 }
 
-/// What replaces a pick timed over its budget: the first of its band's other members (in the
-/// pick rule's order) within it; none when the pick is within or no member is.
-pub fn replacement(
-    pick: usize,
-    alternates: &[usize],
-    within: &dyn Fn(usize) -> bool,
-) -> Option<usize> {
-    if within(pick) {
-        return None;
-    }
-    alternates.iter().copied().find(|&a| within(a))
+/// The candidate validated at a budget: the first of `order` (the pick rule's order) that the
+/// re-check holds `within` it; none when no candidate is.
+pub fn chosen_after_recheck(order: &[usize], within: &dyn Fn(usize) -> bool) -> Option<usize> {
+    order.iter().copied().find(|&a| within(a))
 }

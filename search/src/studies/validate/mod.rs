@@ -29,7 +29,7 @@ pub use crate::config::validate as config;
 mod long_runs;
 
 pub use analysis::{Gap, ModelResult, TargetResult, ValidationReport, Verdict};
-pub use baselines::replacement;
+pub use baselines::chosen_after_recheck;
 pub use config::{Family, ValidateConfig};
 
 use crate::config::CampaignConfig;
@@ -55,14 +55,15 @@ pub struct Target {
     pub budget_s: f64,
     /// The campaign record picked.
     pub pick: usize,
-    /// The rest of the pick's band (the candidates the proxy could not tell from it), in the
-    /// order the pick rule takes them: when the re-check times the pick over this budget, the
-    /// first of these the re-check holds within is validated instead — the rule the baselines
-    /// are chosen by.
+    /// The candidates the pick is chosen from once the re-check has timed them, in the pick
+    /// rule's order: the band of the best within the budget widened by
+    /// `validate.recheck_window_pct` (candidates the campaign timed just over it), then the
+    /// campaign's own band (its pick first). The first the re-check holds within the budget is
+    /// validated — the rule the baselines are chosen by. Empty for explicit ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternates: Vec<usize>,
-    /// Set after the re-check when the pick was replaced so: the campaign's pick, which the
-    /// re-check timed over this budget.
+    /// Set after the re-check when another candidate than the campaign's pick was chosen so:
+    /// the campaign's pick.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced: Option<usize>,
 }
@@ -279,9 +280,32 @@ pub fn best_within(records: &[Record], budget_s: f64, z: f64) -> Option<usize> {
     crate::racing::pick_within(records, budget_s, z).filter(|&i| pickable(&records[i]))
 }
 
+/// The candidates a pick within `budget_s` is chosen from after the re-check, in the pick
+/// rule's order (see [`Target::alternates`]): the band of the best within `budget_s` ×
+/// (1 + `window`), then the band within `budget_s` itself; `None` when no candidate is within
+/// `budget_s`. The campaign's own pick is the second list's first.
+pub fn recheck_order(
+    records: &[Record],
+    budget_s: f64,
+    window: f64,
+    z: f64,
+) -> Option<(usize, Vec<usize>)> {
+    let (pick, rest) = band_within(records, budget_s, z)?;
+    let mut order = Vec::new();
+    if let Some((wide_pick, wide_rest)) = band_within(records, budget_s * (1.0 + window), z) {
+        order.push(wide_pick);
+        order.extend(wide_rest);
+    }
+    for id in std::iter::once(pick).chain(rest) {
+        if !order.contains(&id) {
+            order.push(id);
+        }
+    }
+    Some((pick, order))
+}
+
 /// The pick within `budget_s` and the rest of its band in the pick rule's order (most
-/// parameters first, ties to the lower mean loss): the candidates to fall back on when the
-/// pick is timed over the budget on re-check.
+/// parameters first, ties to the lower mean loss).
 pub fn band_within(records: &[Record], budget_s: f64, z: f64) -> Option<(usize, Vec<usize>)> {
     let pick = best_within(records, budget_s, z)?;
     let level = crate::racing::standing(records, budget_s, &[1.0], z)
@@ -350,7 +374,9 @@ pub fn plan(
                     .map(|r| r.latency())
                     .fold(f64::INFINITY, f64::min)
             };
-            let Some((pick, alternates)) = band_within(records, budget_s, cfg.racing.z) else {
+            let window = settings.recheck_window_pct / 100.0;
+            let Some((pick, alternates)) = recheck_order(records, budget_s, window, cfg.racing.z)
+            else {
                 if explicit {
                     return Err(Error::Config(format!(
                         "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {:.6} s)",
@@ -592,7 +618,7 @@ impl<'a> Validation<'a> {
         let trained = self.train_baselines(&priced)?;
         let candidates = self.candidates(&trained);
         let rechecks = self.recheck(&candidates)?;
-        self.replace_picks_over(&candidates, &rechecks);
+        self.choose_picks_by_recheck(&candidates, &rechecks);
         let models = self.select(&candidates, &rechecks, &trained);
         let long = self.train_long(&models, &priced, &trained, &candidates, &rechecks)?;
         let report = analysis::analyze(

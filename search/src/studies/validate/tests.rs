@@ -111,9 +111,10 @@ fn candidate(
 
 /// The band a pick comes from: #0 (best loss), #1 and #2 within two standard errors of it,
 /// #3 far behind; the pick is the band's largest (#2), the fallbacks the others largest first.
-/// A pick timed over its budget on re-check is replaced by the first fallback within it.
+/// After the re-check the first of them within the budget is validated; a candidate the
+/// campaign timed just over the budget (inside the window) is tried first when better.
 #[test]
-fn a_pick_timed_over_its_budget_falls_back_to_the_next_of_its_band() {
+fn the_pick_is_chosen_by_the_re_check_from_its_band_and_the_candidates_just_over() {
     let mut records = vec![
         candidate(0, 0.5, 2.000, 100, None),
         candidate(1, 0.6, 2.005, 200, None),
@@ -129,9 +130,29 @@ fn a_pick_timed_over_its_budget_falls_back_to_the_next_of_its_band() {
     assert_eq!((pick, rest.clone()), (2, vec![1, 0]));
     // Below #2's latency the band is #0 and #1: the pick #1, then #0.
     assert_eq!(band_within(&records, 0.7, 2.0), Some((1, vec![0])));
+    let order: Vec<usize> = std::iter::once(pick).chain(rest.clone()).collect();
     let rechecked = |over: &'static [usize]| move |id: usize| !over.contains(&id);
-    assert_eq!(replacement(pick, &rest, &rechecked(&[])), None);
-    assert_eq!(replacement(pick, &rest, &rechecked(&[2])), Some(1));
-    assert_eq!(replacement(pick, &rest, &rechecked(&[2, 1])), Some(0));
-    assert_eq!(replacement(pick, &rest, &rechecked(&[2, 1, 0])), None);
+    assert_eq!(chosen_after_recheck(&order, &rechecked(&[])), Some(2));
+    assert_eq!(chosen_after_recheck(&order, &rechecked(&[2])), Some(1));
+    assert_eq!(chosen_after_recheck(&order, &rechecked(&[2, 1])), Some(0));
+    assert_eq!(chosen_after_recheck(&order, &rechecked(&[2, 1, 0])), None);
+    // With no candidate just over the budget the widened band is the campaign's own.
+    assert_eq!(
+        recheck_order(&records, 1.0, 0.05, 2.0),
+        Some((2, vec![2, 1, 0]))
+    );
+    // A candidate the campaign timed 4 % over the budget, with the best loss, comes first,
+    // then the campaign's band: the re-check decides between them. A 3 % window leaves it out.
+    let mut near = records.clone();
+    let n = near.len();
+    near.push(candidate(n, 1.04, 1.950, 400, None));
+    near[n].feasible = true; // within the campaign's own budget, over this level
+    let n2 = near.len();
+    near.push(candidate(n2, 0.5, 1.955, 0, Some(n)));
+    assert_eq!(recheck_order(&near, 1.0, 0.05, 2.0).unwrap().0, 2);
+    assert_eq!(recheck_order(&near, 1.0, 0.05, 2.0).unwrap().1[0], n);
+    assert_eq!(
+        recheck_order(&near, 1.0, 0.03, 2.0).unwrap().1,
+        vec![2, 1, 0]
+    );
 }

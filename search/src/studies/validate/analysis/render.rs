@@ -385,7 +385,7 @@ pub fn text(r: &ValidationReport) -> String {
         if let Some((id, re)) = t.replaced {
             let _ = writeln!(
                 o,
-                "  (the campaign's pick #{id} was timed at {:.4} ms on re-check — {:.1} % over this budget — so the next member of its band within the budget is validated, the rule the baselines are chosen by)",
+                "  (chosen by the re-check, the rule the baselines are chosen by: the first of the campaign's band, and of the candidates it timed just over this budget, that the re-check holds within it; the campaign's own pick #{id} re-checked at {:.4} ms, {:+.1} % against this budget)",
                 re * 1e3,
                 100.0 * (re / t.budget_s - 1.0)
             );
