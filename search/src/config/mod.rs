@@ -186,6 +186,32 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+/// A config file of a driver (a campaign, the depth–width study): read as TOML, then checked
+/// whole before any work, every error naming the file and the key.
+pub trait ConfigFile: serde::de::DeserializeOwned {
+    /// The key and the reason of the first problem.
+    fn check(&self) -> Result<(), String>;
+
+    /// Fills in what the file leaves to other keys, once read (nothing by default).
+    fn complete(&mut self) {}
+
+    /// Parses and checks `text`; `origin` (the file) prefixes every error.
+    fn parse(text: &str, origin: &str) -> Result<Self> {
+        let bad = |e: String| Error::Config(format!("{origin}: {}", e.trim()));
+        let mut cfg: Self = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        cfg.complete();
+        cfg.check().map_err(bad)?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and checks the file at `path`.
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+}
+
 impl CampaignConfig {
     /// The seed candidates are trained with: the campaign seed, or for replicate r > 0 of a
     /// tabulation another stream derived from it.
@@ -204,17 +230,11 @@ impl CampaignConfig {
     }
 
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: CampaignConfig = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;
-        cfg.check()
-            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
-        Ok(cfg)
+        ConfigFile::parse(text, origin)
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-        Self::from_toml(&text, &path.display().to_string())
+        ConfigFile::read(path)
     }
 
     /// Checks every section (for a config built or changed in code; `from_toml` and
@@ -222,7 +242,9 @@ impl CampaignConfig {
     pub fn validate(&self) -> Result<()> {
         self.check().map_err(Error::Config)
     }
+}
 
+impl ConfigFile for CampaignConfig {
     /// The key and the reason of the first problem.
     fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() || self.name.contains('/') {
@@ -354,7 +376,9 @@ impl CampaignConfig {
         }
         Ok(())
     }
+}
 
+impl CampaignConfig {
     /// The reference model of the latency config at the campaign's vocabulary, when used.
     pub fn reference_spec(&self, vocab_size: usize) -> Option<ArchSpec> {
         let l = &self.latency;

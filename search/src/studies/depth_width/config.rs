@@ -1,6 +1,7 @@
 //! `flashnas depth-width` config: the models, the shapes they are trained at, the budget.
 
 use super::*;
+use crate::config::ConfigFile;
 
 fn d_holdout() -> usize {
     2
@@ -60,32 +61,25 @@ pub struct DepthWidthConfig {
 
 impl DepthWidthConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let mut value: toml::Value = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{origin}: {}", e.to_string().trim())))?;
-        // The protocol's own budget is not used here; the largest of budgets_s stands in.
-        if let Some(lat) = value.get_mut("latency").and_then(|l| l.as_table_mut()) {
-            if !lat.contains_key("budget_s") {
-                lat.insert("budget_s".into(), toml::Value::Float(1.0));
-            }
-        }
-        let cfg: Self = value.try_into().map_err(|e: toml::de::Error| {
-            Error::Config(format!("{origin}: {}", e.to_string().trim()))
-        })?;
-        cfg.check()
-            .map_err(|e| Error::Config(format!("{origin}: {e}")))?;
-        Ok(cfg)
+        ConfigFile::parse(text, origin)
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
-        Self::from_toml(&text, &path.display().to_string())
+        ConfigFile::read(path)
     }
 
     /// Checks every section (for a config built or changed in code; `from_toml` and
     /// `from_file` check what they read).
     pub fn validate(&self) -> Result<()> {
         self.check().map_err(Error::Config)
+    }
+}
+
+impl ConfigFile for DepthWidthConfig {
+    fn complete(&mut self) {
+        // The protocol's own budget is not used here (the budgets are `budgets_s`); one stands
+        // in so that the latency section checks as a campaign's does.
+        self.latency.budget_s.get_or_insert(1.0);
     }
 
     /// The key and the reason of the first problem.
@@ -138,7 +132,9 @@ impl DepthWidthConfig {
         }
         Ok(())
     }
+}
 
+impl DepthWidthConfig {
     fn space(&self) -> SpaceConfig {
         let mut table = toml::Value::try_from(&self.model).expect("model serializes");
         let t = table.as_table_mut().expect("table");
