@@ -22,6 +22,7 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
     println!("resuming {}", a.dir.display());
     let outcome = run_campaign(|ev| {
         let mut c = Campaign::resume(&a.dir, ev)?;
+        c.report.page = Some(flashnas_search::report::write);
         if let Some(n) = a.budget {
             c.extend_budget(n)?;
         }

@@ -40,6 +40,7 @@ pub fn search(a: SearchArgs) -> anyhow::Result<()> {
     println!("campaign {} → {}", cfg.name, dir.display());
     let outcome = run_campaign(|ev| {
         let mut c = Campaign::create(&dir, cfg.clone(), &copy, ev)?;
+        c.report.page = Some(flashnas_search::report::write);
         c.run()
     })?;
     summary(&dir)?;

@@ -58,6 +58,7 @@ fn run_replicate(dir: &std::path::Path, k: u64, a: &Args) -> anyhow::Result<()> 
         println!("resuming {}", d.display());
         run_campaign(|ev| {
             let mut c = Campaign::resume(d, ev)?;
+            c.report.page = Some(flashnas_search::report::write);
             if a.exec.executor.is_some() || a.exec.workers.is_some() {
                 c.set_executor(&|e| a.exec.apply_to(e))?;
             }
@@ -81,6 +82,7 @@ fn run_replicate(dir: &std::path::Path, k: u64, a: &Args) -> anyhow::Result<()> 
     println!("tabulating replicate {k} → {}", rep.display());
     run_campaign(|ev| {
         let mut c = Campaign::create(&rep, cfg.clone(), &copy, ev)?;
+        c.report.page = Some(flashnas_search::report::write);
         c.run()
     })?;
     Ok(())
@@ -96,6 +98,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("resuming {}", dir.display());
         run_campaign(|ev| {
             let mut c = Campaign::resume(&dir, ev)?;
+            c.report.page = Some(flashnas_search::report::write);
             if a.exec.executor.is_some() || a.exec.workers.is_some() {
                 c.set_executor(&|e| a.exec.apply_to(e))?;
             }
@@ -157,6 +160,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("tabulating {} → {}", cfg.name, dir.display());
         run_campaign(|ev| {
             let mut c = Campaign::create(&dir, cfg.clone(), &copy, ev)?;
+            c.report.page = Some(flashnas_search::report::write);
             c.run()
         })?;
         dir

@@ -73,10 +73,17 @@ impl Observer for CheckpointWriter {
     }
 }
 
+/// Writes a campaign's page (`report.html`) from its folder, config and records, returning its
+/// path: the views' `report::write`, given by whoever runs the campaign (the CLI), so that the
+/// campaign core does not depend on the views and the studies they show.
+pub type PageWriter = fn(&Path, &CampaignConfig, &[Record]) -> Result<std::path::PathBuf>;
+
 /// Rewrites `report.html` as evaluations come in — at most every two seconds (or ten times as
-/// long as the last page took to build), and at the end (`flush`) — (off for benchmark runs).
+/// long as the last page took to build), and at the end (`flush`) — when it has a `page` to
+/// write (none for benchmark runs and library callers that do not set one).
 pub struct ReportWriter {
     pub enabled: bool,
+    pub page: Option<PageWriter>,
     /// Why the last rewrite failed, while the page is stale.
     pub stale: Option<String>,
     interval: Duration,
@@ -89,6 +96,7 @@ impl Default for ReportWriter {
     fn default() -> Self {
         Self {
             enabled: true,
+            page: None,
             stale: None,
             interval: Duration::from_secs(2),
             last: None,
@@ -118,9 +126,13 @@ impl ReportWriter {
         records: &[Record],
         on_event: &mut dyn FnMut(Event),
     ) {
+        let Some(page) = self.page else {
+            self.pending = false;
+            return;
+        };
         let started = Instant::now();
         self.pending = false;
-        let written = crate::report::write(dir, cfg, records);
+        let written = page(dir, cfg, records);
         // A page takes longer to build as the campaign grows: the next one waits at least ten
         // times as long as this one took (and 2 s), so pages cost at most a tenth of the run.
         let took = started.elapsed();
