@@ -277,7 +277,7 @@ pub fn next_round(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Pooled σ against a reference computed by hand: groups {1, 3} (ss 2, df 1), {2, 2, 5}
@@ -329,7 +329,12 @@ mod tests {
 
     /// A synthetic candidate: one of the journal fixture's records with its id, latency and
     /// loss replaced (a replicate when `replicate` is set).
-    fn record(id: usize, latency: f64, loss: f64, replicate: Option<(usize, u32)>) -> Record {
+    pub(crate) fn record(
+        id: usize,
+        latency: f64,
+        loss: f64,
+        replicate: Option<(usize, u32)>,
+    ) -> Record {
         let line = include_str!("../../tests/fixtures/aging-seed3.jsonl")
             .lines()
             .next()

@@ -307,10 +307,11 @@ pub fn recheck_order(
 /// The pick within `budget_s` and the rest of its band in the pick rule's order (most
 /// parameters first, ties to the lower mean loss).
 pub fn band_within(records: &[Record], budget_s: f64, z: f64) -> Option<(usize, Vec<usize>)> {
-    let pick = best_within(records, budget_s, z)?;
+    // One standing gives the pick (what `best_within` returns) and its band.
     let level = crate::racing::standing(records, budget_s, &[1.0], z)
         .levels
         .remove(0);
+    let pick = level.pick.filter(|&i| pickable(&records[i]))?;
     let mut rest: Vec<usize> = level
         .best
         .into_iter()

@@ -83,8 +83,8 @@ fn a_baseline_over_its_budget_on_re_measurement_is_not_eligible() {
     assert_eq!(baseline_within(&rows, "t", 3.0, &rechecked), Some(1));
 }
 
-/// A candidate of a raced campaign: one of the journal fixture's records with its id, latency,
-/// loss and size replaced (a seed replicate of `replicate_of` when set).
+/// A candidate of a raced campaign (racing's test record) with `params` parameters (a seed
+/// replicate of `replicate_of` when set).
 fn candidate(
     id: usize,
     latency: f64,
@@ -92,20 +92,8 @@ fn candidate(
     params: usize,
     replicate_of: Option<usize>,
 ) -> Record {
-    let line = include_str!("../../../tests/fixtures/aging-seed3.jsonl")
-        .lines()
-        .next()
-        .unwrap();
-    let mut r: Record = serde_json::from_str(line).unwrap();
-    r.id = id;
-    r.latency.seconds = Some(latency);
-    r.proxy.val_loss = Some(loss);
-    r.status = RecordStatus::Ok;
-    r.feasible = latency <= 1.0;
-    r.rung = None;
+    let mut r = crate::racing::tests::record(id, latency, loss, replicate_of.map(|p| (p, 1)));
     r.params = params;
-    r.replicate = replicate_of.map(|_| 1);
-    r.parent = replicate_of;
     r
 }
 
