@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod pareto;
 pub mod rank;
+pub mod section;
 pub mod studies;
 pub mod views;
 

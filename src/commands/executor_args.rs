@@ -15,43 +15,35 @@ pub struct ExecArgs {
     pub(crate) workers: Option<usize>,
 }
 
-/// `--executor`: a kind, or `table:PATH`, or `surrogate:PATH`.
+/// `--executor`: an executor's name, or `name:ARG` for one that takes an argument
+/// (`table:PATH`, `surrogate:PATH`).
 #[derive(Debug, Clone)]
 pub struct ExecutorChoice {
     kind: ExecutorKind,
-    /// The table's absolute path (`table:PATH`).
-    table: Option<String>,
-    /// The surrogate's absolute path (`surrogate:PATH`).
-    surrogate: Option<String>,
+    /// The value `name:ARG` sets in its section (checked and resolved when parsed).
+    argument: Option<String>,
 }
 
 impl std::str::FromStr for ExecutorChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(p) = s.strip_prefix("surrogate:") {
-            let abs = std::fs::canonicalize(p).map_err(|e| {
-                format!("surrogate '{p}': {e} (fit one with flashnas surrogate fit)")
-            })?;
-            return Ok(Self {
-                kind: ExecutorKind::Surrogate,
-                table: None,
-                surrogate: Some(abs.display().to_string()),
-            });
-        }
-        match s.strip_prefix("table:") {
-            Some(p) => {
-                let abs = std::fs::canonicalize(p)
-                    .map_err(|e| format!("table '{p}': {e} (build one with flashnas tabulate)"))?;
-                Ok(Self {
-                    kind: ExecutorKind::Table,
-                    table: Some(abs.display().to_string()),
-                    surrogate: None,
+        match s.split_once(':') {
+            Some((name, arg)) => {
+                let kind = ExecutorKind::ALL
+                    .iter()
+                    .copied()
+                    .find(|k| k.name() == name)
+                    .ok_or_else(|| s.parse::<ExecutorKind>().unwrap_err())?;
+                // Resolved now (a relative path against this directory), so that a resume
+                // from elsewhere finds the same file.
+                kind.resolve_argument(arg).map(|value| Self {
+                    kind,
+                    argument: Some(value),
                 })
             }
             None => Ok(Self {
                 kind: s.parse()?,
-                table: None,
-                surrogate: None,
+                argument: None,
             }),
         }
     }
@@ -62,11 +54,10 @@ impl ExecArgs {
     pub(crate) fn apply_to(&self, executor: &mut ExecutorConfig) {
         if let Some(c) = &self.executor {
             executor.kind = c.kind;
-            if c.table.is_some() {
-                executor.table = c.table.clone();
-            }
-            if c.surrogate.is_some() {
-                executor.surrogate = c.surrogate.clone();
+            if let Some(a) = &c.argument {
+                c.kind
+                    .set_argument(a, executor)
+                    .expect("checked when parsed");
             }
         }
         if let Some(w) = self.workers {
@@ -82,12 +73,13 @@ impl ExecArgs {
     ) -> flashnas_search::Result<()> {
         self.apply_to(executor);
         if let Some(c) = &self.executor {
-            copy.set("executor", "kind", format!("{:?}", c.kind).to_lowercase())?;
-            if let Some(t) = &c.table {
-                copy.set("executor", "table", t.as_str())?;
-            }
-            if let Some(t) = &c.surrogate {
-                copy.set("executor", "surrogate", t.as_str())?;
+            copy.set("executor", "kind", c.kind.name())?;
+            if let Some(a) = &c.argument {
+                let key = c
+                    .kind
+                    .set_argument(a, &mut ExecutorConfig::default())
+                    .expect("checked when parsed");
+                copy.set("executor", key, a.as_str())?;
             }
         }
         if let Some(w) = self.workers {

@@ -143,16 +143,20 @@ impl Prepared {
         };
         let mut cfg = CampaignConfig::from_file(&config_path(&table_path))?;
         if !request.rungs.is_empty() {
-            cfg.multi_fidelity.rungs = request.rungs.clone();
+            cfg.strategies.multi_fidelity.rungs = request.rungs.clone();
         }
         if let Some(e) = request.eta {
-            cfg.multi_fidelity.eta = e;
+            cfg.strategies.multi_fidelity.eta = e;
         }
         let mut asha = cfg.clone();
         asha.strategy = StrategyKind::Asha;
         asha.validate()?;
         let have = table.rung_steps();
-        for s in cfg.multi_fidelity.rung_steps(cfg.train.total_steps()) {
+        for s in cfg
+            .strategies
+            .multi_fidelity
+            .rung_steps(cfg.train.total_steps())
+        {
             if !have.contains(&s) {
                 return Err(Error::Config(format!(
                     "multi_fidelity.rungs: the table has losses after {have:?} steps, not {s}"

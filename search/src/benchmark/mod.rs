@@ -199,11 +199,11 @@ pub fn run_config(
     match surrogate {
         Some(s) => {
             cfg.executor.kind = ExecutorKind::Surrogate;
-            cfg.executor.surrogate = Some(s.display().to_string());
+            *cfg.executor.sections.surrogate = Some(s.display().to_string());
         }
         None => {
             cfg.executor.kind = ExecutorKind::Table;
-            cfg.executor.table = Some(table.display().to_string());
+            *cfg.executor.sections.table = Some(table.display().to_string());
         }
     }
     cfg.executor.in_flight = Some(1);

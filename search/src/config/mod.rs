@@ -129,15 +129,10 @@ pub struct CampaignConfig {
     /// Evaluation budget (distinct candidates trained and timed).
     pub evaluations: usize,
     pub space: SpaceConfig,
-    #[serde(default)]
-    pub aging: AgingConfig,
-    #[serde(default)]
-    pub nsga2: Nsga2Config,
-    #[serde(default)]
-    pub multi_fidelity: MultiFidelityConfig,
-    /// `strategy = "all"` (`flashnas tabulate`).
-    #[serde(default, skip_serializing_if = "crate::config::is_default")]
-    pub all: crate::strategy::AllConfig,
+    /// The strategies' own sections (`[aging]`, `[nsga2]`, `[multi_fidelity]`, `[all]`):
+    /// each registered strategy's, from the list in `strategy/mod.rs`.
+    #[serde(flatten)]
+    pub strategies: crate::strategy::StrategySections,
     pub latency: LatencyConfig,
     pub objectives: ObjectivesConfig,
     pub train: TrainConfig,
@@ -441,19 +436,11 @@ impl CampaignConfig {
             space: &self.space,
             evaluations: self.evaluations,
             objectives: self.objectives.ranked(),
-            aging: &self.aging,
-            nsga2: &self.nsga2,
-            multi_fidelity: &self.multi_fidelity,
-            all: &self.all,
+            sections: &self.strategies,
         }
     }
 
     pub fn roofline(&self) -> Option<DeviceModel> {
         roofline_of(&self.latency)
     }
-}
-
-/// Whether a section is its default (left out of a config written back).
-pub(crate) fn is_default<T: Default + PartialEq>(t: &T) -> bool {
-    *t == T::default()
 }

@@ -294,6 +294,7 @@ impl<'a> Campaign<'a> {
     /// Steps of each multi-fidelity rung below the full run.
     fn rung_steps(&self) -> Vec<usize> {
         self.cfg
+            .strategies
             .multi_fidelity
             .rung_steps(self.cfg.train.total_steps())
     }

@@ -366,3 +366,18 @@ mod tests {
         assert_eq!(status.signal(), Some(9), "the orphan was SIGKILLed");
     }
 }
+
+impl crate::section::Sectioned for LocalExecutor {
+    const SECTION: &'static str = "local";
+    type Config = ();
+}
+
+impl super::registry::Registered for LocalExecutor {
+    /// One candidate in flight per worker process.
+    fn default_in_flight(e: &ExecutorConfig) -> usize {
+        e.workers
+    }
+    fn build(_c: &(), e: &ExecutorConfig) -> Result<Box<dyn Executor>> {
+        Ok(Box::new(LocalExecutor::new(e.clone())?))
+    }
+}

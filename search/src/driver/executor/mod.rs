@@ -19,7 +19,7 @@ mod table;
 
 pub use local::LocalExecutor;
 pub use pipeline::{run_in_order, Admit, Pipeline};
-pub use registry::ExecutorKind;
+pub use registry::Registered;
 pub use slurm::{SlurmConfig, SlurmExecutor};
 pub use surrogate::SurrogateExecutor;
 pub use table::TableExecutor;
@@ -27,8 +27,25 @@ pub use table::TableExecutor;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::task::{evaluate_task, publish_result, read_result, Task, TaskResult};
+use registry::executors;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+// The registered executors: `Variant "name" Type [its section of [executor]]`. A new executor
+// is its module (implementing `registry::Registered`) and one line here.
+executors! {
+    /// In the driver process, one candidate at a time.
+    #[default]
+    Inline "inline" InlineExecutor,
+    /// `workers` concurrent `flashnas worker` processes on this machine.
+    Local "local" LocalExecutor,
+    /// Slurm batch jobs.
+    Slurm "slurm" SlurmExecutor [slurm],
+    /// Answers from a benchmark table (`table`), with simulated training time.
+    Table "table" TableExecutor [table],
+    /// Answers any genome of a surrogate's space (`surrogate`), with simulated cost.
+    Surrogate "surrogate" SurrogateExecutor [surrogate],
+}
 
 fn d_one() -> usize {
     1
@@ -74,14 +91,10 @@ pub struct ExecutorConfig {
     /// Seconds between looks at workers and the Slurm queue.
     #[serde(default = "d_poll")]
     pub poll_interval_s: f64,
-    #[serde(default)]
-    pub slurm: SlurmConfig,
-    /// `kind = "table"`: the benchmark table (Parquet from `flashnas tabulate`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// `kind = "surrogate"`: the surrogate (JSON from `flashnas surrogate fit`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub surrogate: Option<String>,
+    /// The executors' own sections (`[executor.slurm]`, `table`, `surrogate`): each
+    /// registered executor's, from the list above.
+    #[serde(flatten)]
+    pub sections: ExecutorSections,
 }
 
 impl Default for ExecutorConfig {
@@ -168,6 +181,17 @@ pub trait Executor {
 /// Evaluates in the driver's process when the result is waited for.
 #[derive(Default)]
 pub struct InlineExecutor;
+
+impl crate::section::Sectioned for InlineExecutor {
+    const SECTION: &'static str = "inline";
+    type Config = ();
+}
+
+impl Registered for InlineExecutor {
+    fn build(_c: &(), _e: &ExecutorConfig) -> Result<Box<dyn Executor>> {
+        Ok(Box::new(InlineExecutor))
+    }
+}
 
 impl Executor for InlineExecutor {
     fn name(&self) -> &'static str {

@@ -222,7 +222,7 @@ impl SlurmExecutor {
 
     fn deadline(&self) -> u64 {
         // Slurm enforces the time limit; the lease only has to outlive it.
-        let t = &self.cfg.slurm.time_limit;
+        let t = &self.cfg.sections.slurm.time_limit;
         let parts: Vec<u64> = t.split(['-', ':']).filter_map(|p| p.parse().ok()).collect();
         let secs = match (t.contains('-'), parts.as_slice()) {
             (false, [m]) => m * 60,
@@ -288,7 +288,7 @@ impl SlurmExecutor {
         let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let names: Vec<String> = batch.iter().map(|(t, _)| quote(&t.name)).collect();
         let attempts: Vec<String> = batch.iter().map(|(_, a)| a.to_string()).collect();
-        let array = self.cfg.slurm.array && batch.len() > 1;
+        let array = self.cfg.sections.slurm.array && batch.len() > 1;
         let script = format!(
             "#!/bin/bash\n\
              # flashnas candidates {names}; written by the campaign driver {owner}\n\
@@ -303,14 +303,14 @@ impl SlurmExecutor {
             names = names.join(" "),
             owner = self.owner,
             attempts = attempts.join(" "),
-            threads = self.cfg.slurm.cpus_per_job.max(1),
+            threads = self.cfg.sections.slurm.cpus_per_job.max(1),
             cmd = quote(&self.command.display().to_string()),
             dir = quote(&dir.display().to_string()),
         );
         let path = scripts.join(format!("{tag}.sh"));
         flashnas_model::fsio::write_atomic(&path, script.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let s = &self.cfg.slurm;
+        let s = &self.cfg.sections.slurm;
         let mut cmd = Command::new("sbatch");
         cmd.arg("--parsable")
             .arg(format!("--job-name={}", s.job_name))
@@ -525,5 +525,23 @@ impl Executor for SlurmExecutor {
             }
             std::thread::sleep(Duration::from_millis(50).min(poll));
         }
+    }
+}
+
+impl crate::section::Sectioned for SlurmExecutor {
+    const SECTION: &'static str = "slurm";
+    type Config = SlurmConfig;
+}
+
+impl super::registry::Registered for SlurmExecutor {
+    fn check_section(c: &SlurmConfig) -> Result<(), String> {
+        c.validate()
+    }
+    /// One job in flight per worker.
+    fn default_in_flight(e: &ExecutorConfig) -> usize {
+        e.workers
+    }
+    fn build(_c: &SlurmConfig, e: &ExecutorConfig) -> Result<Box<dyn Executor>> {
+        Ok(Box::new(SlurmExecutor::new(e.clone())?))
     }
 }

@@ -93,3 +93,31 @@ impl Executor for SurrogateExecutor {
         self.answer(task)
     }
 }
+
+impl crate::section::Sectioned for SurrogateExecutor {
+    /// `surrogate = "PATH"` in `[executor]`.
+    const SECTION: &'static str = "surrogate";
+    type Config = Option<String>;
+    const WRITE_DEFAULT: bool = false;
+}
+
+impl super::registry::Registered for SurrogateExecutor {
+    fn validate(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<(), String> {
+        match c {
+            Some(_) => Ok(()),
+            None => Err("surrogate: the surrogate executor needs the surrogate's path".into()),
+        }
+    }
+    fn build(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<Box<dyn Executor>> {
+        let path = c.as_deref().unwrap_or_default();
+        Ok(Box::new(SurrogateExecutor::new(Surrogate::load(
+            Path::new(path),
+        )?)))
+    }
+    const ARGUMENT: Option<&'static str> = Some("PATH (from flashnas surrogate fit)");
+    fn argument(arg: &str) -> Result<String, String> {
+        std::fs::canonicalize(arg)
+            .map(|p| p.display().to_string())
+            .map_err(|e| format!("surrogate '{arg}': {e} (fit one with flashnas surrogate fit)"))
+    }
+}

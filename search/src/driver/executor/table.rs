@@ -117,3 +117,29 @@ impl Executor for TableExecutor {
         self.answer(task)
     }
 }
+
+impl crate::section::Sectioned for TableExecutor {
+    /// `table = "PATH"` in `[executor]`.
+    const SECTION: &'static str = "table";
+    type Config = Option<String>;
+    const WRITE_DEFAULT: bool = false;
+}
+
+impl super::registry::Registered for TableExecutor {
+    fn validate(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<(), String> {
+        match c {
+            Some(_) => Ok(()),
+            None => Err("table: the table executor needs the table's path".into()),
+        }
+    }
+    fn build(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<Box<dyn Executor>> {
+        let path = c.as_deref().unwrap_or_default();
+        Ok(Box::new(TableExecutor::new(Table::load(Path::new(path))?)))
+    }
+    const ARGUMENT: Option<&'static str> = Some("PATH (a table from flashnas tabulate)");
+    fn argument(arg: &str) -> Result<String, String> {
+        std::fs::canonicalize(arg)
+            .map(|p| p.display().to_string())
+            .map_err(|e| format!("table '{arg}': {e} (build one with flashnas tabulate)"))
+    }
+}

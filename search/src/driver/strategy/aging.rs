@@ -195,3 +195,28 @@ impl Strategy for AgingEvolution {
         self.cycle
     }
 }
+
+impl crate::section::Sectioned for AgingEvolution {
+    const SECTION: &'static str = "aging";
+    type Config = AgingConfig;
+}
+
+impl super::Registered for AgingEvolution {
+    fn validate(c: &AgingConfig, _s: &super::Settings) -> Result<(), String> {
+        c.validate()
+    }
+    fn population(c: &AgingConfig, _s: &super::Settings) -> usize {
+        c.population
+    }
+    fn build(
+        c: &AgingConfig,
+        s: &super::Settings,
+        init: &dyn Fn(usize) -> InitialPopulation,
+    ) -> Box<dyn Strategy> {
+        Box::new(AgingEvolution::new(
+            c.clone(),
+            s.space.clone(),
+            init(c.population),
+        ))
+    }
+}

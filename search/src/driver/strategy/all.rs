@@ -141,3 +141,30 @@ impl Strategy for Exhaustive {
         0
     }
 }
+
+impl crate::section::Sectioned for Exhaustive {
+    const SECTION: &'static str = "all";
+    type Config = AllConfig;
+    /// Only `flashnas tabulate` sets it: a campaign's copy leaves it out.
+    const WRITE_DEFAULT: bool = false;
+}
+
+impl super::Registered for Exhaustive {
+    fn validate(c: &AllConfig, _s: &super::Settings) -> Result<(), String> {
+        c.validate()
+    }
+    /// Warm starts are drawn for a population of aging's size.
+    fn population(_c: &AllConfig, s: &super::Settings) -> usize {
+        s.sections.aging.population
+    }
+    fn build(
+        c: &AllConfig,
+        s: &super::Settings,
+        _init: &dyn Fn(usize) -> super::InitialPopulation,
+    ) -> Box<dyn Strategy> {
+        Box::new(Exhaustive::new(
+            s.space.clone(),
+            c.proposals.unwrap_or(s.evaluations),
+        ))
+    }
+}

@@ -184,3 +184,25 @@ impl Strategy for Asha {
         0
     }
 }
+
+impl crate::section::Sectioned for Asha {
+    const SECTION: &'static str = "multi_fidelity";
+    type Config = MultiFidelityConfig;
+}
+
+impl super::Registered for Asha {
+    fn validate(c: &MultiFidelityConfig, _s: &super::Settings) -> Result<(), String> {
+        c.validate()
+    }
+    /// Warm starts are drawn for a population of aging's size.
+    fn population(_c: &MultiFidelityConfig, s: &super::Settings) -> usize {
+        s.sections.aging.population
+    }
+    fn build(
+        c: &MultiFidelityConfig,
+        s: &super::Settings,
+        init: &dyn Fn(usize) -> InitialPopulation,
+    ) -> Box<dyn Strategy> {
+        Box::new(Asha::new(c.clone(), init(s.evaluations)))
+    }
+}

@@ -21,49 +21,27 @@ pub use asha::{Asha, MultiFidelityConfig};
 pub use initial::{InitialPopulation, SeedDesign, WarmSeed, WarmStartConfig};
 pub use nsga2::{Nsga2, Nsga2Config};
 pub use random::RandomSearch;
-pub use registry::Settings;
+pub use registry::{Registered, Settings};
 
 use crate::journal::{Objective, Record, RecordStatus};
 use crate::pareto::{crowding, non_dominated_sort, Point};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-/// `strategy = …` of a campaign config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StrategyKind {
+use registry::strategies;
+
+// The registered strategies: `Variant "name" Type [its config section]`. A new strategy is
+// its module (implementing `registry::Registered`) and one line here.
+strategies! {
     /// Aging evolution (the paper's Algorithm 1).
-    Aging,
-    Nsga2,
+    Aging "aging" AgingEvolution [aging],
+    Nsga2 "nsga2" Nsga2 [nsga2],
     /// Random search: the baseline at the same evaluation budget.
-    Random,
+    Random "random" RandomSearch,
     /// Multi-fidelity: asynchronous successive halving over the `[multi_fidelity]` rungs.
-    Asha,
+    Asha "asha" Asha [multi_fidelity],
     /// Every genome of the space (a seeded sample of `evaluations` when larger), in a seeded
     /// order: what `flashnas tabulate` runs.
-    All,
-}
-
-impl StrategyKind {
-    /// Its name in configs and on the command line (serde's spelling).
-    pub fn name(self) -> &'static str {
-        match self {
-            StrategyKind::Aging => "aging",
-            StrategyKind::Nsga2 => "nsga2",
-            StrategyKind::Random => "random",
-            StrategyKind::Asha => "asha",
-            StrategyKind::All => "all",
-        }
-    }
-}
-
-impl std::str::FromStr for StrategyKind {
-    type Err = String;
-    /// The config's spelling (read by serde, so the two cannot disagree).
-    fn from_str(s: &str) -> Result<Self, String> {
-        serde_json::from_value(serde_json::Value::String(s.trim().to_string()))
-            .map_err(|_| format!("'{s}' is not a strategy (aging, nsga2, random, asha, all)"))
-    }
+    All "all" Exhaustive [all],
 }
 
 /// A candidate a strategy proposes (defined beside the records that journal it).

@@ -214,3 +214,29 @@ impl Strategy for Nsga2 {
         self.cycle
     }
 }
+
+impl crate::section::Sectioned for Nsga2 {
+    const SECTION: &'static str = "nsga2";
+    type Config = Nsga2Config;
+}
+
+impl super::Registered for Nsga2 {
+    fn validate(c: &Nsga2Config, _s: &super::Settings) -> Result<(), String> {
+        c.validate()
+    }
+    fn population(c: &Nsga2Config, _s: &super::Settings) -> usize {
+        c.population
+    }
+    fn build(
+        c: &Nsga2Config,
+        s: &super::Settings,
+        init: &dyn Fn(usize) -> InitialPopulation,
+    ) -> Box<dyn Strategy> {
+        Box::new(Nsga2::new(
+            c.clone(),
+            s.space.clone(),
+            s.objectives.clone(),
+            init(c.population),
+        ))
+    }
+}

@@ -38,3 +38,22 @@ impl Strategy for RandomSearch {
         0
     }
 }
+
+impl crate::section::Sectioned for RandomSearch {
+    const SECTION: &'static str = "random";
+    type Config = ();
+}
+
+impl super::Registered for RandomSearch {
+    /// Warm starts are drawn for a population of aging's size.
+    fn population(_c: &(), s: &super::Settings) -> usize {
+        s.sections.aging.population
+    }
+    fn build(
+        _c: &(),
+        s: &super::Settings,
+        init: &dyn Fn(usize) -> InitialPopulation,
+    ) -> Box<dyn Strategy> {
+        Box::new(RandomSearch::new(init(s.evaluations)))
+    }
+}

@@ -288,8 +288,8 @@ fn random_search_evaluates_distinct_random_genomes_to_the_budget() {
 fn asha_promotes_the_top_of_each_rung_and_only_feasible_ones() {
     let mut cfg = config("asha", 3);
     cfg.evaluations = 60;
-    let eta = cfg.multi_fidelity.eta;
-    let top = cfg.multi_fidelity.rungs.len();
+    let eta = cfg.strategies.multi_fidelity.eta;
+    let top = cfg.strategies.multi_fidelity.rungs.len();
     for in_flight in [1, 3] {
         let t = drive(&cfg, in_flight);
         assert_eq!(t.records.len(), cfg.evaluations);
