@@ -114,35 +114,15 @@ impl LatencyConfig {
         }
     }
 
-    /// Everything but the budget: protocol sizes, device, and what the source needs.
-    pub fn validate_protocol(&self) -> Result<(), crate::Error> {
-        self.check_protocol().map_err(crate::Error::Config)
-    }
-
-    fn check_protocol(&self) -> Result<(), String> {
+    /// Everything but the budget that every source shares: protocol sizes, device, edge
+    /// band (`validate_protocol`, in `source/registry.rs`, adds what the source needs).
+    pub(crate) fn check_protocol(&self) -> Result<(), String> {
         let l = self;
         if l.prompt == 0 || l.repeats == 0 {
             return Err("latency.prompt and latency.repeats: must be at least 1".into());
         }
         flashnas_model::backend::parse_device(&l.device)
             .map_err(|e| format!("latency.device: {e}"))?;
-        if l.source == LatencySource::Analytic {
-            match (&l.roofline, &l.roofline_device) {
-                (_, Some(d)) => d
-                    .validate()
-                    .map_err(|e| format!("latency.roofline_device.{e}"))?,
-                (Some(p), None) => {
-                    DeviceModel::preset(p).map_err(|e| format!("latency.roofline: {e}"))?;
-                }
-                (None, None) => return Err("latency.roofline: set a preset (cpu-2core, a100, h100, h200) or latency.roofline_device for source = \"analytic\"".into()),
-            }
-        }
-        if l.source == LatencySource::Predicted && l.model_file.is_none() {
-            return Err(
-                "latency.model_file: required for source = \"predicted\" (flashnas latency-model build)"
-                    .into(),
-            );
-        }
         if !(l.edge_pct >= 0.0 && l.edge_pct < 100.0) {
             return Err(format!(
                 "latency.edge_pct: {} must be in [0, 100) (% of the budget; 0 turns the re-timing off)",
@@ -151,9 +131,6 @@ impl LatencyConfig {
         }
         if l.predict_max_uncertainty_pct.is_nan() || l.predict_max_uncertainty_pct <= 0.0 {
             return Err("latency.predict_max_uncertainty_pct: must be > 0".into());
-        }
-        if l.source == LatencySource::Lut && l.lut_file.is_none() {
-            return Err("latency.lut_file: required for source = \"lut\"".into());
         }
         if l.calibrate && l.source != LatencySource::Measured {
             return Err(

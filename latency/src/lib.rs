@@ -16,6 +16,7 @@ pub mod lut;
 pub mod predictor;
 pub mod pricing;
 pub mod profile;
+pub mod source;
 pub mod stats;
 
 pub use analytic::DeviceModel;
@@ -25,19 +26,4 @@ pub use pricing::{Latency, LatencyOrigin, Pricer};
 pub use profile::{profile, Profile, ProfileConfig};
 pub use stats::Stats;
 
-use serde::{Deserialize, Serialize};
-
-/// Where a search takes a candidate's latency from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LatencySource {
-    /// Run the model on the device.
-    Measured,
-    /// Sum of measured sublayers from a lookup table (where its validated error is small).
-    Lut,
-    /// Roofline model of a configured device (deterministic).
-    Analytic,
-    /// A learned predictor (`flashnas latency-model build`), measuring whenever its interval
-    /// straddles the budget or it is unsure.
-    Predicted,
-}
+pub use source::LatencySource;

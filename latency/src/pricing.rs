@@ -6,12 +6,10 @@
 //! the pinned reference) and answers [`Pricer::price`] for any architecture. The search's
 //! driver (fitting widths to the budget), its workers and the validation stage all call it.
 
-use crate::calibrate::WallClock;
 use crate::config::LatencyConfig;
 use crate::device_lock::{DeviceGuard, DeviceLock};
-use crate::lut::{LatencyTable, LutFile, ValidationRow};
 use crate::predictor::LatencyModel;
-use crate::profile::{calibrated_decode, decode_seconds, device_name_of};
+use crate::profile::{decode_seconds, device_name_of};
 use crate::LatencySource;
 use flashnas_model::backend::{parse_device, sync, Compute};
 use flashnas_model::fsio::resolve_path;
@@ -146,9 +144,6 @@ pub fn untrained_reason(l: &LatencyConfig, seconds: Option<f64>) -> Option<Strin
     (s > budget).then(|| format!("latency {s:.6} s is over the budget {budget:.6} s"))
 }
 
-/// A timing: median seconds and their coefficient of variation, or why there is none.
-type Timing = Result<(f64, f64), String>;
-
 /// Prices architectures under one latency protocol.
 pub struct Pricer {
     config: LatencyConfig,
@@ -212,7 +207,7 @@ impl Pricer {
     }
 
     /// Repeats of the second timing near an edge.
-    fn edge_repeats(&self) -> usize {
+    pub(crate) fn edge_repeats(&self) -> usize {
         3 * self.config.repeats
     }
 
@@ -247,9 +242,9 @@ impl Pricer {
     }
 
     fn measuring(&self) -> Option<DeviceGuard<'_>> {
-        match self.config.source {
-            LatencySource::Analytic => None,
-            _ => self.lock().map(|l| l.exclusive()),
+        match self.config.source.measures() {
+            false => None,
+            true => self.lock().map(|l| l.exclusive()),
         }
     }
 
@@ -257,20 +252,7 @@ impl Pricer {
     /// interleaved with the reference; with the predictor, predicted unless unsure.
     pub fn price(&self, spec: &ArchSpec) -> Latency {
         let _exclusive = self.measuring();
-        let l = &self.config;
-        if l.calibrate && l.source == LatencySource::Measured {
-            return self.calibrated(spec);
-        }
-        if l.source == LatencySource::Predicted {
-            return self.predicted(spec);
-        }
-        let mut out = self.uncalibrated(spec, l);
-        out.raw_s = out.seconds;
-        out.ratio = match (out.seconds, l.reference_s) {
-            (Some(s), Some(r)) => Some(s / r),
-            _ => None,
-        };
-        out
+        self.config.source.price(self, spec)
     }
 
     /// Seconds of the reference model under the protocol, uncalibrated (at least 5 repeats
@@ -293,7 +275,7 @@ impl Pricer {
     }
 
     /// The predictor, loaded once and checked against the campaign's device and protocol.
-    fn predictor(&self) -> Result<&LatencyModel, String> {
+    pub(crate) fn predictor(&self) -> Result<&LatencyModel, String> {
         let loaded = self.predictor.get_or_init(|| {
             let l = &self.config;
             let reference = self
@@ -323,193 +305,53 @@ impl Pricer {
         loaded.as_ref().map_err(Clone::clone)
     }
 
-    /// The predictor's latency (`ratio × reference_s`), or a calibrated measurement when the
-    /// prediction's 95 % interval holds the budget or is wider than allowed; then the
-    /// prediction is kept beside the measurement (`predicted_s`), which validates the
-    /// predictor.
-    fn predicted(&self, spec: &ArchSpec) -> Latency {
-        let run = || -> Result<Latency, String> {
-            let l = &self.config;
-            let unit = l.reference_s.ok_or(
-                "the predictor needs latency.reference_s (pinned when the campaign starts)",
-            )?;
-            let p = self.predictor()?.predict(spec);
-            let (seconds, lower, upper) = (p.ratio * unit, p.lower * unit, p.upper * unit);
-            let straddles = l.budget_seconds().is_some_and(|b| lower <= b && b <= upper);
-            if straddles || p.uncertainty_pct() > l.predict_max_uncertainty_pct {
-                let mut measured = self.calibrated(spec);
-                if measured.seconds.is_some() {
-                    measured.source = LatencyOrigin::MeasuredPredictionUncertain;
-                }
-                measured.predicted_s = Some(seconds);
-                return Ok(measured);
-            }
-            Ok(Latency {
-                seconds: Some(seconds),
-                cv: None,
-                source: LatencyOrigin::Predicted,
-                raw_s: None,
-                ratio: Some(p.ratio),
-                predicted_s: Some(seconds),
-                retimed: None,
-            })
-        };
-        run().unwrap_or_else(Latency::error)
+    /// Seconds of `repeats` timings of batch-1 decoding of `spec` under the protocol of `l`.
+    pub(crate) fn samples(
+        &self,
+        spec: &ArchSpec,
+        l: &LatencyConfig,
+        repeats: usize,
+    ) -> Result<Vec<f64>, String> {
+        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
+        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+        let d2 = dev.clone();
+        let s = decode_seconds::<Compute>(
+            spec,
+            l.prompt,
+            l.generate,
+            1,
+            1,
+            repeats,
+            &dev,
+            &move || sync(&d2),
+        );
+        Ok(s.samples)
     }
 
-    /// The candidate timed interleaved with the reference: `ratio × reference_s` seconds.
-    fn calibrated(&self, spec: &ArchSpec) -> Latency {
-        let run = || -> Result<Latency, String> {
-            let l = &self.config;
-            let reference = self
-                .reference
-                .as_ref()
-                .ok_or("calibration needs the reference model")?;
-            let unit = l
-                .reference_s
-                .ok_or("calibration needs latency.reference_s (pinned when the campaign starts)")?;
-            let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-            let d2 = dev.clone();
-            let time = |rounds: usize| {
-                calibrated_decode::<Compute>(
-                    spec,
-                    reference,
-                    l.prompt,
-                    l.generate,
-                    rounds,
-                    &dev,
-                    &|| sync(&d2),
-                    &mut WallClock::default(),
-                )
-            };
-            let first = time(l.repeats);
-            let (mut ratios, mut raw, mut retimed) = (first.ratios, first.candidate.samples, None);
-            if self.near_edge(first.ratio * unit) {
-                let again = time(self.edge_repeats());
-                ratios.extend(again.ratios);
-                raw.extend(again.candidate.samples);
-                retimed = Some(ratios.len());
-            }
-            let ratio = crate::Stats::from_samples(ratios.clone()).median;
-            Ok(Latency {
-                seconds: Some(ratio * unit),
-                cv: Some(crate::Stats::from_samples(ratios).cv),
-                source: LatencyOrigin::MeasuredCalibrated,
-                raw_s: Some(crate::Stats::from_samples(raw).median),
-                ratio: Some(ratio),
+    /// The source's uncalibrated figure as the campaign's latency (with its ratio to the
+    /// pinned reference when there is one).
+    pub(crate) fn uncalibrated(&self, spec: &ArchSpec, l: &LatencyConfig) -> Latency {
+        match l.source.figure(self, spec, l) {
+            Ok(f) => Latency {
+                seconds: Some(f.seconds),
+                cv: f.cv,
+                source: f.origin,
+                raw_s: Some(f.seconds),
+                ratio: l.reference_s.map(|r| f.seconds / r),
                 predicted_s: None,
-                retimed,
-            })
-        };
-        run().unwrap_or_else(Latency::error)
-    }
-
-    /// Timed on its own (`measured`), from the lookup table (`lut`, timing and adding what
-    /// the table lacks) or by the roofline (`analytic`).
-    fn uncalibrated(&self, spec: &ArchSpec, l: &LatencyConfig) -> Latency {
-        let samples = |spec: &ArchSpec, repeats: usize| -> Result<Vec<f64>, String> {
-            let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-            #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-            let d2 = dev.clone();
-            let s = decode_seconds::<Compute>(
-                spec,
-                l.prompt,
-                l.generate,
-                1,
-                1,
-                repeats,
-                &dev,
-                &move || sync(&d2),
-            );
-            Ok(s.samples)
-        };
-        let measure = |spec: &ArchSpec| -> Timing {
-            let s = crate::Stats::from_samples(samples(spec, l.repeats)?);
-            Ok((s.median, s.cv))
-        };
-        let mut retimed = None;
-        let out: Result<(f64, Option<f64>, LatencyOrigin), String> = match l.source {
-            LatencySource::Analytic => match crate::config::roofline_of(l) {
-                Some(dev) => Ok((
-                    dev.decode_seconds(spec, l.prompt, l.generate, 1),
-                    None,
-                    LatencyOrigin::Analytic,
-                )),
-                None => Err("no roofline device configured".into()),
-            },
-            LatencySource::Measured | LatencySource::Predicted => samples(spec, l.repeats)
-                .and_then(|mut all| {
-                    if self.near_edge(crate::Stats::from_samples(all.clone()).median) {
-                        all.extend(samples(spec, self.edge_repeats())?);
-                        retimed = Some(all.len());
-                    }
-                    let s = crate::Stats::from_samples(all);
-                    Ok((s.median, Some(s.cv), LatencyOrigin::Measured))
-                }),
-            LatencySource::Lut => self.lut_figure(spec, l, &measure),
-        };
-        match out {
-            Ok((s, cv, source)) => Latency {
-                seconds: Some(s),
-                cv,
-                source,
-                retimed,
-                ..Default::default()
+                retimed: f.retimed,
             },
             Err(e) => Latency::error(e),
         }
     }
 
-    /// The lookup table's figure once the table is validated; until then a measurement,
-    /// which validates it. The table file is read and written on every call: workers of the
-    /// same campaign add to it.
-    fn lut_figure(
-        &self,
-        spec: &ArchSpec,
-        l: &LatencyConfig,
-        measure: &dyn Fn(&ArchSpec) -> Timing,
-    ) -> Result<(f64, Option<f64>, LatencyOrigin), String> {
-        let path = resolve_path(
-            l.lut_file.as_deref().ok_or("latency.lut_file missing")?,
-            &self.base,
-        );
-        let mut file = if path.exists() {
-            LutFile::load(&path).map_err(|e| e.to_string())?
-        } else {
-            LutFile::default()
-        };
-        let dev_name = device_name_of(&l.device);
-        let backend = flashnas_model::backend::backend_name();
-        let protocol = l.lut_protocol();
-        // Only a table of this device model, backend and protocol is reused.
-        let mut table = file
-            .table(&dev_name, backend, &protocol)
-            .cloned()
-            .unwrap_or_else(|| LatencyTable::new(&dev_name, protocol));
-        let dev = parse_device(&l.device).map_err(|e| e.to_string())?;
-        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
-        let d2 = dev.clone();
-        let s = move || sync(&d2);
-        table.add::<Compute>(std::slice::from_ref(spec), &dev, &s, &mut |_| {});
-        let predicted = table.predict(spec).expect("entries added");
-        let out = if table.usable(l.lut_max_error_pct) {
-            Ok((predicted, None, LatencyOrigin::Lut))
-        } else {
-            // Not (yet) trusted: measure, and let the measurement validate the table.
-            let measured = measure(spec);
-            if let Ok((m, _)) = &measured {
-                table.validation.push(ValidationRow {
-                    layers: spec.layer_string(),
-                    measured_s: *m,
-                    predicted_s: predicted,
-                    error_pct: 100.0 * (predicted - m).abs() / m,
-                });
-            }
-            measured.map(|(m, cv)| (m, Some(cv), LatencyOrigin::MeasuredLutNotValidated))
-        };
-        file.insert(table);
-        file.save(&path).map_err(|e| e.to_string())?;
-        out
+    /// Folder relative paths (lookup table, predictor file) are resolved against.
+    pub(crate) fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// The reference model (calibration, the predictor's unit).
+    pub(crate) fn reference(&self) -> Option<&ArchSpec> {
+        self.reference.as_ref()
     }
 }
