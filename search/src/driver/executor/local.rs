@@ -301,6 +301,21 @@ impl Drop for LocalExecutor {
     }
 }
 
+impl crate::section::Sectioned for LocalExecutor {
+    const SECTION: &'static str = "local";
+    type Config = ();
+}
+
+impl super::registry::Registered for LocalExecutor {
+    /// One candidate in flight per worker process.
+    fn default_in_flight(e: &ExecutorConfig) -> usize {
+        e.workers
+    }
+    fn build(_c: &(), e: &ExecutorConfig) -> Result<Box<dyn Executor>> {
+        Ok(Box::new(LocalExecutor::new(e.clone())?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,20 +379,5 @@ mod tests {
         let status = orphan.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(9), "the orphan was SIGKILLed");
-    }
-}
-
-impl crate::section::Sectioned for LocalExecutor {
-    const SECTION: &'static str = "local";
-    type Config = ();
-}
-
-impl super::registry::Registered for LocalExecutor {
-    /// One candidate in flight per worker process.
-    fn default_in_flight(e: &ExecutorConfig) -> usize {
-        e.workers
-    }
-    fn build(_c: &(), e: &ExecutorConfig) -> Result<Box<dyn Executor>> {
-        Ok(Box::new(LocalExecutor::new(e.clone())?))
     }
 }
