@@ -20,8 +20,8 @@ pub mod views;
 
 pub use benchmark::{surrogate, table};
 pub use driver::{
-    campaign, executor, family, genome, journal, lock, observers, racing, record, run_dir, status,
-    store, strategy, task, throughput, warm_start,
+    campaign, executor, family, genome, journal, lock, observers, racing, record, rows, run_dir,
+    status, store, strategy, task, throughput, warm_start,
 };
 pub use studies::{audit, depth_width, latency_model, scaling, validate};
 pub use views::{export, plot, report};

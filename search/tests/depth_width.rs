@@ -55,7 +55,7 @@ fn resumed_study_equals_uninterrupted_study_and_outputs_match() {
     let (full, report) = {
         let mut s = Study::create(&full_dir, cfg.clone(), &text, &mut ev).unwrap();
         let report = s.run().unwrap();
-        (s.rows.clone(), report)
+        (s.rows.rows().to_vec(), report)
     };
     assert_eq!(full.len(), 6);
     assert_eq!(
@@ -107,7 +107,7 @@ fn resumed_study_equals_uninterrupted_study_and_outputs_match() {
         let mut ev = |_e: Event| {};
         let mut s = Study::resume(&dir, &mut ev).unwrap();
         let r2 = s.run().unwrap();
-        assert_eq!(comparable(&s.rows), comparable(&full), "cut {cut}");
+        assert_eq!(comparable(s.rows.rows()), comparable(&full), "cut {cut}");
         assert_eq!(r2.fit.law, report.fit.law, "cut {cut}");
         let on_disk = Journal::<ShapeRow>::at(dir.join("journal.jsonl"))
             .read()
@@ -161,7 +161,7 @@ fn the_report_counts_every_kind_of_layer() {
     let rows = {
         let mut s = Study::create(dir.path(), cfg, &text, &mut ev).unwrap();
         s.run().unwrap();
-        s.rows.clone()
+        s.rows.rows().to_vec()
     };
     let data = flashnas_search::depth_width::report_data(dir.path()).unwrap();
     let records = data["records"].as_array().unwrap();

@@ -36,7 +36,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             a.exec.apply_to(&mut study.cfg.executor);
             bars.set_len(study.cfg.shapes().len());
             let report = study.run()?;
-            (dir.clone(), report, study.rows.clone())
+            (dir.clone(), report, study.rows.rows().to_vec())
         }
         (Some(config), None) => {
             let text = std::fs::read_to_string(config)
@@ -66,7 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             bars.set_len(cfg.shapes().len());
             let mut study = Study::create(&dir, cfg, &copy, &mut on_event)?;
             let report = study.run()?;
-            (dir, report, study.rows.clone())
+            (dir, report, study.rows.rows().to_vec())
         }
         _ => unreachable!("clap requires one"),
     };

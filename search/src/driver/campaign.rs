@@ -179,12 +179,7 @@ impl<'a> Campaign<'a> {
             .map_err(|e| Error::Data(e.to_string()))?
             .vocab_size;
         let journal = Journal::new(dir);
-        let read = journal
-            .repair()
-            .map_err(|e| Error::file(journal.path(), e))?;
-        for p in read.problems {
-            on_event(Event::Note(p));
-        }
+        let replayed = crate::rows::replay(&journal, on_event)?;
         if let Err(e) = Checkpoint::load(dir) {
             on_event(Event::Note(format!(
                 "{e}; continuing from the journal, which holds every completed evaluation"
@@ -261,7 +256,7 @@ impl<'a> Campaign<'a> {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             vocab_size,
             journal,
-            replay: Replay::new(read.records),
+            replay: Replay::new(replayed),
             records: Vec::new(),
             by_key: HashMap::new(),
             on_event,

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod observers;
 pub mod racing;
 pub mod record;
+pub mod rows;
 pub mod run_dir;
 pub mod status;
 pub mod store;

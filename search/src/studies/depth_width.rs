@@ -10,12 +10,13 @@
 
 use crate::config::{LatencyConfig, SpaceConfig};
 use crate::error::{Error, Result};
-use crate::executor::{run_in_order, ExecutorConfig};
+use crate::executor::ExecutorConfig;
 use crate::journal::{Entry, Journal};
 use crate::lock::FolderLock;
 use crate::plot::{chart, Series};
+use crate::rows::Rows;
 use crate::scaling::{fit, Fit, Observation, ScalingLaw};
-use crate::task::{Latency, Task, TaskResult};
+use crate::task::{Latency, Task};
 use crate::Event;
 use flashnas_model::spec::LayerKind;
 use flashnas_model::{accounting, ArchSpec};
@@ -109,8 +110,7 @@ pub struct StudyReport {
 pub struct Study<'a> {
     pub dir: PathBuf,
     pub cfg: DepthWidthConfig,
-    pub rows: Vec<ShapeRow>,
-    journal: Journal<ShapeRow>,
+    pub rows: Rows<ShapeRow>,
     vocab_size: usize,
     on_event: &'a mut dyn FnMut(Event),
     _lock: FolderLock,
@@ -149,34 +149,26 @@ impl<'a> Study<'a> {
     ) -> Result<Self> {
         let data = Dataset::probe(&cfg.train.data, cfg.train.seq_len, dir)
             .map_err(|e| Error::Data(e.to_string()))?;
-        let journal = Journal::<ShapeRow>::at(dir.join("journal.jsonl"));
-        let read = journal
-            .repair()
-            .map_err(|e| Error::file(journal.path(), e))?;
-        for p in read.problems {
-            on_event(Event::Note(p));
-        }
         let shapes = cfg.shapes();
-        let mut rows = Vec::new();
-        for r in read.records {
-            // A journal from another grid is not silently mixed in.
-            if shapes.get(r.id) != Some(&(r.depth, r.width)) {
-                return Err(Error::AlreadyExists {
-                    dir: journal.path().to_path_buf(),
-                    hint: format!(
+        // A journal from another grid is not silently mixed in.
+        let rows = Rows::open(
+            dir.join("journal.jsonl"),
+            format!("flashnas depth-width --resume {}", dir.display()),
+            on_event,
+            |_, r: &ShapeRow| {
+                (shapes.get(r.id) != Some(&(r.depth, r.width))).then(|| {
+                    format!(
                         "record {} is D{} W{}, which is not shape {} of this config's grid",
                         r.id, r.depth, r.width, r.id
-                    ),
-                });
-            }
-            rows.push(r);
-        }
+                    )
+                })
+            },
+        )?;
         Ok(Self {
             dir: dir.to_path_buf(),
             vocab_size: data.vocab_size,
             cfg,
             rows,
-            journal,
             on_event,
             _lock: lock,
         })
@@ -185,7 +177,7 @@ impl<'a> Study<'a> {
     /// Trains and times every shape not yet in the journal.
     pub fn run(&mut self) -> Result<StudyReport> {
         let shapes = self.cfg.shapes();
-        for r in &self.rows {
+        for r in self.rows.rows() {
             (self.on_event)(Event::Note(format!(
                 "D{} W{}: from journal (loss {})",
                 r.depth,
@@ -219,58 +211,46 @@ impl<'a> Study<'a> {
                 }
             })
             .collect();
-        let mut executor = self.cfg.executor.build()?;
-        let in_flight = self.cfg.executor.in_flight();
         let total = shapes.len();
-        let journal = &self.journal;
-        let rows = &mut self.rows;
-        let resume = format!("flashnas depth-width --resume {}", self.dir.display());
-        let mut admit = |task: Task, r: TaskResult, ev: &mut dyn FnMut(Event)| {
-            let id = rows.len();
-            let (depth, width) = shapes[id];
-            let row = ShapeRow {
-                id,
-                depth,
-                width,
-                layers: task.spec.layer_string(),
-                params: accounting::param_count(&task.spec),
-                proxy: r.proxy,
-                latency: r.latency,
-                eval_seconds: r.eval_seconds,
-                attempts: r.attempt,
-            };
-            journal
-                .append(&row)
-                .map_err(|e| Error::write(journal.path(), &e, &resume))?;
-            ev(Event::Note(format!(
-                "[{}/{total}] D{depth:<3} W{width:<5} params {:>9}  loss {}  latency {}",
-                id + 1,
-                row.params,
-                row.loss()
-                    .map(|l| format!("{l:.4}"))
-                    .unwrap_or_else(|| row.proxy.status.describe()),
-                row.latency
-                    .seconds
-                    .map(|s| format!("{s:.5} s"))
-                    .unwrap_or_else(|| row.latency.source.to_string())
-            )));
-            rows.push(row);
-            Ok(())
-        };
-        {
-            let ev = &mut self.on_event;
-            run_in_order(
-                &self.dir,
-                executor.as_mut(),
-                in_flight,
-                tasks,
-                &mut |e| ev(e),
-                &mut admit,
-            )
-            .map_err(|e| e.with_resume(&resume))?;
-        }
-        let report = analyze(&self.cfg, &self.rows)?;
-        write_outputs(&self.dir, &self.cfg, &self.rows, &report)?;
+        let ev = &mut self.on_event;
+        self.rows.run(
+            &self.dir,
+            &self.cfg.executor,
+            tasks,
+            &mut |e| ev(e),
+            &mut |task, r, id| {
+                let (depth, width) = shapes[id];
+                ShapeRow {
+                    id,
+                    depth,
+                    width,
+                    layers: task.spec.layer_string(),
+                    params: accounting::param_count(&task.spec),
+                    proxy: r.proxy,
+                    latency: r.latency,
+                    eval_seconds: r.eval_seconds,
+                    attempts: r.attempt,
+                }
+            },
+            &mut |row| {
+                format!(
+                    "[{}/{total}] D{:<3} W{:<5} params {:>9}  loss {}  latency {}",
+                    row.id + 1,
+                    row.depth,
+                    row.width,
+                    row.params,
+                    row.loss()
+                        .map(|l| format!("{l:.4}"))
+                        .unwrap_or_else(|| row.proxy.status.describe()),
+                    row.latency
+                        .seconds
+                        .map(|s| format!("{s:.5} s"))
+                        .unwrap_or_else(|| row.latency.source.to_string())
+                )
+            },
+        )?;
+        let report = analyze(&self.cfg, self.rows.rows())?;
+        write_outputs(&self.dir, &self.cfg, self.rows.rows(), &report)?;
         Ok(report)
     }
 }

@@ -13,10 +13,11 @@ pub use crate::config::audit as config;
 pub use config::AuditConfig;
 
 use crate::error::{Error, Result};
-use crate::executor::{run_in_order, ExecutorConfig};
-use crate::journal::{Entry, Journal, Record, RecordStatus};
+use crate::executor::ExecutorConfig;
+use crate::journal::{Entry, Record, RecordStatus};
 use crate::plot::{chart, Series};
 use crate::rank::{average_ranks, bootstrap, kendall_tau_b, spearman, Interval};
+use crate::rows::Rows;
 use crate::store::load_records;
 use crate::task::Task;
 use crate::Event;
@@ -145,25 +146,19 @@ pub fn run_audit(
     let (jsonl, json, svg) = audit_paths(dir);
     // The audit drives its own journal: one audit per folder at a time.
     let _lock = crate::lock::FolderLock::acquire(dir, "audit", "audit")?;
-    let journal = Journal::<AuditRow>::at(jsonl.clone());
-    let read = journal.repair().map_err(|e| Error::file(&jsonl, e))?;
-    for p in read.problems {
-        on_event(Event::Note(p));
-    }
-    let mut rows = read.records;
-    if let Some(bad) = rows
-        .iter()
-        .find(|r| r.factor != factor || selected.get(r.index) != Some(&r.id))
-    {
-        return Err(Error::AlreadyExists {
-            dir: jsonl.clone(),
-            hint: format!(
+    let resume = format!(
+        "flashnas audit {} --sample {sample} --factor {factor}",
+        dir.display()
+    );
+    let mut rows = Rows::open(jsonl.clone(), resume, on_event, |_, r: &AuditRow| {
+        (r.factor != factor || selected.get(r.index) != Some(&r.id)).then(|| {
+            format!(
                 "holds an audit with factor {} of other candidates (row {} is candidate {}); \
                  move it aside to run an audit with --sample {sample} --factor {factor}",
-                bad.factor, bad.index, bad.id
-            ),
-        });
-    }
+                r.factor, r.index, r.id
+            )
+        })
+    })?;
     let mut train = cfg.train.clone();
     train.seed = cfg.seed;
     let short_steps = train.total_steps();
@@ -200,20 +195,17 @@ pub fn run_audit(
     exec_cfg
         .validate()
         .map_err(|e| Error::Config(format!("executor.{e}")))?;
-    let mut exec = exec_cfg.build()?;
     let total = selected.len();
-    let resume = format!(
-        "flashnas audit {} --sample {sample} --factor {factor}",
-        dir.display()
-    );
-    {
-        let rows = &mut rows;
-        let mut admit = |_task: Task, r: crate::task::TaskResult, ev: &mut dyn FnMut(Event)| {
-            let index = rows.len();
+    rows.run(
+        dir,
+        &exec_cfg,
+        tasks,
+        on_event,
+        &mut |_task, r, index| {
             let id = selected[index];
             let rec = &records[id];
             let ok = r.proxy.status.is_ok() && r.proxy.val_loss.is_some();
-            let row = AuditRow {
+            AuditRow {
                 index,
                 id,
                 layers: rec.layers.clone(),
@@ -225,27 +217,23 @@ pub fn run_audit(
                 long_steps,
                 failure: (!ok).then(|| r.proxy.status.describe()),
                 eval_seconds: r.eval_seconds,
-            };
-            journal
-                .append(&row)
-                .map_err(|e| Error::write(journal.path(), &e, &resume))?;
-            ev(Event::Note(format!(
-                "audit [{}/{total}] #{id} {} w{}: short {:.4} ({short_steps} steps) → long {} ({long_steps} steps)",
-                index + 1,
+            }
+        },
+        &mut |row| {
+            format!(
+                "audit [{}/{total}] #{} {} w{}: short {:.4} ({short_steps} steps) → long {} ({long_steps} steps)",
+                row.index + 1,
+                row.id,
                 row.layers,
                 row.width,
                 row.short_loss,
                 row.long_loss
                     .map(|l| format!("{l:.4}"))
                     .unwrap_or_else(|| row.failure.clone().unwrap_or_default())
-            )));
-            rows.push(row);
-            Ok(())
-        };
-        let in_flight = exec_cfg.in_flight();
-        run_in_order(dir, exec.as_mut(), in_flight, tasks, on_event, &mut admit)
-            .map_err(|e| e.with_resume(&resume))?;
-    }
+            )
+        },
+    )?;
+    let rows = rows.into_rows();
     let report = summarize(&rows, sample, factor, cfg.seed, &selected, min_spearman);
     flashnas_model::fsio::write_atomic(
         &json,

@@ -13,8 +13,8 @@ impl Validation<'_> {
             .iter()
             .map(|s| model_key(&s.layers, s.width))
             .collect();
-        let (journal, mut rows) =
-            self.replay::<PriceRow>("price.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        let mut rows =
+            self.rows::<PriceRow>("price.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
         let total = self.plan.shapes.len();
         if rows.len() < total {
             (self.on_event)(Event::Note(format!(
@@ -43,13 +43,10 @@ impl Validation<'_> {
                 params: accounting::param_count(&spec),
                 latency,
             };
-            journal
-                .append(&row)
-                .map_err(|e| self.write_error(journal.path(), &e))?;
+            rows.push(row)?;
             crate::lock::fault_point(&format!("validate:price-{i}"));
-            rows.push(row);
         }
-        Ok(rows)
+        Ok(rows.into_rows())
     }
 
     /// The largest budget of the plan: shapes over it are not trained.
@@ -81,8 +78,8 @@ impl Validation<'_> {
             .iter()
             .map(|r| model_key(&r.layers, r.width))
             .collect();
-        let (journal, mut rows) =
-            self.replay::<ProxyRow>("proxy.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
+        let mut rows =
+            self.rows::<ProxyRow>("proxy.jsonl", &expected, |r| model_key(&r.layers, r.width))?;
         // The best shape of each family is chosen by proxy loss; the recall probe, when the
         // campaign ranks recall, runs beside the long runs of the models chosen.
         let mut train = self.proxy_train();
@@ -113,57 +110,37 @@ impl Validation<'_> {
             )));
         }
         let total = within.len();
-        self.run_tasks(tasks, &mut |_task, r, ev| {
-            let p = within[rows.len()];
-            let row = ProxyRow {
-                index: rows.len(),
-                shape: p.index,
-                family: p.family.clone(),
-                repeats: p.repeats,
-                width: p.width,
-                layers: p.layers.clone(),
-                params: p.params,
-                latency_s: p.latency.seconds.expect("within the budget"),
-                proxy: r.proxy,
-                eval_seconds: r.eval_seconds,
-                attempts: r.attempt,
-            };
-            journal
-                .append(&row)
-                .map_err(|e| (journal.path().to_path_buf(), e))?;
-            ev(Event::Note(format!(
-                "baseline [{}/{total}] {} r{} w{}: proxy loss {}",
-                row.index + 1,
-                row.family,
-                row.repeats,
-                row.width,
-                loss_text(row.loss(), &row.proxy)
-            )));
-            rows.push(row);
-            Ok(())
-        })?;
-        Ok(rows)
-    }
-
-    /// Runs `tasks` through the executor in order; `admit` journals each result (a journal
-    /// write error stops the run with the resume command).
-    pub(super) fn run_tasks(&mut self, tasks: Vec<Task>, admit: &mut JournalRow<'_>) -> Result<()> {
-        if tasks.is_empty() {
-            return Ok(());
-        }
-        let mut executor = self.executor.build()?;
-        let in_flight = self.executor.in_flight();
-        let resume = self.resume_command();
-        let ev = &mut self.on_event;
-        run_in_order(
-            &self.dir,
-            executor.as_mut(),
-            in_flight,
+        self.run_rows(
+            &mut rows,
             tasks,
-            &mut |e| ev(e),
-            &mut |t, r, ev| admit(t, r, ev).map_err(|(p, e)| Error::write(&p, &e, &resume)),
-        )
-        .map_err(|e| e.with_resume(&resume))
+            &mut |_task, r, index| {
+                let p = within[index];
+                ProxyRow {
+                    index,
+                    shape: p.index,
+                    family: p.family.clone(),
+                    repeats: p.repeats,
+                    width: p.width,
+                    layers: p.layers.clone(),
+                    params: p.params,
+                    latency_s: p.latency.seconds.expect("within the budget"),
+                    proxy: r.proxy,
+                    eval_seconds: r.eval_seconds,
+                    attempts: r.attempt,
+                }
+            },
+            &mut |row| {
+                format!(
+                    "baseline [{}/{total}] {} r{} w{}: proxy loss {}",
+                    row.index + 1,
+                    row.family,
+                    row.repeats,
+                    row.width,
+                    loss_text(row.loss(), &row.proxy)
+                )
+            },
+        )?;
+        Ok(rows.into_rows())
     }
 
     /// Every model that may be validated: the picks (in budget order), then every baseline shape

@@ -132,14 +132,13 @@ impl Validation<'_> {
         candidates: &[Model],
         rechecks: &[RecheckRow],
     ) -> Result<Vec<LongRow>> {
-        let journal = Journal::<LongRow>::at(self.dir.join("long.jsonl"));
-        let read = journal
-            .repair()
-            .map_err(|e| Error::file(journal.path(), e))?;
-        for p in read.problems {
-            (self.on_event)(Event::Note(p));
-        }
-        let mut rows = read.records;
+        // Keyed by (model, seed), not by place: any order is accepted.
+        let mut rows = Rows::<LongRow>::open(
+            self.dir.join("long.jsonl"),
+            self.resume_command(),
+            self.on_event,
+            |_, _| None,
+        )?;
         let settings = self.plan.settings.clone();
         let most = match settings.until_decided {
             true => settings.max_seeds.max(settings.seeds),
@@ -152,6 +151,7 @@ impl Validation<'_> {
                 (0..models.len()).collect()
             } else {
                 let before: Vec<LongRow> = rows
+                    .rows()
                     .iter()
                     .filter(|r| self.seed_index(r.seed).is_some_and(|i| i < s))
                     .cloned()
@@ -182,6 +182,7 @@ impl Validation<'_> {
                 .into_iter()
                 .filter(|&m| {
                     !rows
+                        .rows()
                         .iter()
                         .any(|r| r.model == models[m].key && r.seed == seed)
                 })
@@ -215,31 +216,34 @@ impl Validation<'_> {
                 }
             )));
             let total = runs.len();
-            let mut k = 0;
-            self.run_tasks(tasks, &mut |_task, r, ev| {
-                let m = runs[k];
-                k += 1;
-                let row = LongRow {
-                    index: rows.len(),
-                    model: models[m].key.clone(),
-                    seed,
-                    proxy: r.proxy,
-                    eval_seconds: r.eval_seconds,
-                    attempts: r.attempt,
-                };
-                journal
-                    .append(&row)
-                    .map_err(|e| (journal.path().to_path_buf(), e))?;
-                crate::lock::fault_point(&format!("validate:long-{}", row.index));
-                ev(Event::Note(format!(
-                    "long [{k}/{total}] {} seed {seed}: loss {}",
-                    row.model,
-                    loss_text(row.loss(), &row.proxy)
-                )));
-                rows.push(row);
-                Ok(())
-            })?;
+            // Runs admitted so far in this seed (read by both closures).
+            let k = std::cell::Cell::new(0);
+            self.run_rows(
+                &mut rows,
+                tasks,
+                &mut |_task, r, index| {
+                    let m = runs[k.get()];
+                    k.set(k.get() + 1);
+                    LongRow {
+                        index,
+                        model: models[m].key.clone(),
+                        seed,
+                        proxy: r.proxy,
+                        eval_seconds: r.eval_seconds,
+                        attempts: r.attempt,
+                    }
+                },
+                &mut |row| {
+                    crate::lock::fault_point(&format!("validate:long-{}", row.index));
+                    format!(
+                        "long [{}/{total}] {} seed {seed}: loss {}",
+                        k.get(),
+                        row.model,
+                        loss_text(row.loss(), &row.proxy)
+                    )
+                },
+            )?;
         }
-        Ok(rows)
+        Ok(rows.into_rows())
     }
 }

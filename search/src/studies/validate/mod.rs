@@ -27,6 +27,9 @@ mod baselines;
 /// `[validate]`, kept with the campaign's config (the core reads it; the validation too).
 pub use crate::config::validate as config;
 mod long_runs;
+mod plan;
+use plan::write_plan;
+pub use plan::{band_within, baseline_within, best_within, load_plan, plan, recheck_order};
 
 pub use analysis::{Gap, ModelResult, TargetResult, ValidationReport, Verdict};
 pub use baselines::chosen_after_recheck;
@@ -35,9 +38,10 @@ pub use config::{Family, ValidateConfig};
 use crate::config::CampaignConfig;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::executor::{run_in_order, ExecutorConfig};
+use crate::executor::ExecutorConfig;
 use crate::journal::{Entry, Journal, Record, RecordStatus};
 use crate::lock::FolderLock;
+use crate::rows::Rows;
 use crate::store::load_records;
 use crate::task::{Latency, Pricer, Task, TaskResult};
 use flashnas_latency::LatencySource;
@@ -266,200 +270,6 @@ fn same_models(a: &ValidateConfig, b: &ValidateConfig) -> bool {
     strip(a) == strip(b)
 }
 
-/// Records that can be picked: trained candidates (full fidelity, not a racing replicate)
-/// within the campaign's budget.
-fn pickable(r: &Record) -> bool {
-    r.feasible && r.status == RecordStatus::Ok && r.is_candidate() && r.proxy.val_loss.is_some()
-}
-
-/// The pick within `budget_s`: the lowest mean proxy loss over its seeds, or when the
-/// campaign raced its close calls, the candidate with the most parameters among those the
-/// proxy cannot tell from it (`racing::pick_of_band`; `z` standard errors).
-pub fn best_within(records: &[Record], budget_s: f64, z: f64) -> Option<usize> {
-    // The racing's candidates are the pickable records: trained, feasible, full fidelity.
-    crate::racing::pick_within(records, budget_s, z).filter(|&i| pickable(&records[i]))
-}
-
-/// The candidates a pick within `budget_s` is chosen from after the re-check, in the pick
-/// rule's order (see [`Target::alternates`]): the band of the best within `budget_s` ×
-/// (1 + `window`), then the band within `budget_s` itself; `None` when no candidate is within
-/// `budget_s`. The campaign's own pick is the second list's first.
-pub fn recheck_order(
-    records: &[Record],
-    budget_s: f64,
-    window: f64,
-    z: f64,
-) -> Option<(usize, Vec<usize>)> {
-    let (pick, rest) = band_within(records, budget_s, z)?;
-    let mut order = Vec::new();
-    if let Some((wide_pick, wide_rest)) = band_within(records, budget_s * (1.0 + window), z) {
-        order.push(wide_pick);
-        order.extend(wide_rest);
-    }
-    for id in std::iter::once(pick).chain(rest) {
-        if !order.contains(&id) {
-            order.push(id);
-        }
-    }
-    Some((pick, order))
-}
-
-/// The pick within `budget_s` and the rest of its band in the pick rule's order (most
-/// parameters first, ties to the lower mean loss).
-pub fn band_within(records: &[Record], budget_s: f64, z: f64) -> Option<(usize, Vec<usize>)> {
-    // One standing gives the pick (what `best_within` returns) and its band.
-    let level = crate::racing::standing(records, budget_s, &[1.0], z)
-        .levels
-        .remove(0);
-    let pick = level.pick.filter(|&i| pickable(&records[i]))?;
-    let mut rest: Vec<usize> = level
-        .best
-        .into_iter()
-        .chain(level.contenders)
-        .filter(|&i| i != pick && pickable(&records[i]))
-        .collect();
-    // `contenders` are lowest mean first: a stable sort by size keeps that order among equals.
-    rest.sort_by(|&a, &b| records[b].params.cmp(&records[a].params));
-    Some((pick, rest))
-}
-
-/// The family's baseline within `budget_s`: its trained shape with the lowest proxy loss
-/// among those whose latency (`latency_of`: the re-measured figure when there is one) is within
-/// the budget (ties to the lower row).
-pub fn baseline_within(
-    rows: &[ProxyRow],
-    family: &str,
-    budget_s: f64,
-    latency_of: &dyn Fn(&ProxyRow) -> f64,
-) -> Option<usize> {
-    rows.iter()
-        .filter(|r| r.family == family && latency_of(r) <= budget_s * (1.0 + 1e-9))
-        .filter_map(|r| r.loss().map(|l| (l, r.index)))
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
-        .map(|(_, i)| i)
-}
-
-/// Resolves the plan: the picks at each budget (or the ids), and every baseline shape. The
-/// errors name the key; nothing is written. A default budget level without a feasible pick is
-/// skipped (said in `notes`); one the user set is an error.
-pub fn plan(
-    dir: &Path,
-    cfg: &CampaignConfig,
-    records: &[Record],
-    settings: &ValidateConfig,
-    notes: &mut Vec<String>,
-) -> Result<Plan> {
-    settings.validate().map_err(Error::Config)?;
-    let Some(first) = records.iter().find(|r| pickable(r)) else {
-        return Err(Error::Analysis(format!(
-            "{}: the campaign has no feasible trained candidate (its frontier is empty); nothing to validate",
-            dir.display()
-        )));
-    };
-    let vocab_size = first.spec.spec().vocab_size;
-    let mut targets = Vec::new();
-    if settings.ids.is_empty() {
-        let budget = cfg.latency.budget_seconds().ok_or_else(|| {
-            Error::Config(format!(
-                "{}: latency: the campaign has no budget in seconds yet (budget_ref without a pinned reference); give validate.ids",
-                dir.display()
-            ))
-        })?;
-        let explicit = settings.budgets.is_some();
-        for (i, f) in settings.budgets().iter().enumerate() {
-            let budget_s = f * budget;
-            let fastest = || {
-                records
-                    .iter()
-                    .filter(|r| pickable(r))
-                    .map(|r| r.latency())
-                    .fold(f64::INFINITY, f64::min)
-            };
-            let window = settings.recheck_window_pct / 100.0;
-            let Some((pick, alternates)) = recheck_order(records, budget_s, window, cfg.racing.z)
-            else {
-                if explicit {
-                    return Err(Error::Config(format!(
-                        "validate.budgets[{i}] = {f}: no feasible candidate of the campaign within {f} × the budget = {budget_s:.6} s (the fastest takes {:.6} s)",
-                        fastest()
-                    )));
-                }
-                notes.push(format!(
-                    "budget {f}× ({budget_s:.6} s) skipped: no candidate of the campaign is that fast (the fastest takes {:.6} s)",
-                    fastest()
-                ));
-                continue;
-            };
-            targets.push(Target {
-                label: format!("{f}×"),
-                budget_s,
-                pick,
-                alternates,
-                replaced: None,
-            });
-        }
-        if targets.is_empty() {
-            return Err(Error::Config(format!(
-                "{}: no budget level of the validation has a feasible pick ({})",
-                dir.display(),
-                notes.join("; ")
-            )));
-        }
-    } else {
-        for (i, &id) in settings.ids.iter().enumerate() {
-            let r = records.get(id).ok_or_else(|| {
-                Error::Config(format!(
-                    "validate.ids[{i}]: the journal has no record {id} ({} records)",
-                    records.len()
-                ))
-            })?;
-            if !pickable(r) {
-                return Err(Error::Config(format!(
-                    "validate.ids[{i}]: record {id} is {}{}; only trained candidates within the budget can be validated",
-                    r.status,
-                    if r.status == RecordStatus::Ok && !r.feasible { " but over the budget" } else { "" }
-                )));
-            }
-            targets.push(Target {
-                label: format!("#{id}"),
-                budget_s: r.latency(),
-                pick: id,
-                alternates: Vec::new(),
-                replaced: None,
-            });
-        }
-    }
-    let mut shapes = Vec::new();
-    for (i, f) in settings.families.iter().enumerate() {
-        let found = crate::family::shapes(&cfg.space, f, vocab_size).map_err(|e| {
-            Error::Config(format!(
-                "validate.families[{i}] ({}): no valid shape in the campaign's space ({e})",
-                f.name
-            ))
-        })?;
-        shapes.extend(found.into_iter().map(|(repeats, width, spec)| Shape {
-            family: f.name.clone(),
-            repeats,
-            width,
-            layers: spec.layer_string(),
-        }));
-    }
-    Ok(Plan {
-        settings: settings.clone(),
-        targets,
-        shapes,
-        vocab_size,
-    })
-}
-
-/// Journals one stage result; the error is the journal's path and the OS error.
-type JournalRow<'a> = dyn FnMut(
-        Task,
-        TaskResult,
-        &mut dyn FnMut(Event),
-    ) -> std::result::Result<(), (PathBuf, std::io::Error)>
-    + 'a;
-
 /// A validation of one campaign, opened for running (or resuming).
 pub struct Validation<'a> {
     pub campaign: PathBuf,
@@ -571,32 +381,35 @@ impl<'a> Validation<'a> {
 
     /// The journal of a stage, read back (repaired: this driver holds the lock), each row
     /// checked against what the plan expects at its place.
-    fn replay<T: Entry + Clone>(
+    fn rows<T: Entry>(
         &mut self,
         name: &str,
         expected: &[String],
         key: impl Fn(&T) -> String,
-    ) -> Result<(Journal<T>, Vec<T>)> {
-        let journal = Journal::<T>::at(self.dir.join(name));
-        let read = journal
-            .repair()
-            .map_err(|e| Error::file(journal.path(), e))?;
-        for p in read.problems {
-            (self.on_event)(Event::Note(p));
-        }
-        for (i, r) in read.records.iter().enumerate() {
-            if expected.get(i) != Some(&key(r)) {
-                return Err(Error::AlreadyExists {
-                    dir: journal.path().to_path_buf(),
-                    hint: format!(
-                        "row {i} is '{}', but this validation's plan has '{}' there; move validate/ aside",
-                        key(r),
-                        expected.get(i).map_or("nothing", |s| s.as_str())
-                    ),
-                });
-            }
-        }
-        Ok((journal, read.records))
+    ) -> Result<Rows<T>> {
+        let resume = self.resume_command();
+        Rows::open(self.dir.join(name), resume, self.on_event, |i, r| {
+            (expected.get(i) != Some(&key(r))).then(|| {
+                format!(
+                    "row {i} is '{}', but this validation's plan has '{}' there; move validate/ aside",
+                    key(r),
+                    expected.get(i).map_or("nothing", |s| s.as_str())
+                )
+            })
+        })
+    }
+
+    /// Runs `tasks` through the validation's executor in order, each result journaled as the
+    /// row `row(task, result, place)` makes, then told (`told`).
+    fn run_rows<T: Entry>(
+        &mut self,
+        rows: &mut Rows<T>,
+        tasks: Vec<Task>,
+        row: &mut dyn FnMut(Task, TaskResult, usize) -> T,
+        told: &mut dyn FnMut(&T) -> String,
+    ) -> Result<()> {
+        let ev = &mut self.on_event;
+        rows.run(&self.dir, &self.executor, tasks, &mut |e| ev(e), row, told)
     }
 
     fn shape_spec(&self, s: &Shape) -> ArchSpec {
@@ -663,23 +476,6 @@ pub fn eligibility(
 fn loss_text(loss: Option<f64>, proxy: &ProxyResult) -> String {
     loss.map(|l| format!("{l:.4}"))
         .unwrap_or_else(|| proxy.status.describe())
-}
-
-/// Pins `plan` in `DIR/validate/plan.json` (atomically).
-fn write_plan(dir: &Path, plan: &Plan) -> Result<()> {
-    let path = dir.join("plan.json");
-    flashnas_model::fsio::write_atomic(
-        &path,
-        serde_json::to_string_pretty(plan).expect("json").as_bytes(),
-    )
-    .map_err(|e| Error::file(&path, flashnas_model::fsio::reason(&e)))
-}
-
-/// The plan pinned in `DIR/validate/plan.json` (`campaign` = DIR/validate's parent's folder).
-pub fn load_plan(dir: &Path) -> Result<Plan> {
-    let p = dir.join("plan.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| Error::file(&p, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::file(&p, format!("corrupt plan ({e})")))
 }
 
 fn describe(s: &ValidateConfig) -> String {

@@ -1,0 +1,212 @@
+//! The surrogate's tests.
+use super::*;
+
+/// A forest recovers a step function of one feature and ignores a noise feature; the
+/// same seed gives the same forest.
+#[test]
+fn a_forest_fits_what_it_should_and_is_deterministic() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let x: Vec<Vec<f64>> = (0..200)
+        .map(|i| vec![i as f64 / 200.0, rng.gen::<f64>()])
+        .collect();
+    let y: Vec<f64> = x
+        .iter()
+        .map(|r| if r[0] < 0.5 { 1.0 } else { 3.0 })
+        .collect();
+    let p = ForestParams::default();
+    let f = Forest::fit(&x, &y, &p, 7);
+    let (lo, _) = f.predict(&[0.2, 0.9]);
+    let (hi, _) = f.predict(&[0.8, 0.1]);
+    assert!(
+        (lo - 1.0).abs() < 0.1 && (hi - 3.0).abs() < 0.1,
+        "{lo} {hi}"
+    );
+    assert_eq!(f, Forest::fit(&x, &y, &p, 7));
+    assert_ne!(f, Forest::fit(&x, &y, &p, 8));
+}
+
+fn space() -> crate::genome::SpaceConfig {
+    toml::from_str(
+        r#"
+mixers = ["attention", "mamba2"]
+widths = [16, 32]
+depth_cap = 6
+head_dim = 8
+"#,
+    )
+    .unwrap()
+}
+
+/// A synthetic table: every genome of a small space, its loss a known function of its
+/// layers and width, two seeds apart by σ = 0.03.
+fn synthetic() -> Table {
+    use crate::table::TableRow;
+    let space = space();
+    let kinds = [LayerKind::Attention, LayerKind::Mamba2, LayerKind::Ffn];
+    let mut rows = Vec::new();
+    for code in 0..3usize.pow(4) {
+        for depth in 1..=4usize {
+            let layers: Vec<LayerKind> = (0..depth)
+                .map(|i| kinds[code / 3usize.pow(i as u32) % 3])
+                .collect();
+            if !layers.iter().any(|k| *k != LayerKind::Ffn) {
+                continue;
+            }
+            for &w in &space.widths {
+                let spec = space.arch_for(&layers, w, 256);
+                let names: Vec<&str> = layers.iter().map(|k| k.name()).collect();
+                let key = key_of(&spec.layer_string(), w);
+                if rows.iter().any(|r: &TableRow| r.key == key) {
+                    continue;
+                }
+                let m = layers.iter().filter(|k| **k == LayerKind::Mamba2).count() as f64;
+                let loss = 3.0 - 0.1 * depth as f64 - 0.15 * m - if w == 32 { 0.2 } else { 0.0 };
+                let _ = names;
+                rows.push(TableRow {
+                    key,
+                    layers: spec.layer_string(),
+                    width: w,
+                    params: flashnas_model::accounting::param_count(&spec),
+                    status: RecordStatus::Ok,
+                    failure: None,
+                    latency_s: Some(0.001 * depth as f64 * w as f64 / 16.0),
+                    latency_ref: None,
+                    latency_source: crate::task::LatencyOrigin::Analytic,
+                    val_loss: Some(loss),
+                    steps: 8,
+                    train_s: 0.1 * depth as f64,
+                    rungs: vec![(4, loss + 0.3, 0.05 * depth as f64)],
+                    timing_s: 0.01,
+                    val_s: 0.02,
+                    replicates: 2,
+                    val_loss_std: Some(0.03),
+                });
+            }
+        }
+    }
+    Table::from_rows(Path::new("synthetic.parquet"), rows)
+}
+
+/// The agreement at the top is measured out of fold on the genomes within the budget only:
+/// on the synthetic table (loss a function of depth, Mamba2 count and width) it is high
+/// over all, deterministic, and a budget that keeps fewer than 20 genomes measures nothing.
+#[test]
+fn agreement_at_the_top_is_measured_out_of_fold_within_the_budget() {
+    let table = synthetic();
+    let mut s = Surrogate::fit(&table, &space(), ForestParams::default(), 0.0, 3).unwrap();
+    let budget = 0.004;
+    let within = table
+        .rows
+        .iter()
+        .filter(|r| r.latency_s.unwrap() <= budget)
+        .count();
+    let t = s.measure_top(&table, Some(budget), 5).unwrap();
+    assert_eq!(t.feasible, within);
+    assert_eq!(t.rows, (within / 10).max(5));
+    assert!(t.spearman_all > 0.9, "{t:?}");
+    assert!(t.mae_all < 0.1, "{t:?}");
+    assert!(t.spearman <= 1.0 && t.mae.is_finite() && t.bias.is_finite());
+    assert_eq!(s.top.as_ref(), Some(&t));
+    assert_eq!(s.clone().measure_top(&table, Some(budget), 5), Some(t));
+    assert!(s.measure_top(&table, Some(0.0011), 5).is_none());
+}
+
+/// Deterministic given its seed; its mean answers for tabulated genomes lie within their
+/// replicate spread (±2σ) for nearly all; a genome outside the space is refused by name.
+#[test]
+fn the_surrogate_answers_its_space_within_the_seed_noise() {
+    let table = synthetic();
+    let p = ForestParams::default();
+    let s = Surrogate::fit(&table, &space(), p, 0.2, 3).unwrap();
+    // (Held-out Spearman of a constant target is NaN: compare what is saved.)
+    let again = Surrogate::fit(&table, &space(), p, 0.2, 3).unwrap();
+    assert_eq!(
+        serde_json::to_string(&s).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+    assert_eq!(s.targets, again.targets);
+    let loss = s.held_out.iter().find(|h| h.target == "loss@8").unwrap();
+    assert!(loss.spearman > 0.9, "{loss:?}");
+    let mut within = 0;
+    for r in &table.rows {
+        let kinds: Vec<LayerKind> = r
+            .layers
+            .split_whitespace()
+            .map(|k| LayerKind::parse(k).unwrap())
+            .collect();
+        let spec = space().arch_for(&kinds, r.width, 256);
+        let a = s.answer(&spec).unwrap();
+        let (_, mean, sd, _) = *a.losses.last().unwrap();
+        assert_eq!(a.losses[0].0, 4);
+        assert!((sd - 0.03).abs() < 1e-9);
+        if (mean - r.val_loss.unwrap()).abs() <= 2.0 * r.val_loss_std.unwrap() {
+            within += 1;
+        }
+    }
+    assert!(
+        within as f64 >= 0.9 * table.rows.len() as f64,
+        "{within} of {}",
+        table.rows.len()
+    );
+    // Noise: the same (seed, genome) draws the same, another seed another.
+    assert_eq!(
+        Surrogate::noise_draw(1, "a | w16"),
+        Surrogate::noise_draw(1, "a | w16")
+    );
+    assert_ne!(
+        Surrogate::noise_draw(1, "a | w16"),
+        Surrogate::noise_draw(2, "a | w16")
+    );
+    // Outside the space: a width, a kind, a depth it does not hold.
+    for (layers, w, why) in [
+        (vec![LayerKind::Attention], 48, "width 48"),
+        (vec![LayerKind::GatedDeltaNet], 16, "gated_deltanet"),
+        (vec![LayerKind::Mamba2; 7], 16, "depth 7"),
+    ] {
+        let e = s
+            .answer(&space().arch_for(&layers, w, 256))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("outside the surrogate's space") && e.contains(why),
+            "{e}"
+        );
+    }
+}
+
+/// A surrogate stands in only for the table it was fitted on; its noise-free mean for a
+/// genome is the answer's mean (what a benchmark scores finds at).
+#[test]
+fn a_surrogate_is_refused_for_another_table_and_gives_noise_free_means() {
+    let table = synthetic();
+    let s = Surrogate::fit(&table, &space(), ForestParams::default(), 0.2, 3).unwrap();
+    s.check_fitted_on(&table).unwrap();
+    let mut rows = table.rows.clone();
+    rows[0].val_loss = rows[0].val_loss.map(|l| l + 0.01);
+    let other = Table::from_rows(Path::new("other.parquet"), rows);
+    let e = s.check_fitted_on(&other).unwrap_err().to_string();
+    assert!(
+        e.contains("not on this table") && e.contains("refit"),
+        "{e}"
+    );
+    let old = Surrogate {
+        table_fingerprint: None,
+        ..s.clone()
+    };
+    assert!(old.check_fitted_on(&table).is_err());
+
+    let r = &table.rows[5];
+    let kinds: Vec<LayerKind> = r
+        .layers
+        .split_whitespace()
+        .map(|k| LayerKind::parse(k).unwrap())
+        .collect();
+    let a = s.answer(&space().arch_for(&kinds, r.width, 256)).unwrap();
+    let mean = a.losses.last().unwrap().1;
+    assert_eq!(s.mean_loss(&r.layers, r.width, r.params, 8), Some(mean));
+    assert_eq!(
+        s.mean_loss(&r.layers, r.width, r.params, 5),
+        None,
+        "no loss at 5 steps"
+    );
+}
