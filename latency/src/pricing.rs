@@ -255,6 +255,32 @@ impl Pricer {
         self.config.source.price(self, spec)
     }
 
+    /// Generated tokens/s of `spec` decoding `batch` sequences of `context` tokens on the
+    /// protocol's device (`steps` steps, median of `repeats` timings), holding the device as
+    /// a timing does.
+    pub fn throughput(
+        &self,
+        spec: &ArchSpec,
+        batch: usize,
+        context: usize,
+        steps: usize,
+        repeats: usize,
+    ) -> Result<crate::Stats, String> {
+        let _exclusive = self.lock().map(|l| l.exclusive());
+        let dev = parse_device(&self.config.device).map_err(|e| e.to_string())?;
+        #[allow(clippy::clone_on_copy)] // CudaDevice is not Copy
+        let d2 = dev.clone();
+        Ok(crate::profile::decode_throughput::<Compute>(
+            spec,
+            batch,
+            context,
+            steps,
+            repeats,
+            &dev,
+            &move || sync(&d2),
+        ))
+    }
+
     /// Seconds of the reference model under the protocol, uncalibrated (at least 5 repeats
     /// when measured): the unit pinned as `latency.reference_s`.
     pub fn reference_seconds(&self) -> Result<f64, String> {

@@ -191,6 +191,53 @@ pub fn prefill_protocol<B: Kernels>(
     model.prefill_chunked(prompt, max_tokens, PREFILL_CHUNK)
 }
 
+/// Decode throughput of `spec` at `batch` sequences that each hold `context` tokens: the
+/// generated tokens per second of `steps` decode steps (one token per sequence each), timed
+/// `repeats` times after a warm-up. One sequence is prefilled (`context − steps` tokens,
+/// chunked) and its state repeated to the batch, so the figure costs one prefill however large
+/// the batch: a step reads the batch's caches and states whatever tokens they hold.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_throughput<B: Kernels>(
+    spec: &ArchSpec,
+    batch: usize,
+    context: usize,
+    steps: usize,
+    repeats: usize,
+    device: &B::Device,
+    sync: &dyn Fn(),
+) -> Stats {
+    let model = HybridLm::<B>::init(spec, 0, device);
+    let steps = steps.max(1);
+    let prompt = tokens::<B>(
+        1,
+        context.saturating_sub(steps).max(1),
+        spec.vocab_size,
+        device,
+    );
+    let (_, one) = prefill_protocol(&model, prompt, context.max(steps + 1));
+    let start_state = one.repeat_batch(batch);
+    let first = tokens::<B>(batch, 1, spec.vocab_size, device).reshape([batch]);
+    // Each timing starts from a fresh copy of the state (copied outside the clock).
+    let time = || {
+        let mut state = start_state.clone();
+        let mut next = first.clone();
+        sync();
+        let start = std::time::Instant::now();
+        for _ in 0..steps {
+            let l = model.decode_step(next, &mut state);
+            next = l.argmax(1).reshape([batch]);
+        }
+        sync();
+        start.elapsed().as_secs_f64()
+    };
+    time();
+    Stats::from_samples(
+        (0..repeats.max(1))
+            .map(|_| (batch * steps) as f64 / time())
+            .collect(),
+    )
+}
+
 /// Greedy generation of `g` tokens after a prefill; returns the seconds spent in the steps.
 fn generate<B: Kernels>(
     model: &HybridLm<B>,

@@ -68,6 +68,38 @@ pub struct ModelState<B: Backend> {
     pub rope: Vec<RopeTable<B>>,
 }
 
+impl<B: Backend> ModelState<B> {
+    /// The state of `b` sequences that each stand where this one (of batch 1) stands: every
+    /// cache and recurrent state repeated along the batch. A large-batch decode is timed from
+    /// it without prefilling every sequence (a step's cost depends on what it reads, not on
+    /// the values).
+    pub fn repeat_batch(self, b: usize) -> Self {
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|l| match l {
+                LayerState::Attention(c) => LayerState::Attention(c.map(|c| KvCache {
+                    k: c.k.repeat_dim(0, b),
+                    v: c.v.repeat_dim(0, b),
+                    ..c
+                })),
+                LayerState::Mamba2(m) => LayerState::Mamba2(Mamba2State {
+                    conv: m.conv.repeat_dim(0, b),
+                    ssm: m.ssm.repeat_dim(0, b),
+                }),
+                LayerState::Delta(d) => LayerState::Delta(DeltaState {
+                    conv_q: d.conv_q.repeat_dim(0, b),
+                    conv_k: d.conv_k.repeat_dim(0, b),
+                    conv_v: d.conv_v.repeat_dim(0, b),
+                    s: d.s.repeat_dim(0, b),
+                }),
+                LayerState::Ffn => LayerState::Ffn,
+            })
+            .collect();
+        Self { layers, ..self }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct HybridLm<B: Backend> {
     embed: Param<Tensor<B, 2>>,

@@ -208,3 +208,47 @@ fn chunked_prefill_equals_whole_prefill() {
         }
     }
 }
+
+/// A state repeated over a batch (how the profiler times large-batch decoding from one
+/// prefill) is `b` copies of the sequence: a step of the batch gives, for each row, the logits
+/// of the single sequence's step, for every mixer (global and swa caches, Mamba2, both
+/// delta rules) and with the caches sized as the single one's.
+#[test]
+fn a_state_repeated_over_a_batch_decodes_as_each_sequence_alone() {
+    let spec = ArchSpec::from_json(
+        r#"{"vocab_size": 40, "d_model": 32, "n_meta": 2,
+            "attention": {"n_heads": 4, "n_kv_heads": 2},
+            "mamba2": {"d_state": 8, "head_dim": 16, "chunk_size": 8},
+            "deltanet": {"n_heads": 2}, "gated_deltanet": {"n_heads": 2},
+            "ffn": {"ratio": 2.0, "multiple_of": 8},
+            "layers": ["a", "f", {"kind": "swa", "window": 4}, "m2", "d", "gdn", "f"]}"#,
+    )
+    .unwrap();
+    let model = HybridLm::<B>::init(&spec, 3, &device());
+    let (_, one) = model.prefill_chunked(tokens(1, 11, 40, 7), 16, 4);
+    let b = 3;
+    let batch = one.clone().repeat_batch(b);
+    assert_eq!(batch.pos, one.pos);
+    for (s, m) in shapes(&one).iter().zip(shapes(&batch)) {
+        if !s.is_empty() {
+            assert_eq!(m[0], b * s[0]);
+            assert_eq!(m[1..], s[1..]);
+        }
+    }
+    let (mut one, mut batch) = (one, batch);
+    for t in [5i32, 17, 33] {
+        let alone = model.decode_step(
+            Tensor::from_data(TensorData::new(vec![t], [1]), &device()),
+            &mut one,
+        );
+        let all = model.decode_step(
+            Tensor::from_data(TensorData::new(vec![t; b], [b]), &device()),
+            &mut batch,
+        );
+        for row in 0..b {
+            let r = all.clone().narrow(0, row, 1).unsqueeze_dim::<3>(0);
+            let d = rel(&r, &alone.clone().unsqueeze_dim::<3>(0));
+            assert!(d < 1e-5, "row {row} after token {t}: {d}");
+        }
+    }
+}

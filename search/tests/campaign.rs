@@ -953,3 +953,45 @@ fn throughput_is_journaled_ranked_and_can_be_a_constraint() {
     .to_string();
     assert!(e.contains("needs a [throughput] section"), "{e}");
 }
+
+/// `[throughput] source = "measured"`: the worker that times a candidate decodes the batch its
+/// memory budget holds on the campaign's device and journals the measured tokens/s (positive,
+/// at the same batch as the roofline rule); a candidate left untrained has none, and a
+/// constraint reads the measured figure.
+#[test]
+fn measured_throughput_is_the_workers_figure_at_the_memory_budgets_batch() {
+    let base = small_config("nsga2", 6).replace(
+        "[objectives]\n",
+        "[throughput]\nmemory_gb = 0.001\nsource = \"measured\"\nsteps = 2\nrepeats = 1\n[objectives]\nextra = [\"throughput\"]\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let records = run(dir.path(), &base);
+    let cfg = CampaignConfig::from_toml(&base, "t").unwrap();
+    let t = cfg.throughput.clone().unwrap();
+    let context = cfg.latency.prompt + cfg.latency.generate;
+    let mut measured = 0;
+    for r in &records {
+        match r.status {
+            RecordStatus::Ok => {
+                let batch = t.batch(&r.spec.spec(), context);
+                assert_eq!(r.throughput_batch, Some(batch), "#{}", r.id);
+                let rate = r.throughput_tokens_s.unwrap();
+                assert!(
+                    rate.is_finite() && (batch == 0 || rate > 0.0),
+                    "#{} {rate}",
+                    r.id
+                );
+                // Measured, not the roofline's formula.
+                assert_ne!(Some(rate), Some(t.of(&r.spec.spec(), context).tokens_s));
+                measured += 1;
+            }
+            _ => assert_eq!(r.throughput_tokens_s, None, "#{}", r.id),
+        }
+    }
+    assert!(measured > 0);
+    let e = CampaignConfig::from_toml(&base.replace("steps = 2\n", "steps = 0\n"), "c.toml")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("steps"), "{e}");
+}

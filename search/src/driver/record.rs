@@ -4,6 +4,7 @@
 
 use crate::genome::{Factor, Genome};
 use crate::task::{Latency, LatencyOrigin, TaskResult};
+use crate::throughput::ThroughputSource;
 use flashnas_model::accounting;
 use flashnas_model::ArchSpec;
 use flashnas_training::ProxyResult;
@@ -353,7 +354,15 @@ impl Record {
             (Some(min), None) => (min - proxy.recall_accuracy.unwrap_or(0.0)).max(0.0),
             _ => 0.0,
         };
-        let served = throughput.map(|t| (t.of(&c.spec, context), t.min_tokens_s));
+        // Measured by the worker when the campaign asks for it (none for a candidate not
+        // trained, or whose measurement failed), else the roofline's figure.
+        let served = throughput.and_then(|t| {
+            let figure = match t.source {
+                ThroughputSource::Roofline => Some(t.of(&c.spec, context)),
+                ThroughputSource::Measured => result.throughput.clone().and_then(Result::ok),
+            };
+            figure.map(|f| (f, t.min_tokens_s))
+        });
         let throughput_shortfall = match served {
             Some((t, Some(min))) => (1.0 - t.tokens_s / min).max(0.0),
             _ => 0.0,

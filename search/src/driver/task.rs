@@ -39,6 +39,10 @@ pub struct Task {
     /// The reference model latencies are calibrated against (`latency.calibrate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ArchSpec>,
+    /// `[throughput]` with `source = "measured"`: the trained candidate's large-batch decode
+    /// throughput is measured after its latency, on the same device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<crate::throughput::ThroughputConfig>,
 }
 
 /// What an evaluation produced.
@@ -53,6 +57,9 @@ pub struct TaskResult {
     pub worker: String,
     /// Attempt that produced it (1 = first try).
     pub attempt: usize,
+    /// The measured large-batch throughput (`Task::serve`), or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<std::result::Result<crate::throughput::Throughput, String>>,
 }
 
 impl TaskResult {
@@ -69,6 +76,7 @@ impl TaskResult {
             eval_seconds: 0.0,
             worker: executor.into(),
             attempt,
+            throughput: None,
         }
     }
 }
@@ -243,6 +251,7 @@ pub fn evaluate_task(
         eval_seconds: start.elapsed().as_secs_f64(),
         worker: format!("{}:{}", host_name(), std::process::id()),
         attempt: 1,
+        throughput: None,
     };
     let device_name = device_override
         .map(str::to_string)
@@ -300,7 +309,16 @@ pub fn evaluate_task(
         (None, None, None) => Latency::skipped(),
         (Some(p), None, None) => p.price(&task.spec),
     };
-    finish(proxy, latency)
+    let mut result = finish(proxy, latency);
+    if let (Some(serve), Some(p)) = (&task.serve, &pricer) {
+        if result.proxy.status.is_ok() && result.latency.seconds.is_some() {
+            let l = p.config();
+            result.throughput = Some(serve.measure(p, &task.spec, l.prompt + l.generate));
+            // Part of what the evaluation cost.
+            result.eval_seconds = start.elapsed().as_secs_f64();
+        }
+    }
+    result
 }
 
 /// `flashnas worker`: evaluate `DIR/candidates/<name>` and publish its result.
@@ -382,6 +400,7 @@ mod tests {
             eval_seconds: 1.0,
             worker: worker.into(),
             attempt: 1,
+            throughput: None,
         }
     }
 

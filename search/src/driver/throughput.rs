@@ -1,7 +1,9 @@
 //! Decode throughput at large batch, the paper's second serving figure beside batch-1
 //! latency: the largest batch whose weights and decode states (KV caches at the context,
-//! recurrent states) fit a memory budget, and the tokens per second it generates, from the
-//! roofline model of a device (`flashnas profile` measures the same on the device at hand).
+//! recurrent states) fit a memory budget, and the tokens per second it generates — measured
+//! on the campaign's device (`source = "measured"`: the batch decoded for a few steps at the
+//! context, by the worker that times the candidate) or from the roofline model of a device
+//! (`source = "roofline"`, the default: deterministic, for a device one does not have).
 
 use flashnas_latency::DeviceModel;
 use flashnas_model::accounting::{param_count, state_bytes};
@@ -13,6 +15,27 @@ fn d_roofline() -> String {
 }
 fn d_max_batch() -> usize {
     1024
+}
+fn d_steps() -> usize {
+    8
+}
+fn d_repeats() -> usize {
+    3
+}
+
+/// Where a candidate's throughput comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThroughputSource {
+    /// The roofline model of `roofline` (no device time).
+    #[default]
+    Roofline,
+    /// Decoded on the campaign's latency device at the batch the memory holds.
+    Measured,
+}
+
+fn is_roofline(s: &ThroughputSource) -> bool {
+    *s == ThroughputSource::Roofline
 }
 
 /// `[throughput]`: when set, every candidate's large-batch decode throughput is computed and
@@ -27,9 +50,19 @@ pub struct ThroughputConfig {
     /// generated tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<usize>,
+    /// `roofline` (default) or `measured` (on `latency.device`, by the worker that times
+    /// the candidate; trained candidates only).
+    #[serde(default, skip_serializing_if = "is_roofline")]
+    pub source: ThroughputSource,
     /// Roofline preset of the serving device (`cpu-2core`, `a100`, `h100`, `h200`).
     #[serde(default = "d_roofline")]
     pub roofline: String,
+    /// `measured`: decode steps per timing (each one token for every sequence).
+    #[serde(default = "d_steps")]
+    pub steps: usize,
+    /// `measured`: timings (after one warm-up); their median is the figure.
+    #[serde(default = "d_repeats")]
+    pub repeats: usize,
     /// The largest batch considered.
     #[serde(default = "d_max_batch")]
     pub max_batch: usize,
@@ -39,7 +72,7 @@ pub struct ThroughputConfig {
 }
 
 /// A candidate's serving figure.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
     /// Sequences decoded at once (0: not even one fits).
     pub batch: usize,
@@ -56,6 +89,9 @@ impl ThroughputConfig {
         if self.max_batch == 0 || self.context == Some(0) {
             return Err("max_batch and context must be ≥ 1".into());
         }
+        if self.steps == 0 || self.repeats == 0 {
+            return Err("steps and repeats must be ≥ 1".into());
+        }
         if let Some(m) = self.min_tokens_s {
             if !(m.is_finite() && m > 0.0) {
                 return Err(format!("min_tokens_s: {m} must be > 0"));
@@ -64,15 +100,23 @@ impl ThroughputConfig {
         Ok(())
     }
 
-    /// The largest batch within the memory budget at `context` tokens and its tokens/s.
-    pub fn of(&self, spec: &ArchSpec, context: usize) -> Throughput {
+    /// The largest batch within the memory budget at `context` tokens (0: not one fits);
+    /// `context` is the config's when it sets one.
+    pub fn batch(&self, spec: &ArchSpec, context: usize) -> usize {
         let context = self.context.unwrap_or(context);
         let budget = self.memory_gb * 1e9;
         let weights = 4.0 * param_count(spec) as f64;
         let per_sequence = (state_bytes(spec, context) as f64).max(1.0);
-        let batch = ((budget - weights) / per_sequence)
+        ((budget - weights) / per_sequence)
             .floor()
-            .clamp(0.0, self.max_batch as f64) as usize;
+            .clamp(0.0, self.max_batch as f64) as usize
+    }
+
+    /// The largest batch within the memory budget at `context` tokens and its tokens/s by
+    /// the roofline model.
+    pub fn of(&self, spec: &ArchSpec, context: usize) -> Throughput {
+        let batch = self.batch(spec, context);
+        let context = self.context.unwrap_or(context);
         if batch == 0 {
             return Throughput {
                 batch: 0,
@@ -84,6 +128,29 @@ impl ThroughputConfig {
             batch,
             tokens_s: batch as f64 / device.step_seconds(spec, context, batch),
         }
+    }
+
+    /// The same batch decoded on the pricer's device: the median tokens/s of `repeats`
+    /// timings of `steps` steps.
+    pub fn measure(
+        &self,
+        pricer: &flashnas_latency::Pricer,
+        spec: &ArchSpec,
+        context: usize,
+    ) -> Result<Throughput, String> {
+        let batch = self.batch(spec, context);
+        if batch == 0 {
+            return Ok(Throughput {
+                batch: 0,
+                tokens_s: 0.0,
+            });
+        }
+        let context = self.context.unwrap_or(context);
+        let s = pricer.throughput(spec, batch, context, self.steps, self.repeats)?;
+        Ok(Throughput {
+            batch,
+            tokens_s: s.median,
+        })
     }
 }
 
@@ -107,6 +174,9 @@ mod tests {
             roofline: "cpu-2core".into(),
             max_batch: 100_000,
             min_tokens_s: None,
+            source: ThroughputSource::Roofline,
+            steps: 8,
+            repeats: 3,
         };
         let attn = spec(r#"["a", "f", "a", "f"]"#);
         let t = cfg.of(&attn, 4096);

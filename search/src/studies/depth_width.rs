@@ -208,6 +208,7 @@ impl<'a> Study<'a> {
                     known_latency: None,
                     base_dir: self.dir.clone(),
                     reference: None,
+                    serve: None,
                 }
             })
             .collect();

@@ -95,6 +95,7 @@ impl Campaign<'_> {
                 eval_seconds: 0.0,
                 worker: format!("reused from {} #{}", w.source, r.id),
                 attempt: r.attempts,
+                throughput: None,
             })
         })
     }
@@ -121,6 +122,7 @@ impl Campaign<'_> {
             eval_seconds: 0.0,
             worker: "driver (priced over the budget)".into(),
             attempt: 1,
+            throughput: None,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! written and handed to the executor (or its result replayed or reused).
 
 use super::*;
+use crate::throughput::ThroughputSource;
 
 impl Campaign<'_> {
     /// Proposes a candidate: read back from the journal, or written as a task and handed to
@@ -149,6 +150,12 @@ impl Campaign<'_> {
             known_latency,
             base_dir: self.dir.clone(),
             reference: self.reference.clone(),
+            // A replicate trains the same model again: its serving figure is the candidate's.
+            serve: self
+                .cfg
+                .throughput
+                .clone()
+                .filter(|t| t.source == ThroughputSource::Measured && p.replicate.is_none()),
         }
     }
 }

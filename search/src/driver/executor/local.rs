@@ -340,6 +340,7 @@ mod tests {
             known_latency: None,
             base_dir: dir.path().to_path_buf(),
             reference: None,
+            serve: None,
         };
         write_task(dir.path(), &task).unwrap();
         // Stands in for `flashnas worker … --candidate 7` (its command line names both).

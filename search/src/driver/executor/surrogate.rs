@@ -44,6 +44,7 @@ impl SurrogateExecutor {
             eval_seconds: 0.0,
             worker: "surrogate".into(),
             attempt: 1,
+            throughput: None,
         };
         if let Some(reason) = task
             .latency

@@ -51,6 +51,7 @@ impl TableExecutor {
             eval_seconds: 0.0,
             worker: "table".into(),
             attempt: 1,
+            throughput: None,
         };
         if let Some(reason) = task
             .latency

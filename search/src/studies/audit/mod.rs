@@ -188,6 +188,7 @@ pub fn run_audit(
                 known_latency: None,
                 base_dir: dir.to_path_buf(),
                 reference: None,
+                serve: None,
             }
         })
         .collect();

@@ -97,6 +97,7 @@ impl Validation<'_> {
                     known_latency: None,
                     base_dir: self.campaign.clone(),
                     reference: None,
+                    serve: None,
                 }
             })
             .collect();

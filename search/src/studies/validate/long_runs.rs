@@ -201,6 +201,7 @@ impl Validation<'_> {
                     known_latency: None,
                     base_dir: self.campaign.clone(),
                     reference: None,
+                    serve: None,
                 })
                 .collect();
             let long_steps = self.long_train(seed).total_steps();
