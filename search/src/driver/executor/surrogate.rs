@@ -119,6 +119,6 @@ impl super::registry::Registered for SurrogateExecutor {
     fn argument(arg: &str) -> Result<String, String> {
         std::fs::canonicalize(arg)
             .map(|p| p.display().to_string())
-            .map_err(|e| format!("surrogate '{arg}': {e} (fit one with flashnas surrogate fit)"))
+            .map_err(|e| format!("'{arg}': {e} (fit one with flashnas surrogate fit)"))
     }
 }

@@ -141,6 +141,6 @@ impl super::registry::Registered for TableExecutor {
     fn argument(arg: &str) -> Result<String, String> {
         std::fs::canonicalize(arg)
             .map(|p| p.display().to_string())
-            .map_err(|e| format!("table '{arg}': {e} (build one with flashnas tabulate)"))
+            .map_err(|e| format!("'{arg}': {e} (build one with flashnas tabulate)"))
     }
 }
