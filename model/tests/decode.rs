@@ -252,3 +252,37 @@ fn a_state_repeated_over_a_batch_decodes_as_each_sequence_alone() {
         }
     }
 }
+
+/// Chunks longer than a query block (64 rows), continuing a cache, over a head count that
+/// does not divide among the threads (3, and GQA 3 → 1): the chunked prefill, split into
+/// (head, block of rows) tasks, gives the whole prompt's logits and a state that decodes
+/// like it.
+#[test]
+fn chunks_of_several_query_blocks_equal_the_whole_prefill() {
+    for kv in [3usize, 1] {
+        let spec = ArchSpec::from_json(&format!(
+            r#"{{"vocab_size": 40, "d_model": 48, "n_meta": 2,
+                "attention": {{"n_heads": 3, "n_kv_heads": {kv}}},
+                "ffn": {{"ratio": 2.0, "multiple_of": 8}},
+                "layers": ["a", "f", "a", "f"]}}"#
+        ))
+        .unwrap();
+        let model = HybridLm::<B>::init(&spec, 9, &device());
+        let (b, t, p) = (1, 310, 300);
+        let toks = tokens(b, t, spec.vocab_size, 21 + kv as u64);
+        let full = model.forward(toks.clone());
+        for chunk in [150usize, 200, 300] {
+            let (last, mut state) = model.prefill_chunked(toks.clone().narrow(1, 0, p), t, chunk);
+            let mut outs = vec![last.unsqueeze_dim(1)];
+            for i in p..t {
+                let tok = toks.clone().narrow(1, i, 1).reshape([b]);
+                outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
+            }
+            let r = rel(
+                &Tensor::cat(outs, 1),
+                &full.clone().narrow(1, p - 1, t - p + 1),
+            );
+            assert!(r <= 1e-4, "kv {kv}, chunk {chunk}: {r:e}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 mod calibration;
 mod decode;
+mod prefill;
 mod recall;
 mod strategies;
 
@@ -19,6 +20,9 @@ pub enum Bench {
     /// generation lengths, the growth with length, and the ratio to a memory-bound estimate
     /// (bytes read per step at this machine's measured copy bandwidth).
     Decode(decode::DecodeArgs),
+    /// The latency protocol's prefill of a long prompt (batch 1, chunked) per mixer kind and
+    /// width, heads of a fixed size: milliseconds and milliseconds per head.
+    Prefill(prefill::PrefillArgs),
     /// Spread of raw vs calibrated (reference-relative) latency of the same candidates measured
     /// in separate processes, as separate campaigns would.
     Calibration(calibration::CalibrationArgs),
@@ -105,6 +109,7 @@ pub fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Latency(a) => latency(a),
         Bench::Train(a) => train_bench(a),
         Bench::Decode(a) => decode::run(a),
+        Bench::Prefill(a) => prefill::run(a),
         Bench::Calibration(a) => calibration::run(a),
         Bench::Strategies(a) => strategies::run_bench(a),
         Bench::Recall(a) => recall::run(a),

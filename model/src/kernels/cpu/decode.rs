@@ -386,88 +386,91 @@ pub fn chunk_forward(q: &[f32], k: &[f32], v: &[f32], d: ChunkDims) -> Vec<f32> 
         "chunk_forward: {keys} positions in {} slots",
         d.slots
     );
-    let heads: Vec<Vec<f32>> = map_collect(
+    // One task per (batch item, head, block of BQ query rows): the blocks' rows are
+    // independent (each keeps its own running max and sum), so a head count that does not
+    // divide among the threads (3 heads on 2 cores) still keeps every core busy — per head
+    // alone, 3 heads cost what 4 do.
+    let blocks = t.div_ceil(BQ);
+    let tiles: Vec<Vec<f32>> = map_collect(
         4 * d.b * h * t * keys * dh,
-        (0..d.b * h).into_par_iter(),
-        |bh| {
+        (0..d.b * h * blocks).into_par_iter(),
+        |task| {
+            let (bh, i0) = (task / blocks, (task % blocks) * BQ);
             let (bi, hi) = (bh / h, bh % h);
             let cache = (bi * d.hkv + hi / rep) * d.slots * dh;
             let (kc, vc) = (&k[cache..cache + keys * dh], &v[cache..cache + keys * dh]);
             let qb = &q[bi * t * h * dh + hi * dh..];
-            let mut out = vec![0.0f32; t * dh];
+            let rows = (t - i0).min(BQ);
+            let mut out = vec![0.0f32; rows * dh];
             let mut s = vec![0.0f32; BQ * BK];
             let mut m = [f32::NEG_INFINITY; BQ];
             let mut l = [0.0f32; BQ];
-            for i0 in (0..t).step_by(BQ) {
-                let rows = (t - i0).min(BQ);
-                m.fill(f32::NEG_INFINITY);
-                l.fill(0.0);
-                let seen = d.pos + i0 + rows; // keys the block's last row sees
-                for j0 in (0..seen).step_by(BK) {
-                    let n = (seen - j0).min(BK);
-                    super::gemm(
-                        rows,
-                        n,
-                        dh,
-                        &mut s,
-                        n,
-                        super::Mat::rows(&qb[i0 * h * dh..], h * dh),
-                        super::Mat::t(&kc[j0 * dh..], dh),
-                        false,
-                        d.scale,
-                    );
-                    for r in 0..rows {
-                        let row = &mut s[r * n..(r + 1) * n];
-                        // Keys j0 .. j0 + vis are at or before this query's position.
-                        let vis = (d.pos + i0 + r + 1).saturating_sub(j0).min(n);
-                        let bm = row[..vis].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                        let new_m = m[r].max(bm);
-                        let mut sum = 0.0f32;
-                        for x in row[..vis].iter_mut() {
-                            *x = exp(*x - new_m);
-                            sum += *x;
-                        }
-                        row[vis..].fill(0.0);
-                        if vis == 0 {
-                            continue;
-                        }
-                        if m[r] != f32::NEG_INFINITY && new_m != m[r] {
-                            let c = exp(m[r] - new_m);
-                            l[r] *= c;
-                            for a in out[(i0 + r) * dh..(i0 + r + 1) * dh].iter_mut() {
-                                *a *= c;
-                            }
-                        }
-                        l[r] += sum;
-                        m[r] = new_m;
-                    }
-                    super::gemm(
-                        rows,
-                        dh,
-                        n,
-                        &mut out[i0 * dh..],
-                        dh,
-                        super::Mat::rows(&s, n),
-                        super::Mat::rows(&vc[j0 * dh..], dh),
-                        true,
-                        1.0,
-                    );
-                }
+            let seen = d.pos + i0 + rows; // keys the block's last row sees
+            for j0 in (0..seen).step_by(BK) {
+                let n = (seen - j0).min(BK);
+                super::gemm(
+                    rows,
+                    n,
+                    dh,
+                    &mut s,
+                    n,
+                    super::Mat::rows(&qb[i0 * h * dh..], h * dh),
+                    super::Mat::t(&kc[j0 * dh..], dh),
+                    false,
+                    d.scale,
+                );
                 for r in 0..rows {
-                    let z = 1.0 / l[r];
-                    for a in out[(i0 + r) * dh..(i0 + r + 1) * dh].iter_mut() {
-                        *a *= z;
+                    let row = &mut s[r * n..(r + 1) * n];
+                    // Keys j0 .. j0 + vis are at or before this query's position.
+                    let vis = (d.pos + i0 + r + 1).saturating_sub(j0).min(n);
+                    let bm = row[..vis].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    let new_m = m[r].max(bm);
+                    let mut sum = 0.0f32;
+                    for x in row[..vis].iter_mut() {
+                        *x = exp(*x - new_m);
+                        sum += *x;
                     }
+                    row[vis..].fill(0.0);
+                    if vis == 0 {
+                        continue;
+                    }
+                    if m[r] != f32::NEG_INFINITY && new_m != m[r] {
+                        let c = exp(m[r] - new_m);
+                        l[r] *= c;
+                        for a in out[r * dh..(r + 1) * dh].iter_mut() {
+                            *a *= c;
+                        }
+                    }
+                    l[r] += sum;
+                    m[r] = new_m;
+                }
+                super::gemm(
+                    rows,
+                    dh,
+                    n,
+                    &mut out,
+                    dh,
+                    super::Mat::rows(&s, n),
+                    super::Mat::rows(&vc[j0 * dh..], dh),
+                    true,
+                    1.0,
+                );
+            }
+            for r in 0..rows {
+                let z = 1.0 / l[r];
+                for a in out[r * dh..(r + 1) * dh].iter_mut() {
+                    *a *= z;
                 }
             }
             out
         },
     );
     let mut o = vec![0.0f32; d.b * t * h * dh];
-    for (bh, head) in heads.iter().enumerate() {
+    for (task, tile) in tiles.iter().enumerate() {
+        let (bh, i0) = (task / blocks, (task % blocks) * BQ);
         let (bi, hi) = (bh / h, bh % h);
-        for (i, row) in head.chunks_exact(dh).enumerate() {
-            let at = ((bi * t + i) * h + hi) * dh;
+        for (r, row) in tile.chunks_exact(dh).enumerate() {
+            let at = ((bi * t + i0 + r) * h + hi) * dh;
             o[at..at + dh].copy_from_slice(row);
         }
     }
