@@ -127,7 +127,7 @@ macro_rules! executors {
         impl std::str::FromStr for ExecutorKind {
             type Err = String;
             /// A name; one that takes an argument is spelled `name:ARG` (see
-            /// [`ExecutorKind::apply_argument`]), so the bare name is refused with the hint.
+            /// [`ExecutorKind::resolve_argument`]), so the bare name is refused with the hint.
             fn from_str(s: &str) -> std::result::Result<Self, String> {
                 let s = s.trim();
                 match ExecutorKind::ALL.iter().copied().find(|k| k.name() == s) {
