@@ -170,6 +170,10 @@ pub struct Record {
     /// How far its throughput falls short of `throughput.min_tokens_s`, as a fraction of it.
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub throughput_shortfall: f64,
+    /// Why its measured throughput has no figure (`[throughput] source = "measured"`); with
+    /// a `min_tokens_s` such a candidate cannot be shown to meet it and is infeasible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_error: Option<String>,
 }
 
 fn is_zero_f64(v: &f64) -> bool {
@@ -363,8 +367,18 @@ impl Record {
             };
             figure.map(|f| (f, t.min_tokens_s))
         });
+        let throughput_error = match (throughput.map(|t| t.source), &result.throughput) {
+            (Some(ThroughputSource::Measured), Some(Err(e))) => Some(e.clone()),
+            _ => None,
+        };
         let throughput_shortfall = match served {
             Some((t, Some(min))) => (1.0 - t.tokens_s / min).max(0.0),
+            // Measured and failed: nothing shows it meets the minimum.
+            None if throughput_error.is_some()
+                && throughput.is_some_and(|t| t.min_tokens_s.is_some()) =>
+            {
+                1.0
+            }
             _ => 0.0,
         };
         let feasible = failure.is_none()
@@ -405,6 +419,7 @@ impl Record {
             throughput_tokens_s: served.map(|s| s.0.tokens_s),
             throughput_batch: served.map(|s| s.0.batch),
             throughput_shortfall,
+            throughput_error,
         }
     }
 
@@ -456,5 +471,95 @@ impl Record {
         self.layers
             .split_whitespace()
             .map(|s| flashnas_model::LayerKind::parse(s).expect("a record's layers spell kinds"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CampaignConfig;
+    use crate::journal::Origin;
+    use rand::SeedableRng;
+
+    /// A measured throughput that failed is journaled with its reason, and under a
+    /// `min_tokens_s` makes the trained candidate infeasible (shortfall 1), never feasible by
+    /// default; without a minimum the candidate stands on its latency.
+    #[test]
+    fn a_failed_throughput_measurement_is_journaled_and_fails_a_minimum() {
+        let cfg = CampaignConfig::from_toml(
+            r#"
+name = "t"
+strategy = "random"
+evaluations = 1
+[space]
+stages = 1
+mixers = ["attention", "mamba2"]
+widths = [16]
+head_dim = 8
+[latency]
+source = "analytic"
+roofline = "cpu-2core"
+budget_s = 1.0
+[throughput]
+memory_gb = 0.01
+source = "measured"
+min_tokens_s = 10.0
+[objectives]
+reference_point = { loss = 10.0, latency_s = 2.0 }
+[train]
+steps = 1
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let genome = Genome::random(&cfg.space, &mut rng);
+        let spec = genome.to_spec(&cfg.space, 256);
+        let evaluated = || Evaluated {
+            id: 0,
+            proposal: Proposal::initial(genome.clone(), Origin::Random),
+            proposal_key: genome.key(),
+            key: genome.key(),
+            genome: genome.clone(),
+            spec: spec.clone(),
+        };
+        let mut proxy = ProxyResult::failed(Status::Ok, 10);
+        proxy.val_loss = Some(3.0);
+        let result = |throughput| TaskResult {
+            name: "0".into(),
+            proposal_key: genome.key(),
+            proxy: proxy.clone(),
+            latency: Latency {
+                seconds: Some(0.1),
+                source: LatencyOrigin::Analytic,
+                ..Default::default()
+            },
+            eval_seconds: 1.0,
+            worker: "w".into(),
+            attempt: 1,
+            throughput,
+        };
+        let t = cfg.throughput.clone().unwrap();
+        let record = |r, t: &crate::throughput::ThroughputConfig| {
+            Record::from_result(evaluated(), r, 1.0, None, Some(t), 96, 0)
+        };
+        let failed = record(result(Some(Err("no device".into()))), &t);
+        assert_eq!(failed.throughput_error.as_deref(), Some("no device"));
+        assert_eq!(failed.throughput_shortfall, 1.0);
+        assert!(!failed.feasible);
+        let measured = crate::throughput::Throughput {
+            batch: 4,
+            tokens_s: 20.0,
+        };
+        let ok = record(result(Some(Ok(measured))), &t);
+        assert!(ok.feasible && ok.throughput_error.is_none());
+        assert_eq!(ok.throughput_tokens_s, Some(20.0));
+        let no_minimum = crate::throughput::ThroughputConfig {
+            min_tokens_s: None,
+            ..t.clone()
+        };
+        let failed = record(result(Some(Err("no device".into()))), &no_minimum);
+        assert!(failed.feasible && failed.throughput_error.is_some());
+        assert_eq!(failed.throughput_shortfall, 0.0);
     }
 }

@@ -99,6 +99,7 @@ fn record(id: usize, p: &Proposal, cfg: &CampaignConfig) -> Record {
         throughput_tokens_s: None,
         throughput_batch: None,
         throughput_shortfall: 0.0,
+        throughput_error: None,
     }
 }
 
