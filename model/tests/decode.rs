@@ -172,6 +172,30 @@ fn write_axis2_equals_slice_assign() {
     assert_eq!(keep.to_data(), original);
 }
 
+/// The first `p` tokens of `toks` prefilled in chunks of `chunk` (caches sized for all of
+/// them), then the rest decoded a step at a time: the relative difference of the logits of
+/// positions `p − 1 ..` to the full forward's, and the state after the last step.
+fn chunked_then_decoded(
+    model: &HybridLm<B>,
+    toks: &Tensor<B, 2, Int>,
+    full: &Tensor<B, 3>,
+    p: usize,
+    chunk: usize,
+) -> (f64, ModelState<B>) {
+    let [b, t] = toks.dims();
+    let (last, mut state) = model.prefill_chunked(toks.clone().narrow(1, 0, p), t, chunk);
+    let mut outs = vec![last.unsqueeze_dim(1)];
+    for i in p..t {
+        let tok = toks.clone().narrow(1, i, 1).reshape([b]);
+        outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
+    }
+    let r = rel(
+        &Tensor::cat(outs, 1),
+        &full.clone().narrow(1, p - 1, t - p + 1),
+    );
+    (r, state)
+}
+
 /// A prompt fed in chunks (the sequence form continuing the state: global caches appended in
 /// place, rings wrapping inside and across chunks, recurrent states carried) gives the last
 /// position's logits and a state that decodes like the whole prompt's.
@@ -185,17 +209,7 @@ fn chunked_prefill_equals_whole_prefill() {
             let toks = tokens(b, t, spec.vocab_size, 11 + gqa as u64);
             let full = model.forward(toks.clone());
             for chunk in [1usize, 2, 4, 7, 19, 64] {
-                let (last, mut state) =
-                    model.prefill_chunked(toks.clone().narrow(1, 0, p), t, chunk);
-                let mut outs = vec![last.unsqueeze_dim(1)];
-                for i in p..t {
-                    let tok = toks.clone().narrow(1, i, 1).reshape([b]);
-                    outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
-                }
-                let r = rel(
-                    &Tensor::cat(outs, 1),
-                    &full.clone().narrow(1, p - 1, t - p + 1),
-                );
+                let (r, state) = chunked_then_decoded(&model, &toks, &full, p, chunk);
                 assert!(r <= 1e-4, "gqa {gqa}, meta {n_meta}, chunk {chunk}: {r:e}");
                 match &state.layers[0] {
                     LayerState::Attention(Some(c)) => {
@@ -268,20 +282,11 @@ fn chunks_of_several_query_blocks_equal_the_whole_prefill() {
         ))
         .unwrap();
         let model = HybridLm::<B>::init(&spec, 9, &device());
-        let (b, t, p) = (1, 310, 300);
-        let toks = tokens(b, t, spec.vocab_size, 21 + kv as u64);
+        let (t, p) = (310, 300);
+        let toks = tokens(1, t, spec.vocab_size, 21 + kv as u64);
         let full = model.forward(toks.clone());
         for chunk in [150usize, 200, 300] {
-            let (last, mut state) = model.prefill_chunked(toks.clone().narrow(1, 0, p), t, chunk);
-            let mut outs = vec![last.unsqueeze_dim(1)];
-            for i in p..t {
-                let tok = toks.clone().narrow(1, i, 1).reshape([b]);
-                outs.push(model.decode_step(tok, &mut state).unsqueeze_dim(1));
-            }
-            let r = rel(
-                &Tensor::cat(outs, 1),
-                &full.clone().narrow(1, p - 1, t - p + 1),
-            );
+            let (r, _) = chunked_then_decoded(&model, &toks, &full, p, chunk);
             assert!(r <= 1e-4, "kv {kv}, chunk {chunk}: {r:e}");
         }
     }
