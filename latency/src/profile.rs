@@ -220,15 +220,8 @@ pub fn decode_throughput<B: Kernels>(
     // Each timing starts from a fresh copy of the state (copied outside the clock).
     let time = || {
         let mut state = start_state.clone();
-        let mut next = first.clone();
         sync();
-        let start = std::time::Instant::now();
-        for _ in 0..steps {
-            let l = model.decode_step(next, &mut state);
-            next = l.argmax(1).reshape([batch]);
-        }
-        sync();
-        start.elapsed().as_secs_f64()
+        timed_steps(&model, &mut state, first.clone(), steps, sync)
     };
     time();
     Stats::from_samples(
@@ -248,11 +241,24 @@ fn generate<B: Kernels>(
     let [b, _] = prompt.dims();
     let p = prompt.dims()[1];
     let (logits, mut state) = prefill_protocol(model, prompt, p + g);
-    let mut next = logits.argmax(1).reshape([b]);
+    let next = logits.argmax(1).reshape([b]);
     sync();
+    timed_steps(model, &mut state, next, g, sync)
+}
+
+/// Seconds of `g` greedy decode steps from `state`, `next` the tokens of the first (the
+/// device idle when called).
+fn timed_steps<B: Kernels>(
+    model: &HybridLm<B>,
+    state: &mut flashnas_model::ModelState<B>,
+    mut next: Tensor<B, 1, Int>,
+    g: usize,
+    sync: &dyn Fn(),
+) -> f64 {
+    let [b] = next.dims();
     let start = std::time::Instant::now();
     for _ in 0..g {
-        let l = model.decode_step(next, &mut state);
+        let l = model.decode_step(next, state);
         next = l.argmax(1).reshape([b]);
     }
     sync();
