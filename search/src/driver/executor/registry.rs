@@ -42,6 +42,23 @@ pub trait Registered: Sectioned {
     }
 }
 
+/// The check of an executor whose section is the path of the file it answers from
+/// (`table = "PATH"`): the key and the reason when it is missing.
+pub(super) fn path_given(c: &Option<String>, key: &str, what: &str) -> Result<(), String> {
+    match c {
+        Some(_) => Ok(()),
+        None => Err(format!("{key}: the {key} executor needs {what}'s path")),
+    }
+}
+
+/// `--executor name:PATH` for such an executor: the file's absolute path (so that a resume
+/// from another folder finds it), or why it cannot be found and how to make one.
+pub(super) fn absolute_path(arg: &str, make: &str) -> Result<String, String> {
+    std::fs::canonicalize(arg)
+        .map(|p| p.display().to_string())
+        .map_err(|e| format!("'{arg}': {e} ({make})"))
+}
+
 /// Registers the executors: each line is `Variant "name" Type [section]` (the section's key
 /// in `[executor]` when it has one), beside doc comments for the variant.
 macro_rules! executors {

@@ -104,10 +104,7 @@ impl crate::section::Sectioned for SurrogateExecutor {
 
 impl super::registry::Registered for SurrogateExecutor {
     fn validate(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<(), String> {
-        match c {
-            Some(_) => Ok(()),
-            None => Err("surrogate: the surrogate executor needs the surrogate's path".into()),
-        }
+        super::registry::path_given(c, "surrogate", "the surrogate")
     }
     fn build(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<Box<dyn Executor>> {
         let path = c.as_deref().unwrap_or_default();
@@ -117,8 +114,6 @@ impl super::registry::Registered for SurrogateExecutor {
     }
     const ARGUMENT: Option<&'static str> = Some("PATH (from flashnas surrogate fit)");
     fn argument(arg: &str) -> Result<String, String> {
-        std::fs::canonicalize(arg)
-            .map(|p| p.display().to_string())
-            .map_err(|e| format!("'{arg}': {e} (fit one with flashnas surrogate fit)"))
+        super::registry::absolute_path(arg, "fit one with flashnas surrogate fit")
     }
 }

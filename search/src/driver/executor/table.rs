@@ -128,10 +128,7 @@ impl crate::section::Sectioned for TableExecutor {
 
 impl super::registry::Registered for TableExecutor {
     fn validate(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<(), String> {
-        match c {
-            Some(_) => Ok(()),
-            None => Err("table: the table executor needs the table's path".into()),
-        }
+        super::registry::path_given(c, "table", "the table")
     }
     fn build(c: &Option<String>, _e: &super::ExecutorConfig) -> Result<Box<dyn Executor>> {
         let path = c.as_deref().unwrap_or_default();
@@ -139,8 +136,6 @@ impl super::registry::Registered for TableExecutor {
     }
     const ARGUMENT: Option<&'static str> = Some("PATH (a table from flashnas tabulate)");
     fn argument(arg: &str) -> Result<String, String> {
-        std::fs::canonicalize(arg)
-            .map(|p| p.display().to_string())
-            .map_err(|e| format!("'{arg}': {e} (build one with flashnas tabulate)"))
+        super::registry::absolute_path(arg, "build one with flashnas tabulate")
     }
 }
