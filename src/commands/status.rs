@@ -47,7 +47,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     println!(
         "budget       decode latency ≤ {} ({} source, prompt {} + {} tokens)",
         budget,
-        format!("{:?}", cfg.latency.source).to_lowercase(),
+        cfg.latency.source.name(),
         cfg.latency.prompt,
         cfg.latency.generate
     );
