@@ -981,6 +981,16 @@ fn measured_throughput_is_the_workers_figure_at_the_memory_budgets_batch() {
                     "#{} {rate}",
                     r.id
                 );
+                // One timing of the batch's steps fits inside the evaluation that made it.
+                if batch > 0 {
+                    let one = (batch * t.steps) as f64 / rate;
+                    assert!(
+                        one <= r.eval_seconds,
+                        "#{} {one} s > {} s",
+                        r.id,
+                        r.eval_seconds
+                    );
+                }
                 // Measured, not the roofline's formula.
                 assert_ne!(Some(rate), Some(t.of(&r.spec.spec(), context).tokens_s));
                 measured += 1;
