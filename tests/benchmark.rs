@@ -416,3 +416,121 @@ fn tabulating_within_the_budget_trains_only_feasible_genomes() {
         .all(|r| r.latency() > 0.0018 && r.proxy.val_loss.is_none()));
     assert_eq!(trained.len() + over.len(), journal.len());
 }
+
+/// The recall setting's table: tabulated with widths fitted to the budget and the recall
+/// probe on, the table holds each layer list once (at its fitted width) with the mean and
+/// spread of its seeds' recall and the probe's seconds; a campaign on the table executor gets
+/// the recall figure and pays for the probe at every trained answer, rungs included, and a
+/// genome below `recall_min` is infeasible; the strategy benchmark fits the same widths in its
+/// runs (no genome is missing from the table), and a surrogate (it predicts the loss only) is
+/// refused.
+#[test]
+fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
+    let toml = |strategy: &str, evaluations: usize| {
+        table_toml(strategy, evaluations)
+            .replace("width = \"gene\"", "width = \"fit_budget\"")
+            .replace("enabled = false\n[objectives]", "enabled = false\nbudgets = [1.0]\n[objectives]")
+            .replace(
+                "[objectives]\n",
+                "[objectives]\nrecall_min = 0.1\n",
+            )
+            + "[train.recall]\nenabled = true\npairs = 2\nqueries = 2\ngap = 2\nkeys = 4\nvalues = 4\nsteps = 6\nbatch_size = 4\neval_sequences = 8\n"
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("t.toml");
+    std::fs::write(&cfg, toml("all", 1000)).unwrap();
+    let table_path = tmp.path().join("t.parquet");
+    let run = tmp.path().join("run");
+    ok(bin()
+        .args(["tabulate", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&table_path)
+        .arg("--dir")
+        .arg(&run)
+        .args(["--replicates", "2"]));
+    let table = Table::load(&table_path).unwrap();
+    let journal = records(&run);
+    let twins = records(&tmp.path().join("run-rep1"));
+    // One row per layer list: the widths were fitted, not enumerated.
+    let mut lists: Vec<&str> = table.rows.iter().map(|r| r.layers.as_str()).collect();
+    lists.sort_unstable();
+    let n = lists.len();
+    lists.dedup();
+    assert_eq!(lists.len(), n, "a layer list at two widths");
+    let mut trained = 0;
+    for r in journal.iter().filter(|r| r.status == RecordStatus::Ok) {
+        let t = twins.iter().find(|t| t.key == r.key).unwrap();
+        let row = table.get(&key_of(&r.layers, r.width)).unwrap();
+        let (a, b) = (
+            r.proxy.recall_accuracy.unwrap(),
+            t.proxy.recall_accuracy.unwrap(),
+        );
+        assert!((row.recall.unwrap() - (a + b) / 2.0).abs() < 1e-12);
+        assert!((row.recall_std.unwrap() - (a - b).abs() / std::f64::consts::SQRT_2).abs() < 1e-9);
+        let probe = (r.proxy.recall_seconds.unwrap() + t.proxy.recall_seconds.unwrap()) / 2.0;
+        assert!(probe > 0.0 && (row.recall_s - probe).abs() < 1e-9);
+        trained += 1;
+    }
+    assert!(trained > 3, "{trained} trained");
+
+    for strategy in ["random", "asha"] {
+        let c = tmp.path().join(format!("{strategy}.toml"));
+        std::fs::write(&c, toml(strategy, 6)).unwrap();
+        let dir = tmp.path().join(strategy);
+        ok(bin()
+            .args(["search", "--config"])
+            .arg(&c)
+            .arg("--out")
+            .arg(&dir)
+            .arg("--executor")
+            .arg(format!("table:{}", table_path.display())));
+        for r in records(&dir) {
+            let row = table
+                .get(&key_of(&r.layers, r.width))
+                .unwrap_or_else(|| panic!("{} w{} is not in the table", r.layers, r.width));
+            if r.status == RecordStatus::Ok {
+                assert_eq!(r.proxy.recall_accuracy, row.recall);
+                assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
+                assert!(
+                    r.eval_seconds >= row.recall_s,
+                    "the probe is paid at every rung"
+                );
+                assert_eq!(r.feasible, row.recall.unwrap() >= 0.1);
+            }
+        }
+    }
+
+    let out = ok(bin()
+        .args(["bench", "strategies", "--table"])
+        .arg(&table_path)
+        .args([
+            "--seeds",
+            "2",
+            "--budget",
+            "4",
+            "--strategies",
+            "random,aging",
+            "--out",
+        ])
+        .arg(tmp.path().join("bench")));
+    assert!(out.contains("rank tests"), "{out}");
+    let csv = std::fs::read_to_string(tmp.path().join("bench").join("trajectories.csv")).unwrap();
+    assert!(
+        !csv.contains("failed"),
+        "every proposal was in the table:\n{csv}"
+    );
+
+    // (Refused before the surrogate is read: any file will do.)
+    let o = bin()
+        .args(["bench", "strategies", "--table"])
+        .arg(&table_path)
+        .arg("--surrogate")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("refused"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("recall_min"), "{err}");
+}

@@ -128,6 +128,13 @@ fn build_cmd(a: BuildArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    for (pair, before, after) in &report.selected {
+        println!(
+            "interaction added after the rounds: {pair} (cross-validated error {:.1} % → {:.1} %)",
+            100.0 * before,
+            100.0 * after
+        );
+    }
     for (i, r) in report.rounds.iter().enumerate() {
         println!(
             "round {}: {} unseen probes (model fitted on {} samples): {:.0} % within ±{}%, mean error {:.1} %, worst {:.1} %",

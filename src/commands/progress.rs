@@ -72,6 +72,14 @@ pub(crate) fn run_campaign(
             let status = record.failure.clone().unwrap_or_else(|| {
                 if record.feasible {
                     "ok".into()
+                } else if record.recall_shortfall > 0.0 {
+                    // Infeasible for its recall, not its latency.
+                    format!(
+                        "recall {:.0} % below recall_min",
+                        100.0 * record.recall().unwrap_or(0.0)
+                    )
+                } else if record.throughput_shortfall > 0.0 {
+                    "throughput below min_tokens_s".into()
                 } else {
                     "over budget".into()
                 }

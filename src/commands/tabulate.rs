@@ -119,8 +119,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             );
         }
         let space = Genome::enumerate(&user.space, 1_000_000);
+        // Widths fitted to the budget: one row per layer list, at its fitted width.
+        let fitted = user.space.width == flashnas_search::genome::WidthRule::FitBudget;
         let n = space.as_ref().map(Vec::len);
         match n {
+            Some(n) if fitted => {
+                let lists = n / user.space.widths.len().max(1);
+                println!(
+                    "the space holds {n} genomes, {lists} layer lists; the table will hold {} (space.width = \"fit_budget\": each at the width fitted to the budget)",
+                    lists.min(user.evaluations)
+                )
+            }
             Some(n) => println!(
                 "the space holds {n} genomes; the table will hold {}",
                 n.min(user.evaluations)
@@ -134,14 +143,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             return Ok(());
         }
         // A table holds every genome's figures, whatever the budget a later campaign sets: every
-        // genome at every width (widths are genes), no family grid, no racing (replicates are
-        // `--replicates`).
+        // genome at every width (widths are genes) — or, under `width = "fit_budget"`, every
+        // layer list at the width fitted to the whole budget, as the benchmark's runs will fit
+        // it — no family grid, no racing (replicates are `--replicates`).
         let mut overrides = vec![
             ("latency", "train_over_budget", (!a.within_budget).into()),
-            ("space", "width", "gene".into()),
             ("family_seeds", "enabled", false.into()),
             ("racing", "enabled", false.into()),
         ];
+        if fitted {
+            anyhow::ensure!(
+                user.latency.budget_s.is_some() || user.latency.budget_ref.is_some(),
+                "{}: space.width = \"fit_budget\" needs a latency budget (budget_s or budget_ref) to fit widths to",
+                config.display()
+            );
+            overrides.push((
+                "racing",
+                "budgets",
+                flashnas_search::run_dir::ConfigArray::from_iter([1.0f64]).into(),
+            ));
+        } else {
+            overrides.push(("space", "width", "gene".into()));
+        }
         if a.within_budget {
             anyhow::ensure!(
                 user.latency.budget_s.is_some() || user.latency.budget_ref.is_some(),

@@ -48,6 +48,10 @@ pub struct ProxyResult {
     pub accuracy: Option<f64>,
     /// Multi-query associative recall accuracy, when enabled.
     pub recall_accuracy: Option<f64>,
+    /// Seconds the recall probe took (its own training and scoring), when it ran: part of
+    /// `wall_seconds`, and of every evaluation's cost, rung or full run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recall_seconds: Option<f64>,
     pub tokens_seen: usize,
     pub steps: usize,
     pub wall_seconds: f64,
@@ -78,6 +82,7 @@ impl ProxyResult {
             perplexity: None,
             accuracy: None,
             recall_accuracy: None,
+            recall_seconds: None,
             tokens_seen: 0,
             steps: 0,
             wall_seconds: 0.0,

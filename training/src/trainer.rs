@@ -480,10 +480,12 @@ pub fn train<B: AutodiffKernels>(
         result.perplexity = Some(val_loss.exp());
         result.accuracy = Some(acc);
         if cfg.recall.enabled {
+            let probe = Instant::now();
             match recall_accuracy::<B>(spec, cfg, device, progress) {
                 Ok(a) => result.recall_accuracy = Some(a),
                 Err(s) => result.status = s,
             }
+            result.recall_seconds = Some(probe.elapsed().as_secs_f64());
         }
         (result, Some(trained))
     }));

@@ -130,6 +130,13 @@ impl Prepared {
         request.check()?;
         let table_path = canonical(&request.table)?;
         let table = Table::load(&table_path)?;
+        let table_cfg = CampaignConfig::from_file(&config_path(&table_path))?;
+        if request.surrogate.is_some() && table_cfg.objectives.recall_min.is_some() {
+            return Err(Error::Config(format!(
+                "--surrogate: the table's config constrains recall (objectives.recall_min) and the surrogate predicts the loss only; compare on the table itself ({})",
+                table_path.display()
+            )));
+        }
         let surrogate_path = request.surrogate.as_deref().map(canonical).transpose()?;
         let surrogate = match &surrogate_path {
             // Fail now, not in every run.
@@ -141,7 +148,15 @@ impl Prepared {
             }
             None => None,
         };
-        let mut cfg = CampaignConfig::from_file(&config_path(&table_path))?;
+        let mut cfg = table_cfg;
+        if cfg.space.width == crate::genome::WidthRule::FitBudget
+            && cfg.latency.source == flashnas_latency::LatencySource::Measured
+        {
+            return Err(Error::Config(format!(
+                "{}: space.width = \"fit_budget\" with measured latency: every run would measure widths anew and propose genomes the table lacks; tabulate with a predictor, a lookup table or the roofline (latency.source)",
+                config_path(&table_path).display()
+            )));
+        }
         if !request.rungs.is_empty() {
             cfg.strategies.multi_fidelity.rungs = request.rungs.clone();
         }

@@ -83,7 +83,7 @@ impl Truth<'_> {
             .rows
             .iter()
             .map(|r| {
-                let ok = r.status == RecordStatus::Ok && r.val_loss.is_some();
+                let ok = r.status == RecordStatus::Ok && r.val_loss.is_some() && recalls(r, cfg);
                 let loss = ok
                     .then(|| self.loss(&r.layers, r.width, r.params, steps))
                     .flatten();
@@ -210,9 +210,15 @@ pub fn run_config(
     cfg.audit.enabled = false;
     cfg.warm_start = None;
     // The table's genomes, as the strategies propose them: widths are genes (the table holds
-    // every width), no family grid and no racing (both would ask for shapes or seeds the
-    // table may not hold).
-    cfg.space.width = crate::genome::WidthRule::Gene;
+    // every width) — or, in a table tabulated under `width = "fit_budget"`, fitted to the
+    // whole budget as the tabulation fitted them (its pricing computes rather than measures,
+    // so every run fits the same width); no family grid and no racing (both would ask for
+    // shapes or seeds the table may not hold).
+    if cfg.space.width == crate::genome::WidthRule::FitBudget {
+        cfg.racing.budgets = Some(vec![1.0]);
+    } else {
+        cfg.space.width = crate::genome::WidthRule::Gene;
+    }
     cfg.family_seeds.enabled = false;
     cfg.racing.enabled = false;
     cfg
@@ -337,23 +343,33 @@ fn frontier_hypervolume(points: &[(Option<f64>, Option<f64>)], cfg: &CampaignCon
     hypervolume_2d(&front, (rp.loss, rp.latency_s))
 }
 
-fn table_points(table: &Table) -> Vec<(Option<f64>, Option<f64>)> {
+fn table_points(table: &Table, cfg: &CampaignConfig) -> Vec<(Option<f64>, Option<f64>)> {
     table
         .rows
         .iter()
         .map(|r| {
             (
-                r.val_loss.filter(|_| r.status == RecordStatus::Ok),
+                r.val_loss
+                    .filter(|_| r.status == RecordStatus::Ok && recalls(r, cfg)),
                 r.latency_s,
             )
         })
         .collect()
 }
 
+/// Whether a row meets the campaign's recall constraint (`objectives.recall_min`, on the
+/// table's mean accuracy over the seeds, as the table executor answers it); every row does
+/// when there is none. A row below it is infeasible, as one over the latency budget is.
+pub fn recalls(r: &crate::table::TableRow, cfg: &CampaignConfig) -> bool {
+    cfg.objectives
+        .recall_min
+        .is_none_or(|m| r.recall.is_some_and(|a| a >= m))
+}
+
 /// The hypervolume of the table's own frontier under `cfg`'s budget and reference point: the
 /// most any strategy can reach.
 pub fn table_hypervolume(table: &Table, cfg: &CampaignConfig) -> f64 {
-    frontier_hypervolume(&table_points(table), cfg)
+    frontier_hypervolume(&table_points(table, cfg), cfg)
 }
 
 /// The largest share of the table's hypervolume that one genome holds on its own (its point's
@@ -411,7 +427,7 @@ pub fn hypervolume_noise(
     use rand_distr::{Distribution, Normal};
     let fallback = table.replicate_noise()?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let base = table_points(table);
+    let base = table_points(table, cfg);
     let hv: Vec<f64> = (0..draws.max(2))
         .map(|_| {
             let pts: Vec<(Option<f64>, Option<f64>)> = base
@@ -610,6 +626,9 @@ mod tests {
                     val_s: 0.1,
                     replicates: 2,
                     val_loss_std: Some(0.05),
+                    recall: None,
+                    recall_std: None,
+                    recall_s: 0.0,
                 }
             })
             .collect();
@@ -650,6 +669,9 @@ mod tests {
             val_s: 0.2,
             replicates: 1,
             val_loss_std: None,
+            recall: None,
+            recall_std: None,
+            recall_s: 0.0,
         };
         assert_eq!(
             row.cost(Some(24)),
@@ -659,6 +681,72 @@ mod tests {
         assert_eq!(row.cost(Some(96)), 4.0 + 0.2);
         assert_eq!(row.cost(None), 0.0, "pricing is counted, not charged");
         assert!(row.cost(Some(24)) / row.cost(Some(96)) < 0.3);
+    }
+
+    /// A row of a synthetic table: `layers` at width 16, its loss, latency and recall.
+    fn row(layers: &str, loss: f64, latency_s: f64, recall: Option<f64>) -> crate::table::TableRow {
+        crate::table::TableRow {
+            key: crate::table::key_of(layers, 16),
+            layers: layers.into(),
+            width: 16,
+            params: 1,
+            status: RecordStatus::Ok,
+            failure: None,
+            latency_s: Some(latency_s),
+            latency_ref: None,
+            latency_source: crate::task::LatencyOrigin::Analytic,
+            val_loss: Some(loss),
+            steps: 96,
+            train_s: 4.0,
+            rungs: vec![(24, loss + 0.5, 1.0)],
+            timing_s: 3.0,
+            val_s: 0.2,
+            replicates: 1,
+            val_loss_std: None,
+            recall,
+            recall_std: None,
+            recall_s: 5.0,
+        }
+    }
+
+    /// A recall constraint makes a row infeasible in the table's truth the way the latency
+    /// budget does: the frontier, the best reachable loss within a budget and the single-genome
+    /// share all leave out the genome that recalls too little, however good its loss; without
+    /// the constraint it dominates them.
+    #[test]
+    fn a_recall_constraint_makes_a_row_infeasible_in_the_tables_truth() {
+        let rows = vec![
+            row("m2", 1.0, 0.5, Some(0.1)), // best loss, fails recall
+            row("d", 2.0, 0.5, Some(0.9)),  // recalls
+            row("a", 1.5, 2.0, Some(0.95)), // recalls, over the budget
+            row("gdn", 1.2, 0.5, None),     // no probe figure: cannot show it recalls
+        ];
+        let table = Table::from_rows(Path::new("t.parquet"), rows);
+        let free = config(1.0, 3.0, 1.0);
+        let mut constrained = free.clone();
+        constrained.objectives.recall_min = Some(0.5);
+        let (hv_free, truth_free) = Truth::Table(&table).table_best(&table, &free);
+        let (hv, truth) = Truth::Table(&table).table_best(&table, &constrained);
+        assert_eq!(truth_free, vec![Some(1.0), Some(2.0), Some(1.5), Some(1.2)]);
+        assert_eq!(truth, vec![None, Some(2.0), Some(1.5), None]);
+        // Free: m2 alone spans (3 − 1) × (1 − 0.5); constrained: d alone, (3 − 2) × 0.5.
+        assert!((hv_free - 1.0).abs() < 1e-12, "{hv_free}");
+        assert!((hv - 0.5).abs() < 1e-12, "{hv}");
+        assert!((table_hypervolume(&table, &constrained) - 0.5).abs() < 1e-12);
+        let (share, key) = largest_single_share(&table, &constrained, &truth);
+        assert_eq!((share, key.as_str()), (1.0, "d | w16"));
+        assert!(recalls(&table.rows[1], &constrained) && !recalls(&table.rows[0], &constrained));
+        assert!(!recalls(&table.rows[3], &constrained) && recalls(&table.rows[3], &free));
+    }
+
+    /// The recall probe runs at every evaluation, a rung's too, so every trained answer is
+    /// charged its seconds; a priced-only answer still costs nothing.
+    #[test]
+    fn the_recall_probe_is_charged_to_every_trained_answer() {
+        let r = row("d", 2.0, 0.5, Some(0.9));
+        assert_eq!(r.cost(Some(24)), 1.0 + 0.2 + 5.0);
+        assert_eq!(r.cost(Some(96)), 4.0 + 0.2 + 5.0);
+        assert_eq!(r.cost(None), 0.0);
     }
 
     /// A campaign config with a latency budget and a reference point (loss, latency).

@@ -54,6 +54,12 @@ pub struct TableRow {
     pub replicates: usize,
     /// Standard deviation of the full run's loss over the seeds (`None` with one seed).
     pub val_loss_std: Option<f64>,
+    /// The recall probe's accuracy, mean over the seeds (`None` where the probe was off).
+    pub recall: Option<f64>,
+    /// Its standard deviation over the seeds.
+    pub recall_std: Option<f64>,
+    /// Seconds of the recall probe, which every evaluation runs (a rung's too): 0 without it.
+    pub recall_s: f64,
 }
 
 impl TableRow {
@@ -65,7 +71,7 @@ impl TableRow {
     /// do, and is charged its whole training.
     pub fn cost(&self, step: Option<usize>) -> f64 {
         match step.and_then(|s| self.at(s)) {
-            Some((_, train)) => train + self.val_s,
+            Some((_, train)) => train + self.val_s + self.recall_s,
             None => 0.0,
         }
     }
@@ -151,6 +157,11 @@ impl Table {
         let (timing, val_once) = (optional("timing_s")?, optional("val_s")?);
         let eval = optional("eval_s")?;
         let (replicates, loss_std) = (optional("replicates")?, optional("val_loss_std")?);
+        let (recall, recall_std) = (
+            optional("recall_accuracy")?,
+            optional("recall_accuracy_std")?,
+        );
+        let recall_s = optional("recall_s")?;
         // A charge needs its cost: say which row and column lacks one.
         let cost_of = |i: usize, col: &str, v: Option<f64>| {
             v.filter(|x| x.is_finite() && *x >= 0.0).ok_or_else(|| {
@@ -232,6 +243,9 @@ impl Table {
                     .and_then(|r| r[i])
                     .map_or(1, |r| r as usize),
                 val_loss_std: loss_std.as_ref().and_then(|v| v[i]),
+                recall: recall.as_ref().and_then(|v| v[i]),
+                recall_std: recall_std.as_ref().and_then(|v| v[i]),
+                recall_s: recall_s.as_ref().and_then(|v| v[i]).unwrap_or(0.0),
             });
         }
         let index = rows
@@ -277,6 +291,13 @@ impl Table {
                 r.val_s,
                 r.val_loss_std
             ));
+            // (Only where measured: tables without the probe keep their fingerprints.)
+            if r.recall.is_some() {
+                text.push_str(&format!(
+                    "recall {:?} {:?} {}\n",
+                    r.recall, r.recall_std, r.recall_s
+                ));
+            }
         }
         format!("{:016x}", flashnas_model::init::fnv1a(&text))
     }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Value};
 
 /// A value to set in a config (`true.into()`, `3_i64.into()`, `"x".into()`).
+pub use toml_edit::Array as ConfigArray;
 pub use toml_edit::Value as ConfigValue;
 
 /// A config's text, edited key by key.

@@ -201,9 +201,11 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
         crate::journal::RecordStatus::OverBudget => Some(r.eval_seconds),
         _ => Some((r.eval_seconds - r.proxy.wall_seconds).max(0.0)),
     };
+    // The run's time beyond training and the recall probe is its validation passes.
     let val_once = |r: &crate::Record| {
         let passes = (r.proxy.rungs.len() + 1) as f64;
-        train_seconds(r).map(|t| ((r.proxy.wall_seconds - t) / passes).max(0.0))
+        let probe = r.proxy.recall_seconds.unwrap_or(0.0);
+        train_seconds(r).map(|t| ((r.proxy.wall_seconds - t - probe) / passes).max(0.0))
     };
     let mut columns = vec![
         col_s("key", &|g| {
@@ -258,6 +260,14 @@ pub fn write_table(dirs: &[&Path], out: &Path) -> Result<usize> {
             n => n as u64,
         }),
         col_f("accuracy", &|g| mean(&g.over(|r| r.proxy.accuracy))),
+        // The recall probe's accuracy over the seeds (empty where the probe was off).
+        col_f("recall_accuracy", &|g| {
+            mean(&g.over(|r| r.proxy.recall_accuracy))
+        }),
+        col_f("recall_accuracy_std", &|g| {
+            std(&g.over(|r| r.proxy.recall_accuracy))
+        }),
+        col_f("recall_s", &|g| mean(&g.over(|r| r.proxy.recall_seconds))),
         col_u("steps", &|g| g.first().proxy.steps as u64),
         col_f("train_s", &|g| mean(&g.over(train_seconds))),
         col_f("eval_s", &|g| {

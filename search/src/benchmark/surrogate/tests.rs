@@ -80,6 +80,9 @@ fn synthetic() -> Table {
                     val_s: 0.02,
                     replicates: 2,
                     val_loss_std: Some(0.03),
+                    recall: None,
+                    recall_std: None,
+                    recall_s: 0.0,
                 });
             }
         }
