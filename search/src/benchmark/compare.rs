@@ -75,6 +75,8 @@ pub struct Prepared {
     pub budget_s: f64,
     /// Genomes within the latency budget.
     pub feasible: usize,
+    /// Of those, the trained ones that meet `objectives.recall_min` (`None` without it).
+    pub recalling: Option<usize>,
     /// The table's frontier hypervolume on truth, and as tabulated.
     pub table_hv: f64,
     pub table_seen_hv: f64,
@@ -189,6 +191,17 @@ impl Prepared {
             .iter()
             .filter(|r| r.latency_s.is_some_and(|l| l <= budget_s))
             .count();
+        let recalling = cfg.objectives.recall_min.map(|_| {
+            table
+                .rows
+                .iter()
+                .filter(|r| {
+                    r.latency_s.is_some_and(|l| l <= budget_s)
+                        && r.status == crate::journal::RecordStatus::Ok
+                        && super::recalls(r, &cfg)
+                })
+                .count()
+        });
         let sigma = table.replicate_noise();
         let hv_noise = hypervolume_noise(&table, &cfg, 3000, 0x5eed);
         Ok(Self {
@@ -203,6 +216,7 @@ impl Prepared {
             compute,
             budget_s,
             feasible,
+            recalling,
             table_hv,
             table_seen_hv,
             table_truth,

@@ -64,7 +64,8 @@ pub struct TableRow {
 
 impl TableRow {
     /// The seconds an answer costs a strategy: when trained (`step`: to that rung or the full
-    /// run) the training to it and one validation; nothing when only priced. The timing is
+    /// run) the training to it, one validation and the recall probe (which every evaluation
+    /// runs, as the live worker does); nothing when only priced. The timing is
     /// the tabulation's own overhead (its repeats and calibration), not a cost a strategy
     /// causes: a live campaign counts its pricings apart from its training compute, and so
     /// does the benchmark. A promotion retrains from the first step, as the live executors

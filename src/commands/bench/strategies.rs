@@ -87,11 +87,18 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let (table_hv, table_seen_hv, sigma, hv_noise) =
         (p.table_hv, p.table_seen_hv, p.sigma, p.hv_noise);
     println!(
-        "table {}: {} genomes, {} within the latency budget {:.6} s; its frontier's hypervolume {table_hv:.5} on truth ({}), {table_seen_hv:.5} as tabulated",
+        "table {}: {} genomes, {} within the latency budget {:.6} s{}; its frontier's hypervolume {table_hv:.5} on truth ({}), {table_seen_hv:.5} as tabulated",
         a.table.display(),
         table.rows.len(),
         p.feasible,
         p.budget_s,
+        match (p.recalling, cfg.objectives.recall_min) {
+            (Some(n), Some(m)) => format!(
+                ", {n} of them recalling at least {:.0} % (objectives.recall_min)",
+                100.0 * m
+            ),
+            _ => String::new(),
+        },
         match p.truth() {
             Truth::Table(_) => "the table's mean over its replicates",
             Truth::Surrogate(_) => "the surrogate's noise-free mean",
@@ -386,6 +393,9 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     let summary = serde_json::json!({
         "table": a.table.display().to_string(),
         "table_rows": table.rows.len(),
+        "within_latency_budget": p.feasible,
+        "recall_min": cfg.objectives.recall_min,
+        "within_budget_and_recalling": p.recalling,
         "table_hypervolume": table_hv,
         "table_hypervolume_as_tabulated": table_seen_hv,
         "seed_noise": sigma,
