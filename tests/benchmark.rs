@@ -64,6 +64,40 @@ fn records(dir: &Path) -> Vec<flashnas_search::Record> {
     Journal::new(dir).read().unwrap().records
 }
 
+/// `flashnas tabulate` of `config` with two seeds into `table` (replicate 0 in `run`, 1 in
+/// `run-rep1`); what it prints.
+fn tabulate_twice(config: &Path, table: &Path, run: &Path) -> String {
+    ok(bin()
+        .args(["tabulate", "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(table)
+        .arg("--dir")
+        .arg(run)
+        .args(["--replicates", "2"]))
+}
+
+/// A campaign of `toml` (written to `<dir>/<name>.toml`) answered by the table executor from
+/// `table`, in `<dir>/<name>`; its records.
+fn search_on_table(
+    dir: &Path,
+    name: &str,
+    toml: &str,
+    table: &Path,
+) -> Vec<flashnas_search::Record> {
+    let c = dir.join(format!("{name}.toml"));
+    std::fs::write(&c, toml).unwrap();
+    let out = dir.join(name);
+    ok(bin()
+        .args(["search", "--config"])
+        .arg(&c)
+        .arg("--out")
+        .arg(&out)
+        .arg("--executor")
+        .arg(format!("table:{}", table.display())));
+    records(&out)
+}
+
 #[test]
 fn tabulate_then_replay_strategies_against_the_table() {
     let tmp = tempfile::tempdir().unwrap();
@@ -71,14 +105,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
     std::fs::write(&cfg, table_toml("all", 1000)).unwrap();
     let table_path = tmp.path().join("t.parquet");
     let run = tmp.path().join("run");
-    let out = ok(bin()
-        .args(["tabulate", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&table_path)
-        .arg("--dir")
-        .arg(&run)
-        .args(["--replicates", "2"]));
+    let out = tabulate_twice(&cfg, &table_path, &run);
     assert!(out.contains("the space holds 24 genomes"), "{out}");
     let rep1 = tmp.path().join("run-rep1");
     // The user's config is left alone; the table's own goes beside the table.
@@ -150,17 +177,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
     // candidates are answered untrained and charged nothing (pricing is counted); trained
     // ones their training to the rung and one validation (the tabulation's timing is free).
     for strategy in ["random", "asha"] {
-        let c = tmp.path().join(format!("{strategy}.toml"));
-        std::fs::write(&c, table_toml(strategy, 12)).unwrap();
-        let dir = tmp.path().join(strategy);
-        ok(bin()
-            .args(["search", "--config"])
-            .arg(&c)
-            .arg("--out")
-            .arg(&dir)
-            .arg("--executor")
-            .arg(format!("table:{}", table_path.display())));
-        let rs = records(&dir);
+        let rs = search_on_table(tmp.path(), strategy, &table_toml(strategy, 12), &table_path);
         // 12 evaluations = 12 candidates trained; over-budget answers come on top.
         assert_eq!(rs.iter().filter(|r| r.counts_as_evaluation()).count(), 12);
         assert!(rs.len() > 12, "{} records", rs.len());
@@ -441,14 +458,7 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
     std::fs::write(&cfg, toml("all", 1000)).unwrap();
     let table_path = tmp.path().join("t.parquet");
     let run = tmp.path().join("run");
-    ok(bin()
-        .args(["tabulate", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&table_path)
-        .arg("--dir")
-        .arg(&run)
-        .args(["--replicates", "2"]));
+    tabulate_twice(&cfg, &table_path, &run);
     let table = Table::load(&table_path).unwrap();
     let journal = records(&run);
     let twins = records(&tmp.path().join("run-rep1"));
@@ -475,17 +485,7 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
     assert!(trained > 3, "{trained} trained");
 
     for strategy in ["random", "asha"] {
-        let c = tmp.path().join(format!("{strategy}.toml"));
-        std::fs::write(&c, toml(strategy, 6)).unwrap();
-        let dir = tmp.path().join(strategy);
-        ok(bin()
-            .args(["search", "--config"])
-            .arg(&c)
-            .arg("--out")
-            .arg(&dir)
-            .arg("--executor")
-            .arg(format!("table:{}", table_path.display())));
-        for r in records(&dir) {
+        for r in search_on_table(tmp.path(), strategy, &toml(strategy, 6), &table_path) {
             let row = table
                 .get(&key_of(&r.layers, r.width))
                 .unwrap_or_else(|| panic!("{} w{} is not in the table", r.layers, r.width));

@@ -186,20 +186,16 @@ impl Prepared {
         let (table_hv, table_truth) = truth_of(surrogate.as_ref(), &table).table_best(&table, &cfg);
         let table_seen_hv = table_hypervolume(&table, &cfg);
         let budget_s = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
-        let feasible = table
+        let within: Vec<_> = table
             .rows
             .iter()
             .filter(|r| r.latency_s.is_some_and(|l| l <= budget_s))
-            .count();
+            .collect();
+        let feasible = within.len();
         let recalling = cfg.objectives.recall_min.map(|_| {
-            table
-                .rows
+            within
                 .iter()
-                .filter(|r| {
-                    r.latency_s.is_some_and(|l| l <= budget_s)
-                        && r.status == crate::journal::RecordStatus::Ok
-                        && super::recalls(r, &cfg)
-                })
+                .filter(|r| r.status == crate::journal::RecordStatus::Ok && super::recalls(r, &cfg))
                 .count()
         });
         let sigma = table.replicate_noise();
