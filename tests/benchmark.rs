@@ -437,8 +437,9 @@ fn tabulating_within_the_budget_trains_only_feasible_genomes() {
 /// The recall setting's table: tabulated with widths fitted to the budget and the recall
 /// probe on, the table holds each layer list once (at its fitted width) with the mean and
 /// spread of its seeds' recall and the probe's seconds; a campaign on the table executor gets
-/// the recall figure and pays for the probe at every trained answer, rungs included, and a
-/// genome below `recall_min` is infeasible; the strategy benchmark fits the same widths in its
+/// the recall figure and pays for the probe at the full run only (a multi-fidelity rung is
+/// screened on its loss: no recall figure, no probe paid, not judged by `recall_min`), and a
+/// full run below `recall_min` is infeasible; the strategy benchmark fits the same widths in its
 /// runs (no genome is missing from the table), and a surrogate (it predicts the loss only) is
 /// refused.
 #[test]
@@ -484,22 +485,37 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
     }
     assert!(trained > 3, "{trained} trained");
 
+    let (mut rungs, mut fulls) = (0, 0);
     for strategy in ["random", "asha"] {
         for r in search_on_table(tmp.path(), strategy, &toml(strategy, 6), &table_path) {
             let row = table
                 .get(&key_of(&r.layers, r.width))
                 .unwrap_or_else(|| panic!("{} w{} is not in the table", r.layers, r.width));
-            if r.status == RecordStatus::Ok {
+            if r.status != RecordStatus::Ok {
+                continue;
+            }
+            assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
+            if r.rung.is_some() {
+                rungs += 1;
+                assert_eq!(r.proxy.recall_accuracy, None, "a rung has no recall figure");
+                let trained = row.at(r.proxy.steps).unwrap().1;
+                assert!(
+                    (r.eval_seconds - (trained + row.val_s)).abs() < 1e-12,
+                    "a rung pays its training and validation, not the probe"
+                );
+                assert!(r.feasible, "a rung is not judged by recall_min");
+            } else {
+                fulls += 1;
                 assert_eq!(r.proxy.recall_accuracy, row.recall);
-                assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
                 assert!(
                     r.eval_seconds >= row.recall_s,
-                    "the probe is paid at every rung"
+                    "the full run pays the probe"
                 );
                 assert_eq!(r.feasible, row.recall.unwrap() >= 0.1);
             }
         }
     }
+    assert!(rungs > 0 && fulls > 0, "{rungs} rungs, {fulls} full runs");
 
     let out = ok(bin()
         .args(["bench", "strategies", "--table"])

@@ -479,7 +479,11 @@ pub fn train<B: AutodiffKernels>(
         result.val_loss = Some(val_loss);
         result.perplexity = Some(val_loss.exp());
         result.accuracy = Some(acc);
-        if cfg.recall.enabled {
+        // The recall probe answers a full run only: a multi-fidelity rung (`stop_at` below the
+        // total) is screened on its loss, and the probe — its own fresh run, several times
+        // the language model's training here — would otherwise cost every rung nearly what a
+        // full evaluation costs. The campaign judges `recall_min` at the full run.
+        if cfg.recall.enabled && cfg.run_steps() == cfg.total_steps() {
             let probe = Instant::now();
             match recall_accuracy::<B>(spec, cfg, device, progress) {
                 Ok(a) => result.recall_accuracy = Some(a),

@@ -296,6 +296,29 @@ fn recall_score_is_reported_when_enabled() {
     assert!(r.status.is_ok(), "{:?}", r.status);
     let acc = r.recall_accuracy.unwrap();
     assert!((0.0..=1.0).contains(&acc));
+    assert!(r.recall_seconds.is_some_and(|s| s > 0.0));
+}
+
+/// A multi-fidelity rung (a run stopped before its total) is screened on its loss: the recall
+/// probe, its own fresh run, answers the full run only, so a rung neither reports it nor
+/// pays for it.
+#[test]
+fn the_recall_probe_answers_the_full_run_only() {
+    let data = shakespeare(32);
+    let mut c = cfg(8);
+    c.recall.enabled = true;
+    c.recall.steps = 5;
+    c.recall.eval_sequences = 16;
+    c.stop_at = Some(4);
+    let (rung, _) = train::<Train>(&tiny("attention"), &c, &data, &device(), &mut |_| {});
+    assert!(rung.status.is_ok(), "{:?}", rung.status);
+    assert_eq!(rung.steps, 4);
+    assert!(rung.val_loss.is_some());
+    assert_eq!((rung.recall_accuracy, rung.recall_seconds), (None, None));
+    // Stopped at the total, it is the full run: the probe answers.
+    c.stop_at = Some(8);
+    let (full, _) = train::<Train>(&tiny("attention"), &c, &data, &device(), &mut |_| {});
+    assert!(full.recall_accuracy.is_some() && full.recall_seconds.is_some());
 }
 
 /// The fidelity ladder of one run: the validation loss at each rung equals that of a run

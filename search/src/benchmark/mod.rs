@@ -739,12 +739,13 @@ mod tests {
         assert!(!recalls(&table.rows[3], &constrained) && recalls(&table.rows[3], &free));
     }
 
-    /// The recall probe runs at every evaluation, a rung's too, so every trained answer is
-    /// charged its seconds; a priced-only answer still costs nothing.
+    /// The recall probe answers the full run only (a rung is screened on its loss), so the
+    /// full answer is charged its seconds and a rung its training and validation; a
+    /// priced-only answer still costs nothing.
     #[test]
-    fn the_recall_probe_is_charged_to_every_trained_answer() {
+    fn the_recall_probe_is_charged_to_the_full_run_only() {
         let r = row("d", 2.0, 0.5, Some(0.9));
-        assert_eq!(r.cost(Some(24)), 1.0 + 0.2 + 5.0);
+        assert_eq!(r.cost(Some(24)), 1.0 + 0.2);
         assert_eq!(r.cost(Some(96)), 4.0 + 0.2 + 5.0);
         assert_eq!(r.cost(None), 0.0);
     }

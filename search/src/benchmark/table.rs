@@ -72,7 +72,9 @@ impl TableRow {
     /// do, and is charged its whole training.
     pub fn cost(&self, step: Option<usize>) -> f64 {
         match step.and_then(|s| self.at(s)) {
-            Some((_, train)) => train + self.val_s + self.recall_s,
+            // The recall probe runs at the full run only (a rung is screened on its loss).
+            Some((_, train)) if step == Some(self.steps) => train + self.val_s + self.recall_s,
+            Some((_, train)) => train + self.val_s,
             None => 0.0,
         }
     }

@@ -354,8 +354,10 @@ impl Record {
             (Some(_), Status::NotTrained { .. }) => RecordStatus::OverBudget,
             (Some(_), _) => RecordStatus::Failed,
         };
-        let recall_shortfall = match (recall_min, &failure) {
-            (Some(min), None) => (min - proxy.recall_accuracy.unwrap_or(0.0)).max(0.0),
+        // Judged at the full run: a multi-fidelity rung has no recall figure (the probe runs
+        // at the full run only) and competes on its loss.
+        let recall_shortfall = match (recall_min, &failure, c.proposal.rung) {
+            (Some(min), None, None) => (min - proxy.recall_accuracy.unwrap_or(0.0)).max(0.0),
             _ => 0.0,
         };
         // Measured by the worker when the campaign asks for it (none for a candidate not

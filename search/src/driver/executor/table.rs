@@ -77,10 +77,12 @@ impl TableExecutor {
             Some((loss, seconds)) => {
                 result.proxy.val_loss = Some(loss);
                 result.proxy.perplexity = Some(loss.exp());
-                // Every evaluation runs the recall probe (its own fresh run, whatever the
-                // rung), as the live worker does; its cost is in the answer's.
-                result.proxy.recall_accuracy = row.recall;
-                result.proxy.recall_seconds = (row.recall_s > 0.0).then_some(row.recall_s);
+                // The full run answers the recall probe (its own fresh run), as the live
+                // worker does; a rung is screened on its loss alone and does not pay for it.
+                if step == row.steps {
+                    result.proxy.recall_accuracy = row.recall;
+                    result.proxy.recall_seconds = (row.recall_s > 0.0).then_some(row.recall_s);
+                }
                 result.proxy.steps = step;
                 result.proxy.tokens_seen = step * task.train.batch_size * task.train.seq_len;
                 result.proxy.wall_seconds = seconds;
