@@ -551,6 +551,10 @@ mod tests {
         // its 10 s, ASHA does not get there within the budget.
         assert_eq!(s[1].compute_to_target, Some(10.0));
         assert_eq!(s[0].compute_to_target, None);
+        // One seed each: every bootstrap draw is the same run, so the interval is the point
+        // (random against itself: 1) or never reached (ASHA: infinite).
+        assert_eq!(s[1].compute_ratio_ci95, Some((1.0, 1.0)));
+        assert_eq!(s[0].compute_ratio_ci95.map(|c| c.0), Some(f64::INFINITY));
         assert_eq!(cmp.len(), 1);
         assert_eq!(cmp[0].verdict, "tie", "one seed each cannot be told apart");
     }

@@ -65,6 +65,10 @@ pub struct StrategySummary {
     /// Simulated seconds at which the mean curve reaches the target (random search's mean at
     /// the budget); `None`: not within the budget.
     pub compute_to_target: Option<f64>,
+    /// 95 % bootstrap interval of `compute_to_target` over random search's own (resampling
+    /// the seeds of both, 400 draws, seeded): the ratio's spread from the seeds alone. The
+    /// upper end is infinite when more than 2.5 % of the draws never reach the target.
+    pub compute_ratio_ci95: Option<(f64, f64)>,
 }
 
 /// Per-strategy summaries at `compute_s` checkpoints (the last is the budget every figure is
@@ -132,6 +136,12 @@ pub fn summarize(
                     })
                     .collect(),
                 compute_to_target: target.and_then(|t| compute_to_reach(&rs, t, budget, 400)),
+                compute_ratio_ci95: target.and(compute_ratio_interval(
+                    &rs,
+                    &of(StrategyKind::Random),
+                    budget,
+                    400,
+                )),
             }
         })
         .collect();
@@ -169,6 +179,46 @@ fn at(runs: &[&Trajectory], f: impl Fn(&Trajectory) -> f64) -> AtBudget {
 
 fn mean_of(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// 95 % bootstrap interval of the ratio (compute for `runs` to reach random search's mean
+/// final hypervolume) / (compute for random to reach it), resampling the seeds of both
+/// with replacement, `draws` times from a fixed seed. A draw that never reaches the target
+/// within `budget` counts as an infinite ratio.
+pub fn compute_ratio_interval(
+    runs: &[&Trajectory],
+    random: &[&Trajectory],
+    budget: f64,
+    draws: usize,
+) -> Option<(f64, f64)> {
+    use rand::{Rng, SeedableRng};
+    if runs.is_empty() || random.is_empty() {
+        return None;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x0b00_7500);
+    let pick = |v: &[&Trajectory], rng: &mut rand_chacha::ChaCha8Rng| -> Vec<usize> {
+        (0..v.len()).map(|_| rng.gen_range(0..v.len())).collect()
+    };
+    let mut ratios: Vec<f64> = (0..draws)
+        .map(|_| {
+            let a: Vec<&Trajectory> = pick(runs, &mut rng).into_iter().map(|i| runs[i]).collect();
+            let r: Vec<&Trajectory> = pick(random, &mut rng)
+                .into_iter()
+                .map(|i| random[i])
+                .collect();
+            let target = mean_of(&r.iter().map(|t| t.at_compute(budget)).collect::<Vec<_>>());
+            match (
+                compute_to_reach(&a, target, budget, 200),
+                compute_to_reach(&r, target, budget, 200),
+            ) {
+                (Some(c), Some(u)) => c / u,
+                _ => f64::INFINITY,
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((q * draws as f64) as usize).min(draws - 1)];
+    Some((at(0.025), at(0.975)))
 }
 
 /// The simulated compute at which the mean hypervolume of `runs` first reaches `target`, on a

@@ -268,11 +268,20 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             match (s.compute_to_target, unit) {
                 (Some(c), Some(u)) => writeln!(
                     report,
-                    "  {:<8} {:>10} = {:.2} × random's {}",
+                    "  {:<8} {:>10} = {:.2} × random's {}{}",
                     name(s.strategy),
                     secs(c),
                     c / u,
-                    secs(u)
+                    secs(u),
+                    match s.compute_ratio_ci95 {
+                        Some((lo, hi)) if hi.is_finite() => {
+                            format!("   (95 % bootstrap over seeds {lo:.2}–{hi:.2})")
+                        }
+                        Some((lo, _)) => format!(
+                            "   (95 % bootstrap over seeds {lo:.2}– not reached within the budget)"
+                        ),
+                        None => String::new(),
+                    }
                 )?,
                 _ => writeln!(
                     report,
