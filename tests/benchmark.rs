@@ -549,4 +549,30 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("recall_min"), "{err}");
+
+    // A table whose campaign made recall an objective is refused, naming the key: the
+    // benchmark's hypervolume is loss × latency and would leave recall out.
+    let both = tmp.path().join("both.parquet");
+    std::fs::copy(&table_path, &both).unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("t.table.toml")).unwrap();
+    assert!(text.contains("[objectives]\n"), "{text}");
+    std::fs::write(
+        tmp.path().join("both.table.toml"),
+        text.replace("[objectives]\n", "[objectives]\nquality = \"both\"\n"),
+    )
+    .unwrap();
+    let o = bin()
+        .args(["bench", "strategies", "--table"])
+        .arg(&both)
+        .arg("--out")
+        .arg(tmp.path().join("refused-both"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success()
+            && err.contains("objectives.quality")
+            && err.contains("both.table.toml"),
+        "{err}"
+    );
 }

@@ -3,8 +3,9 @@
 //! truth and compare them. `flashnas bench strategies` prints and plots what this returns.
 
 use super::{
-    compute_of_random_evaluations, hypervolume_noise, largest_single_share, run, run_config,
-    summarize, table_hypervolume, Comparison, HypervolumeNoise, StrategySummary, Trajectory, Truth,
+    compute_of_random_evaluations, hypervolume_noise, largest_single_share, nadir_reference_loss,
+    run, run_config, summarize, table_hypervolume, Comparison, HypervolumeNoise, StrategySummary,
+    Trajectory, Truth,
 };
 use crate::config::{CampaignConfig, StrategyKind};
 use crate::error::{Error, Result};
@@ -112,6 +113,10 @@ pub struct Outcome {
     pub comparisons: Vec<Comparison>,
     /// The largest share of the hypervolume one genome holds, and which.
     pub share: (f64, String),
+    /// The same under a reference loss at the true frontier's worst loss plus a tenth of its
+    /// range (that loss, the share, the genome): whether the share is the trade-off's or the
+    /// configured reference point's.
+    pub share_at_nadir: Option<(f64, f64, String)>,
     pub checks: Vec<Check>,
 }
 
@@ -137,6 +142,18 @@ impl Prepared {
             return Err(Error::Config(format!(
                 "--surrogate: the table's config constrains recall (objectives.recall_min) and the surrogate predicts the loss only; compare on the table itself ({})",
                 table_path.display()
+            )));
+        }
+        if table_cfg.objectives.quality != crate::config::Quality::Loss {
+            // Scored on loss × latency, a run's hypervolume would silently leave out the
+            // quality its strategies optimised.
+            return Err(Error::Config(format!(
+                "{}: objectives.quality = \"{}\": the strategy benchmark scores loss × latency only; set quality = \"loss\" and constrain recall with objectives.recall_min instead",
+                config_path(&table_path).display(),
+                match table_cfg.objectives.quality {
+                    crate::config::Quality::Recall => "recall",
+                    _ => "both",
+                }
             )));
         }
         let surrogate_path = request.surrogate.as_deref().map(canonical).transpose()?;
@@ -313,6 +330,13 @@ impl Prepared {
             &budgets,
         );
         let share = largest_single_share(&self.table, &self.cfg, &self.table_truth);
+        let share_at_nadir =
+            nadir_reference_loss(&self.table, &self.cfg, &self.table_truth).map(|loss| {
+                let mut at = self.cfg.clone();
+                at.objectives.reference_point.loss = loss;
+                let (s, key) = largest_single_share(&self.table, &at, &self.table_truth);
+                (loss, s, key)
+            });
         let mut checks = Vec::new();
         if let Some(random) = summaries
             .iter()
@@ -352,6 +376,7 @@ impl Prepared {
             summaries,
             comparisons,
             share,
+            share_at_nadir,
             checks,
         }
     }

@@ -401,6 +401,37 @@ pub fn largest_single_share(
     best
 }
 
+/// The loss of a reference point at the table's true frontier: its worst loss plus a tenth
+/// of its loss range (the usual nadir-based choice), `None` for a frontier of fewer than one
+/// point. The largest single share under it tells whether a genome holds the volume by its
+/// trade-off or by the distance of `objectives.reference_point.loss` from every loss: with a
+/// distant reference the fastest frontier member holds at least (r − its loss) / (r − the
+/// best loss) of the volume whatever the others do.
+pub fn nadir_reference_loss(
+    table: &Table,
+    cfg: &CampaignConfig,
+    truth: &[Option<f64>],
+) -> Option<f64> {
+    let budget = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
+    let pts: Vec<crate::pareto::Point> = truth
+        .iter()
+        .zip(&table.rows)
+        .filter_map(|(t, r)| Some((t.as_ref()?, r.latency_s?)))
+        .filter(|&(_, lat)| lat <= budget)
+        .map(|(&loss, lat)| crate::pareto::Point {
+            objectives: vec![loss, lat],
+            violation: 0.0,
+        })
+        .collect();
+    let front: Vec<f64> = crate::pareto::frontier(&pts)
+        .into_iter()
+        .map(|i| pts[i].objectives[0])
+        .collect();
+    let worst = front.iter().copied().reduce(f64::max)?;
+    let best = front.iter().copied().reduce(f64::min)?;
+    Some(worst + 0.1 * (worst - best))
+}
+
 /// How much the table's hypervolume moves with its seed noise, and how sure that figure is.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct HypervolumeNoise {
@@ -741,6 +772,38 @@ mod tests {
         assert_eq!((share, key.as_str()), (1.0, "d | w16"));
         assert!(recalls(&table.rows[1], &constrained) && !recalls(&table.rows[0], &constrained));
         assert!(!recalls(&table.rows[3], &constrained) && recalls(&table.rows[3], &free));
+    }
+
+    /// With a distant reference loss the fastest frontier member holds nearly all of the
+    /// volume; at the frontier's nadir (worst loss + a tenth of the range) the volume is
+    /// shared by the trade-off, and the genome over the budget or dominated never counts.
+    #[test]
+    fn a_reference_at_the_frontiers_nadir_shares_the_volume_by_the_trade_off() {
+        let rows = vec![
+            row("a", 1.0, 0.9, None),   // best loss, slow
+            row("d", 2.0, 0.1, None),   // fast, worse
+            row("m2", 2.5, 0.5, None),  // dominated by d
+            row("gdn", 0.5, 1.5, None), // best of all, over the budget
+        ];
+        let table = Table::from_rows(Path::new("t.parquet"), rows);
+        let cfg = config(1.0, 10.0, 1.0);
+        let (_, truth) = Truth::Table(&table).table_best(&table, &cfg);
+        // d alone (10 − 2) × (1 − 0.1) = 7.2 of 7.2 + (2 − 1) × (1 − 0.9) = 7.3.
+        let (share, key) = largest_single_share(&table, &cfg, &truth);
+        assert!(
+            (share - 7.2 / 7.3).abs() < 1e-12 && key == "d | w16",
+            "{share} {key}"
+        );
+        let loss = nadir_reference_loss(&table, &cfg, &truth).unwrap();
+        assert!((loss - 2.1).abs() < 1e-12, "{loss}");
+        // At 2.1: a alone 1.1 × 0.1 = 0.11, d alone 0.1 × 0.9 = 0.09, together 0.19.
+        let mut at = cfg.clone();
+        at.objectives.reference_point.loss = loss;
+        let (share, key) = largest_single_share(&table, &at, &truth);
+        assert!(
+            (share - 0.11 / 0.19).abs() < 1e-12 && key == "a | w16",
+            "{share} {key}"
+        );
     }
 
     /// The recall probe answers the full run only (a rung is screened on its loss), so the

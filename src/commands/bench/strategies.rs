@@ -159,6 +159,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         summaries,
         comparisons,
         share,
+        share_at_nadir,
         checks,
     } = o;
     println!("{} runs in {elapsed_s:.1} s", runs.len());
@@ -324,6 +325,13 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             c.what, c.value, c.threshold
         )?;
     }
+    if let Some((loss, s, key)) = &share_at_nadir {
+        writeln!(
+            report,
+            "  (the same share with the reference loss at the true frontier's worst loss + 10 % of its range, {loss:.4}, instead of {:.4}: {s:.4}, {key})",
+            cfg.objectives.reference_point.loss
+        )?;
+    }
     print!("{report}");
 
     // Figures: mean hypervolume (solid) and its 95 % interval (dashed) per strategy.
@@ -416,6 +424,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         "summaries": summaries,
         "comparisons": comparisons,
         "largest_single_share": {"share": share.0, "key": share.1},
+        "largest_single_share_at_nadir": share_at_nadir.as_ref().map(|(loss, s, key)| serde_json::json!({"reference_loss": loss, "share": s, "key": key})),
         "checks": checks,
     });
     for p in &written {
