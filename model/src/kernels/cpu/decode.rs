@@ -476,3 +476,60 @@ pub fn chunk_forward(q: &[f32], k: &[f32], v: &[f32], d: ChunkDims) -> Vec<f32> 
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn random(n: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+    }
+
+    /// The AVX2 step (scores eight keys at a time, values in register blocks) is the
+    /// portable step to the bit — the results do not depend on the CPU — for every group
+    /// size, head size, cache length and with or without a ring's own key.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_step_is_the_portable_step_to_the_bit() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for rep in [1, 2, 3, 4, 5] {
+            for dh in [16, 24, 64] {
+                for len in [0, 1, 7, 8, 37, 130] {
+                    for with_own in [false, true] {
+                        if len == 0 && !with_own {
+                            continue;
+                        }
+                        let (q, k, v) = (
+                            random(rep * dh, &mut rng),
+                            random(len * dh, &mut rng),
+                            random(len * dh, &mut rng),
+                        );
+                        let (k1, v1) = (random(dh, &mut rng), random(dh, &mut rng));
+                        let g = Group {
+                            q: &q,
+                            k: &k,
+                            v: &v,
+                            own: with_own.then_some((&k1[..], &v1[..])),
+                            dh,
+                        };
+                        let mut portable = vec![0.0f32; rep * dh];
+                        group(&g, &mut portable, dot, weighted, |_, _, _, _, _| 0);
+                        let mut fast = vec![0.0f32; rep * dh];
+                        // SAFETY: AVX2 was detected above.
+                        unsafe { group_avx2(&g, &mut fast) };
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(
+                            bits(&fast),
+                            bits(&portable),
+                            "rep {rep}, dh {dh}, len {len}, own {with_own}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
