@@ -67,7 +67,8 @@ pub struct StrategySummary {
     pub compute_to_target: Option<f64>,
     /// 95 % bootstrap interval of `compute_to_target` over random search's own (resampling
     /// the seeds of both, 400 draws, seeded): the ratio's spread from the seeds alone. The
-    /// upper end is infinite when more than 2.5 % of the draws never reach the target.
+    /// upper end is infinite (`null` in `summary.json`) when more than 2.5 % of the draws
+    /// never reach the target.
     pub compute_ratio_ci95: Option<(f64, f64)>,
 }
 
