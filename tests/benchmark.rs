@@ -77,6 +77,21 @@ fn tabulate_twice(config: &Path, table: &Path, run: &Path) -> String {
         .args(["--replicates", "2"]))
 }
 
+/// `flashnas bench strategies --table <table> <args> --out <out>`, which must fail; its stderr.
+fn bench_refused(table: &Path, args: &[&str], out: &Path) -> String {
+    let o = bin()
+        .args(["bench", "strategies", "--table"])
+        .arg(table)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "not refused: {args:?}: {err}");
+    err
+}
+
 /// A campaign of `toml` (written to `<dir>/<name>.toml`) answered by the table executor from
 /// `table`, in `<dir>/<name>`; its records.
 fn search_on_table(
@@ -354,16 +369,8 @@ fn tabulate_then_replay_strategies_against_the_table() {
         (vec!["--budget", "0"], "--budget 0"),
         (vec!["--strategies", ""], "--strategies"),
     ] {
-        let o = bin()
-            .args(["bench", "strategies", "--table"])
-            .arg(&table_path)
-            .args(&args)
-            .arg("--out")
-            .arg(tmp.path().join("refused"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+        let err = bench_refused(&table_path, &args, &tmp.path().join("refused"));
+        assert!(err.contains(want), "{args:?}: {err}");
     }
     assert!(!tmp.path().join("refused").join("report.txt").exists());
 }
@@ -538,17 +545,12 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
     );
 
     // (Refused before the surrogate is read: any file will do.)
-    let o = bin()
-        .args(["bench", "strategies", "--table"])
-        .arg(&table_path)
-        .arg("--surrogate")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(tmp.path().join("refused"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("recall_min"), "{err}");
+    let err = bench_refused(
+        &table_path,
+        &["--surrogate", cfg.to_str().unwrap()],
+        &tmp.path().join("refused"),
+    );
+    assert!(err.contains("recall_min"), "{err}");
 
     // A table whose campaign made recall an objective is refused, naming the key: the
     // benchmark's hypervolume is loss × latency and would leave recall out.
@@ -561,18 +563,9 @@ fn a_recall_table_with_fitted_widths_answers_recall_and_constrains_by_it() {
         text.replace("[objectives]\n", "[objectives]\nquality = \"both\"\n"),
     )
     .unwrap();
-    let o = bin()
-        .args(["bench", "strategies", "--table"])
-        .arg(&both)
-        .arg("--out")
-        .arg(tmp.path().join("refused-both"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = bench_refused(&both, &[], &tmp.path().join("refused-both"));
     assert!(
-        !o.status.success()
-            && err.contains("objectives.quality")
-            && err.contains("both.table.toml"),
+        err.contains("objectives.quality") && err.contains("both.table.toml"),
         "{err}"
     );
 }

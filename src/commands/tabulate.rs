@@ -151,9 +151,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             ("family_seeds", "enabled", false.into()),
             ("racing", "enabled", false.into()),
         ];
+        let has_budget = user.latency.budget_s.is_some() || user.latency.budget_ref.is_some();
         if fitted {
             anyhow::ensure!(
-                user.latency.budget_s.is_some() || user.latency.budget_ref.is_some(),
+                has_budget,
                 "{}: space.width = \"fit_budget\" needs a latency budget (budget_s or budget_ref) to fit widths to",
                 config.display()
             );
@@ -167,7 +168,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         if a.within_budget {
             anyhow::ensure!(
-                user.latency.budget_s.is_some() || user.latency.budget_ref.is_some(),
+                has_budget,
                 "{}: latency: --within-budget needs a budget (budget_s or budget_ref)",
                 config.display()
             );

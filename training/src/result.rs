@@ -48,8 +48,8 @@ pub struct ProxyResult {
     pub accuracy: Option<f64>,
     /// Multi-query associative recall accuracy, when enabled.
     pub recall_accuracy: Option<f64>,
-    /// Seconds the recall probe took (its own training and scoring), when it ran: part of
-    /// `wall_seconds`, and of every evaluation's cost, rung or full run.
+    /// Seconds the recall probe took (its own training and scoring), when it ran — at the
+    /// full run only, not at a multi-fidelity rung: part of `wall_seconds` and of the cost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recall_seconds: Option<f64>,
     pub tokens_seen: usize,

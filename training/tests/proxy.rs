@@ -285,13 +285,19 @@ fn bad_inputs_are_clear_errors_before_training() {
     assert_eq!(r.steps, 0);
 }
 
-#[test]
-fn recall_score_is_reported_when_enabled() {
-    let data = shakespeare(32);
-    let mut c = cfg(5);
+/// `cfg(steps)` with a 5-step recall probe scored on 16 sequences.
+fn with_recall(steps: usize) -> TrainConfig {
+    let mut c = cfg(steps);
     c.recall.enabled = true;
     c.recall.steps = 5;
     c.recall.eval_sequences = 16;
+    c
+}
+
+#[test]
+fn recall_score_is_reported_when_enabled() {
+    let data = shakespeare(32);
+    let c = with_recall(5);
     let (r, _) = train::<Train>(&tiny("attention"), &c, &data, &device(), &mut |_| {});
     assert!(r.status.is_ok(), "{:?}", r.status);
     let acc = r.recall_accuracy.unwrap();
@@ -305,10 +311,7 @@ fn recall_score_is_reported_when_enabled() {
 #[test]
 fn the_recall_probe_answers_the_full_run_only() {
     let data = shakespeare(32);
-    let mut c = cfg(8);
-    c.recall.enabled = true;
-    c.recall.steps = 5;
-    c.recall.eval_sequences = 16;
+    let mut c = with_recall(8);
     c.stop_at = Some(4);
     let (rung, _) = train::<Train>(&tiny("attention"), &c, &data, &device(), &mut |_| {});
     assert!(rung.status.is_ok(), "{:?}", rung.status);

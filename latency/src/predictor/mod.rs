@@ -92,7 +92,11 @@ pub fn feature_names(interactions: &[(LayerKind, LayerKind)], by_width: bool) ->
     let pair = |(a, b): &(LayerKind, LayerKind)| format!("{}→{}", a.name(), b.name());
     names.extend(interactions.iter().map(pair));
     if by_width {
-        names.extend(interactions.iter().map(|p| format!("{}×64/d", pair(p))));
+        names.extend(
+            interactions
+                .iter()
+                .map(|p| format!("{}×{WIDTH_TERM_AT}/d", pair(p))),
+        );
     }
     names
 }

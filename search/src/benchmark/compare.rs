@@ -150,10 +150,7 @@ impl Prepared {
             return Err(Error::Config(format!(
                 "{}: objectives.quality = \"{}\": the strategy benchmark scores loss × latency only; set quality = \"loss\" and constrain recall with objectives.recall_min instead",
                 config_path(&table_path).display(),
-                match table_cfg.objectives.quality {
-                    crate::config::Quality::Recall => "recall",
-                    _ => "both",
-                }
+                crate::config::quality_name(table_cfg.objectives.quality)
             )));
         }
         let surrogate_path = request.surrogate.as_deref().map(canonical).transpose()?;

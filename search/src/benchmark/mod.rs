@@ -324,6 +324,13 @@ pub fn compute_of_random_evaluations(table: &Table, cfg: &CampaignConfig, n: usi
 /// The hypervolume of `(loss, latency)` points' frontier under `cfg`'s budget and reference
 /// point (rows: loss `None` = not a result).
 fn frontier_hypervolume(points: &[(Option<f64>, Option<f64>)], cfg: &CampaignConfig) -> f64 {
+    let rp = &cfg.objectives.reference_point;
+    hypervolume_2d(&feasible_front(points, cfg), (rp.loss, rp.latency_s))
+}
+
+/// The frontier of `(loss, latency)` points within `cfg`'s latency budget (loss `None` = not
+/// a result).
+fn feasible_front(points: &[(Option<f64>, Option<f64>)], cfg: &CampaignConfig) -> Vec<(f64, f64)> {
     let budget = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
     let pts: Vec<crate::pareto::Point> = points
         .iter()
@@ -335,12 +342,10 @@ fn frontier_hypervolume(points: &[(Option<f64>, Option<f64>)], cfg: &CampaignCon
             },
         })
         .collect();
-    let front: Vec<(f64, f64)> = crate::pareto::frontier(&pts)
+    crate::pareto::frontier(&pts)
         .into_iter()
         .map(|i| (pts[i].objectives[0], pts[i].objectives[1]))
-        .collect();
-    let rp = &cfg.objectives.reference_point;
-    hypervolume_2d(&front, (rp.loss, rp.latency_s))
+        .collect()
 }
 
 fn table_points(table: &Table, cfg: &CampaignConfig) -> Vec<(Option<f64>, Option<f64>)> {
@@ -402,8 +407,7 @@ pub fn largest_single_share(
 }
 
 /// The loss of a reference point at the table's true frontier: its worst loss plus a tenth
-/// of its loss range (the usual nadir-based choice), `None` for a frontier of fewer than one
-/// point. The largest single share under it tells whether a genome holds the volume by its
+/// of its loss range (the usual nadir-based choice), `None` for an empty frontier. The largest single share under it tells whether a genome holds the volume by its
 /// trade-off or by the distance of `objectives.reference_point.loss` from every loss: with a
 /// distant reference the fastest frontier member holds at least (r − its loss) / (r − the
 /// best loss) of the volume whatever the others do.
@@ -412,23 +416,15 @@ pub fn nadir_reference_loss(
     cfg: &CampaignConfig,
     truth: &[Option<f64>],
 ) -> Option<f64> {
-    let budget = cfg.latency.budget_seconds().unwrap_or(f64::INFINITY);
-    let pts: Vec<crate::pareto::Point> = truth
+    let pts: Vec<(Option<f64>, Option<f64>)> = truth
         .iter()
         .zip(&table.rows)
-        .filter_map(|(t, r)| Some((t.as_ref()?, r.latency_s?)))
-        .filter(|&(_, lat)| lat <= budget)
-        .map(|(&loss, lat)| crate::pareto::Point {
-            objectives: vec![loss, lat],
-            violation: 0.0,
-        })
+        .map(|(t, r)| (*t, r.latency_s))
         .collect();
-    let front: Vec<f64> = crate::pareto::frontier(&pts)
-        .into_iter()
-        .map(|i| pts[i].objectives[0])
-        .collect();
-    let worst = front.iter().copied().reduce(f64::max)?;
-    let best = front.iter().copied().reduce(f64::min)?;
+    let losses = feasible_front(&pts, cfg).into_iter().map(|p| p.0);
+    let (best, worst) = losses.fold(None, |acc: Option<(f64, f64)>, l| {
+        Some(acc.map_or((l, l), |(b, w)| (b.min(l), w.max(l))))
+    })?;
     Some(worst + 0.1 * (worst - best))
 }
 

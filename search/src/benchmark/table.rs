@@ -58,14 +58,15 @@ pub struct TableRow {
     pub recall: Option<f64>,
     /// Its standard deviation over the seeds.
     pub recall_std: Option<f64>,
-    /// Seconds of the recall probe, which every evaluation runs (a rung's too): 0 without it.
+    /// Seconds of the recall probe, which the full run pays (a rung is screened on its loss):
+    /// 0 without it.
     pub recall_s: f64,
 }
 
 impl TableRow {
     /// The seconds an answer costs a strategy: when trained (`step`: to that rung or the full
-    /// run) the training to it, one validation and the recall probe (which every evaluation
-    /// runs, as the live worker does); nothing when only priced. The timing is
+    /// run) the training to it, one validation and — at the full run, as the live worker runs
+    /// it — the recall probe; nothing when only priced. The timing is
     /// the tabulation's own overhead (its repeats and calibration), not a cost a strategy
     /// causes: a live campaign counts its pricings apart from its training compute, and so
     /// does the benchmark. A promotion retrains from the first step, as the live executors

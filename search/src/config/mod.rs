@@ -165,7 +165,7 @@ pub struct CampaignConfig {
     pub throughput: Option<crate::throughput::ThroughputConfig>,
 }
 
-fn quality_name(q: Quality) -> &'static str {
+pub(crate) fn quality_name(q: Quality) -> &'static str {
     match q {
         Quality::Loss => "loss",
         Quality::Recall => "recall",

@@ -1,7 +1,8 @@
 //! An executor that answers from a benchmark table (`--executor table:PATH`): any strategy
 //! runs against a tabulated space unchanged, in seconds. Each answer's `eval_seconds` is the
 //! training it cost when tabulated ([`crate::table::TableRow::cost`]: the training to the
-//! rung asked for plus one validation, and the recall probe where the table has one; a
+//! rung asked for plus one validation, and at the full run the recall probe where the table
+//! has one; a
 //! promotion retrains from the start, as the real executors do), so simulated compute can be
 //! compared across strategies. Latency comes
 //! first, as on the real executors: a candidate over the campaign's budget is answered
