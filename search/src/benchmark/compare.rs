@@ -4,8 +4,8 @@
 
 use super::{
     compute_of_random_evaluations, hypervolume_noise, largest_single_share, nadir_reference_loss,
-    run, run_config, summarize, table_hypervolume, Comparison, HypervolumeNoise, StrategySummary,
-    Trajectory, Truth,
+    run, run_config, straight_front_share, summarize, table_hypervolume, true_front, Comparison,
+    HypervolumeNoise, StrategySummary, Trajectory, Truth,
 };
 use crate::config::{CampaignConfig, StrategyKind};
 use crate::error::{Error, Result};
@@ -112,12 +112,24 @@ pub struct Outcome {
     pub summaries: Vec<StrategySummary>,
     pub comparisons: Vec<Comparison>,
     /// The largest share of the hypervolume one genome holds, and which.
-    pub share: (f64, String),
+    pub share: Share,
     /// The same under a reference loss at the true frontier's worst loss plus a tenth of its
-    /// range (that loss, the share, the genome): whether the share is the trade-off's or the
-    /// configured reference point's.
-    pub share_at_nadir: Option<(f64, f64, String)>,
+    /// range: whether the share is the trade-off's or the configured reference point's.
+    pub share_at_nadir: Option<Share>,
     pub checks: Vec<Check>,
+}
+
+/// The largest share of the table's hypervolume one genome holds under one reference loss,
+/// beside what a front with no knee would give there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Share {
+    pub reference_loss: f64,
+    pub share: f64,
+    pub key: String,
+    /// The largest share on a dense straight-line front between the true frontier's fastest
+    /// and best-loss members, under the same reference (`None`: a frontier of one point):
+    /// above it, one genome holds the volume by a knee in the trade-off.
+    pub straight_front: Option<f64>,
 }
 
 /// The surrogate's noise-free means when it answers the runs, else the table's.
@@ -326,13 +338,25 @@ impl Prepared {
             self.hv_noise,
             &budgets,
         );
-        let share = largest_single_share(&self.table, &self.cfg, &self.table_truth);
+        let share_at = |cfg: &CampaignConfig| {
+            let (share, key) = largest_single_share(&self.table, cfg, &self.table_truth);
+            let rp = &cfg.objectives.reference_point;
+            Share {
+                reference_loss: rp.loss,
+                share,
+                key,
+                straight_front: straight_front_share(
+                    &true_front(&self.table, cfg, &self.table_truth),
+                    (rp.loss, rp.latency_s),
+                ),
+            }
+        };
+        let share = share_at(&self.cfg);
         let share_at_nadir =
             nadir_reference_loss(&self.table, &self.cfg, &self.table_truth).map(|loss| {
                 let mut at = self.cfg.clone();
                 at.objectives.reference_point.loss = loss;
-                let (s, key) = largest_single_share(&self.table, &at, &self.table_truth);
-                (loss, s, key)
+                share_at(&at)
             });
         let mut checks = Vec::new();
         if let Some(random) = summaries
@@ -357,11 +381,11 @@ impl Prepared {
         checks.push(Check {
             what: format!(
                 "the largest share of the hypervolume one genome holds ({})",
-                share.1
+                share.key
             ),
-            value: share.0,
+            value: share.share,
             threshold: 0.5,
-            pass: Some(share.0 <= 0.5),
+            pass: Some(share.share <= 0.5),
         });
         Outcome {
             runs,

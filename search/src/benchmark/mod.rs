@@ -12,7 +12,7 @@ mod summary;
 pub mod surrogate;
 pub mod table;
 
-pub use compare::{Check, Outcome, Prepared, Request};
+pub use compare::{Check, Outcome, Prepared, Request, Share};
 pub use summary::{compute_to_reach, summarize, AtBudget, Comparison, Regret, StrategySummary};
 
 use crate::config::{CampaignConfig, StrategyKind};
@@ -406,6 +406,42 @@ pub fn largest_single_share(
     best
 }
 
+/// The largest single share of a dense straight-line front between `front`'s fastest member
+/// and its best-loss member (points `(loss, latency)`), under `reference` `(loss, latency)`:
+/// what a trade-off with no knee would give, the floor [`largest_single_share`] is read
+/// against. It is a half only with the reference at the ends' own worst values; a reference
+/// farther out raises it (the fastest end's box grows with the reference loss's distance).
+/// `None` when the front is one point or the reference does not bound it.
+pub fn straight_front_share(front: &[(f64, f64)], reference: (f64, f64)) -> Option<f64> {
+    let fastest = front.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let best = front.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let (r_loss, r_latency) = reference;
+    // The line from the fastest end (s = 0) to the best end (s = 1): latency t_f + b·s, loss
+    // L_f − d·s; a point's box is (a − b·s)(c + d·s).
+    let (a, b) = (r_latency - fastest.1, best.1 - fastest.1);
+    let (c, d) = (r_loss - fastest.0, fastest.0 - best.0);
+    if b <= 0.0 || d <= 0.0 || a < b || c < 0.0 {
+        return None;
+    }
+    let s = ((d * a - b * c) / (2.0 * b * d)).clamp(0.0, 1.0);
+    let largest_box = (a - b * s) * (c + d * s);
+    // The dominated region: the rectangle from the fastest end's latency and the best loss to
+    // the reference, less the triangle under the line.
+    let volume = a * (c + d) - 0.5 * b * d;
+    Some(largest_box / volume)
+}
+
+/// The true frontier of the table (`truth`: each row's true loss) within the budget, as
+/// `(loss, latency)` points.
+pub fn true_front(table: &Table, cfg: &CampaignConfig, truth: &[Option<f64>]) -> Vec<(f64, f64)> {
+    let pts: Vec<(Option<f64>, Option<f64>)> = truth
+        .iter()
+        .zip(&table.rows)
+        .map(|(t, r)| (*t, r.latency_s))
+        .collect();
+    feasible_front(&pts, cfg)
+}
+
 /// The loss of a reference point at the table's true frontier: its worst loss plus a tenth
 /// of its loss range (the usual nadir-based choice), `None` for an empty frontier. The largest single share under it tells whether a genome holds the volume by its
 /// trade-off or by the distance of `objectives.reference_point.loss` from every loss: with a
@@ -416,12 +452,7 @@ pub fn nadir_reference_loss(
     cfg: &CampaignConfig,
     truth: &[Option<f64>],
 ) -> Option<f64> {
-    let pts: Vec<(Option<f64>, Option<f64>)> = truth
-        .iter()
-        .zip(&table.rows)
-        .map(|(t, r)| (*t, r.latency_s))
-        .collect();
-    let losses = feasible_front(&pts, cfg).into_iter().map(|p| p.0);
+    let losses = true_front(table, cfg, truth).into_iter().map(|p| p.0);
     let (best, worst) = losses.fold(None, |acc: Option<(f64, f64)>, l| {
         Some(acc.map_or((l, l), |(b, w)| (b.min(l), w.max(l))))
     })?;
@@ -800,6 +831,39 @@ mod tests {
             (share - 0.11 / 0.19).abs() < 1e-12 && key == "a | w16",
             "{share} {key}"
         );
+    }
+
+    /// A straight-line front's largest single share is a half with the reference at its ends'
+    /// worst values and more with the reference farther out; the closed form agrees with a
+    /// dense front's hypervolumes, whatever points lie between the ends.
+    #[test]
+    fn a_straight_front_holds_half_its_volume_in_one_box_at_its_own_nadir() {
+        let ends = [(1.0, 0.0), (0.5, 0.7), (0.0, 1.0)];
+        let at_nadir = straight_front_share(&ends, (1.0, 1.0)).unwrap();
+        assert!((at_nadir - 0.5).abs() < 1e-12, "{at_nadir}");
+        let farther = straight_front_share(&ends, (1.1, 1.1)).unwrap();
+        assert!((farther - 0.36 / 0.71).abs() < 1e-12, "{farther}");
+        // A dense front on the line between (loss 2.4, 10 ms) and (2.2, 28 ms), reference
+        // (3.0, 33 ms): the largest box over the whole front's volume.
+        let reference = (3.0, 0.033);
+        let line: Vec<(f64, f64)> = (0..=20_000)
+            .map(|i| {
+                let s = i as f64 / 20_000.0;
+                (2.4 - 0.2 * s, 0.010 + 0.018 * s)
+            })
+            .collect();
+        let volume = hypervolume_2d(&line, reference);
+        let largest = line
+            .iter()
+            .map(|p| hypervolume_2d(&[*p], reference))
+            .fold(0.0, f64::max);
+        let formula = straight_front_share(&[line[0], line[20_000]], reference).unwrap();
+        assert!(
+            (formula - largest / volume).abs() < 1e-4,
+            "{formula} {}",
+            largest / volume
+        );
+        assert_eq!(straight_front_share(&[(1.0, 0.5)], reference), None);
     }
 
     /// The recall probe answers the full run only (a rung is screened on its loss), so the

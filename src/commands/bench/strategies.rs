@@ -325,11 +325,28 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
             c.what, c.value, c.threshold
         )?;
     }
-    if let Some((loss, s, key)) = &share_at_nadir {
+    // What a front with no knee would give under the same reference: the share's floor.
+    let floor = |s: &flashnas_search::benchmark::Share| {
+        s.straight_front.map_or(String::new(), |f| {
+            format!("; a straight-line front between the same ends: {f:.4}")
+        })
+    };
+    writeln!(
+        report,
+        "  (the share at the reference loss {:.4}: {:.4}{})",
+        share.reference_loss,
+        share.share,
+        floor(&share)
+    )?;
+    if let Some(n) = &share_at_nadir {
         writeln!(
             report,
-            "  (the same share with the reference loss at the true frontier's worst loss + 10 % of its range, {loss:.4}, instead of {:.4}: {s:.4}, {key})",
-            cfg.objectives.reference_point.loss
+            "  (the same share with the reference loss at the true frontier's worst loss + 10 % of its range, {:.4}, instead of {:.4}: {:.4}, {}{})",
+            n.reference_loss,
+            cfg.objectives.reference_point.loss,
+            n.share,
+            n.key,
+            floor(n)
         )?;
     }
     print!("{report}");
@@ -423,8 +440,8 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         "seed_offset": a.seed_offset,
         "summaries": summaries,
         "comparisons": comparisons,
-        "largest_single_share": {"share": share.0, "key": share.1},
-        "largest_single_share_at_nadir": share_at_nadir.as_ref().map(|(loss, s, key)| serde_json::json!({"reference_loss": loss, "share": s, "key": key})),
+        "largest_single_share": share,
+        "largest_single_share_at_nadir": share_at_nadir,
         "checks": checks,
     });
     for p in &written {
