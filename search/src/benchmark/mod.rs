@@ -387,11 +387,7 @@ pub fn largest_single_share(
     cfg: &CampaignConfig,
     truth: &[Option<f64>],
 ) -> (f64, String) {
-    let pts: Vec<(Option<f64>, Option<f64>)> = truth
-        .iter()
-        .zip(&table.rows)
-        .map(|(t, r)| (*t, r.latency_s))
-        .collect();
+    let pts = true_points(table, truth);
     let total = frontier_hypervolume(&pts, cfg);
     let mut best = (0.0, String::new());
     for (i, p) in pts.iter().enumerate() {
@@ -434,19 +430,24 @@ pub fn straight_front_share(front: &[(f64, f64)], reference: (f64, f64)) -> Opti
 /// The true frontier of the table (`truth`: each row's true loss) within the budget, as
 /// `(loss, latency)` points.
 pub fn true_front(table: &Table, cfg: &CampaignConfig, truth: &[Option<f64>]) -> Vec<(f64, f64)> {
-    let pts: Vec<(Option<f64>, Option<f64>)> = truth
+    feasible_front(&true_points(table, truth), cfg)
+}
+
+/// Each row as (its true loss, its latency): `truth` holds the true losses, row by row.
+fn true_points(table: &Table, truth: &[Option<f64>]) -> Vec<(Option<f64>, Option<f64>)> {
+    truth
         .iter()
         .zip(&table.rows)
         .map(|(t, r)| (*t, r.latency_s))
-        .collect();
-    feasible_front(&pts, cfg)
+        .collect()
 }
 
 /// The loss of a reference point at the table's true frontier: its worst loss plus a tenth
-/// of its loss range (the usual nadir-based choice), `None` for an empty frontier. The largest single share under it tells whether a genome holds the volume by its
-/// trade-off or by the distance of `objectives.reference_point.loss` from every loss: with a
-/// distant reference the fastest frontier member holds at least (r − its loss) / (r − the
-/// best loss) of the volume whatever the others do.
+/// of its loss range (the usual nadir-based choice), `None` for an empty frontier. The
+/// largest single share under it tells whether a genome holds the volume by its trade-off or
+/// by the distance of `objectives.reference_point.loss` from every loss: with a distant
+/// reference the fastest frontier member holds at least (r − its loss) / (r − the best loss)
+/// of the volume whatever the others do.
 pub fn nadir_reference_loss(
     table: &Table,
     cfg: &CampaignConfig,
