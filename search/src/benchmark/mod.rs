@@ -402,6 +402,43 @@ pub fn largest_single_share(
     best
 }
 
+/// The largest share of the table's hypervolume that only one genome holds — the volume lost
+/// if it were removed (its exclusive hypervolume contribution, the quantity SMS-EMOA ranks by)
+/// over the frontier's — and which genome. Unlike [`largest_single_share`] (its whole box,
+/// which overlaps its neighbours'), it has no floor: on a dense front every member's part is
+/// small, and a genome holds most of the volume only when the front has one answer.
+///
+/// On truth: `truth` holds each row's true loss (see [`Truth::table_best`]).
+pub fn largest_exclusive_share(
+    table: &Table,
+    cfg: &CampaignConfig,
+    truth: &[Option<f64>],
+) -> (f64, String) {
+    let pts = true_points(table, truth);
+    let total = frontier_hypervolume(&pts, cfg);
+    let front: Vec<(f64, f64)> = feasible_front(&pts, cfg);
+    let mut best = (0.0, String::new());
+    for (i, p) in pts.iter().enumerate() {
+        let (Some(loss), Some(latency)) = *p else {
+            continue;
+        };
+        if !front.contains(&(loss, latency)) {
+            continue;
+        }
+        let without: Vec<(Option<f64>, Option<f64>)> = pts
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, q)| *q)
+            .collect();
+        let share = (total - frontier_hypervolume(&without, cfg)) / total.max(f64::MIN_POSITIVE);
+        if share > best.0 {
+            best = (share, table.rows[i].key.clone());
+        }
+    }
+    best
+}
+
 /// The largest single share of a dense straight-line front between `front`'s fastest member
 /// and its best-loss member (points `(loss, latency)`), under `reference` `(loss, latency)`:
 /// what a trade-off with no knee would give, the floor [`largest_single_share`] is read
@@ -832,6 +869,51 @@ mod tests {
             (share - 0.11 / 0.19).abs() < 1e-12 && key == "a | w16",
             "{share} {key}"
         );
+    }
+
+    /// The volume only one genome holds: a dominated genome takes back part of what its
+    /// dominator's box covered once the dominator is gone, so the fast genome's exclusive
+    /// part is well under its box; on a dense straight front no member holds more than a
+    /// sliver on its own, while its largest box holds at least half.
+    #[test]
+    fn only_a_front_with_one_answer_has_a_genome_holding_most_of_the_volume_alone() {
+        let rows = vec![
+            row("a", 1.0, 0.9, None),   // best loss, slow
+            row("d", 2.0, 0.1, None),   // fast, worse
+            row("m2", 2.5, 0.5, None),  // dominated by d
+            row("gdn", 0.5, 1.5, None), // best of all, over the budget
+        ];
+        let table = Table::from_rows(Path::new("t.parquet"), rows);
+        let cfg = config(1.0, 10.0, 1.0);
+        let (_, truth) = Truth::Table(&table).table_best(&table, &cfg);
+        // Total 7.3; without d: m2 0.4 × 7.5 + a 0.1 × 9 = 3.9, so d alone holds 3.4.
+        let (share, key) = largest_exclusive_share(&table, &cfg, &truth);
+        assert!(
+            (share - 3.4 / 7.3).abs() < 1e-12 && key == "d | w16",
+            "{share} {key}"
+        );
+        // One answer: a genome far better than every other holds nearly all of it alone
+        // (8.1, of which d would keep 1.0 × 0.5).
+        let one = Table::from_rows(
+            Path::new("t.parquet"),
+            vec![row("a", 1.0, 0.1, None), row("d", 9.0, 0.5, None)],
+        );
+        let (_, truth) = Truth::Table(&one).table_best(&one, &cfg);
+        let (share, key) = largest_exclusive_share(&one, &cfg, &truth);
+        assert!(share > 0.9 && key == "a | w16", "{share} {key}");
+        // A dense straight front: 101 genomes from (2.0, 0) to (1.0, 0.5).
+        let line: Vec<_> = (0..=100)
+            .map(|i| {
+                let s = i as f64 / 100.0;
+                row(&format!("d{i}"), 2.0 - s, 0.5 * s, None)
+            })
+            .collect();
+        let dense = Table::from_rows(Path::new("t.parquet"), line);
+        let cfg = config(1.0, 2.05, 0.55);
+        let (_, truth) = Truth::Table(&dense).table_best(&dense, &cfg);
+        let (alone, _) = largest_exclusive_share(&dense, &cfg, &truth);
+        let (boxed, _) = largest_single_share(&dense, &cfg, &truth);
+        assert!(alone < 0.01 && boxed >= 0.5, "{alone} {boxed}");
     }
 
     /// A straight-line front's largest single share is a half with the reference at its ends'

@@ -333,17 +333,20 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     };
     writeln!(
         report,
-        "  (the share at the reference loss {:.4}: {:.4}{})",
+        "  (the largest box one genome's point spans, its share at the reference loss {:.4}: {:.4}, {}{})",
         share.reference_loss,
         share.share,
+        share.key,
         floor(&share)
     )?;
     if let Some(n) = &share_at_nadir {
         writeln!(
             report,
-            "  (the same share with the reference loss at the true frontier's worst loss + 10 % of its range, {:.4}, instead of {:.4}: {:.4}, {}{})",
+            "  (with the reference loss at the true frontier's worst loss + 10 % of its range, {:.4}, instead of {:.4}: alone {:.4}, {}; box {:.4}, {}{})",
             n.reference_loss,
             cfg.objectives.reference_point.loss,
+            n.exclusive,
+            n.exclusive_key,
             n.share,
             n.key,
             floor(n)
