@@ -23,11 +23,22 @@ pub struct FitArgs {
     /// Fraction of the table held out to measure the fit (then refitted on everything).
     #[arg(long, default_value_t = 0.2)]
     holdout: f64,
-    /// Trees per target.
-    #[arg(long, default_value_t = 32)]
-    trees: usize,
+    /// The model of the losses and the latency: gradient-boosted trees (300 of depth 3), or a
+    /// random forest (32 bagged trees of depth ≤ 12, the model of surrogates fitted before
+    /// boosting). The costs and the seed noise are fitted by a random forest either way.
+    #[arg(long, value_enum, default_value_t = Model::Boosted)]
+    model: Model,
+    /// Trees per loss and latency target (default: the model's).
+    #[arg(long)]
+    trees: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    Boosted,
+    Forest,
 }
 
 pub fn run(c: SurrogateCmd) -> anyhow::Result<()> {
@@ -41,27 +52,31 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         (0.0..0.9).contains(&a.holdout),
         "--holdout: a fraction in [0, 0.9)"
     );
-    anyhow::ensure!(
-        a.trees >= 2,
-        "--trees: at least 2 (their spread is the uncertainty)"
-    );
+    let mut params = match a.model {
+        Model::Boosted => ForestParams::default(),
+        Model::Forest => ForestParams::random_forest(),
+    };
+    if let Some(t) = a.trees {
+        anyhow::ensure!(t >= 2, "--trees: at least 2");
+        params.trees = t;
+    }
     let path = std::fs::canonicalize(&a.table)
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.table.display()))?;
     let table = Table::load(&path)?;
     let cfg = CampaignConfig::from_file(&config_path(&path))?;
-    let params = ForestParams {
-        trees: a.trees,
-        ..ForestParams::default()
-    };
     let started = std::time::Instant::now();
     let mut s = Surrogate::fit(&table, &cfg.space, params, a.holdout, a.seed)?;
     println!(
-        "fitted on {} rows of {} in {:.1} s ({} targets, {} trees each)",
+        "fitted on {} rows of {} in {:.1} s ({} targets; the losses and latency by {} {} trees each)",
         s.rows,
         a.table.display(),
         started.elapsed().as_secs_f64(),
         s.targets.len(),
-        a.trees
+        params.trees,
+        match a.model {
+            Model::Boosted => "boosted",
+            Model::Forest => "bagged",
+        }
     );
     println!(
         "held out: {:.0} % of the genomes (fit without them, then refitted on all)",

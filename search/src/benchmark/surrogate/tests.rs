@@ -1,10 +1,61 @@
 //! The surrogate's tests.
 use super::*;
 
-/// A forest recovers a step function of one feature and ignores a noise feature; the
-/// same seed gives the same forest.
+/// Both models recover a step function of one feature and ignore a noise feature; the same
+/// seed gives the same ensemble.
 #[test]
 fn a_forest_fits_what_it_should_and_is_deterministic() {
+    for p in [ForestParams::default(), ForestParams::random_forest()] {
+        a_model_fits_a_step(p);
+    }
+}
+
+/// Where two of twelve features decide the value, a forest's leaves average rows of
+/// irrelevant splits and rate the best held-out rows too close to the mean; boosting, which
+/// fits what its earlier trees left, rates them within a third of the forest's bias.
+#[test]
+fn boosting_rates_the_extremes_closer_than_a_forest() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x: Vec<Vec<f64>> = (0..400)
+        .map(|_| (0..12).map(|_| rng.gen::<f64>()).collect())
+        .collect();
+    let y: Vec<f64> = x.iter().map(|r| r[0] + r[1]).collect();
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..400).partition(|i| i % 2 == 0);
+    let xs: Vec<Vec<f64>> = train.iter().map(|&i| x[i].clone()).collect();
+    let ys: Vec<f64> = train.iter().map(|&i| y[i]).collect();
+    let mut best = test.clone();
+    best.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+    best.truncate(20);
+    let bias = |p: ForestParams| {
+        let f = Forest::fit(&xs, &ys, &p, 5);
+        best.iter().map(|&i| f.predict(&x[i]).0 - y[i]).sum::<f64>() / best.len() as f64
+    };
+    let (forest, boosted) = (
+        bias(ForestParams::random_forest()),
+        bias(ForestParams::default()),
+    );
+    assert!(
+        forest > 0.1 && boosted.abs() < forest / 3.0,
+        "{forest} {boosted}"
+    );
+}
+
+/// A surrogate written before boosting (no `boosting` in its parameters, no `boosted` in its
+/// forests) loads as the random forest it was.
+#[test]
+fn a_forest_written_before_boosting_loads_as_a_forest() {
+    let params: ForestParams =
+        serde_json::from_str(r#"{"trees": 32, "max_depth": 12, "min_leaf": 3}"#).unwrap();
+    assert_eq!(params, ForestParams::random_forest());
+    let x: Vec<Vec<f64>> = (0..40).map(|i| vec![i as f64]).collect();
+    let y: Vec<f64> = (0..40).map(|i| i as f64).collect();
+    let forest = Forest::fit(&x, &y, &params, 1);
+    let text = serde_json::to_string(&forest).unwrap();
+    assert!(!text.contains("boosted"), "{text}");
+    assert_eq!(serde_json::from_str::<Forest>(&text).unwrap(), forest);
+}
+
+fn a_model_fits_a_step(p: ForestParams) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let x: Vec<Vec<f64>> = (0..200)
         .map(|i| vec![i as f64 / 200.0, rng.gen::<f64>()])
@@ -13,7 +64,6 @@ fn a_forest_fits_what_it_should_and_is_deterministic() {
         .iter()
         .map(|r| if r[0] < 0.5 { 1.0 } else { 3.0 })
         .collect();
-    let p = ForestParams::default();
     let f = Forest::fit(&x, &y, &p, 7);
     let (lo, _) = f.predict(&[0.2, 0.9]);
     let (hi, _) = f.predict(&[0.8, 0.1]);
