@@ -839,11 +839,9 @@ mod tests {
         assert!(!recalls(&table.rows[3], &constrained) && recalls(&table.rows[3], &free));
     }
 
-    /// With a distant reference loss the fastest frontier member holds nearly all of the
-    /// volume; at the frontier's nadir (worst loss + a tenth of the range) the volume is
-    /// shared by the trade-off, and the genome over the budget or dominated never counts.
-    #[test]
-    fn a_reference_at_the_frontiers_nadir_shares_the_volume_by_the_trade_off() {
+    /// Two genomes on the front (a slow best loss, a fast worse one), one dominated and one
+    /// over the budget of 1.0, under a reference (10.0, 1.0): the table, its config and truth.
+    fn a_front_of_two() -> (Table, CampaignConfig, Vec<Option<f64>>) {
         let rows = vec![
             row("a", 1.0, 0.9, None),   // best loss, slow
             row("d", 2.0, 0.1, None),   // fast, worse
@@ -853,6 +851,15 @@ mod tests {
         let table = Table::from_rows(Path::new("t.parquet"), rows);
         let cfg = config(1.0, 10.0, 1.0);
         let (_, truth) = Truth::Table(&table).table_best(&table, &cfg);
+        (table, cfg, truth)
+    }
+
+    /// With a distant reference loss the fastest frontier member holds nearly all of the
+    /// volume; at the frontier's nadir (worst loss + a tenth of the range) the volume is
+    /// shared by the trade-off, and the genome over the budget or dominated never counts.
+    #[test]
+    fn a_reference_at_the_frontiers_nadir_shares_the_volume_by_the_trade_off() {
+        let (table, cfg, truth) = a_front_of_two();
         // d alone (10 − 2) × (1 − 0.1) = 7.2 of 7.2 + (2 − 1) × (1 − 0.9) = 7.3.
         let (share, key) = largest_single_share(&table, &cfg, &truth);
         assert!(
@@ -877,15 +884,7 @@ mod tests {
     /// sliver on its own, while its largest box holds at least half.
     #[test]
     fn only_a_front_with_one_answer_has_a_genome_holding_most_of_the_volume_alone() {
-        let rows = vec![
-            row("a", 1.0, 0.9, None),   // best loss, slow
-            row("d", 2.0, 0.1, None),   // fast, worse
-            row("m2", 2.5, 0.5, None),  // dominated by d
-            row("gdn", 0.5, 1.5, None), // best of all, over the budget
-        ];
-        let table = Table::from_rows(Path::new("t.parquet"), rows);
-        let cfg = config(1.0, 10.0, 1.0);
-        let (_, truth) = Truth::Table(&table).table_best(&table, &cfg);
+        let (table, cfg, truth) = a_front_of_two();
         // Total 7.3; without d: m2 0.4 × 7.5 + a 0.1 × 9 = 3.9, so d alone holds 3.4.
         let (share, key) = largest_exclusive_share(&table, &cfg, &truth);
         assert!(
