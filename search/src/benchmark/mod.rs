@@ -643,6 +643,11 @@ mod tests {
         assert_eq!((s[0].full, s[0].rung, s[0].over_budget), (1.0, 2.0, 1.0));
         // Regret at the budget: ASHA's best within 1 s latency by 10 s is 2.0.
         assert!((s[0].regrets[0].mean - 1.0).abs() < 1e-12);
+        // And along the way: by 5 s ASHA has no full result, random its first (1.5 at 0.2 s).
+        let r = &s[0].regret_by_compute;
+        assert_eq!((r[0].0, r[0].1.none_found, r[1].1.none_found), (5.0, 1, 0));
+        assert!((r[1].1.mean - 1.0).abs() < 1e-12);
+        assert!((s[1].regret_by_compute[0].1.mean - 0.5).abs() < 1e-12);
         // The compute to reach random's 0.5 comes from the same curves: random itself needs
         // its 10 s, ASHA does not get there within the budget.
         assert_eq!(s[1].compute_to_target, Some(10.0));

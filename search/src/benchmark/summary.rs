@@ -62,6 +62,9 @@ pub struct StrategySummary {
     /// Runs whose evaluation cap ended them before the compute budget.
     pub short_runs: usize,
     pub regrets: Vec<Regret>,
+    /// (simulated seconds, the regret within the whole latency budget there) at each reported
+    /// compute: how fast a strategy's pick approaches the best.
+    pub regret_by_compute: Vec<(f64, Regret)>,
     /// Simulated seconds at which the mean curve reaches the target (random search's mean at
     /// the budget); `None`: not within the budget.
     pub compute_to_target: Option<f64>,
@@ -70,6 +73,22 @@ pub struct StrategySummary {
     /// upper end is infinite (`null` in `summary.json`) when more than 2.5 % of the draws
     /// never reach the target.
     pub compute_ratio_ci95: Option<(f64, f64)>,
+}
+
+/// The runs' mean regret within the latency budget `budget_s` (whose best true loss is `best`)
+/// after `compute_s` simulated seconds.
+fn regret(rs: &[&Trajectory], budget_s: f64, best: Option<f64>, compute_s: f64) -> Regret {
+    let found: Vec<f64> = rs
+        .iter()
+        .filter_map(|t| Some(t.best_within(budget_s, compute_s)? - best?))
+        .collect();
+    let (mean, ci95) = mean_ci95(&found);
+    Regret {
+        budget_s,
+        mean,
+        ci95,
+        none_found: rs.len() - found.len(),
+    }
 }
 
 /// Per-strategy summaries at `compute_s` checkpoints (the last is the budget every figure is
@@ -122,20 +141,17 @@ pub fn summarize(
                 short_runs: rs.iter().filter(|t| t.total_compute() < budget).count(),
                 regrets: budgets
                     .iter()
-                    .map(|&(b, best)| {
-                        let found: Vec<f64> = rs
-                            .iter()
-                            .filter_map(|t| Some(t.best_within(b, budget)? - best?))
-                            .collect();
-                        let (mean, ci95) = mean_ci95(&found);
-                        Regret {
-                            budget_s: b,
-                            mean,
-                            ci95,
-                            none_found: rs.len() - found.len(),
-                        }
-                    })
+                    .map(|&(b, best)| regret(&rs, b, best, budget))
                     .collect(),
+                regret_by_compute: budgets
+                    .last()
+                    .map(|&(b, best)| {
+                        compute_s
+                            .iter()
+                            .map(|&c| (c, regret(&rs, b, best, c)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 compute_to_target: target.and_then(|t| compute_to_reach(&rs, t, budget, 400)),
                 compute_ratio_ci95: target.and(compute_ratio_interval(
                     &rs,

@@ -255,6 +255,39 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
         }
         writeln!(report)?;
     }
+    writeln!(
+        report,
+        "\nthe same within the whole latency budget, at each compute (mean ± 95 % CI; runs that found none)"
+    )?;
+    write!(report, "{:<8}", "compute")?;
+    for (&c, f) in compute_points.iter().zip(&fractions) {
+        write!(report, "{:>24}", format!("{f:.2}× ({})", secs(c)))?;
+    }
+    writeln!(report)?;
+    for s in &summaries {
+        write!(report, "{:<8}", name(s.strategy))?;
+        for (_, r) in &s.regret_by_compute {
+            write!(
+                report,
+                "{:>24}",
+                if r.none_found == s.seeds {
+                    "none found".to_string()
+                } else {
+                    format!(
+                        "{:.4} ± {:.4}{}",
+                        r.mean,
+                        r.ci95,
+                        if r.none_found > 0 {
+                            format!(" ({})", r.none_found)
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+            )?;
+        }
+        writeln!(report)?;
+    }
     if let Some(random) = summaries
         .iter()
         .find(|s| s.strategy == StrategyKind::Random)
