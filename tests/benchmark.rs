@@ -188,11 +188,14 @@ fn tabulate_then_replay_strategies_against_the_table() {
         "the budget splits the table ({over} over)"
     );
 
-    // A campaign on the table executor sees exactly the table's figures; over-budget
-    // candidates are answered untrained and charged nothing (pricing is counted); trained
-    // ones their training to the rung and one validation (the tabulation's timing is free).
+    // A campaign on the table executor sees the table's figures as one training run would:
+    // a replicated row's loss is its mean plus one run's seed noise (its replicate SD times a
+    // draw per training seed and genome, the same at every rung); over-budget candidates are
+    // answered untrained and charged nothing (pricing is counted); trained ones their
+    // training to the rung and one validation (the tabulation's timing is free).
     for strategy in ["random", "asha"] {
         let rs = search_on_table(tmp.path(), strategy, &table_toml(strategy, 12), &table_path);
+        let mut noisy = 0;
         // 12 evaluations = 12 candidates trained; over-budget answers come on top.
         assert_eq!(rs.iter().filter(|r| r.counts_as_evaluation()).count(), 12);
         assert!(rs.len() > 12, "{} records", rs.len());
@@ -205,8 +208,21 @@ fn tabulate_then_replay_strategies_against_the_table() {
                     assert_eq!(r.eval_seconds, 0.0, "pricing is counted, not charged");
                 }
                 RecordStatus::Ok => {
-                    let (loss, seconds) = row.at(r.proxy.steps).unwrap();
-                    assert_eq!(r.proxy.val_loss, Some(loss));
+                    let (mean, seconds) = row.at(r.proxy.steps).unwrap();
+                    let sd = row
+                        .val_loss_std
+                        .filter(|_| row.replicates > 1)
+                        .unwrap_or(0.0);
+                    let z = flashnas_search::surrogate::Surrogate::noise_draw(
+                        r.seed,
+                        &key_of(&r.layers, r.width),
+                    );
+                    let loss = r.proxy.val_loss.unwrap();
+                    assert!(
+                        (loss - (mean + z * sd)).abs() < 1e-12,
+                        "{loss} {mean} {z} {sd}"
+                    );
+                    noisy += usize::from(loss != mean);
                     // The tabulation's timing is not a cost the strategy causes.
                     assert_eq!(r.eval_seconds, seconds + row.val_s);
                     assert_eq!(r.eval_seconds, row.cost(Some(r.proxy.steps)));
@@ -215,6 +231,7 @@ fn tabulate_then_replay_strategies_against_the_table() {
                 RecordStatus::Failed => panic!("{:?}", r.failure),
             }
         }
+        assert!(noisy > 0, "the replicated rows answer with seed noise");
         if strategy == "asha" {
             assert!(rs.iter().any(|r| r.origin == Origin::Promotion));
             assert!(rs.iter().any(|r| r.rung == Some(0) && r.proxy.steps == 2));
