@@ -73,9 +73,10 @@ fn fit(a: FitArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         s.targets.len(),
         params.trees,
-        match a.model {
-            Model::Boosted => "boosted",
-            Model::Forest => "bagged",
+        if params.boosting.is_some() {
+            "boosted"
+        } else {
+            "bagged"
         }
     );
     println!(

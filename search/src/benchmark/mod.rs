@@ -416,7 +416,7 @@ pub fn largest_exclusive_share(
 ) -> (f64, String) {
     let pts = true_points(table, truth);
     let total = frontier_hypervolume(&pts, cfg);
-    let front: Vec<(f64, f64)> = feasible_front(&pts, cfg);
+    let front = feasible_front(&pts, cfg);
     let mut best = (0.0, String::new());
     for (i, p) in pts.iter().enumerate() {
         let (Some(loss), Some(latency)) = *p else {
@@ -844,6 +844,14 @@ mod tests {
         assert!(!recalls(&table.rows[3], &constrained) && recalls(&table.rows[3], &free));
     }
 
+    /// A (share, genome) as computed against the share and genome expected.
+    fn assert_share((share, key): (f64, String), want: f64, want_key: &str) {
+        assert!(
+            (share - want).abs() < 1e-12 && key == want_key,
+            "{share} {key}"
+        );
+    }
+
     /// Two genomes on the front (a slow best loss, a fast worse one), one dominated and one
     /// over the budget of 1.0, under a reference (10.0, 1.0): the table, its config and truth.
     fn a_front_of_two() -> (Table, CampaignConfig, Vec<Option<f64>>) {
@@ -866,20 +874,20 @@ mod tests {
     fn a_reference_at_the_frontiers_nadir_shares_the_volume_by_the_trade_off() {
         let (table, cfg, truth) = a_front_of_two();
         // d alone (10 − 2) × (1 − 0.1) = 7.2 of 7.2 + (2 − 1) × (1 − 0.9) = 7.3.
-        let (share, key) = largest_single_share(&table, &cfg, &truth);
-        assert!(
-            (share - 7.2 / 7.3).abs() < 1e-12 && key == "d | w16",
-            "{share} {key}"
+        assert_share(
+            largest_single_share(&table, &cfg, &truth),
+            7.2 / 7.3,
+            "d | w16",
         );
         let loss = nadir_reference_loss(&table, &cfg, &truth).unwrap();
         assert!((loss - 2.1).abs() < 1e-12, "{loss}");
         // At 2.1: a alone 1.1 × 0.1 = 0.11, d alone 0.1 × 0.9 = 0.09, together 0.19.
         let mut at = cfg.clone();
         at.objectives.reference_point.loss = loss;
-        let (share, key) = largest_single_share(&table, &at, &truth);
-        assert!(
-            (share - 0.11 / 0.19).abs() < 1e-12 && key == "a | w16",
-            "{share} {key}"
+        assert_share(
+            largest_single_share(&table, &at, &truth),
+            0.11 / 0.19,
+            "a | w16",
         );
     }
 
@@ -891,10 +899,10 @@ mod tests {
     fn only_a_front_with_one_answer_has_a_genome_holding_most_of_the_volume_alone() {
         let (table, cfg, truth) = a_front_of_two();
         // Total 7.3; without d: m2 0.4 × 7.5 + a 0.1 × 9 = 3.9, so d alone holds 3.4.
-        let (share, key) = largest_exclusive_share(&table, &cfg, &truth);
-        assert!(
-            (share - 3.4 / 7.3).abs() < 1e-12 && key == "d | w16",
-            "{share} {key}"
+        assert_share(
+            largest_exclusive_share(&table, &cfg, &truth),
+            3.4 / 7.3,
+            "d | w16",
         );
         // One answer: a genome far better than every other holds nearly all of it alone
         // (8.1, of which d would keep 1.0 × 0.5).

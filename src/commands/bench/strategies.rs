@@ -1,6 +1,6 @@
 //! `flashnas bench strategies`: every strategy, many seeds, against a benchmark table.
 
-use flashnas_search::benchmark::{Outcome, Prepared, Request, Trajectory, Truth};
+use flashnas_search::benchmark::{Outcome, Prepared, Regret, Request, Trajectory, Truth};
 use flashnas_search::config::StrategyKind;
 use flashnas_search::plot::{Chart, Series};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -55,6 +55,16 @@ fn secs(s: f64) -> String {
         a if a >= 10.0 => format!("{s:.1} s"),
         a if a >= 1.0 => format!("{s:.2} s"),
         _ => format!("{s:.3} s"),
+    }
+}
+
+/// A regret as the report prints it: mean ± 95 % CI, and how many of the `seeds` runs had no
+/// feasible find to count ("none found" when none had).
+fn regret_cell(r: &Regret, seeds: usize) -> String {
+    match r.none_found {
+        n if n == seeds => "none found".into(),
+        0 => format!("{:.4} ± {:.4}", r.mean, r.ci95),
+        n => format!("{:.4} ± {:.4} ({n} none)", r.mean, r.ci95),
     }
 }
 
@@ -238,20 +248,7 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     for s in &summaries {
         write!(report, "{:<8}", name(s.strategy))?;
         for r in &s.regrets {
-            write!(
-                report,
-                "{:>30}",
-                format!(
-                    "{:.4} ± {:.4}{}",
-                    r.mean,
-                    r.ci95,
-                    if r.none_found > 0 {
-                        format!(" ({} none)", r.none_found)
-                    } else {
-                        String::new()
-                    }
-                )
-            )?;
+            write!(report, "{:>30}", regret_cell(r, s.seeds))?;
         }
         writeln!(report)?;
     }
@@ -261,30 +258,13 @@ pub fn run_bench(a: StrategiesArgs) -> anyhow::Result<()> {
     )?;
     write!(report, "{:<8}", "compute")?;
     for (&c, f) in compute_points.iter().zip(&fractions) {
-        write!(report, "{:>24}", format!("{f:.2}× ({})", secs(c)))?;
+        write!(report, "{:>27}", format!("{f:.2}× ({})", secs(c)))?;
     }
     writeln!(report)?;
     for s in &summaries {
         write!(report, "{:<8}", name(s.strategy))?;
         for (_, r) in &s.regret_by_compute {
-            write!(
-                report,
-                "{:>24}",
-                if r.none_found == s.seeds {
-                    "none found".to_string()
-                } else {
-                    format!(
-                        "{:.4} ± {:.4}{}",
-                        r.mean,
-                        r.ci95,
-                        if r.none_found > 0 {
-                            format!(" ({})", r.none_found)
-                        } else {
-                            String::new()
-                        }
-                    )
-                }
-            )?;
+            write!(report, "{:>27}", regret_cell(r, s.seeds))?;
         }
         writeln!(report)?;
     }
