@@ -5,8 +5,12 @@
 //! the whole space, not only on the genomes someone tabulated.
 //!
 //! **Features** of an architecture: its width, depth and log parameter count, the count of
-//! each layer kind, and the count of each mixer kind in each third of the depth (where a kind
-//! sits matters in a hybrid).
+//! each layer kind, the count of each mixer kind in each third of the depth (where a kind sits
+//! matters in a hybrid), and the kind of the first mixer, one-hot. The last is the strongest
+//! single fact about the best genomes of every table we have (nearly all start with Mamba2), and
+//! the thirds say it through a different feature at each depth (at depth 2 the first third is
+//! empty), so a tree of depth 3 cannot split on it once: with it the best tenth's held-out
+//! Spearman of the boosted trees rose by 0.09–0.21 on four tables, to 0.40–0.89.
 //!
 //! **Model**: for the losses and the latency, gradient-boosted regression trees (CART, variance
 //! reduction; 300 of depth 3 at rate 0.05, each on 80 % of the rows) — or, with `--model
@@ -56,6 +60,10 @@ pub fn features(kinds: &[LayerKind], width: usize, params: usize) -> Vec<f64> {
             );
         }
     }
+    let first = kinds.iter().find(|k| **k != LayerKind::Ffn);
+    for k in &LayerKind::MIXERS {
+        f.push(if first == Some(k) { 1.0 } else { 0.0 });
+    }
     f
 }
 
@@ -79,13 +87,21 @@ impl Target {
     }
 }
 
+/// serde_json writes a NaN as `null` (a Spearman over a target the table holds constant, such
+/// as a fixed timing); read it back as NaN, so a surrogate that measured one still loads.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Held-out agreement of a fitted target with the tabulated values it did not see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeldOut {
     pub target: String,
     pub rows: usize,
+    #[serde(deserialize_with = "nan_from_null")]
     pub spearman: f64,
     /// Mean absolute error (loss: nats; latency and costs: relative, in %).
+    #[serde(deserialize_with = "nan_from_null")]
     pub mae: f64,
     /// Share of held-out genomes whose tabulated value lies within the prediction ± 2 × the
     /// replicate standard deviation (loss only: the noise an answer is drawn with).
@@ -103,14 +119,20 @@ pub struct TopAgreement {
     pub feasible: usize,
     pub rows: usize,
     /// Over every feasible genome, out of fold.
+    #[serde(deserialize_with = "nan_from_null")]
     pub spearman_all: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub mae_all: f64,
     /// Among the best tenth.
+    #[serde(deserialize_with = "nan_from_null")]
     pub spearman: f64,
+    #[serde(deserialize_with = "nan_from_null")]
     pub mae: f64,
     /// Mean of prediction − tabulated loss (> 0: the surrogate rates the best too poorly).
+    #[serde(deserialize_with = "nan_from_null")]
     pub bias: f64,
     /// The table's mean replicate standard deviation, for scale.
+    #[serde(deserialize_with = "nan_from_null")]
     pub noise: f64,
 }
 
@@ -136,7 +158,8 @@ pub struct Surrogate {
     /// The mean replicate standard deviation of the table (noise where none is predicted).
     pub noise: f64,
     pub held_out: Vec<HeldOut>,
-    /// Length of the feature vector it was fitted on (0 in files written before this field).
+    /// Length of the feature vector it was fitted on (0 in files written before this field,
+    /// which are refused at load).
     #[serde(default)]
     pub features: usize,
     /// [`Table::fingerprint`] of the table it was fitted on (`None` in older files).
@@ -444,13 +467,14 @@ impl Surrogate {
             .map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
         let s: Self = serde_json::from_str(&text)
             .map_err(|e| Error::file(path, format!("not a flashnas surrogate ({e})")))?;
-        if s.features != 0 && s.features != feature_count() {
+        if s.features != feature_count() {
             return Err(Error::file(
                 path,
                 format!(
-                    "fitted on {} features, this build computes {} (the layer kinds changed): refit it with flashnas surrogate fit",
+                    "fitted on {} features, this build computes {} (written by an older build, or the layer kinds changed): refit it with flashnas surrogate fit --table <its table> --out {}",
                     s.features,
-                    feature_count()
+                    feature_count(),
+                    path.display()
                 ),
             ));
         }

@@ -263,3 +263,53 @@ fn a_surrogate_is_refused_for_another_table_and_gives_noise_free_means() {
         "no loss at 5 steps"
     );
 }
+
+/// The last features name the first mixer, one-hot in `MIXERS` order, past any leading FFN;
+/// a stack with no mixer names none. Two stacks with the same kinds per third but another
+/// first mixer differ there.
+#[test]
+fn the_first_mixer_is_one_hot_at_the_end_of_the_features() {
+    use LayerKind::*;
+    let n = LayerKind::MIXERS.len();
+    let tail = |kinds: &[LayerKind]| features(kinds, 64, 1000)[feature_count() - n..].to_vec();
+    let hot = |k: LayerKind| {
+        let mut v = vec![0.0; n];
+        v[LayerKind::MIXERS.iter().position(|m| *m == k).unwrap()] = 1.0;
+        v
+    };
+    assert_eq!(tail(&[Ffn, Attention, Ffn, Mamba2]), hot(Attention));
+    assert_eq!(tail(&[Mamba2, Attention]), hot(Mamba2));
+    assert_eq!(tail(&[Ffn]), vec![0.0; n]);
+    let (a, b) = (
+        features(&[Mamba2, Attention, Ffn, Ffn, Ffn, Ffn], 64, 1000),
+        features(&[Attention, Mamba2, Ffn, Ffn, Ffn, Ffn], 64, 1000),
+    );
+    assert_eq!(a[..feature_count() - n], b[..feature_count() - n]);
+    assert_ne!(a, b);
+}
+
+/// A surrogate file fitted on another feature vector (an older build's, or one written before
+/// the count was stored) is refused at load, naming the file and the command that refits it;
+/// one of this build loads back as it was written, a NaN figure in it included.
+#[test]
+fn a_surrogate_of_another_feature_vector_is_refused_at_load() {
+    let table = synthetic();
+    let s = Surrogate::fit(&table, &space(), ForestParams::default(), 0.2, 3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    s.save(&path).unwrap();
+    // As written, NaN included (a Spearman over the table's constant timing is one).
+    let json = |s: &Surrogate| serde_json::to_string(s).unwrap();
+    assert!(s.held_out.iter().any(|h| h.spearman.is_nan()));
+    assert_eq!(json(&Surrogate::load(&path).unwrap()), json(&s));
+    for features in [0, feature_count() - LayerKind::MIXERS.len()] {
+        Surrogate {
+            features,
+            ..s.clone()
+        }
+        .save(&path)
+        .unwrap();
+        let e = Surrogate::load(&path).unwrap_err().to_string();
+        assert!(e.contains("s.json") && e.contains("surrogate fit"), "{e}");
+    }
+}
